@@ -1,0 +1,6 @@
+"""`python -m recsys ...` entry point."""
+import sys
+
+from recsys.cli import main
+
+sys.exit(main())

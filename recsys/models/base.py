@@ -1,0 +1,311 @@
+"""The one interface every recommender implements (scikit-learn style).
+
+A model is fitted once on a `Dataset`; afterwards any learner -- in the training data or brand new -- is
+scored from the fitted state through `score_histories`, a batched (learners x courses) method that the
+evaluation engine also uses. `recommend` adds exclusion, filters, ranking and reasons on top of it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterable, Mapping
+
+import joblib
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from sklearn.base import BaseEstimator
+
+import recsys
+from recsys.models.params import HyperParam
+
+Progress = Callable[[float, str], None]
+"""Progress callback: fraction done in [0, 1] and a short message (e.g. 'epoch 3/10: loss 0.21')."""
+
+MANIFEST = "manifest.json"
+STATE = "model.joblib"
+
+
+class ArtifactError(ValueError):
+    """A saved model cannot be used: missing, corrupted, or built for another dataset."""
+
+
+class NotFittedError(RuntimeError):
+    """The model was used before `fit`."""
+
+
+class Recommender(BaseEstimator):
+    """Base class. Subclasses declare `key`, `label`, `hyperparams` and implement `_fit` + `score_histories`.
+
+    Hyperparameters are only `__init__` keyword arguments (with the defaults declared in `hyperparams`);
+    learned state ends with `_`.
+    """
+
+    key: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    hyperparams: ClassVar[tuple[HyperParam, ...]] = ()
+    predicts_ratings: ClassVar[bool] = False
+    uses_tensorflow: ClassVar[bool] = False
+
+    # ----- spec helpers -----------------------------------------------------------------------
+    @classmethod
+    def param_spec(cls) -> dict[str, HyperParam]:
+        return {p.name: p for p in cls.hyperparams}
+
+    @classmethod
+    def validate_params(cls, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Check names and values against the declared spec; returns coerced values or raises ValueError."""
+        spec = cls.param_spec()
+        out = {}
+        for name, value in params.items():
+            if name not in spec:
+                known = ", ".join(spec) or "none"
+                raise ValueError(f"model '{cls.key}' has no parameter '{name}' (known: {known})")
+            out[name] = spec[name].validate(value)
+        return out
+
+    # ----- fitting ----------------------------------------------------------------------------
+    def fit(self, dataset, progress: Progress | None = None) -> "Recommender":
+        """Learn from `dataset`; returns self. `progress(fraction, message)` is called on long steps."""
+        self.validate_params(self.get_params())
+        if len(dataset.ratings) == 0:
+            raise ValueError("cannot fit on a dataset with no ratings")
+        start = time.perf_counter()
+        self.fingerprint_ = dataset.fingerprint
+        keep = ["COURSE_ID", "TITLE", *dataset.genres] + [c for c in ("LEVEL", "DURATION_HOURS") if c in dataset.courses]
+        self.catalogue_ = dataset.courses[keep].copy()
+        self.genres_ = list(dataset.genres)
+        self.item_index_ = pd.Index(dataset.item_ids)
+        self.user_index_ = pd.Index(dataset.user_ids)
+        self.rating_scale_ = dataset.rating_scale
+        self.train_matrix_ = dataset.matrix
+        self._fit(dataset, progress)
+        self.fit_seconds_ = time.perf_counter() - start
+        if progress:
+            progress(1.0, "done")
+        return self
+
+    def _fit(self, dataset, progress: Progress | None) -> None:
+        raise NotImplementedError
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "fingerprint_"):
+            raise NotFittedError(f"model '{self.key}' is not fitted yet: call fit(dataset) first")
+
+    # ----- batched scoring --------------------------------------------------------------------
+    def score_histories(self, histories: sparse.csr_matrix) -> np.ndarray:
+        """Scores (n_learners x n_courses, higher is better) for learners given their rating rows.
+
+        Rows are in the training matrix layout (column = catalogue index, 0 = not rated), so new learners
+        and held-out learners are scored the same way. -inf marks a course the model will not recommend.
+        """
+        raise NotImplementedError
+
+    def score_users(self, user_positions: np.ndarray) -> np.ndarray:
+        """Scores for training learners by matrix row position (default: their training history)."""
+        return self.score_histories(self.train_matrix_[np.asarray(user_positions)])
+
+    def explain(self, history: sparse.csr_matrix, items: np.ndarray) -> list[str]:
+        """One short learner-facing reason per recommended course index in `items`."""
+        return ["recommended for you"] * len(items)
+
+    # ----- serving ----------------------------------------------------------------------------
+    def history_row(self, history: Mapping[str, float] | Iterable[str]) -> sparse.csr_matrix:
+        """Turn a mapping id -> rating (or a list of completed ids) into a 1 x n_courses row."""
+        self._check_fitted()
+        if isinstance(history, Mapping):
+            ids, values = [str(i).strip() for i in history], [float(v) for v in history.values()]
+        else:
+            ids = [str(i).strip() for i in history]
+            values = [self.rating_scale_[1]] * len(ids)
+        cols = self.item_index_.get_indexer(ids) if ids else np.zeros(0, dtype=np.int64)
+        unknown = [i for i, c in zip(ids, cols) if c < 0]
+        if unknown:
+            shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+            raise ValueError(f"unknown course id(s): {shown} -- not in this model's catalogue of {len(self.item_index_)} courses")
+        row = sparse.csr_matrix(
+            (np.asarray(values, np.float32), (np.zeros(len(cols), np.int64), np.asarray(cols, np.int64))),
+            shape=(1, len(self.item_index_)),
+        )
+        row.sum_duplicates()
+        return row
+
+    def filter_mask(self, filters: Mapping[str, Any] | None) -> np.ndarray:
+        """Boolean mask over the catalogue for filters {genres: [...], levels: [...], max_duration: h}."""
+        mask = np.ones(len(self.catalogue_), dtype=bool)
+        if not filters:
+            return mask
+        unknown = set(filters) - {"genres", "levels", "max_duration"}
+        if unknown:
+            raise ValueError(f"unknown filter(s): {', '.join(sorted(unknown))} (use genres, levels, max_duration)")
+        genres = list(filters.get("genres") or [])
+        if genres:
+            bad = [g for g in genres if g not in self.genres_]
+            if bad:
+                raise ValueError(f"unknown genre(s): {', '.join(bad)} (known: {', '.join(self.genres_)})")
+            mask &= self.catalogue_[genres].to_numpy().sum(axis=1) > 0
+        levels = list(filters.get("levels") or [])
+        if levels and "LEVEL" in self.catalogue_:
+            mask &= self.catalogue_["LEVEL"].isin(levels).to_numpy()
+        max_duration = filters.get("max_duration")
+        if max_duration is not None and "DURATION_HOURS" in self.catalogue_:
+            mask &= (self.catalogue_["DURATION_HOURS"].fillna(np.inf).to_numpy() <= float(max_duration))
+        return mask
+
+    def rank(self, scores: np.ndarray, history: sparse.csr_matrix, k: int, exclude_seen: bool = True,
+             filters: Mapping[str, Any] | None = None, exclude: Iterable[str] = ()) -> np.ndarray:
+        """Indices of the top-k courses for one learner (ties broken by catalogue order)."""
+        scores = np.asarray(scores, dtype=np.float64).ravel().copy()
+        scores[~np.isfinite(scores)] = -np.inf
+        if exclude_seen:
+            scores[history.indices] = -np.inf
+        exclude = list(exclude or [])
+        if exclude:
+            cols = self.item_index_.get_indexer([str(e) for e in exclude])
+            scores[cols[cols >= 0]] = -np.inf
+        scores[~self.filter_mask(filters)] = -np.inf
+        order = np.argsort(-scores, kind="stable")
+        order = order[np.isfinite(scores[order])]
+        return order[: max(0, int(k))]
+
+    def recommend(self, history, k: int = 10, *, exclude_seen: bool = True,
+                  filters: Mapping[str, Any] | None = None, exclude: Iterable[str] = ()) -> pd.DataFrame:
+        """Top-k courses for a learner given their history (need not be in the training data).
+
+        `history`: mapping course id -> rating, or a list of completed course ids.
+        Returns COURSE_ID, SCORE (higher is better) and REASON, rank-ordered.
+        """
+        row = self.history_row(history)
+        scores = self.score_histories(row)[0]
+        return self._to_frame(scores, row, k, exclude_seen, filters, exclude)
+
+    def recommend_user(self, user_id, k: int = 10, *, exclude_seen: bool = True,
+                       filters: Mapping[str, Any] | None = None, exclude: Iterable[str] = ()) -> pd.DataFrame:
+        """Top-k courses for a learner of the training data."""
+        self._check_fitted()
+        pos = self.user_index_.get_indexer([user_id])[0]
+        if pos < 0:
+            raise KeyError(f"learner {user_id!r} is not in the training data")
+        row = self.train_matrix_[pos]
+        scores = self.score_users(np.array([pos]))[0]
+        return self._to_frame(scores, row, k, exclude_seen, filters, exclude)
+
+    def _to_frame(self, scores, row, k, exclude_seen, filters, exclude) -> pd.DataFrame:
+        top = self.rank(scores, row, k, exclude_seen, filters, exclude)
+        reasons = self.explain(row, top) if len(top) else []
+        return pd.DataFrame({
+            "COURSE_ID": self.item_index_[top].astype(str) if len(top) else pd.Series([], dtype=str),
+            "SCORE": np.asarray(scores, dtype=np.float64).ravel()[top],
+            "REASON": list(reasons),
+        })
+
+    # ----- rating prediction ------------------------------------------------------------------
+    def predict(self, users, items) -> np.ndarray:
+        """Predicted ratings for (user, course) pairs, vectorized. Only for `predicts_ratings` models."""
+        if not self.predicts_ratings:
+            raise TypeError(f"model '{self.key}' ranks courses but does not predict ratings")
+        self._check_fitted()
+        users = np.asarray(users, dtype=object).ravel()
+        items = np.asarray(items, dtype=object).ravel()
+        if len(users) != len(items):
+            raise ValueError(f"users and items must have the same length ({len(users)} != {len(items)})")
+        u = self.user_index_.get_indexer(users) if len(users) else np.zeros(0, np.int64)
+        i = self.item_index_.get_indexer(items) if len(items) else np.zeros(0, np.int64)
+        if (i < 0).any():
+            raise ValueError(f"unknown course id(s): {', '.join(map(str, items[i < 0][:5]))}")
+        return self._predict(np.asarray(u, np.int64), np.asarray(i, np.int64))
+
+    def _predict(self, user_pos: np.ndarray, item_pos: np.ndarray) -> np.ndarray:
+        """Ratings for row/column positions; user_pos == -1 marks a learner unknown to the model."""
+        raise NotImplementedError
+
+    # ----- persistence ------------------------------------------------------------------------
+    def save(self, path) -> Path:
+        """Write the fitted model to folder `path` atomically (joblib state + manifest with checksum)."""
+        self._check_fitted()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            self._save_extra(tmp)
+            joblib.dump(self, tmp / STATE)
+            manifest = {
+                "key": self.key,
+                "class": f"{type(self).__module__}.{type(self).__qualname__}",
+                "params": _jsonable(self.get_params()),
+                "fingerprint": self.fingerprint_,
+                "checksum": _folder_checksum(tmp),
+                "recsys_version": recsys.__version__,
+                "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            }
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+            if path.exists():
+                old = path.with_name(f".{path.name}.old-{os.getpid()}")
+                os.replace(path, old)
+                os.replace(tmp, path)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return path
+
+    def _save_extra(self, folder: Path) -> None:
+        """Hook for state joblib cannot hold (e.g. Keras models in their own format)."""
+
+    def _load_extra(self, folder: Path) -> None:
+        """Counterpart of `_save_extra`, called after unpickling."""
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return repr(value)
+
+
+def _folder_checksum(folder: Path) -> str:
+    """sha256 over every file except the manifest, in sorted relative-path order."""
+    h = hashlib.sha256()
+    for file in sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.name != MANIFEST):
+        h.update(str(file.relative_to(folder)).encode())
+        with open(file, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def load_model(path, dataset=None) -> Recommender:
+    """Load a model saved with `save`; verifies the checksum and, given `dataset`, its fingerprint."""
+    path = Path(path)
+    manifest_file = path / MANIFEST
+    if not manifest_file.is_file() or not (path / STATE).is_file():
+        raise ArtifactError(f"{path}: not a saved model (expected {MANIFEST} and {STATE} in the folder)")
+    try:
+        manifest = json.loads(manifest_file.read_text())
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"{manifest_file}: unreadable manifest ({exc})") from None
+    if _folder_checksum(path) != manifest.get("checksum"):
+        raise ArtifactError(f"{path}: checksum mismatch -- the artifact is corrupted or was modified; retrain it")
+    if dataset is not None and manifest.get("fingerprint") != dataset.fingerprint:
+        raise ArtifactError(
+            f"{path}: this '{manifest.get('key')}' model was trained on dataset {manifest.get('fingerprint')}, "
+            f"not on the current dataset {dataset.fingerprint}; retrain it on this dataset"
+        )
+    model = joblib.load(path / STATE)
+    if not isinstance(model, Recommender):
+        raise ArtifactError(f"{path}: the saved object is not a recsys model")
+    model._load_extra(path)
+    return model
