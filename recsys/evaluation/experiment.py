@@ -1,0 +1,431 @@
+"""Fit several recommenders on one split and score them with the same metrics, intervals and timings.
+
+Every model is scored through the new-learner path: the batched `score_histories` on the test learners'
+training rows (their training courses are excluded from the lists), exactly as the app serves a learner
+who types in their courses. The CLI `compare` command and the app both call `Experiment(...).run()`,
+so the same dataset, split, models and seed give the same numbers everywhere.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from sklearn.base import clone
+
+from recsys.evaluation import metrics as M
+from recsys.evaluation.splits import SPLIT_NAMES, Split, make_split
+from recsys.evaluation.uncertainty import N_RESAMPLES, PairedTestResult, bootstrap_intervals, paired_test
+
+Progress = Callable[[float, str], None]
+SEED_PARAMS = ("random_state", "seed")
+CHUNK = 2048  # learners scored per score_histories call
+
+
+# ----- model specifications -----------------------------------------------------------------------
+@dataclass
+class ModelSpec:
+    """One model to evaluate: a unique `name` (key, or key#2 for a repeated key), label and an unfitted model."""
+
+    name: str
+    key: str
+    label: str
+    model: Any  # unfitted Recommender
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return _jsonable(self.model.get_params())
+
+
+def _jsonable(value):
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return repr(value)
+
+
+def format_params(params: Mapping[str, Any]) -> str:
+    """'k=20, similarity=cosine' (empty string for none)."""
+    return ", ".join(f"{k}={v}" for k, v in params.items())
+
+
+def resolve_models(models, seed: int = 0) -> list[ModelSpec]:
+    """Turn keys, (key, params) pairs or Recommender instances into named, validated, unfitted models.
+
+    A model whose spec declares `random_state`/`seed` gets the experiment seed unless it was given.
+    Unknown keys or parameters raise ValueError.
+    """
+    from recsys.models import REGISTRY, Recommender, make_model
+
+    if isinstance(models, (str, Recommender)) or (isinstance(models, tuple) and len(models) == 2
+                                                    and isinstance(models[0], str) and isinstance(models[1], Mapping)):
+        models = [models]
+    models = list(models)
+    if not models:
+        raise ValueError("no models to evaluate: give at least one model key")
+    built = []
+    for entry in models:
+        if isinstance(entry, Recommender):
+            model, explicit = clone(entry), set(entry.get_params())
+        else:
+            if isinstance(entry, str):
+                key, params = entry, {}
+            elif isinstance(entry, (tuple, list)) and len(entry) == 2 and isinstance(entry[1], Mapping):
+                key, params = entry[0], dict(entry[1])
+            else:
+                raise ValueError(f"cannot read model {entry!r}: use a key, (key, params) or a Recommender")
+            if key not in REGISTRY:
+                raise ValueError(f"unknown model '{key}' (known: {', '.join(REGISTRY)})")
+            spec = REGISTRY[key].param_spec()
+            for name in SEED_PARAMS:
+                if name in spec and name not in params:
+                    params[name] = seed
+            model, explicit = make_model(key, **params), set(params) - set(SEED_PARAMS)
+        cls = type(model)
+        defaults = {p.name: p.default for p in cls.hyperparams}
+        shown = {k: v for k, v in model.get_params().items()
+                 if k in explicit and k not in SEED_PARAMS and defaults.get(k, object()) != v}
+        label = (cls.label or cls.key) + (f" ({format_params(shown)})" if shown else "")
+        built.append(ModelSpec(cls.key, cls.key, label, model))
+    seen: dict[str, int] = {}
+    for spec in built:
+        seen[spec.key] = seen.get(spec.key, 0) + 1
+        if seen[spec.key] > 1:
+            spec.name = f"{spec.key}#{seen[spec.key]}"
+    return built
+
+
+# ----- evaluation data shared by every model on a split --------------------------------------------
+@dataclass
+class EvalData:
+    """Test learners with training history, their training rows and their held-out (relevant) courses."""
+
+    users: np.ndarray  # learner ids, row order of histories/relevant
+    histories: sparse.csr_matrix  # training rows (learners x courses)
+    relevant: sparse.csr_matrix  # 1 where the course was held out
+    test: pd.DataFrame  # all test ratings (rating metrics use every pair)
+    info: np.ndarray  # self-information per course (from train)
+    genre_matrix: np.ndarray
+    skipped_learners: int  # test learners without training history (ratio splits only)
+
+    @classmethod
+    def from_split(cls, split: Split) -> "EvalData":
+        train, test = split.train, split.test
+        pos = train.user_index.get_indexer(test["user"])
+        known = pos >= 0
+        rows = np.unique(pos[known])
+        cols = train.item_index.get_indexer(test["item"][known])
+        if (cols < 0).any():
+            raise ValueError("test ratings name courses outside the catalogue")
+        relevant = sparse.csr_matrix(
+            (np.ones(int(known.sum())), (np.searchsorted(rows, pos[known]), cols)),
+            shape=(len(rows), train.n_items),
+        )
+        relevant.sum_duplicates()
+        relevant.data[:] = 1.0
+        return cls(
+            users=train.user_ids[rows],
+            histories=train.matrix[rows],
+            relevant=relevant,
+            test=test,
+            info=M.self_information(train.matrix),
+            genre_matrix=train.genre_matrix,
+            skipped_learners=int(test.loc[~known, "user"].nunique()),
+        )
+
+
+@dataclass
+class ModelDetails:
+    """Everything measured for one model; per-learner arrays feed intervals, paired tests and plots."""
+
+    name: str
+    key: str
+    label: str
+    params: dict[str, Any]
+    metrics: dict[str, float | None]
+    ci: dict[str, tuple[float, float]]
+    per_learner: pd.DataFrame  # user, n_train, n_test, precision@K ... novelty@K
+    top: np.ndarray  # learners x K recommended catalogue indices (-1 = none), rows as per_learner
+    fit_seconds: float
+    recommend_ms: float
+    predictions: pd.DataFrame | None = None  # user, item, actual, predicted (rating models)
+    errors: np.ndarray | None = None  # predicted - actual per test rating (rating models)
+    learning_curve: pd.DataFrame | None = None  # model.history_ (e.g. loss per epoch) when present
+    model: Any = None  # the fitted Recommender
+
+
+def _learning_curve(model) -> pd.DataFrame | None:
+    curve = getattr(model, "history_", None)
+    if curve is None:
+        return None
+    if isinstance(curve, pd.DataFrame):
+        return curve.copy()
+    try:
+        frame = pd.DataFrame(curve)
+    except (ValueError, TypeError):
+        return None
+    if "epoch" not in frame:
+        frame.insert(0, "epoch", np.arange(1, len(frame) + 1))
+    return frame
+
+
+def evaluate_model(model, data: EvalData, k: int = 10, seed: int = 0, n_resamples: int = N_RESAMPLES,
+                   name: str | None = None, label: str | None = None, fit_seconds: float = float("nan"),
+                   chunk_size: int = CHUNK, progress: Progress | None = None) -> ModelDetails:
+    """Score a FITTED model on prepared test learners: top-K lists, metrics, intervals, timings.
+
+    `n_resamples=0` skips the bootstrap (used by tuning, where the spread across folds is reported).
+    """
+    n, n_items = data.histories.shape
+    tops, seconds = [], 0.0
+    for start in range(0, n, chunk_size):
+        rows = data.histories[start:start + chunk_size]
+        began = time.perf_counter()
+        scores = np.asarray(model.score_histories(rows))
+        if scores.shape != (rows.shape[0], n_items):
+            raise ValueError(f"model '{model.key}' returned scores of shape {scores.shape}, "
+                             f"expected {(rows.shape[0], n_items)}")
+        tops.append(M.top_k(scores, k, exclude=rows))
+        seconds += time.perf_counter() - began
+        if progress:
+            progress(min(start + chunk_size, n) / max(n, 1) * 0.8, f"scoring {min(start + chunk_size, n):,}/{n:,} learners")
+    top = np.vstack(tops) if tops else np.zeros((0, k), dtype=np.int64)
+    per = M.per_learner_metrics(top, data.relevant, data.genre_matrix, data.info)
+    values: dict[str, float | None] = {}
+    for metric in M.metric_names(k):
+        if metric in per:
+            column = per[metric]
+            values[metric] = float(np.nanmean(column)) if np.any(~np.isnan(column)) else None
+    values[f"coverage@{k}"] = M.coverage_at_k(top, n_items)
+    ci = bootstrap_intervals(per, n_resamples, seed) if n_resamples and n else {}
+
+    predictions = errors = None
+    values["rmse"] = values["mae"] = None
+    if getattr(model, "predicts_ratings", False) and len(data.test):
+        predicted = np.asarray(model.predict(data.test["user"].to_numpy(object), data.test["item"].to_numpy(object)),
+                               dtype=np.float64)
+        actual = data.test["rating"].to_numpy(np.float64)
+        errors = predicted - actual
+        predictions = pd.DataFrame({"user": data.test["user"].to_numpy(), "item": data.test["item"].to_numpy(),
+                                    "actual": actual, "predicted": predicted})
+        values["rmse"], values["mae"] = M.rmse(errors), M.mae(errors)
+        if n_resamples:
+            # Intervals over test ratings: bootstrap the mean squared / absolute error.
+            rating_ci = bootstrap_intervals({"se": errors ** 2, "ae": np.abs(errors)}, n_resamples, seed)
+            ci["rmse"] = tuple(float(np.sqrt(v)) for v in rating_ci["se"])
+            ci["mae"] = rating_ci["ae"]
+    values = {m: values.get(m) for m in M.metric_names(k)}
+
+    frame = pd.DataFrame({"user": data.users, "n_train": np.diff(data.histories.indptr),
+                          "n_test": np.diff(data.relevant.indptr)})
+    for metric, column in per.items():
+        frame[metric] = column
+    if progress:
+        progress(1.0, "metrics done")
+    return ModelDetails(
+        name=name or model.key, key=model.key, label=label or (type(model).label or model.key),
+        params=_jsonable(model.get_params()), metrics=values, ci=ci, per_learner=frame, top=top,
+        fit_seconds=float(fit_seconds), recommend_ms=1000.0 * seconds / max(n, 1),
+        predictions=predictions, errors=errors, learning_curve=_learning_curve(model), model=model,
+    )
+
+
+def fit_model(model, train, progress: Progress | None = None) -> float:
+    """Fit and return wall-clock seconds."""
+    began = time.perf_counter()
+    model.fit(train, progress=progress)
+    return time.perf_counter() - began
+
+
+def _dataset_info(dataset) -> dict[str, Any]:
+    return {"name": dataset.name, "fingerprint": dataset.fingerprint,
+            "counts": {"learners": int(dataset.n_users), "courses": int(dataset.n_items),
+                       "ratings": int(len(dataset.ratings))}}
+
+
+def _sub_progress(progress: Progress | None, start: float, width: float, prefix: str) -> Progress | None:
+    if progress is None:
+        return None
+
+    def report(fraction: float, message: str = "") -> None:
+        fraction = min(max(float(fraction), 0.0), 1.0)
+        progress(start + width * fraction, f"{prefix}: {message}" if message else prefix)
+
+    return report
+
+
+# ----- results -----------------------------------------------------------------------------------
+@dataclass
+class ExperimentResult:
+    """One row per model in `table`, full detail per model name in `details`."""
+
+    dataset: dict[str, Any]
+    split: dict[str, Any]
+    k: int
+    seed: int
+    details: dict[str, ModelDetails]
+    created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    run_id: int | None = None
+
+    @property
+    def metric_names(self) -> list[str]:
+        return M.metric_names(self.k)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """name, model, label, params (text), each metric with <metric>_lo/_hi, n_learners, timings."""
+        rows = []
+        for d in self.details.values():
+            row = {"name": d.name, "model": d.key, "label": d.label, "params": format_params(d.params)}
+            for metric in self.metric_names:
+                value = d.metrics.get(metric)
+                lo, hi = d.ci.get(metric, (None, None))
+                row[metric] = np.nan if value is None else value
+                row[f"{metric}_lo"] = np.nan if lo is None else lo
+                row[f"{metric}_hi"] = np.nan if hi is None else hi
+            row.update(n_learners=len(d.per_learner), fit_seconds=d.fit_seconds, recommend_ms=d.recommend_ms)
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def leaderboard(self, metric: str | None = None) -> pd.DataFrame:
+        """`table` sorted best first by `metric` (default ndcg@K)."""
+        metric = metric or f"ndcg@{self.k}"
+        if metric not in self.metric_names:
+            raise ValueError(f"unknown metric '{metric}' (known: {', '.join(self.metric_names)})")
+        ascending = metric in M.LOWER_IS_BETTER
+        return self.table.sort_values(metric, ascending=ascending, kind="stable", na_position="last").reset_index(drop=True)
+
+    def paired_test(self, name_a: str, name_b: str, metric: str | None = None, n_resamples: int = N_RESAMPLES) -> PairedTestResult:
+        """A - B on the same test learners for a per-learner metric (default ndcg@K)."""
+        metric = metric or f"ndcg@{self.k}"
+        for name in (name_a, name_b):
+            if name not in self.details:
+                raise KeyError(f"no model named '{name}' in this experiment (have: {', '.join(self.details)})")
+        a, b = self.details[name_a].per_learner, self.details[name_b].per_learner
+        if metric not in a:
+            raise ValueError(f"'{metric}' is not a per-learner metric (use one of: {', '.join(c for c in a.columns if '@' in c)})")
+        return paired_test(a[metric].to_numpy(), b[metric].to_numpy(), seed=self.seed, n_resamples=n_resamples)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON report: {"dataset": {...}, "split": {...}, "results": [...]}; NaN becomes null."""
+        results = []
+        for d in self.details.values():
+            results.append({
+                "model": d.key,
+                "name": d.name,
+                "label": d.label,
+                "params": d.params,
+                "metrics": {m: _clean(d.metrics.get(m)) for m in self.metric_names},
+                "ci": {m: [_clean(lo), _clean(hi)] for m, (lo, hi) in d.ci.items()},
+                "fit_seconds": _clean(d.fit_seconds),
+                "recommend_ms": _clean(d.recommend_ms),
+            })
+        return {"dataset": dict(self.dataset), "split": dict(self.split), "results": results}
+
+    def write_json(self, path) -> Path:
+        """Write `to_json()` atomically (temporary file + rename)."""
+        return write_json_atomic(path, self.to_json())
+
+
+def _clean(value):
+    if value is None:
+        return None
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def write_json_atomic(path, payload) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(payload, fh, indent=2, allow_nan=False)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# ----- the experiment ----------------------------------------------------------------------------
+class Experiment:
+    """Compare models on one split of `dataset`.
+
+    split: a `Split` or a name ('holdout' / 'ratio', built with `split_params` and `seed`).
+    models: keys, (key, params) pairs or Recommender instances (cloned, then fitted on the split's train).
+    history: a `RunHistory` (or a path to one); when given, `run` records the result and sets `run_id`.
+    """
+
+    def __init__(self, dataset, split: Split | str = "holdout", models: Iterable = ("popularity",), k: int = 10,
+                 seed: int = 0, split_params: Mapping[str, Any] | None = None, n_resamples: int = N_RESAMPLES,
+                 history=None, chunk_size: int = CHUNK):
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        if n_resamples and (int(n_resamples) != n_resamples or n_resamples < 10):
+            raise ValueError(f"n_resamples must be 0 (no intervals) or an integer >= 10, got {n_resamples!r}")
+        if isinstance(split, str) and split not in SPLIT_NAMES:
+            raise ValueError(f"unknown split '{split}' (known: {', '.join(SPLIT_NAMES)})")
+        if not isinstance(split, (str, Split)):
+            raise ValueError(f"split must be a Split or one of {', '.join(SPLIT_NAMES)}, got {split!r}")
+        self.dataset, self.split, self.k, self.seed = dataset, split, int(k), int(seed)
+        self.split_params = dict(split_params or {})
+        self.n_resamples, self.chunk_size = int(n_resamples), int(chunk_size)
+        self.specs = resolve_models(models, self.seed)
+        if history is not None and not hasattr(history, "record_experiment"):
+            from recsys.evaluation.history import RunHistory
+
+            history = RunHistory(history)
+        self.history = history
+
+    def make_split(self) -> Split:
+        if isinstance(self.split, Split):
+            return self.split
+        return make_split(self.dataset, self.split, seed=self.seed, **self.split_params)
+
+    def run(self, progress: Progress | None = None) -> ExperimentResult:
+        """Fit and score every model; `progress(fraction, message)` covers the whole run."""
+        if progress:
+            progress(0.0, "splitting")
+        split = self.make_split()
+        data = EvalData.from_split(split)
+        if len(data.users) == 0:
+            raise ValueError("the split has no test learners with training history; use a larger dataset or test share")
+        split_info = {**split.describe(), "k": self.k, "seed": self.seed, "n_resamples": self.n_resamples,
+                      "evaluated_learners": int(len(data.users)), "skipped_test_learners": data.skipped_learners}
+        details: dict[str, ModelDetails] = {}
+        share = 0.97 / len(self.specs)
+        for i, spec in enumerate(self.specs):
+            base = 0.03 + i * share
+            fit_progress = _sub_progress(progress, base, share * 0.8, f"{spec.name} fit")
+            model = clone(spec.model)  # a fresh model per run: results never share fitted state
+            fit_seconds = fit_model(model, split.train, fit_progress)
+            details[spec.name] = evaluate_model(
+                model, data, self.k, self.seed, self.n_resamples, name=spec.name, label=spec.label,
+                fit_seconds=fit_seconds, chunk_size=self.chunk_size,
+                progress=_sub_progress(progress, base + share * 0.8, share * 0.2, f"{spec.name} eval"),
+            )
+        result = ExperimentResult(_dataset_info(self.dataset), split_info, self.k, self.seed, details)
+        if self.history is not None:
+            result.run_id = self.history.record_experiment(result)
+        if progress:
+            progress(1.0, "done")
+        return result

@@ -1,0 +1,187 @@
+"""Vectorized top-K and rating metrics over a (learners x K) matrix of recommended course indices.
+
+Conventions (the same for every model, CLI and app):
+
+* `top` holds catalogue indices, best first; -1 pads lists shorter than K (a model may refuse courses
+  with -inf). Padding counts as a miss, so precision@K always divides by K.
+* Relevance is binary: every held-out (test) course of a learner is relevant, whatever its rating.
+* recall@K = hits / |relevant|; ndcg@K uses gain 1 and discount 1/log2(rank + 1), normalised by the ideal
+  list of min(|relevant|, K) hits; map@K = sum of precision at each hit / min(|relevant|, K).
+* coverage@K = share of the catalogue recommended to at least one evaluated learner (one number).
+* diversity@K = mean over pairs in a list of 1 - cosine(genre vectors) (a course without genres counts as
+  fully dissimilar); NaN for lists with fewer than 2 courses.
+* novelty@K = mean self-information -log2 p(i) of the listed courses, p(i) = (learners who took i in
+  train + 1) / (train learners + 1), so courses nobody took in train stay finite.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from scipy import sparse
+
+RANKING = ("precision", "recall", "ndcg", "map", "hit_rate")
+LIST = ("diversity", "novelty")
+CATALOGUE = ("coverage",)
+RATING = ("rmse", "mae")
+PER_LEARNER = RANKING + LIST
+TOP_K = ("precision", "recall", "ndcg", "map", "hit_rate", "coverage", "diversity", "novelty")
+LOWER_IS_BETTER = frozenset(RATING)
+
+_METRIC = re.compile(r"^([a-z_]+)(?:@(\d+))?$")
+
+
+def metric_names(k: int) -> list[str]:
+    """All reported metric keys for cut-off k, in display order, e.g. 'precision@10', ..., 'rmse', 'mae'."""
+    return [f"{m}@{k}" for m in TOP_K] + list(RATING)
+
+
+def parse_metric(name: str, default_k: int | None = None) -> tuple[str, int | None]:
+    """'ndcg@10' -> ('ndcg', 10); 'rmse' -> ('rmse', None). Raises ValueError for unknown metrics."""
+    match = _METRIC.match(str(name).strip().lower())
+    known = ", ".join([f"{m}@K" for m in TOP_K] + list(RATING))
+    if not match:
+        raise ValueError(f"unknown metric '{name}' (known: {known})")
+    base, k = match.group(1), match.group(2)
+    if base in RATING:
+        if k is not None:
+            raise ValueError(f"metric '{base}' takes no @K cut-off, got '{name}'")
+        return base, None
+    if base not in TOP_K:
+        raise ValueError(f"unknown metric '{name}' (known: {known})")
+    k = int(k) if k is not None else default_k
+    if k is None or k < 1:
+        raise ValueError(f"metric '{name}' needs a cut-off K >= 1, e.g. '{base}@10'")
+    return base, k
+
+
+# ----- ranking ------------------------------------------------------------------------------------
+def top_k(scores: np.ndarray, k: int, exclude: sparse.csr_matrix | None = None) -> np.ndarray:
+    """Top-k course indices per row (ties by catalogue order, like `Recommender.rank`); -1 pads.
+
+    `exclude` (same shape, CSR) marks courses never to list, e.g. the learner's training courses.
+    Non-finite scores are never listed.
+    """
+    scores = np.array(scores, dtype=np.float64, copy=True)
+    if scores.ndim != 2:
+        raise ValueError(f"scores must be a 2-D (learners x courses) array, got shape {scores.shape}")
+    scores[~np.isfinite(scores)] = -np.inf
+    if exclude is not None and exclude.nnz:
+        exclude = sparse.csr_matrix(exclude)
+        rows = np.repeat(np.arange(exclude.shape[0]), np.diff(exclude.indptr))
+        scores[rows, exclude.indices] = -np.inf
+    n, n_items = scores.shape
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    finite = np.isfinite(np.take_along_axis(scores, order, axis=1))
+    top = np.where(finite, order, -1)
+    if top.shape[1] < k:
+        top = np.hstack([top, np.full((n, k - top.shape[1]), -1, dtype=top.dtype)])
+    return top.astype(np.int64)
+
+
+def hit_matrix(top: np.ndarray, relevant: sparse.csr_matrix) -> np.ndarray:
+    """Boolean (learners x K): is the course at each rank relevant to that learner?"""
+    relevant = sparse.csr_matrix(relevant)
+    relevant.sort_indices()
+    n_items = relevant.shape[1]
+    rows = np.repeat(np.arange(relevant.shape[0], dtype=np.int64), np.diff(relevant.indptr))
+    rel_keys = rows * n_items + relevant.indices.astype(np.int64)  # sorted: rows ascending, then columns
+    keys = np.arange(top.shape[0], dtype=np.int64)[:, None] * n_items + top
+    if len(rel_keys) == 0:
+        return np.zeros(top.shape, dtype=bool)
+    pos = np.minimum(np.searchsorted(rel_keys, keys), len(rel_keys) - 1)
+    return (rel_keys[pos] == keys) & (top >= 0)
+
+
+def precision_at_k(hits: np.ndarray) -> np.ndarray:
+    return hits.sum(axis=1) / hits.shape[1]
+
+
+def recall_at_k(hits: np.ndarray, n_relevant: np.ndarray) -> np.ndarray:
+    return hits.sum(axis=1) / np.maximum(n_relevant, 1)
+
+
+def ndcg_at_k(hits: np.ndarray, n_relevant: np.ndarray) -> np.ndarray:
+    discounts = 1.0 / np.log2(np.arange(2, hits.shape[1] + 2))
+    dcg = hits @ discounts
+    ideal = np.concatenate(([0.0], np.cumsum(discounts)))[np.minimum(n_relevant, hits.shape[1])]
+    return np.divide(dcg, ideal, out=np.zeros(len(dcg)), where=ideal > 0)
+
+
+def map_at_k(hits: np.ndarray, n_relevant: np.ndarray) -> np.ndarray:
+    """Average precision@K per learner (normalised by min(|relevant|, K))."""
+    precision_at_rank = np.cumsum(hits, axis=1) / np.arange(1, hits.shape[1] + 1)
+    denom = np.minimum(n_relevant, hits.shape[1])
+    return np.divide((precision_at_rank * hits).sum(axis=1), denom, out=np.zeros(len(hits)), where=denom > 0)
+
+
+def hit_rate_at_k(hits: np.ndarray) -> np.ndarray:
+    return hits.any(axis=1).astype(np.float64)
+
+
+def coverage_at_k(top: np.ndarray, n_items: int) -> float:
+    """Share of the catalogue that appears in at least one list."""
+    listed = np.unique(top[top >= 0])
+    return float(len(listed) / n_items) if n_items else 0.0
+
+
+def diversity_at_k(top: np.ndarray, genre_matrix: np.ndarray) -> np.ndarray:
+    """Mean pairwise 1 - cosine(genre vectors) within each list; NaN for lists with < 2 courses."""
+    g = np.asarray(genre_matrix, dtype=np.float64)
+    norms = np.linalg.norm(g, axis=1, keepdims=True)
+    unit = np.divide(g, norms, out=np.zeros_like(g), where=norms > 0)
+    valid = top >= 0
+    vectors = unit[np.where(valid, top, 0)] * valid[..., None]  # learners x K x genres
+    summed = vectors.sum(axis=1)
+    # sum over ordered pairs i != j of v_i . v_j = |sum v|^2 - sum |v|^2
+    pair_sim = (summed * summed).sum(axis=1) - (vectors * vectors).sum(axis=(1, 2))
+    m = valid.sum(axis=1)
+    pairs = m * (m - 1)
+    out = np.full(len(top), np.nan)
+    ok = pairs > 0
+    out[ok] = 1.0 - pair_sim[ok] / pairs[ok]
+    return out
+
+
+def self_information(train_matrix: sparse.spmatrix) -> np.ndarray:
+    """-log2 p(i) per course, p(i) = (train learners who took i + 1) / (train learners + 1)."""
+    m = sparse.csr_matrix(train_matrix)
+    takers = np.bincount(m.indices, minlength=m.shape[1]).astype(np.float64)
+    return -np.log2((takers + 1.0) / (m.shape[0] + 1.0))
+
+
+def novelty_at_k(top: np.ndarray, info: np.ndarray) -> np.ndarray:
+    """Mean self-information of the listed courses; NaN for empty lists."""
+    valid = top >= 0
+    total = np.where(valid, np.asarray(info)[np.where(valid, top, 0)], 0.0).sum(axis=1)
+    m = valid.sum(axis=1)
+    return np.divide(total, m, out=np.full(len(top), np.nan), where=m > 0)
+
+
+def per_learner_metrics(top: np.ndarray, relevant: sparse.csr_matrix, genre_matrix: np.ndarray,
+                        info: np.ndarray) -> dict[str, np.ndarray]:
+    """Every per-learner top-K metric (keys 'precision@K', ...) for the rows of `top` / `relevant`."""
+    k = top.shape[1]
+    relevant = sparse.csr_matrix(relevant)
+    hits = hit_matrix(top, relevant)
+    n_rel = np.diff(relevant.indptr)
+    return {
+        f"precision@{k}": precision_at_k(hits),
+        f"recall@{k}": recall_at_k(hits, n_rel),
+        f"ndcg@{k}": ndcg_at_k(hits, n_rel),
+        f"map@{k}": map_at_k(hits, n_rel),
+        f"hit_rate@{k}": hit_rate_at_k(hits),
+        f"diversity@{k}": diversity_at_k(top, genre_matrix),
+        f"novelty@{k}": novelty_at_k(top, info),
+    }
+
+
+# ----- rating prediction --------------------------------------------------------------------------
+def rmse(errors: np.ndarray) -> float:
+    errors = np.asarray(errors, dtype=np.float64)
+    return float(np.sqrt(np.mean(errors ** 2))) if len(errors) else float("nan")
+
+
+def mae(errors: np.ndarray) -> float:
+    errors = np.asarray(errors, dtype=np.float64)
+    return float(np.mean(np.abs(errors))) if len(errors) else float("nan")
