@@ -1,0 +1,209 @@
+"""Recommend: pick completed courses (or a sample learner), train a model, get ranked courses with reasons."""
+import hashlib
+
+import numpy as np
+import streamlit as st
+
+from recsys.personas import PERSONAS, persona_history
+from recsys.ui import catalogue, session, widgets
+from recsys.ui.learner import LearnerState
+
+st.title("Recommend courses")
+dataset = session.require_dataset()
+ss = st.session_state
+lo, top = dataset.rating_scale
+
+# ----- the learner (per session, reset when the dataset changes) ------------------------------
+learner: LearnerState = ss.get("rec_learner")
+if learner is None or learner.fingerprint != dataset.fingerprint:
+    learner = ss["rec_learner"] = LearnerState(dataset.fingerprint)
+    ss["rec_table_version"] = 0
+
+
+def _bump_table():
+    ss["rec_table_version"] = ss.get("rec_table_version", 0) + 1
+
+
+def _apply_picks():
+    learner.set_picks(ss.get("rec_completed") or [], top)
+    _bump_table()
+
+
+def _clear_learner():
+    learner.load({}, "your picks")
+    _bump_table()
+
+
+def _vote(course_id: str, vote: str):
+    learner.vote(course_id, vote)
+
+
+def _clear_feedback():
+    learner.feedback.clear()
+
+
+table = catalogue.course_table(dataset)
+titles = dict(zip(table["COURSE_ID"], table["TITLE"]))
+
+st.subheader("1. The learner")
+with st.expander("Start from a sample learner", icon=":material/person_search:"):
+    left, right = st.columns(2)
+    with left:
+        persona_key = st.selectbox("Persona", [p.key for p in PERSONAS],
+                                   format_func=lambda k: next(p.name for p in PERSONAS if p.key == k),
+                                   key="rec_persona")
+        persona = next(p for p in PERSONAS if p.key == persona_key)
+        st.caption(persona.description)
+        if st.button("Use this persona", key="rec_use_persona", icon=":material/person:"):
+            with session.guard("Building the persona"):
+                ids = persona_history(dataset, persona)
+                if not ids:
+                    st.warning("No course of this catalogue matches the persona's genres.")
+                else:
+                    learner.load({i: top for i in ids}, f"persona: {persona.name}")
+                    _bump_table()
+    with right:
+        user_text = st.text_input("Learner id from the dataset", key="rec_user_id",
+                                  placeholder=f"e.g. {dataset.user_ids[0]}")
+        b1, b2 = st.columns(2)
+        if b1.button("Load this learner", key="rec_load_user", icon=":material/download:"):
+            with session.guard("Loading the learner", "Type an id that appears in ratings.csv."):
+                ids = dataset.user_index.astype(str)
+                pos = ids.get_indexer([user_text.strip()])[0]
+                if pos < 0:
+                    raise KeyError(f"learner {user_text.strip()!r} is not in the dataset")
+                uid = dataset.user_ids[pos]
+                learner.load(dataset.user_history(uid), f"dataset learner {uid}")
+                _bump_table()
+        if b2.button("Random learner", key="rec_random_user", icon=":material/casino:"):
+            ss["rec_random_seed"] = ss.get("rec_random_seed", 0) + 1
+            rng = np.random.default_rng(ss["rec_random_seed"])
+            counts = np.diff(dataset.matrix.indptr)
+            pool = np.flatnonzero(counts >= 3) if (counts >= 3).any() else np.arange(dataset.n_users)
+            uid = dataset.user_ids[rng.choice(pool)]
+            learner.load(dataset.user_history(uid), f"dataset learner {uid}")
+            _bump_table()
+
+# Searchable table; its selection is reconciled into learner.history, so picks survive filter changes.
+f1, f2, f3 = st.columns([2, 2, 1.4])
+text = f1.text_input("Search titles", key="rec_search", placeholder="e.g. python, cloud, sql",
+                     persist_state="session")
+genre_filter = f2.multiselect("Genres", dataset.genres, key="rec_table_genres", persist_state="session")
+levels = sorted(table["LEVEL"].dropna().unique()) if "LEVEL" in table else []
+level_filter = f3.multiselect("Levels", levels, key="rec_table_levels", persist_state="session") if levels else []
+view = catalogue.filter_courses(table, dataset, text, genre_filter, level_filter)
+visible = view["COURSE_ID"].tolist()
+state_key = "rec_table_" + hashlib.sha1(
+    repr((text, genre_filter, level_filter, ss.get("rec_table_version", 0))).encode()).hexdigest()[:10]
+default_rows = [i for i, cid in enumerate(visible) if cid in learner.history]
+column_config = {
+    "COURSE_ID": st.column_config.TextColumn("Id", width="small"),
+    "TITLE": st.column_config.TextColumn("Title", width="large"),
+    "GENRES": st.column_config.TextColumn("Genres", width="medium"),
+    "LEVEL": st.column_config.TextColumn("Level", width="small"),
+    "DURATION_HOURS": st.column_config.NumberColumn("Hours", width="small", format="%d h"),
+    "ENROLMENTS": st.column_config.NumberColumn("Learners", width="small", format="localized"),
+}
+st.caption(f"Tick the courses the learner completed ({len(view)} of {len(table)} courses shown).")
+event = st.dataframe(view, key=state_key, on_select="rerun", selection_mode="multi-row", hide_index=True,
+                     selection_default={"selection": {"rows": default_rows}}, column_config=column_config,
+                     height=300)
+selected = [visible[i] for i in event.selection.rows if i < len(visible)]
+if learner.reconcile(visible, selected, top):
+    learner.origin = "your picks" if not learner.origin.startswith(("persona", "dataset")) else learner.origin + " (edited)"
+
+ss["rec_completed"] = list(learner.history)
+c1, c2 = st.columns([6, 1], vertical_alignment="bottom")
+c1.multiselect(f"Completed courses ({len(learner.history)}) -- {learner.origin}", table["COURSE_ID"].tolist(),
+               format_func=lambda cid: titles.get(cid, cid), key="rec_completed", on_change=_apply_picks,
+               placeholder="Tick courses in the table above, or start from a sample learner")
+c2.button("Clear", key="rec_clear", on_click=_clear_learner, icon=":material/delete:", width="stretch")
+
+# ----- model ------------------------------------------------------------------------------------
+st.subheader("2. The model")
+models = catalogue.available_models()
+m1, m2 = st.columns([1, 2])
+with m1:
+    model_key = widgets.model_picker("Model", "rec_model", models)
+    if model_key:
+        st.caption(catalogue.REGISTRY[model_key].description)
+with m2:
+    params = widgets.hyperparam_inputs(model_key, "rec") if model_key else {}
+
+active = ss.get("rec_active")
+if st.button("Train model", type="primary", key="rec_train", icon=":material/model_training:", disabled=not model_key):
+    label = catalogue.model_label(model_key)
+    with st.status(f"Training {label} ...", expanded=True) as status:
+        bar = st.progress(0.0, text="starting")
+        try:
+            model, source = session.model_store().fetch(
+                dataset, model_key, params,
+                progress=lambda f, msg: bar.progress(float(min(max(f, 0.0), 1.0)), text=msg or f"{f:.0%}"))
+        except Exception as exc:
+            status.update(label=f"Training {label} failed", state="error")
+            session.show_error(f"Training {label}", exc, "Check the parameters, or pick another model.")
+        else:
+            took = getattr(model, "fit_seconds_", 0.0)
+            ss["rec_active"] = active = {"key": model_key, "params": dict(params), "fp": dataset.fingerprint,
+                                         "note": {"trained": f"trained in {took:.1f} s",
+                                                  "disk": "loaded a saved model (same data and parameters)",
+                                                  "memory": "already trained in this server"}[source]}
+            status.update(label=f"{label}: {active['note']}", state="complete", expanded=False)
+
+# ----- recommendations --------------------------------------------------------------------------
+st.subheader("3. Recommendations")
+if not active or active["fp"] != dataset.fingerprint:
+    st.info("Pick a model and press **Train model** to get recommendations.", icon=":material/arrow_upward:")
+    st.stop()
+if (active["key"], active["params"]) != (model_key, params):
+    st.caption(f":material/info: Showing **{catalogue.model_label(active['key'])}** as last trained; press "
+               "**Train model** to use the model settings above.")
+
+r1, r2, r3, r4 = st.columns([1, 2, 1.5, 1.5])
+k = r1.number_input("How many", 1, 50, 10, key="rec_k", persist_state="session")
+rec_genres = r2.multiselect("Only genres", dataset.genres, key="rec_f_genres", persist_state="session")
+rec_levels = r3.multiselect("Only levels", levels, key="rec_f_levels", persist_state="session") if levels else []
+filters = {"genres": rec_genres, "levels": rec_levels}
+if "DURATION_HOURS" in table and table["DURATION_HOURS"].notna().any():
+    longest = int(np.ceil(table["DURATION_HOURS"].max()))
+    max_h = r4.slider("Max duration (hours)", 1, longest, longest, key="rec_f_hours", persist_state="session")
+    if max_h < longest:
+        filters["max_duration"] = max_h
+
+with session.guard("Recommending", "Train the model again, or pick other courses."):
+    model = session.model_store().cached(dataset, active["key"], active["params"])
+    if model is None:
+        raise RuntimeError("the trained model is no longer available; press Train model again")
+    recs = model.recommend(learner.combined(dataset.rating_scale), k=int(k), filters=filters,
+                           exclude=learner.disliked())
+    table_recs = catalogue.recommendation_table(dataset, recs)
+    ss["rec_last"] = table_recs
+    st.caption(f"From **{model.label}** ({active['note']}) for {learner.origin} with "
+               f"{len(learner.history)} completed course(s). Thumbs up/down re-rank the list for this session.")
+    if table_recs.empty:
+        st.info("No course matches these filters -- loosen them.", icon=":material/filter_alt_off:")
+    widths = [0.35, 3.4, 1.0, 0.7, 0.7, 3.2, 0.45, 0.45]
+    head = st.columns(widths)
+    for col, name in zip(head, ["#", "Course", "Level", "Hours", "Score", "Why", "", ""]):
+        col.markdown(f"**{name}**")
+    for row in table_recs.itertuples(index=False):
+        cols = st.columns(widths, vertical_alignment="center")
+        cols[0].markdown(f"{row.RANK}")
+        cols[1].markdown(f"**{row.TITLE}**  \n:gray[{row.COURSE_ID} · {row.GENRES}]")
+        cols[2].markdown(str(getattr(row, "LEVEL", "") or "-"))
+        hours = getattr(row, "DURATION_HOURS", None)
+        cols[3].markdown(f"{hours:g}" if hours is not None and hours == hours else "-")
+        cols[4].markdown(f"{row.SCORE:.3g}")
+        cols[5].markdown(f":gray[{row.REASON}]")
+        cols[6].button("", key=f"rec_up_{row.COURSE_ID}", icon=":material/thumb_up:", help="Like: add as completed",
+                       on_click=_vote, args=(row.COURSE_ID, "up"))
+        cols[7].button("", key=f"rec_down_{row.COURSE_ID}", icon=":material/thumb_down:",
+                       help="Not for me: never recommend it", on_click=_vote, args=(row.COURSE_ID, "down"))
+
+if learner.feedback:
+    ups = [titles.get(c, c) for c, v in learner.feedback.items() if v == "up"]
+    downs = [titles.get(c, c) for c, v in learner.feedback.items() if v == "down"]
+    f1, f2 = st.columns([6, 1], vertical_alignment="center")
+    f1.caption(("**Liked:** " + "; ".join(ups) if ups else "") + ("  \n" if ups and downs else "")
+               + ("**Not for me:** " + "; ".join(downs) if downs else ""))
+    f2.button("Clear feedback", key="rec_clear_feedback", on_click=_clear_feedback)

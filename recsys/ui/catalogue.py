@@ -1,0 +1,105 @@
+"""Course tables for display: the searchable catalogue and recommendation lists with titles and metadata."""
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from recsys.models import MODEL_KEYS, REGISTRY
+
+
+def available_models() -> list[str]:
+    """Registry keys whose module imports right now (models land one by one; a broken one is skipped)."""
+    keys = []
+    for key in MODEL_KEYS:
+        try:
+            REGISTRY[key]
+        except Exception:  # ImportError while a module is missing; anything else while it is being written
+            continue
+        keys.append(key)
+    return keys
+
+
+def model_label(key: str) -> str:
+    try:
+        return REGISTRY[key].label or key
+    except Exception:
+        return key
+
+
+def genre_labels(dataset) -> np.ndarray:
+    """'Python, MachineLearning' per course (catalogue order)."""
+    if not dataset.genres:
+        return np.full(dataset.n_items, "", dtype=object)
+    flags = dataset.courses[dataset.genres].to_numpy() > 0
+    names = np.asarray(dataset.genres, dtype=object)
+    return np.array([", ".join(names[row]) for row in flags], dtype=object)
+
+
+def course_table(dataset) -> pd.DataFrame:
+    """One row per course: COURSE_ID, TITLE, GENRES, LEVEL, DURATION_HOURS (if known), ENROLMENTS."""
+    courses = dataset.courses
+    table = pd.DataFrame({
+        "COURSE_ID": courses["COURSE_ID"].astype(str).to_numpy(),
+        "TITLE": courses["TITLE"].astype(str).to_numpy() if "TITLE" in courses else courses["COURSE_ID"].astype(str),
+        "GENRES": genre_labels(dataset),
+    })
+    if "LEVEL" in courses:
+        table["LEVEL"] = courses["LEVEL"].astype(str).to_numpy()
+    if "DURATION_HOURS" in courses:
+        table["DURATION_HOURS"] = pd.to_numeric(courses["DURATION_HOURS"], errors="coerce").to_numpy()
+    table["ENROLMENTS"] = np.bincount(dataset.matrix.indices, minlength=dataset.n_items)
+    return table
+
+
+def filter_courses(table: pd.DataFrame, dataset, text: str = "", genres: Iterable[str] = (),
+                   levels: Iterable[str] = ()) -> pd.DataFrame:
+    """Rows of `course_table` whose title/id contains `text` (case-insensitive), with any of `genres` and a level in `levels`."""
+    mask = np.ones(len(table), dtype=bool)
+    text = (text or "").strip().lower()
+    if text:
+        hay = (table["TITLE"].str.lower() + " " + table["COURSE_ID"].str.lower()).to_numpy()
+        for word in text.split():
+            mask &= np.array([word in h for h in hay])
+    genres = [g for g in genres if g in dataset.genres]
+    if genres:
+        mask &= dataset.courses[genres].to_numpy().sum(axis=1) > 0
+    levels = list(levels)
+    if levels and "LEVEL" in table:
+        mask &= table["LEVEL"].isin(levels).to_numpy()
+    return table[mask]
+
+
+def recommendation_table(dataset, recs: pd.DataFrame) -> pd.DataFrame:
+    """Recommendations (COURSE_ID, SCORE, REASON) joined with title, genres, level and duration, ranked 1..k."""
+    info = course_table(dataset).set_index("COURSE_ID")
+    ids = recs["COURSE_ID"].astype(str).to_numpy()
+    out = pd.DataFrame({"RANK": np.arange(1, len(recs) + 1), "COURSE_ID": ids})
+    for col in ("TITLE", "GENRES", "LEVEL", "DURATION_HOURS"):
+        if col in info:
+            out[col] = info[col].reindex(ids).to_numpy()
+    out["SCORE"] = recs["SCORE"].to_numpy(dtype=float)
+    out["REASON"] = recs["REASON"].astype(str).to_numpy() if "REASON" in recs else ""
+    return out
+
+
+def history_table(dataset, history: dict[str, float]) -> pd.DataFrame:
+    """A learner history (course id -> rating) with titles, in the given order."""
+    info = course_table(dataset).set_index("COURSE_ID")
+    ids = [str(i) for i in history]
+    return pd.DataFrame({
+        "COURSE_ID": ids,
+        "TITLE": info["TITLE"].reindex(ids).to_numpy(),
+        "GENRES": info["GENRES"].reindex(ids).to_numpy(),
+        "RATING": [float(v) for v in history.values()],
+    })
+
+
+def score_range(scores: Iterable[float]) -> tuple[float, float]:
+    """Finite min/max of a score column (for a progress-bar column); (0, 1) when empty or constant."""
+    arr = np.asarray(list(scores), dtype=float)
+    arr = arr[np.isfinite(arr)]
+    if not len(arr) or arr.max() <= arr.min():
+        return (0.0, float(arr.max()) if len(arr) and arr.max() > 0 else 1.0)
+    return float(arr.min()), float(arr.max())

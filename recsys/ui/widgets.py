@@ -1,0 +1,87 @@
+"""Streamlit widgets generated from declarations: one function turns any model's `hyperparams` into inputs."""
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from recsys.models import REGISTRY
+from recsys.models.params import HyperParam
+from recsys.ui.catalogue import available_models, model_label
+
+
+def pretty(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
+def param_key(prefix: str, model_key: str, name: str) -> str:
+    """Session-state key of a hyperparameter widget (Tune writes these to hand parameters to Recommend)."""
+    return f"{prefix}.{model_key}.{name}"
+
+
+def _float_format(p: HyperParam) -> str:
+    step = p.step or 0.0
+    if p.log or (step and step < 0.001):
+        return "%.6f"
+    if step and step < 0.01:
+        return "%.3f"
+    return "%.2f"
+
+
+def hyperparam_input(p: HyperParam, key: str, container=None) -> Any:
+    """One widget for one HyperParam (kind, range, step, choices, help); the value persists in the session."""
+    c = container or st
+    label = pretty(p.name)
+    seeded = key in st.session_state  # value set earlier (by the user or by Tune): don't also pass a default
+    common = dict(key=key, help=p.help or None, persist_state="session")
+    if p.kind == "bool":
+        return c.toggle(label, **({} if seeded else {"value": bool(p.default)}), **common)
+    if p.kind == "choice":
+        choices = list(p.choices)
+        index = choices.index(p.default) if p.default in choices else 0
+        return c.selectbox(label, choices, **({} if seeded else {"index": index}), **common)
+    if p.kind == "int":
+        lo = int(p.low) if p.low is not None else None
+        hi = int(p.high) if p.high is not None else None
+        step = int(p.step or 1)
+        if lo is not None and hi is not None and (hi - lo) / step <= 100:
+            return c.slider(label, lo, hi, **({} if seeded else {"value": int(p.default)}), step=step, **common)
+        return c.number_input(label, min_value=lo, max_value=hi, **({} if seeded else {"value": int(p.default)}),
+                              step=step, **common)
+    lo = float(p.low) if p.low is not None else None
+    hi = float(p.high) if p.high is not None else None
+    if lo is not None and hi is not None and p.step and not p.log and (hi - lo) / p.step <= 200:
+        return c.slider(label, lo, hi, **({} if seeded else {"value": float(p.default)}), step=float(p.step),
+                        format=_float_format(p), **common)
+    step = float(p.step) if p.step else (float(p.default) / 10 if p.default else 0.01)
+    return c.number_input(label, min_value=lo, max_value=hi, **({} if seeded else {"value": float(p.default)}),
+                          step=step, format=_float_format(p), **common)
+
+
+def hyperparam_inputs(model_key: str, prefix: str, columns: int = 2) -> dict[str, Any]:
+    """Widgets for every declared hyperparameter of `model_key`, laid out in `columns`; returns name -> value."""
+    params = REGISTRY[model_key].hyperparams
+    if not params:
+        st.caption("This model has no parameters.")
+        return {}
+    cols = st.columns(min(columns, len(params)))
+    return {p.name: hyperparam_input(p, param_key(prefix, model_key, p.name), cols[i % len(cols)])
+            for i, p in enumerate(params)}
+
+
+def set_params(prefix: str, model_key: str, params: dict[str, Any]) -> None:
+    """Put parameter values into the widgets of `prefix` (e.g. Tune -> Recommend)."""
+    for name, value in params.items():
+        st.session_state[param_key(prefix, model_key, name)] = value
+
+
+def model_picker(label: str, key: str, models: list[str] | None = None, default: str | None = None) -> str | None:
+    """Selectbox over the models that import right now, labelled by their display names."""
+    models = models if models is not None else available_models()
+    if not models:
+        st.warning("No model can be loaded right now.")
+        return None
+    if key in st.session_state and st.session_state[key] not in models:
+        del st.session_state[key]
+    kwargs = {} if key in st.session_state else {"index": models.index(default) if default in models else 0}
+    return st.selectbox(label, models, format_func=model_label, key=key, persist_state="session", **kwargs)
