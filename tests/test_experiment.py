@@ -1,0 +1,237 @@
+"""Experiment and tuning on a generated dataset: real fits, the new-learner path, determinism, JSON."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import sparse
+
+from recsys.evaluation import Experiment, RunHistory, holdout_split, tune
+from recsys.evaluation import metrics as M
+from recsys.models.base import Recommender
+from recsys.models.params import HyperParam
+
+
+class CooccurrenceRecommender(Recommender):
+    """A genuinely personalised test model: courses taken together with the learner's courses score high.
+
+    It streams per-'epoch' progress and keeps a `history_`, like the neural models do.
+    """
+
+    key = "cooccurrence"
+    label = "Co-occurrence"
+    hyperparams = (HyperParam("epochs", "int", 3, low=1, high=10),)
+
+    def __init__(self, epochs: int = 3):
+        self.epochs = epochs
+
+    def _fit(self, dataset, progress):
+        binary = (dataset.matrix > 0).astype(np.float64)
+        self.co_ = (binary.T @ binary).toarray()
+        np.fill_diagonal(self.co_, 0)
+        self.pop_ = np.asarray(binary.sum(axis=0)).ravel()
+        self.history_ = {"loss": []}
+        for epoch in range(self.epochs):
+            self.history_["loss"].append(1.0 / (epoch + 1))
+            if progress:
+                progress((epoch + 1) / self.epochs, f"epoch {epoch + 1}/{self.epochs}")
+
+    def score_histories(self, histories):
+        binary = (sparse.csr_matrix(histories) > 0).astype(np.float64)
+        return np.asarray(binary @ self.co_) + 1e-6 * self.pop_
+
+
+class LeastPopularRecommender(Recommender):
+    """A genuinely worse test model: the least-taken courses first."""
+
+    key = "least_popular"
+    label = "Least popular"
+
+    def _fit(self, dataset, progress):
+        self.pop_ = np.bincount(dataset.matrix.indices, minlength=dataset.n_items).astype(np.float64)
+
+    def score_histories(self, histories):
+        return np.broadcast_to(-self.pop_, (histories.shape[0], len(self.pop_))).copy()
+
+
+def model_available(key: str) -> bool:
+    from recsys.models import _LOCATIONS
+
+    return importlib.util.find_spec(_LOCATIONS[key].split(":")[0]) is not None
+
+
+@pytest.fixture(scope="module")
+def result(small_dataset):
+    exp = Experiment(small_dataset, "holdout", ["popularity", ("popularity", {"weight_completions": True}),
+                                                CooccurrenceRecommender(), LeastPopularRecommender()],
+                     k=10, seed=0, n_resamples=300)
+    return exp.run()
+
+
+def test_table_and_names(result):
+    table = result.table
+    assert list(table["name"]) == ["popularity", "popularity#2", "cooccurrence", "least_popular"]
+    assert list(table["model"]) == ["popularity", "popularity", "cooccurrence", "least_popular"]
+    assert table.loc[1, "label"] != table.loc[0, "label"] and "weight_completions=True" in table.loc[1, "label"]
+    for metric in M.metric_names(10):
+        assert metric in table and f"{metric}_lo" in table and f"{metric}_hi" in table
+    for metric in ["precision@10", "recall@10", "ndcg@10", "map@10", "hit_rate@10", "diversity@10", "novelty@10"]:
+        assert (table[f"{metric}_lo"] <= table[metric]).all() and (table[metric] <= table[f"{metric}_hi"]).all()
+    assert table["rmse"].isna().all()  # ranking-only models: n/a
+    assert (table["recommend_ms"] > 0).all() and (table["fit_seconds"] >= 0).all()
+    assert ((table["coverage@10"] > 0) & (table["coverage@10"] <= 1)).all()
+
+
+def test_lists_exclude_training_courses_and_match_recommend(result, small_dataset):
+    """The engine's numbers equal a plain loop over the public `recommend` API for the same learners."""
+    details = result.details["cooccurrence"]
+    split = holdout_split(small_dataset, n=1, min_ratings=2, seed=0)
+    model = details.model
+    users = details.per_learner["user"].to_numpy()
+    test_items = split.test.groupby("user")["item"].apply(set)
+    for row in range(0, len(users), max(1, len(users) // 60)):
+        user = users[row]
+        history = split.train.user_history(user)
+        recs = model.recommend(history, k=10)
+        listed = list(model.item_index_[details.top[row][details.top[row] >= 0]])
+        assert listed == list(recs["COURSE_ID"])
+        assert not set(listed) & set(history)
+        relevant = test_items[user]
+        dcg = sum(1 / math.log2(r + 2) for r, c in enumerate(listed) if c in relevant)
+        ideal = sum(1 / math.log2(r + 2) for r in range(min(len(relevant), 10)))
+        assert details.per_learner.loc[row, "ndcg@10"] == pytest.approx(dcg / ideal)
+        assert details.per_learner.loc[row, "n_train"] == len(history)
+
+
+def test_paired_test_finds_the_better_model(result):
+    better = result.paired_test("popularity", "least_popular")
+    assert better.mean_diff > 0 and better.ci[0] > 0 and better.p_value < 0.01
+    same = result.paired_test("popularity", "popularity")
+    assert same.p_value == 1.0 and same.mean_diff == 0
+    with pytest.raises(KeyError):
+        result.paired_test("popularity", "nope")
+
+
+def test_learning_curve_and_progress(small_dataset):
+    events = []
+    exp = Experiment(small_dataset, "holdout", [CooccurrenceRecommender(epochs=4)], k=5, seed=1, n_resamples=0)
+    res = exp.run(progress=lambda f, m: events.append((f, m)))
+    fractions = [f for f, _ in events]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and 0 <= fractions[0]
+    assert any("epoch 2/4" in m for _, m in events)  # fit progress streams through
+    curve = res.details["cooccurrence"].learning_curve
+    assert list(curve["epoch"]) == [1, 2, 3, 4] and list(curve["loss"]) == [1, 1 / 2, 1 / 3, 1 / 4]
+    assert res.details["cooccurrence"].ci == {}  # n_resamples=0: no intervals
+
+
+def test_same_seed_same_numbers(small_dataset, result):
+    again = Experiment(small_dataset, "holdout", ["popularity", ("popularity", {"weight_completions": True}),
+                                                  CooccurrenceRecommender(), LeastPopularRecommender()],
+                       k=10, seed=0, n_resamples=300).run()
+    timing = ["fit_seconds", "recommend_ms"]
+    pd.testing.assert_frame_equal(result.table.drop(columns=timing), again.table.drop(columns=timing))
+    other = Experiment(small_dataset, "holdout", ["popularity"], k=10, seed=1, n_resamples=300).run()
+    assert other.table.loc[0, "ndcg@10"] != result.table.loc[0, "ndcg@10"]
+
+
+def test_to_json_format(result):
+    payload = json.loads(json.dumps(result.to_json(), allow_nan=False))
+    assert set(payload) == {"dataset", "split", "results"}
+    assert {"name", "fingerprint", "counts"} <= set(payload["dataset"])
+    assert payload["split"]["name"] == "holdout" and payload["split"]["k"] == 10
+    keys = ["precision@10", "recall@10", "ndcg@10", "map@10", "hit_rate@10", "coverage@10", "diversity@10",
+            "novelty@10", "rmse", "mae"]
+    for entry in payload["results"]:
+        assert list(entry["metrics"]) == keys
+        assert entry["metrics"]["rmse"] is None and entry["metrics"]["mae"] is None
+        assert all(isinstance(entry["metrics"][k], float) for k in keys[:8])
+        assert isinstance(entry["params"], dict) and isinstance(entry["model"], str)
+        lo, hi = entry["ci"]["ndcg@10"]
+        assert lo <= entry["metrics"]["ndcg@10"] <= hi
+        assert isinstance(entry["fit_seconds"], float) and isinstance(entry["recommend_ms"], float)
+    assert [e["name"] for e in payload["results"]] == ["popularity", "popularity#2", "cooccurrence", "least_popular"]
+
+
+def test_ratio_split_skips_learners_without_history(small_dataset):
+    res = Experiment(small_dataset, "ratio", ["popularity"], k=10, seed=0, split_params={"test_size": 0.3},
+                     n_resamples=0).run()
+    split = res.split
+    assert split["skipped_test_learners"] == split["test_learners_without_train_history"] > 0
+    assert split["evaluated_learners"] + split["skipped_test_learners"] == split["test_learners"]
+    assert len(res.details["popularity"].per_learner) == split["evaluated_learners"]
+
+
+@pytest.mark.skipif(not model_available("knn"), reason="knn model module not written yet")
+def test_rating_model_reports_rmse(small_dataset):
+    res = Experiment(small_dataset, "holdout", [("knn", {"k": 20})], k=10, seed=0, n_resamples=200).run()
+    d = res.details["knn"]
+    split = holdout_split(small_dataset, seed=0)
+    assert len(d.errors) == len(split.test) == len(d.predictions)
+    assert d.metrics["rmse"] == pytest.approx(np.sqrt(np.mean((d.predictions["predicted"] - d.predictions["actual"]) ** 2)))
+    assert d.metrics["mae"] == pytest.approx(np.mean(np.abs(d.errors)))
+    assert d.ci["rmse"][0] <= d.metrics["rmse"] <= d.ci["rmse"][1]
+    assert res.to_json()["results"][0]["metrics"]["rmse"] == pytest.approx(d.metrics["rmse"])
+
+
+def test_experiment_validates_input(small_dataset):
+    with pytest.raises(ValueError, match="unknown model"):
+        Experiment(small_dataset, "holdout", ["nope"])
+    with pytest.raises(ValueError, match="no parameter"):
+        Experiment(small_dataset, "holdout", [("popularity", {"alpha": 1})])
+    with pytest.raises(ValueError, match="true or false"):
+        Experiment(small_dataset, "holdout", [("popularity", {"weight_completions": "maybe"})])
+    with pytest.raises(ValueError, match="unknown split"):
+        Experiment(small_dataset, "loo", ["popularity"])
+    with pytest.raises(ValueError, match="k must be"):
+        Experiment(small_dataset, "holdout", ["popularity"], k=0)
+
+
+def test_experiment_records_history(small_dataset, tmp_path):
+    history = RunHistory(tmp_path / "runs.sqlite")
+    res = Experiment(small_dataset, "holdout", ["popularity"], k=5, seed=0, n_resamples=0, history=history).run()
+    assert res.run_id is not None
+    stored = history.load_run(res.run_id)
+    assert stored["results"][0]["metrics"]["ndcg@5"] == pytest.approx(res.table.loc[0, "ndcg@5"])
+
+
+# ----- tuning ------------------------------------------------------------------------------------
+def test_tune_grid(small_dataset):
+    res = tune(small_dataset, "popularity", {"weight_completions": [False, "true"]}, metric="recall@5", folds=3, seed=0)
+    table = res.table
+    assert list(table["weight_completions"]) == [False, True]
+    assert {"mean", "std", "fold_1", "fold_2", "fold_3", "fit_seconds", "rank"} <= set(table.columns)
+    np.testing.assert_allclose(table["mean"], table[["fold_1", "fold_2", "fold_3"]].mean(axis=1))
+    best = table.loc[table["mean"].idxmax()]
+    assert res.best_params == {"weight_completions": bool(best["weight_completions"])}
+    assert res.best_score == pytest.approx(best["mean"]) and res.metric == "recall@5" and res.k == 5
+    again = tune(small_dataset, "popularity", {"weight_completions": [False, True]}, metric="recall@5", folds=3, seed=0)
+    pd.testing.assert_frame_equal(table.drop(columns="fit_seconds"), again.table.drop(columns="fit_seconds"))
+    payload = json.loads(json.dumps(res.to_json(), allow_nan=False))
+    assert payload["best_params"] == res.best_params and len(payload["results"]) == 2
+
+
+def test_tune_default_grid_and_random_search(small_dataset):
+    res = tune(small_dataset, "popularity", None, folds=2, seed=0)  # declared grid: [False, True]
+    assert len(res.table) == 2
+    res = tune(small_dataset, "popularity", {"weight_completions": [False, True]}, folds=2, search="random", n_iter=1)
+    assert len(res.table) == 1
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"model_key": "nope"}, "unknown model"),
+    ({"grid": {"alpha": [1]}}, "no parameter"),
+    ({"grid": {"weight_completions": ["maybe"]}}, "true or false"),
+    ({"grid": {"weight_completions": []}}, "empty"),
+    ({"metric": "auc@10"}, "unknown metric"),
+    ({"metric": "rmse"}, "rating model"),
+    ({"search": "bayes"}, "unknown search"),
+    ({"folds": 1}, "folds"),
+])
+def test_tune_validates(small_dataset, kwargs, message):
+    args = {"model_key": "popularity", "grid": {"weight_completions": [False, True]}, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        tune(small_dataset, **args)
