@@ -1,0 +1,133 @@
+"""Course similarity: recommend courses whose title and description read like the learner's courses.
+
+The course x course cosine similarity of TF-IDF (or bag-of-words) vectors is computed once in fit (the
+catalogue is small, n_courses^2 floats), so scoring a learner is a gather + max (or weighted sum) over the
+rows of their courses. A log-popularity prior is blended in because text similarity alone ranks obscure
+near-duplicates above the courses learners actually take next.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.preprocessing import normalize
+
+from recsys.models._profiles import ContentRecommender, rating_weights
+from recsys.models.params import HyperParam
+
+_CHUNK_ELEMENTS = 4_000_000  # floats gathered at once when taking the max over a batch of histories
+
+
+def course_texts(dataset) -> list[str]:
+    """TITLE + DESCRIPTION per catalogue course; bag-of-words tokens stand in for a missing DESCRIPTION."""
+    courses = dataset.courses
+    titles = courses["TITLE"].fillna("").astype(str)
+    if "DESCRIPTION" in courses:
+        body = courses["DESCRIPTION"].fillna("").astype(str)
+    elif dataset.bows is not None and len(dataset.bows) and {"doc_id", "token", "bow"} <= set(dataset.bows):
+        bows = dataset.bows
+        words = (bows["token"].astype(str) + " ").str.repeat(bows["bow"].clip(lower=1).astype(int))
+        joined = words.groupby(bows["doc_id"].astype(str).str.strip()).sum()
+        body = courses["COURSE_ID"].astype(str).map(joined).fillna("")
+    else:
+        body = pd.Series([""] * len(courses))
+    return [f"{t} {d}".strip() for t, d in zip(titles, body)]
+
+
+class CourseSimilarityRecommender(ContentRecommender):
+    """Scores a course by its text similarity to the learner's courses, blended with a popularity prior."""
+
+    key = "course_similarity"
+    label = "Course similarity (text)"
+    description = ("Recommends courses whose title and description are most similar to courses you took, "
+                   "preferring well-attended ones among equally similar courses.")
+    hyperparams = (
+        HyperParam("vectorizer", "choice", "tfidf", choices=("tfidf", "bow"),
+                   help="Text representation: TF-IDF weights (rare words count more) or raw word counts"),
+        HyperParam("min_df", "int", 2, low=1, high=20,
+                   help="Ignore words that appear in fewer than this many course texts"),
+        HyperParam("aggregate", "choice", "sum", choices=("max", "sum"),
+                   help="Combine similarities to your courses: the best one (max) or all of them (sum, divided "
+                        "by your history size so the popularity blend means the same for any history)"),
+        HyperParam("similarity_threshold", "float", 0.0, low=0.0, high=1.0, step=0.05,
+                   help="Courses whose best similarity to one of your courses is below this are not recommended"),
+        HyperParam("popularity_weight", "float", 0.7, low=0.0, high=1.0, step=0.05,
+                   help="Share of the score from the log-popularity prior, the rest from text similarity "
+                        "(0 = text only, 1 = popularity only)"),
+    )
+
+    def __init__(self, vectorizer: str = "tfidf", min_df: int = 2, aggregate: str = "sum",
+                 similarity_threshold: float = 0.0, popularity_weight: float = 0.7):
+        self.vectorizer = vectorizer
+        self.min_df = min_df
+        self.aggregate = aggregate
+        self.similarity_threshold = similarity_threshold
+        self.popularity_weight = popularity_weight
+
+    def _fit_content(self, dataset, progress) -> None:
+        texts = course_texts(dataset)
+        if len(texts) < 2:
+            raise ValueError("course similarity needs at least 2 courses in the catalogue")
+        if self.min_df > len(texts):
+            raise ValueError(f"min_df={self.min_df} is larger than the number of courses ({len(texts)}); lower it")
+        kind = TfidfVectorizer if self.vectorizer == "tfidf" else CountVectorizer
+        vec = kind(stop_words="english", min_df=int(self.min_df), lowercase=True)
+        try:
+            features = vec.fit_transform(texts)
+        except ValueError as exc:  # empty vocabulary after stop words / min_df
+            raise ValueError(f"course texts give no usable words with min_df={self.min_df} ({exc}); "
+                             f"lower min_df or check TITLE/DESCRIPTION") from None
+        features = normalize(features.astype(np.float64), norm="l2")
+        similarity = np.asarray((features @ features.T).todense())
+        np.fill_diagonal(similarity, 0.0)  # a course is never "similar to" itself for recommending
+        self.similarity_ = similarity
+        self.vocabulary_size_ = len(vec.vocabulary_)
+        self.top_rating_ = self.rating_scale_[1]
+
+    def similarities(self, histories: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+        """(aggregated similarity, best unweighted similarity) of each course to each learner's courses.
+
+        Every row must have at least one rated course. The max is taken in chunks over the gathered
+        similarity rows of the history courses, so memory stays bounded for any batch size.
+        """
+        weights = rating_weights(histories, self.top_rating_)
+        n, n_items = histories.shape
+        best = np.empty((n, n_items))
+        if self.aggregate == "sum":
+            total = np.asarray(weights.sum(axis=1)).ravel()
+            agg = np.asarray(weights @ self.similarity_) / np.where(total > 0, total, 1.0)[:, None]
+        else:
+            agg = np.empty((n, n_items))
+        indptr = histories.indptr
+        per_chunk = max(1, _CHUNK_ELEMENTS // max(1, n_items))
+        start = 0
+        while start < n:
+            stop = int(np.searchsorted(indptr, indptr[start] + per_chunk, side="right")) - 1
+            stop = min(n, max(stop, start + 1))
+            lo, hi = indptr[start], indptr[stop]
+            gathered = self.similarity_[histories.indices[lo:hi]]
+            offsets = indptr[start:stop] - lo
+            best[start:stop] = np.maximum.reduceat(gathered, offsets, axis=0)
+            if self.aggregate == "max":
+                agg[start:stop] = np.maximum.reduceat(gathered * weights.data[lo:hi, None], offsets, axis=0)
+            start = stop
+        return agg, best
+
+    def _score(self, histories) -> np.ndarray:
+        agg, best = self.similarities(histories)
+        score = (1.0 - self.popularity_weight) * agg + self.popularity_weight * self.prior_
+        score[best < self.similarity_threshold] = -np.inf
+        return score
+
+    def _explain(self, history, items) -> list[str]:
+        taken = history.indices
+        reasons = []
+        for i in items:
+            sims = self.similarity_[taken, i]
+            j = int(np.argmax(sims))
+            if sims[j] <= 0:
+                reasons.append(self._popular_reason(i) + " (no course of yours reads alike)")
+            else:
+                reasons.append(f"similar to {self.catalogue_['TITLE'].iloc[taken[j]]}")
+        return reasons
