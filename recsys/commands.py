@@ -136,6 +136,7 @@ def _cmd_recommend(args) -> int:
     if not courses:
         raise _usage_error("--courses needs at least one course id, e.g. --courses ML0101EN,PY0101EN")
     dataset = _load_data(args.data)
+    dataset.history_vector(courses)  # unknown course ids fail before any fitting
     default_path = MODELS_DIR / args.model
     if args.model_path:
         model = load_model(args.model_path, dataset)

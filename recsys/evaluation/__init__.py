@@ -6,18 +6,33 @@ numbers in both.
     result = Experiment(dataset, "holdout", ["popularity", ("knn", {"k": 20})], k=10, seed=0).run()
     result.table            # one row per model: metrics, <metric>_lo/_hi, fit_seconds, recommend_ms
     result.details["knn"]   # per-learner metrics, predictions, learning curve, fitted model
-"""
-from recsys.evaluation.experiment import (EvalData, Experiment, ExperimentResult, ModelDetails, ModelSpec,
-                                          evaluate_model, format_params, resolve_models)
-from recsys.evaluation.history import DEFAULT_PATH, RunHistory
-from recsys.evaluation.metrics import metric_names, parse_metric
-from recsys.evaluation.splits import Split, holdout_split, kfold_splits, make_split, ratio_split
-from recsys.evaluation.tuning import TuneResult, tune
-from recsys.evaluation.uncertainty import PairedTestResult, bootstrap_ci, bootstrap_intervals, paired_test
 
-__all__ = [
-    "Experiment", "ExperimentResult", "ModelDetails", "ModelSpec", "EvalData", "evaluate_model", "resolve_models",
-    "format_params", "RunHistory", "DEFAULT_PATH", "metric_names", "parse_metric", "Split", "holdout_split",
-    "kfold_splits", "make_split", "ratio_split", "TuneResult", "tune", "PairedTestResult", "bootstrap_ci",
-    "bootstrap_intervals", "paired_test",
-]
+Names are imported on first use, so `import recsys.evaluation.history` stays cheap.
+"""
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "experiment": ("EvalData", "Experiment", "ExperimentResult", "ModelDetails", "ModelSpec", "evaluate_model",
+                   "format_params", "resolve_models"),
+    "history": ("DEFAULT_PATH", "RunHistory"),
+    "metrics": ("metric_names", "parse_metric"),
+    "splits": ("Split", "holdout_split", "kfold_splits", "make_split", "ratio_split"),
+    "tuning": ("TuneResult", "tune"),
+    "uncertainty": ("PairedTestResult", "bootstrap_ci", "bootstrap_intervals", "paired_test"),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'recsys.evaluation' has no attribute '{name}'")
+    value = getattr(importlib.import_module(f"recsys.evaluation.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
