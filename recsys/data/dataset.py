@@ -107,8 +107,9 @@ class Dataset:
     def fingerprint(self) -> str:
         """Stable content hash of ratings + catalogue: same content gives the same value across loads."""
         h = hashlib.sha256()
-        ratings = self.ratings.sort_values(["user", "item"], kind="mergesort")
-        h.update(pd.util.hash_pandas_object(ratings.astype({"user": str, "item": str}), index=False).to_numpy().tobytes())
+        # Row hashes sorted numerically: independent of row order, no string casting of millions of rows.
+        row_hashes = pd.util.hash_pandas_object(self.ratings[["user", "item", "rating"]], index=False).to_numpy()
+        h.update(np.sort(row_hashes).tobytes())
         catalogue = self.courses.sort_values("COURSE_ID", kind="mergesort").astype(str)
         h.update(",".join(catalogue.columns).encode())
         h.update(pd.util.hash_pandas_object(catalogue, index=False).to_numpy().tobytes())
