@@ -23,14 +23,19 @@ PAGES = {
 }
 
 page = st.navigation(PAGES)
+sidebar_note = st.sidebar.empty()
 
-with st.sidebar:
-    dataset = session.current_dataset()
-    if dataset is not None:
-        st.caption(f"**Dataset:** {session.source_label()}  \n"
-                   f"{dataset.n_users:,} learners · {dataset.n_items:,} courses · {len(dataset.ratings):,} ratings")
-    else:
-        st.caption("**Dataset:** none loaded")
+# Pages never call st.stop(): after it nothing else (e.g. this sidebar note) could be drawn in the run.
+if page.title != "Home" and session.current_dataset() is None:
+    st.title(page.title)
+    session.no_dataset_message()
+else:
+    with session.guard(f"The {page.title} page", "Reload the page; if this persists, choose another dataset on Home."):
+        page.run()
 
-with session.guard(f"The {page.title} page", "Reload the page; if this persists, choose another dataset on Home."):
-    page.run()
+# After the page, so the note reflects a dataset chosen on this run and never delays the page itself.
+dataset = session.current_dataset()
+sidebar_note.caption(
+    f"**Dataset:** {session.source_label()}  \n{dataset.n_users:,} learners · {dataset.n_items:,} courses · "
+    f"{len(dataset.ratings):,} ratings" if dataset is not None else "**Dataset:** none loaded")
+session.prewarm_models()

@@ -100,7 +100,7 @@ column_config = {
     "COURSE_ID": st.column_config.TextColumn("Id", width="small"),
     "TITLE": st.column_config.TextColumn("Title", width="large"),
     "GENRES": st.column_config.TextColumn("Genres", width="medium"),
-    "LEVEL": st.column_config.TextColumn("Level", width="small"),
+    "LEVEL": st.column_config.TextColumn("Level", width=95),
     "DURATION_HOURS": st.column_config.NumberColumn("Hours", width="small", format="%d h"),
     "ENROLMENTS": st.column_config.NumberColumn("Learners", width="small", format="localized"),
 }
@@ -126,7 +126,7 @@ m1, m2 = st.columns([1, 2])
 with m1:
     model_key = widgets.model_picker("Model", "rec_model", models)
     if model_key:
-        st.caption(catalogue.REGISTRY[model_key].description)
+        st.caption(catalogue.model_description(model_key))
 with m2:
     params = widgets.hyperparam_inputs(model_key, "rec") if model_key else {}
 
@@ -151,42 +151,43 @@ if st.button("Train model", type="primary", key="rec_train", icon=":material/mod
             status.update(label=f"{label}: {active['note']}", state="complete", expanded=False)
 
 # ----- recommendations --------------------------------------------------------------------------
-st.subheader("3. Recommendations")
-if not active or active["fp"] != dataset.fingerprint:
-    st.info("Pick a model and press **Train model** to get recommendations.", icon=":material/arrow_upward:")
-    st.stop()
-if (active["key"], active["params"]) != (model_key, params):
-    st.caption(f":material/info: Showing **{catalogue.model_label(active['key'])}** as last trained; press "
-               "**Train model** to use the model settings above.")
+def show_recommendations(active: dict) -> None:
+    if (active["key"], active["params"]) != (model_key, params):
+        st.caption(f":material/info: Showing **{catalogue.model_label(active['key'])}** as last trained; press "
+                   "**Train model** to use the model settings above.")
+    r1, r2, r3, r4 = st.columns([1, 2, 1.5, 1.5])
+    k = r1.number_input("How many", 1, 50, 10, key="rec_k", persist_state="session")
+    rec_genres = r2.multiselect("Only genres", dataset.genres, key="rec_f_genres", persist_state="session")
+    rec_levels = r3.multiselect("Only levels", levels, key="rec_f_levels", persist_state="session") if levels else []
+    filters = {"genres": rec_genres, "levels": rec_levels}
+    if "DURATION_HOURS" in table and table["DURATION_HOURS"].notna().any():
+        longest = int(np.ceil(table["DURATION_HOURS"].max()))
+        max_h = r4.slider("Max duration (hours)", 1, longest, longest, key="rec_f_hours", persist_state="session")
+        if max_h < longest:
+            filters["max_duration"] = max_h
 
-r1, r2, r3, r4 = st.columns([1, 2, 1.5, 1.5])
-k = r1.number_input("How many", 1, 50, 10, key="rec_k", persist_state="session")
-rec_genres = r2.multiselect("Only genres", dataset.genres, key="rec_f_genres", persist_state="session")
-rec_levels = r3.multiselect("Only levels", levels, key="rec_f_levels", persist_state="session") if levels else []
-filters = {"genres": rec_genres, "levels": rec_levels}
-if "DURATION_HOURS" in table and table["DURATION_HOURS"].notna().any():
-    longest = int(np.ceil(table["DURATION_HOURS"].max()))
-    max_h = r4.slider("Max duration (hours)", 1, longest, longest, key="rec_f_hours", persist_state="session")
-    if max_h < longest:
-        filters["max_duration"] = max_h
+    with session.guard("Recommending", "Train the model again, or pick other courses."):
+        model = session.model_store().cached(dataset, active["key"], active["params"])
+        if model is None:
+            raise RuntimeError("the trained model is no longer available; press Train model again")
+        recs = model.recommend(learner.combined(dataset.rating_scale), k=int(k), filters=filters,
+                               exclude=learner.disliked())
+        ranked = catalogue.recommendation_table(dataset, recs)
+        ss["rec_last"] = ranked
+        st.caption(f"From **{model.label}** ({active['note']}) for {learner.origin} with "
+                   f"{len(learner.history)} completed course(s). Thumbs up/down re-rank the list for this session.")
+        if ranked.empty:
+            st.info("No course matches these filters -- loosen them.", icon=":material/filter_alt_off:")
+            return
+        show_rows(ranked)
 
-with session.guard("Recommending", "Train the model again, or pick other courses."):
-    model = session.model_store().cached(dataset, active["key"], active["params"])
-    if model is None:
-        raise RuntimeError("the trained model is no longer available; press Train model again")
-    recs = model.recommend(learner.combined(dataset.rating_scale), k=int(k), filters=filters,
-                           exclude=learner.disliked())
-    table_recs = catalogue.recommendation_table(dataset, recs)
-    ss["rec_last"] = table_recs
-    st.caption(f"From **{model.label}** ({active['note']}) for {learner.origin} with "
-               f"{len(learner.history)} completed course(s). Thumbs up/down re-rank the list for this session.")
-    if table_recs.empty:
-        st.info("No course matches these filters -- loosen them.", icon=":material/filter_alt_off:")
+
+def show_rows(ranked) -> None:
     widths = [0.35, 3.4, 1.0, 0.7, 0.7, 3.2, 0.45, 0.45]
     head = st.columns(widths)
     for col, name in zip(head, ["#", "Course", "Level", "Hours", "Score", "Why", "", ""]):
         col.markdown(f"**{name}**")
-    for row in table_recs.itertuples(index=False):
+    for row in ranked.itertuples(index=False):
         cols = st.columns(widths, vertical_alignment="center")
         cols[0].markdown(f"{row.RANK}")
         cols[1].markdown(f"**{row.TITLE}**  \n:gray[{row.COURSE_ID} · {row.GENRES}]")
@@ -199,6 +200,13 @@ with session.guard("Recommending", "Train the model again, or pick other courses
                        on_click=_vote, args=(row.COURSE_ID, "up"))
         cols[7].button("", key=f"rec_down_{row.COURSE_ID}", icon=":material/thumb_down:",
                        help="Not for me: never recommend it", on_click=_vote, args=(row.COURSE_ID, "down"))
+
+
+st.subheader("3. Recommendations")
+if not active or active["fp"] != dataset.fingerprint:
+    st.info("Pick a model and press **Train model** to get recommendations.", icon=":material/arrow_upward:")
+else:
+    show_recommendations(active)
 
 if learner.feedback:
     ups = [titles.get(c, c) for c, v in learner.feedback.items() if v == "up"]

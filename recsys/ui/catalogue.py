@@ -6,11 +6,11 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from recsys.models import MODEL_KEYS, REGISTRY
-
 
 def available_models() -> list[str]:
     """Registry keys whose module imports right now (models land one by one; a broken one is skipped)."""
+    from recsys.models import MODEL_KEYS, REGISTRY
+
     keys = []
     for key in MODEL_KEYS:
         try:
@@ -22,10 +22,18 @@ def available_models() -> list[str]:
 
 
 def model_label(key: str) -> str:
+    from recsys.models import REGISTRY
+
     try:
         return REGISTRY[key].label or key
     except Exception:
         return key
+
+
+def model_description(key: str) -> str:
+    from recsys.models import REGISTRY
+
+    return REGISTRY[key].description
 
 
 def genre_labels(dataset) -> np.ndarray:

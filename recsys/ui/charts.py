@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 RATING_NAMES = {2.0: "audited (2)", 3.0: "completed (3)"}
 _STOP = set("""a an and the of for to in on with from by at as is are be your you our into using use
 introduction intro part course courses fundamentals basics i ii iii 101 beginners beginner advanced
-intermediate its it how what why""".split())
+intermediate its it how what why getting started first steps hands on""".split())
 
 
 def _tidy(fig: go.Figure, height: int = 360) -> go.Figure:

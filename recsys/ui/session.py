@@ -9,12 +9,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
 import streamlit as st
-
-from recsys.artifacts import ModelStore
 
 log = logging.getLogger("recsys.ui")
 
@@ -159,22 +158,51 @@ def dataset_problem() -> str:
     return st.session_state.get("_dataset_problem", "")
 
 
+def no_dataset_message() -> None:
+    st.warning(f"No dataset is loaded: {dataset_problem()}", icon=":material/database:")
+    st.page_link("pages/home.py", label="Choose a dataset on the Home page", icon=":material/home:")
+
+
 def require_dataset():
-    """The dataset in use; otherwise a message pointing to Home, and the page stops."""
+    """The dataset in use. app.py only runs data pages when one is loaded, so None here is a bug.
+
+    (No st.stop() anywhere: after it, nothing else -- e.g. the sidebar -- can be drawn in that run.)
+    """
     ds = current_dataset()
     if ds is None:
-        st.warning(f"No dataset is loaded: {dataset_problem()}", icon=":material/database:")
-        st.page_link("pages/home.py", label="Choose a dataset on the Home page", icon=":material/home:")
-        st.stop()
+        raise RuntimeError(f"no dataset is loaded ({dataset_problem()}); choose one on the Home page")
     return ds
 
 
 # ----- models ----------------------------------------------------------------------------------
 @st.cache_resource
-def _model_store(root: str) -> ModelStore:
+def _model_store(root: str):
+    from recsys.artifacts import ModelStore  # imports scikit-learn: only when a page needs models
+
     return ModelStore(root)
 
 
-def model_store() -> ModelStore:
+def model_store():
     """One store per server process: models are shared by content key, never by session."""
     return _model_store(str(artifacts_dir() / "models"))
+
+
+_warm_started = threading.Event()  # process-wide, not user data: only says the import warm-up began
+
+
+def prewarm_models() -> None:
+    """Import the model modules in the background once per process (after the first page rendered), so
+    the first visit to Recommend/Compare does not wait for scikit-learn. TensorFlow is not imported here."""
+    if _warm_started.is_set():
+        return
+    _warm_started.set()
+
+    def warm():
+        try:
+            from recsys.ui.catalogue import available_models
+
+            available_models()
+        except Exception:  # only a warm-up: the pages report real problems
+            pass
+
+    threading.Thread(target=warm, name="recsys-prewarm", daemon=True).start()
