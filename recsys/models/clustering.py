@@ -1,0 +1,134 @@
+"""Clustering: group learners by their genre profiles (k-means) and recommend what their group takes.
+
+A learner -- new or known -- is assigned to the nearest centroid from their history profile, and a course
+scores by the share of that cluster's members who took it, blended with the share of all learners who took
+it: hard clusters are coarse (a learner between two interest groups gets only one), and the global share
+keeps the well-attended courses of neighbouring interests in the list. Profiles are L2-normalised before
+standardizing, which gave balanced clusters (L1 shares or raw sums left one cluster with ~40% of learners).
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+from sklearn.cluster import KMeans
+from sklearn.preprocessing import StandardScaler
+
+from recsys.models._profiles import ContentRecommender, genre_profiles, top_genres
+from recsys.models.params import HyperParam
+
+CLUSTER_PARAMS = (
+    HyperParam("n_clusters", "int", 16, low=2, high=50, step=1,
+               help="Number of learner groups k-means looks for"),
+    HyperParam("seed", "int", 0, low=0, high=2**31 - 1, step=1,
+               help="Random seed of k-means initialisation and of the fit sample"),
+    HyperParam("n_init", "int", 2, low=1, high=10, step=1,
+               help="k-means restarts; the best (lowest inertia) run is kept"),
+    HyperParam("popularity_weight", "float", 0.6, low=0.0, high=1.0, step=0.05,
+               help="Share of the score from the course's enrolment share among all learners, the rest from "
+                    "its share inside your cluster (0 = cluster only)"),
+    HyperParam("max_fit_learners", "int", 200_000, low=1_000, high=10_000_000, step=1_000,
+               help="k-means is fitted on a seeded random sample of at most this many learners (all learners "
+                    "are then assigned); keeps fitting fast on millions of learners"),
+)
+
+
+class ClusteringRecommender(ContentRecommender):
+    """k-means on standardized genre profiles; score = course share in the learner's cluster, blended with the global share."""
+
+    key = "clustering"
+    label = "Clustering (k-means)"
+    description = ("Groups learners with similar genre interests and recommends what learners in your group "
+                   "took most.")
+    hyperparams = CLUSTER_PARAMS
+
+    def __init__(self, n_clusters: int = 16, seed: int = 0, n_init: int = 2, popularity_weight: float = 0.6,
+                 max_fit_learners: int = 200_000):
+        self.n_clusters = n_clusters
+        self.seed = seed
+        self.n_init = n_init
+        self.popularity_weight = popularity_weight
+        self.max_fit_learners = max_fit_learners
+
+    # ----- feature space (overridden by clustering_pca) ------------------------------------------
+    def learner_features(self, histories) -> np.ndarray:
+        """Standardized (L2-normalised) genre profiles, n x n_genres: the space to plot learners in (e.g. PCA)."""
+        histories = self.check_histories(histories)
+        return self.scaler_.transform(genre_profiles(histories, self.genre_matrix_, self.top_rating_, norm="l2"))
+
+    def _fit_space(self, features: np.ndarray) -> None:
+        """Fit the map from standardized profiles to the k-means space (identity here)."""
+
+    def _to_space(self, features: np.ndarray) -> np.ndarray:
+        return features
+
+    def cluster_space(self, histories) -> np.ndarray:
+        """Learners in the space k-means works in (standardized profiles here; PCA scores in clustering_pca)."""
+        return self._to_space(self.learner_features(histories))
+
+    def assign(self, histories) -> np.ndarray:
+        """Cluster of each learner (nearest centroid), from their history rows."""
+        return self.kmeans_.predict(self.cluster_space(histories)).astype(np.int64)
+
+    # ----- fitting ----------------------------------------------------------------------------
+    def _fit_content(self, dataset, progress) -> None:
+        matrix = dataset.matrix
+        n_users = matrix.shape[0]
+        if n_users < self.n_clusters:
+            raise ValueError(f"n_clusters={self.n_clusters} is more than the {n_users} learners in the data; "
+                             f"lower n_clusters")
+        self.top_rating_ = self.rating_scale_[1]
+        rng = np.random.default_rng(self.seed)
+        sample = np.sort(rng.choice(n_users, self.max_fit_learners, replace=False)) \
+            if n_users > self.max_fit_learners else np.arange(n_users)
+        profiles = genre_profiles(matrix[sample], self.genre_matrix_, self.top_rating_, norm="l2")
+        self.scaler_ = StandardScaler().fit(profiles)
+        standardized = self.scaler_.transform(profiles)
+        self._fit_space(standardized)
+        if progress:
+            progress(0.2, f"k-means on {len(sample):,} learners")
+        self.kmeans_ = KMeans(n_clusters=int(self.n_clusters), n_init=int(self.n_init),
+                              random_state=int(self.seed)).fit(self._to_space(standardized))
+        if progress:
+            progress(0.7, "assigning learners to clusters")
+        labels = np.empty(n_users, dtype=np.int64)
+        step = 200_000
+        for lo in range(0, n_users, step):
+            labels[lo:lo + step] = self.assign(matrix[lo:lo + step])
+        self.labels_ = labels
+        self.cluster_sizes_ = np.bincount(labels, minlength=int(self.n_clusters))
+        self.cluster_centers_ = self.kmeans_.cluster_centers_
+        taken = matrix.copy()
+        taken.data = np.ones_like(taken.data)
+        members = sparse.csr_matrix((np.ones(n_users), (labels, np.arange(n_users))),
+                                    shape=(int(self.n_clusters), n_users))
+        self.cluster_counts_ = np.asarray((members @ taken).todense(), dtype=np.float64)
+        self.global_share_ = self.enrolments_ / n_users
+        inside = self.cluster_counts_ / np.maximum(self.cluster_sizes_, 1)[:, None]
+        w = float(self.popularity_weight)
+        self.cluster_scores_ = (1.0 - w) * inside + w * self.global_share_
+        # what characterises each cluster, for explanations: its centroid back in genre-profile terms
+        centers = self.scaler_.inverse_transform(self._from_space(self.cluster_centers_))
+        self.cluster_genres_ = np.clip(centers, 0.0, None)
+
+    def _from_space(self, points: np.ndarray) -> np.ndarray:
+        """Inverse of `_to_space` (approximate for PCA), to describe centroids in genre terms."""
+        return points
+
+    # ----- scoring ----------------------------------------------------------------------------
+    def _score(self, histories) -> np.ndarray:
+        return self.cluster_scores_[self.assign(histories)]
+
+    def _explain(self, history, items) -> list[str]:
+        cluster = int(self.assign(history)[0])
+        genres = top_genres(self.cluster_genres_[cluster], self.genres_, k=2)
+        about = f", mostly {' and '.join(genres)}" if genres else ""
+        reasons = []
+        for i in items:
+            share = self.cluster_counts_[cluster, i] / max(1, self.cluster_sizes_[cluster])
+            if share >= 0.01:
+                reasons.append(f"popular with learners like you (cluster {cluster}{about}): "
+                               f"{share:.0%} of them took it")
+            else:
+                reasons.append(f"{self._popular_reason(i)}; rarely taken yet by learners like you "
+                               f"(cluster {cluster}{about})")
+        return reasons
