@@ -4,6 +4,7 @@ import hashlib
 import numpy as np
 import streamlit as st
 
+from recsys.data import LEVELS
 from recsys.personas import PERSONAS, persona_history
 from recsys.ui import catalogue, session, widgets
 from recsys.ui.learner import LearnerState
@@ -89,7 +90,8 @@ f1, f2, f3 = st.columns([2, 2, 1.4])
 text = f1.text_input("Search titles", key="rec_search", placeholder="e.g. python, cloud, sql",
                      persist_state="session")
 genre_filter = f2.multiselect("Genres", dataset.genres, key="rec_table_genres", persist_state="session")
-levels = sorted(table["LEVEL"].dropna().unique()) if "LEVEL" in table else []
+present = set(table["LEVEL"].dropna()) if "LEVEL" in table else set()
+levels = [lv for lv in LEVELS if lv in present] + sorted(present - set(LEVELS))
 level_filter = f3.multiselect("Levels", levels, key="rec_table_levels", persist_state="session") if levels else []
 view = catalogue.filter_courses(table, dataset, text, genre_filter, level_filter)
 visible = view["COURSE_ID"].tolist()

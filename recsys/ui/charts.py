@@ -104,3 +104,129 @@ def jaccard_matrix(lists: dict[str, list[str]]) -> pd.DataFrame:
             union = len(a | b)
             m[i, j] = len(a & b) / union if union else (1.0 if i == j else 0.0)
     return pd.DataFrame(m, index=names, columns=names)
+
+
+def timing_bars(table: pd.DataFrame) -> go.Figure:
+    """Fit seconds and recommend milliseconds per learner, one bar group per model."""
+    fig = go.Figure([
+        go.Bar(name="fit (s)", x=table["label"], y=table["fit_seconds"]),
+        go.Bar(name="recommend (ms/learner)", x=table["label"], y=table["recommend_ms"]),
+    ])
+    fig.update_layout(barmode="group", title="Time", legend=dict(orientation="h", y=-0.25))
+    return _tidy(fig, 360)
+
+
+def tune_curve(table: pd.DataFrame, param: str, best: dict, metric: str) -> go.Figure:
+    """Mean +- std of `metric` across folds vs one parameter, the other parameters held at their best values."""
+    rows = table
+    for other, value in best.items():
+        if other != param and other in rows:
+            rows = rows[rows[other].astype(str) == str(value)]
+    rows = rows.copy()
+    numeric = pd.api.types.is_numeric_dtype(rows[param]) and not pd.api.types.is_bool_dtype(rows[param])
+    if numeric:
+        rows = rows.sort_values(param)
+        fig = px.line(rows, x=param, y="mean", error_y="std", markers=True)
+    else:
+        rows[param] = rows[param].astype(str)
+        fig = px.bar(rows, x=param, y="mean", error_y="std")
+    fig.add_hline(y=float(rows["mean"].max() if metric.split("@")[0] not in ("rmse", "mae") else rows["mean"].min()),
+                  line_dash="dot", line_color="gray")
+    fig.update_layout(title=f"{metric} vs {param}" + (" (others at their best)" if len(best) > 1 else ""))
+    fig.update_yaxes(title=f"{metric} (mean ± std over folds)")
+    return _tidy(fig, 340)
+
+
+# ----- evaluation plots --------------------------------------------------------------------------
+def per_learner_distribution(details: dict, metric: str) -> go.Figure:
+    """Box plot of a per-learner metric for every model of a run (one point per test learner)."""
+    frames = [pd.DataFrame({"model": d.label, metric: d.per_learner[metric].to_numpy()})
+              for d in details.values() if metric in d.per_learner]
+    data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"model": [], metric: []})
+    fig = px.box(data, x="model", y=metric, points=False, title=f"Per-learner {metric} (box: quartiles; + mean)")
+    fig.update_traces(boxmean=True)
+    fig.update_xaxes(title=None)
+    return _tidy(fig, 380)
+
+
+def predicted_vs_actual(predictions: pd.DataFrame, max_points: int = 20_000, seed: int = 0) -> go.Figure:
+    """Distribution of predicted ratings for each actual rating value (actual ratings are a few discrete values)."""
+    data = predictions
+    if len(data) > max_points:
+        data = data.sample(max_points, random_state=seed)
+    data = data.assign(actual=data["actual"].map(lambda v: f"{v:g}"))
+    fig = px.violin(data, x="actual", y="predicted", box=True, points=False,
+                    title=f"Predicted vs actual rating ({len(data):,} test ratings)")
+    fig.update_xaxes(type="category", title="actual rating")
+    fig.update_yaxes(title="predicted rating")
+    return _tidy(fig, 380)
+
+
+def error_histogram(errors: np.ndarray) -> go.Figure:
+    fig = px.histogram(x=np.asarray(errors, dtype=float), nbins=60, title="Prediction error (predicted - actual)",
+                       labels={"x": "error"})
+    fig.update_yaxes(title="test ratings")
+    return _tidy(fig, 380)
+
+
+def learning_curve(curve: pd.DataFrame) -> go.Figure:
+    value_cols = [c for c in curve.columns if c != "epoch"]
+    long = curve.melt(id_vars="epoch", value_vars=value_cols, var_name="series", value_name="value").dropna()
+    fig = px.line(long, x="epoch", y="value", color="series", markers=True, title="Learning curve")
+    return _tidy(fig, 360)
+
+
+def cluster_sizes(sizes) -> go.Figure:
+    sizes = np.asarray(sizes)
+    fig = px.bar(x=[str(i) for i in range(len(sizes))], y=sizes, title=f"Learners per cluster ({len(sizes)} clusters)",
+                 labels={"x": "cluster", "y": "learners"})
+    fig.update_xaxes(type="category")
+    return _tidy(fig, 340)
+
+
+def learner_scatter(features: np.ndarray, labels: np.ndarray, seed: int = 0) -> go.Figure:
+    """Learners projected on the first two principal components of their feature vectors, coloured by cluster."""
+    from sklearn.decomposition import PCA
+
+    features = np.asarray(features, dtype=float)
+    n_comp = min(2, features.shape[1], len(features))
+    pca = PCA(n_components=n_comp, random_state=seed).fit(features)
+    points = pca.transform(features)
+    if points.shape[1] < 2:
+        points = np.column_stack([points, np.zeros(len(points))])
+    ratio = list(pca.explained_variance_ratio_) + [0.0]
+    frame = pd.DataFrame({"PC1": points[:, 0], "PC2": points[:, 1], "cluster": [str(c) for c in labels]})
+    order = sorted(frame["cluster"].unique(), key=lambda c: int(c) if c.isdigit() else c)
+    fig = px.scatter(frame, x="PC1", y="PC2", color="cluster", opacity=0.6, category_orders={"cluster": order},
+                     title=f"Learners by cluster: 2-D PCA of their profiles ({len(frame):,} learners)")
+    fig.update_traces(marker=dict(size=4))
+    fig.update_xaxes(title=f"PC1 ({ratio[0]:.0%} of variance)")
+    fig.update_yaxes(title=f"PC2 ({ratio[1]:.0%} of variance)")
+    return _tidy(fig, 460)
+
+
+def variance_ratio(ratio) -> go.Figure:
+    ratio = np.asarray(ratio, dtype=float)
+    frame = pd.DataFrame({"component": [f"PC{i + 1}" for i in range(len(ratio))], "share": ratio,
+                          "cumulative": np.cumsum(ratio)})
+    fig = px.bar(frame, x="component", y="share", title="Explained variance per principal component")
+    fig.add_scatter(x=frame["component"], y=frame["cumulative"], mode="lines+markers", name="cumulative")
+    fig.update_yaxes(tickformat=".0%")
+    return _tidy(fig, 340)
+
+
+def similarity_heatmap(similarity: np.ndarray, labels: list[str], title: str) -> go.Figure:
+    short = [t if len(t) <= 34 else t[:31] + "..." for t in labels]
+    fig = px.imshow(np.asarray(similarity, dtype=float), x=short, y=short, color_continuous_scale="Blues",
+                    zmin=0, zmax=1, aspect="auto", title=title)
+    return _tidy(fig, 640)
+
+
+def runs_metric_chart(frame: pd.DataFrame, metric: str) -> go.Figure:
+    """Metric per run (x: run id) and model (colour) from the run history."""
+    frame = frame.sort_values("run")
+    fig = px.line(frame, x="run", y="value", color="model", markers=True, hover_data=["created_at", "split", "params"],
+                  title=f"{metric} across runs")
+    fig.update_xaxes(type="category", title="run id")
+    fig.update_yaxes(title=metric)
+    return _tidy(fig, 380)

@@ -206,3 +206,38 @@ def prewarm_models() -> None:
             pass
 
     threading.Thread(target=warm, name="recsys-prewarm", daemon=True).start()
+
+
+# ----- runs --------------------------------------------------------------------------------------
+RUNS = "runs"       # this session's finished runs: [{"id", "kind", "title", "result"}], newest last
+MAX_RUNS = 6        # older runs are dropped from the session (they stay in the SQLite run history)
+
+
+def run_history():
+    """The shared SQLite run history (same file as the CLI's default when run from the project root)."""
+    from recsys.evaluation import RunHistory
+
+    return RunHistory(artifacts_dir() / "runs.sqlite")
+
+
+def add_run(kind: str, title: str, result) -> dict:
+    runs = st.session_state.setdefault(RUNS, [])
+    entry = {"id": (runs[-1]["id"] + 1) if runs else 1, "kind": kind, "title": title, "result": result}
+    runs.append(entry)
+    del runs[:-MAX_RUNS]
+    return entry
+
+
+def session_runs(kind: str | None = None) -> list[dict]:
+    return [r for r in st.session_state.get(RUNS, []) if kind is None or r["kind"] == kind]
+
+
+def record(kind: str, result) -> str:
+    """Store a run in the SQLite history; returns a note for the page (a failure only costs the record)."""
+    try:
+        history = run_history()
+        run_id = history.record_experiment(result) if kind == "compare" else history.record_tuning(result)
+        return f"saved as run #{run_id} in the run history"
+    except Exception as exc:
+        log.warning("could not record run", exc_info=exc)
+        return f"not saved in the run history ({describe_error(exc)})"

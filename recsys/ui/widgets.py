@@ -85,3 +85,34 @@ def model_picker(label: str, key: str, models: list[str] | None = None, default:
         del st.session_state[key]
     kwargs = {} if key in st.session_state else {"index": models.index(default) if default in models else 0}
     return st.selectbox(label, models, format_func=model_label, key=key, persist_state="session", **kwargs)
+
+
+def learner_picker(dataset, key: str) -> tuple[dict[str, float], str]:
+    """Choose one learner: the courses picked on Recommend, a persona, or a learner of the dataset.
+
+    Returns (history course id -> rating, description); an empty history if nothing usable was chosen.
+    """
+    from recsys.personas import PERSONAS, persona_history
+
+    learner = st.session_state.get("rec_learner")
+    picked = learner.combined(dataset.rating_scale) if learner is not None and learner.fingerprint == dataset.fingerprint else {}
+    options = (["picked"] if picked else []) + [p.key for p in PERSONAS] + ["dataset"]
+    names = {"picked": f"Courses picked on Recommend ({len(picked)})", "dataset": "A learner from the dataset",
+             **{p.key: f"Persona: {p.name}" for p in PERSONAS}}
+    if st.session_state.get(key) not in options:
+        st.session_state.pop(key, None)
+    c1, c2 = st.columns([2, 1])
+    choice = c1.selectbox("Learner", options, format_func=names.get, key=key)
+    if choice == "picked":
+        return picked, names["picked"]
+    if choice == "dataset":
+        text = c2.text_input("Learner id", value=str(dataset.user_ids[0]), key=f"{key}_id")
+        ids = dataset.user_index.astype(str)
+        pos = ids.get_indexer([text.strip()])[0]
+        if pos < 0:
+            st.warning(f"Learner {text.strip()!r} is not in the dataset; type an id from ratings.csv.")
+            return {}, "unknown learner"
+        uid = dataset.user_ids[pos]
+        return dataset.user_history(uid), f"dataset learner {uid}"
+    persona = next(p for p in PERSONAS if p.key == choice)
+    return {cid: dataset.rating_scale[1] for cid in persona_history(dataset, persona)}, names[choice]
