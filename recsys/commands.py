@@ -7,12 +7,14 @@ ValueError, which cli.main prints as one line with exit code 2.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import time
 from pathlib import Path
 
 DEFAULT_DATA = Path("data") / "builtin"
 MODELS_DIR = Path("artifacts") / "models"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter off the terminal
 
 
 # ----- shared helpers -----------------------------------------------------------------------------
@@ -103,6 +105,17 @@ def _fmt(value, lo=None, hi=None, digits: int = 4) -> str:
     if lo is not None and hi is not None and not (math.isnan(lo) or math.isnan(hi)):
         text += f" [{lo:.{digits}f}, {hi:.{digits}f}]"
     return text
+
+
+def _check_writable(path, what: str) -> None:
+    """Fail before a long run, not after it, when an output file cannot be written."""
+    if not path:
+        return
+    folder = Path(path).resolve().parent
+    while not folder.exists():
+        folder = folder.parent
+    if not os.access(folder, os.W_OK):
+        raise _usage_error(f"{what} '{path}' cannot be written (folder {folder} is not writable)")
 
 
 def _history(path):
@@ -200,6 +213,7 @@ def _cmd_compare(args) -> int:
         split_params["test_size"] = args.test_size
     if args.split == "holdout" and args.test_size != 0.2:
         raise _usage_error("--test-size applies to --split ratio; use --holdout N for the holdout split")
+    _check_writable(args.json, "--json")
     models = [(k, per_model.get(k, {})) for k in keys]
     resolve_models(models, args.seed)  # unknown parameters or bad values fail before the data is read
     dataset = _load_data(args.data)
@@ -229,10 +243,11 @@ def _cmd_compare(args) -> int:
     print(f"dataset {result.dataset['name']} ({result.dataset['fingerprint']}); split {s['name']} {s['params']}; "
           f"{s['evaluated_learners']:,} test learners; 95% bootstrap intervals over learners")
     _table(pd.DataFrame(rows))
-    labelled = [(r["name"], r["label"]) for _, r in board.iterrows() if r["label"] != r["name"]]
-    for name, label in labelled:
-        if "(" in label:
-            print(f"  {name}: {label}")
+    from recsys.models import REGISTRY
+
+    for _, r in board.iterrows():  # a legend for models run with non-default parameters
+        if r["label"] != (REGISTRY[r["model"]].label or r["model"]):
+            print(f"  {r['name']}: {r['label']}")
     if args.json:
         path = result.write_json(args.json)
         print(f"wrote {path}")
@@ -257,6 +272,7 @@ def _cmd_tune(args) -> int:
     from recsys.evaluation.tuning import parse_grid_values
 
     parse_grid_values(_model_class(args.model), grid)  # fail on bad names/values before loading data
+    _check_writable(args.json, "--json")
     dataset = _load_data(args.data)
     history = None if args.no_history else _history(args.db)
     result = tune(dataset, args.model, grid, metric=args.metric, folds=args.folds, k=args.k, seed=args.seed,
@@ -298,6 +314,24 @@ def _cmd_history(args) -> int:
 
 
 # ----- registration -------------------------------------------------------------------------------
+def _guard(command):
+    """File-system and database failures (unwritable --out/--json/--db, locked database) become one line."""
+    import sqlite3
+
+    def run(args) -> int:
+        try:
+            return command(args)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+            raise _usage_error(f"cannot access{where}: {exc.strerror or exc}") from None
+        except sqlite3.Error as exc:
+            raise _usage_error(f"run history database {getattr(args, 'db', '')}: {exc}") from None
+
+    return run
+
+
 def register(sub) -> None:
     """Add the commands to cli's subparsers."""
     from recsys.evaluation.history import DEFAULT_PATH
@@ -320,7 +354,7 @@ def register(sub) -> None:
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="hyperparameter (repeatable)")
     p.add_argument("--seed", type=int, default=0, help="seed for models with a random_state/seed parameter (default 0)")
     p.add_argument("--out", help=f"output folder (default {MODELS_DIR}/<model>)")
-    p.set_defaults(func=_cmd_train)
+    p.set_defaults(func=_guard(_cmd_train))
 
     p = sub.add_parser("recommend", help="recommend courses for a learner's completed courses",
                        description="Top-K courses for a learner who completed --courses (new-learner path). Uses "
@@ -333,7 +367,7 @@ def register(sub) -> None:
     p.add_argument("--model-path", help="saved model folder (from `train`)")
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="hyperparameter when fitting here")
     p.add_argument("--seed", type=int, default=0, help="seed when fitting here (default 0)")
-    p.set_defaults(func=_cmd_recommend)
+    p.set_defaults(func=_guard(_cmd_recommend))
 
     p = sub.add_parser("compare", help="evaluate models on one split: leaderboard with 95%% intervals",
                        description="Fit each model on the train part and score held-out courses through the "
@@ -350,7 +384,7 @@ def register(sub) -> None:
     p.add_argument("--json", metavar="OUT", help="also write the results as JSON (atomically)")
     db_arg(p)
     p.add_argument("--no-history", action="store_true", help="do not record the run")
-    p.set_defaults(func=_cmd_compare)
+    p.set_defaults(func=_guard(_cmd_compare))
 
     p = sub.add_parser("tune", help="cross-validate a model over a parameter grid",
                        description="Per-learner K-fold cross-validation over --grid (default: the model's declared "
@@ -367,7 +401,7 @@ def register(sub) -> None:
     p.add_argument("--json", metavar="OUT", help="also write the results as JSON")
     db_arg(p)
     p.add_argument("--no-history", action="store_true", help="do not record the run")
-    p.set_defaults(func=_cmd_tune)
+    p.set_defaults(func=_guard(_cmd_tune))
 
     p = sub.add_parser("history", help="list recorded compare/tune runs",
                        description="Runs recorded by compare and tune (CLI and app share the same file).")
@@ -375,4 +409,4 @@ def register(sub) -> None:
     p.add_argument("--kind", choices=("compare", "tune"), help="only this kind of run")
     p.add_argument("--run", type=int, metavar="ID", help="print one whole run as JSON")
     db_arg(p)
-    p.set_defaults(func=_cmd_history)
+    p.set_defaults(func=_guard(_cmd_history))

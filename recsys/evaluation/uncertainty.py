@@ -28,6 +28,7 @@ def _resampled_means(values: np.ndarray, n_resamples: int, seed: int) -> np.ndar
     n = values.shape[0]
     present = ~np.isnan(values)
     filled = np.where(present, values, 0.0)
+    has_nan = not present.all()
     rng = np.random.default_rng(seed)
     batch = max(1, min(n_resamples, _BATCH_CELLS // max(n, 1)))
     out = np.empty((n_resamples, values.shape[1]))
@@ -36,8 +37,12 @@ def _resampled_means(values: np.ndarray, n_resamples: int, seed: int) -> np.ndar
         idx = rng.integers(0, n, size=(b, n))
         counts = np.bincount((np.arange(b)[:, None] * n + idx).ravel(), minlength=b * n)
         counts = counts.reshape(b, n).astype(np.float64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[start:start + b] = (counts @ filled) / (counts @ present)
+        sums = counts @ filled
+        if has_nan:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[start:start + b] = sums / (counts @ present)
+        else:
+            out[start:start + b] = sums / n
     return out
 
 
