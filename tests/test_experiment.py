@@ -235,3 +235,25 @@ def test_tune_validates(small_dataset, kwargs, message):
     args = {"model_key": "popularity", "grid": {"weight_completions": [False, True]}, **kwargs}
     with pytest.raises(ValueError, match=message):
         tune(small_dataset, **args)
+
+
+@pytest.mark.skipif(not model_available("knn"), reason="knn model module not written yet")
+def test_tune_numeric_grid_on_a_real_model(small_dataset):
+    res = tune(small_dataset, "knn", {"k": ["40", 5]}, metric="ndcg@10", folds=2, seed=0)
+    assert list(res.table["k"]) == [40, 5]  # values coerced by the model's HyperParam spec, grid order kept
+    assert res.table["mean"].between(0, 1).all() and (res.table["std"] >= 0).all()
+    assert res.best_params["k"] in (5, 40)
+    with pytest.raises(ValueError, match="between"):
+        tune(small_dataset, "knn", {"k": [0]}, folds=2)
+
+
+def test_experiment_seed_reaches_seeded_models():
+    from recsys.evaluation import resolve_models
+    from recsys.models import REGISTRY
+
+    seeded = [k for k in ("clustering", "neural") if model_available(k) and "seed" in REGISTRY[k].param_spec()]
+    if not seeded:
+        pytest.skip("no seeded model module exists yet")
+    key = seeded[0]
+    assert resolve_models([key], seed=5)[0].model.seed == 5
+    assert resolve_models([(key, {"seed": 2})], seed=5)[0].model.seed == 2  # an explicit seed wins
