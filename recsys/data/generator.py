@@ -181,15 +181,19 @@ _STOPWORDS = frozenset(
     "a an and are as at be by for from how in into is it its of on one or the this to we why will with "
     "you your just no not only some all up after".split())
 
-# ----- behaviour parameters (tuned to the shape targets in tests/test_generator.py) ------------
-_LEVEL_P = np.array([0.45, 0.35, 0.20])     # share of Beginner / Intermediate / Advanced courses
-_APPEAL_ZIPF = 1.05                          # course appeal ~ rank^-s: the popular head
-_LEVEL_APPEAL = np.array([1.0, 0.55, 0.35])  # beginner courses attract more learners
-_INTEREST_ALPHA = 0.12                       # Dirichlet concentration per genre (sparse interests)
-_INTEREST_MIX = 0.08                         # floor added to interest: some browsing outside interests
-_LOCKED = 0.01                               # weight left on courses whose previous level is not taken
-_AUDIT_P = np.array([0.015, 0.03, 0.06])    # chance a take is an audit (2.0), by level
-_CHUNK = 4096
+# ----- behaviour parameters (tuned to the shape targets checked in tests/test_generator.py) -----
+_LEVEL_P = np.array([0.45, 0.35, 0.20])   # share of Beginner / Intermediate / Advanced courses
+_APPEAL_ZIPF = 2.8                        # appeal ~ (rank within main genre)^-s: a flagship per genre
+_INTEREST_ALPHA = 0.05                    # Dirichlet concentration per genre: most learners like 1-3 genres
+_INTEREST_POW = 1.35                      # > 1 sharpens interests, so choices follow them more than the head
+_INTEREST_MIX = 0.01                      # floor under interest: a little browsing outside one's genres
+_LOCKED = 1e-4                            # weight left on courses whose previous level was not taken
+_AUDIT_P = np.array([0.015, 0.03, 0.06])  # chance a take is an audit (2.0) by level: ~98% completions
+_MAX_ACTIVITY = 60                        # most courses one learner takes (the lab data tops out near 60)
+_TAIL_EXP = 2.2                           # P(k) ~ (k-9)^-e for k > 10: mean ~6.8 courses per learner
+# how many learners are drawn to each genre (GENRES order): data science & friends dominate, as in the lab
+_LEARNER_SHARE = np.array([8, 14, 6, 9, 3, 10, 2, 14, 8, 1.5, 3, 4, 2, 3], dtype=float)
+_CHUNK = 4096                             # learners simulated together (memory ~ chunk x courses)
 
 
 def generate_dataset(out_dir, *, seed: int = 0, n_learners: int = 34000, n_courses: int = 300) -> dict:
@@ -312,13 +316,13 @@ def _bows(catalogue: pd.DataFrame) -> pd.DataFrame:
 # ----- learners ---------------------------------------------------------------------------------
 def _activity_pmf(n_courses: int) -> np.ndarray:
     """P(a learner takes k courses), k = 1..K: 25% one course, ~45% 2-10, ~30% more than ten."""
-    k = np.arange(1, max(n_courses, 11) + 1, dtype=float)
+    k = np.arange(1, max(min(n_courses, int(_MAX_ACTIVITY)), 11) + 1, dtype=float)
     pmf = np.zeros_like(k)
     pmf[0] = 0.25
     mid = (k >= 2) & (k <= 10)
     pmf[mid] = 0.45 * (k[mid] ** -0.6) / (k[mid] ** -0.6).sum()
     tail = k > 10
-    w = (k[tail] - 9.0) ** -2.4
+    w = (k[tail] - 9.0) ** -_TAIL_EXP
     pmf[tail] = 0.30 * w / w.sum()
     pmf = pmf[:n_courses]
     return pmf / pmf.sum()
@@ -330,14 +334,20 @@ def _make_ratings(user_seq, rate_seq, cat: pd.DataFrame, n_learners: int):
     main, level = cat["_main"].to_numpy(), cat["_level"].to_numpy()
     flags = cat[list(GENRES)].to_numpy(dtype=float)
     gnorm = flags / flags.sum(axis=1, keepdims=True)
-    appeal = (rng.permutation(n_c) + 1.0) ** -_APPEAL_ZIPF * _LEVEL_APPEAL[level]
+    # appeal: Zipf over a random rank *within the main genre*: every genre has a flagship, and the
+    # global head is the flagships of the genres most learners like (stable across seeds)
+    rank = np.empty(n_c)
+    for g in range(n_g):
+        idx = np.flatnonzero(main == g)
+        rank[idx[rng.permutation(len(idx))]] = np.arange(len(idx))
+    appeal = (rank + 1.0) ** -_APPEAL_ZIPF
     # unlock[c] = courses opened by taking c: same main genre, level up to one above c's
     unlock = (main[:, None] == main[None, :]) & (level[None, :] <= level[:, None] + 1)
     start = np.where(level == 0, 1.0, _LOCKED)
 
-    share = np.array([_G[g][2] for g in GENRES], dtype=float)
-    alpha = _INTEREST_ALPHA * n_g * share / share.sum()
-    counts = rng.choice(np.arange(1, n_c + 1), n_learners, p=_activity_pmf(n_c))
+    alpha = _INTEREST_ALPHA * n_g * _LEARNER_SHARE / _LEARNER_SHARE.sum()
+    pmf = _activity_pmf(n_c)
+    counts = rng.choice(np.arange(1, len(pmf) + 1), n_learners, p=pmf)
     high = max(10_000_000, 10 * n_learners)
     user_ids = rng.choice(high - 100_000, n_learners, replace=False) + 100_000
 
@@ -349,7 +359,7 @@ def _make_ratings(user_seq, rate_seq, cat: pd.DataFrame, n_learners: int):
         idx = idx[np.argsort(-counts[idx], kind="stable")]   # active learners form a prefix at each step
         cnt = counts[idx]
         theta = crng.dirichlet(alpha, len(idx))
-        base = appeal[None, :] * (_INTEREST_MIX + theta @ gnorm.T)
+        base = appeal[None, :] * (_INTEREST_MIX + theta @ gnorm.T) ** _INTEREST_POW
         weight = base * start[None, :]
         for step in range(int(cnt[0])):
             n = int(np.searchsorted(-cnt, -step, side="left"))  # learners with cnt > step
@@ -358,6 +368,8 @@ def _make_ratings(user_seq, rate_seq, cat: pd.DataFrame, n_learners: int):
             r = crng.random(n) * cs[:, -1]
             pick = np.minimum((cs <= r[:, None]).sum(axis=1), n_c - 1)
             rows = np.arange(n)
+            bad = w[rows, pick] <= 0.0                          # rounding at the very end of a row
+            pick[bad] = np.argmax(w[bad], axis=1)
             out_u.append(idx[:n])
             out_i.append(pick)
             opened = unlock[pick] & (weight[:n] > 0)
