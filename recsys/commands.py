@@ -211,6 +211,8 @@ def _cmd_compare(args) -> int:
         split_params["n"] = int(args.holdout) if float(args.holdout).is_integer() else float(args.holdout)
     if args.split == "ratio":
         split_params["test_size"] = args.test_size
+    if args.split == "ratio" and args.holdout is not None:
+        raise _usage_error("--holdout applies to --split holdout; use --test-size for the ratio split")
     if args.split == "holdout" and args.test_size != 0.2:
         raise _usage_error("--test-size applies to --split ratio; use --holdout N for the holdout split")
     _check_writable(args.json, "--json")
