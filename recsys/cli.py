@@ -15,7 +15,7 @@ class UsageError(ValueError):
 
 
 class Progress:
-    """A one-line text progress bar on stderr for long steps (silent when stderr is not a terminal-ish)."""
+    """Progress on stderr for long steps: a redrawn bar on a terminal, a line per 10% step in logs."""
 
     def __init__(self, label: str, width: int = 30, stream=None):
         self.label, self.width = label, width
@@ -25,12 +25,20 @@ class Progress:
 
     def __call__(self, fraction: float, message: str = "") -> None:
         fraction = min(max(float(fraction), 0.0), 1.0)
+        elapsed = time.perf_counter() - self.start
+        if not self.stream.isatty():
+            # Logs and CI: one plain line per 10% step instead of carriage-return redraws.
+            step = int(fraction * 10)
+            if step > self._last:
+                self._last = step
+                self.stream.write(f"{self.label}: {fraction:4.0%} {elapsed:6.1f}s {message}\n")
+                self.stream.flush()
+            return
         if fraction < 1.0 and fraction - self._last < 0.01:
             return
         self._last = fraction
         filled = int(round(self.width * fraction))
         bar = "#" * filled + "-" * (self.width - filled)
-        elapsed = time.perf_counter() - self.start
         self.stream.write(f"\r{self.label} [{bar}] {fraction:4.0%} {elapsed:6.1f}s {message[:40]:<40}")
         if fraction >= 1.0:
             self.stream.write("\n")
