@@ -90,7 +90,7 @@ _G = {
                        ["MachineLearning", "Python"]),
     "DataScience": ("DS", "Data Science", 38,
                     ["Data Science", "Data Science Methodology", "Open Source Data Science Tools",
-                     "Data Science Orientation", "Applied Data Science", "Data Science Capstone",
+                     "Data Science Orientation", "Data Science for Business", "Data Science Capstone",
                      "Statistics for Data Science", "Data Science Ethics"],
                     ["Jupyter", "Watson Studio", "RStudio", "GitHub"],
                     ["data scientists", "methodology", "hypotheses", "experiments", "datasets", "notebooks",
@@ -165,7 +165,7 @@ _OPEN = (
      "architecture and scaling.", "Tackle complex {t} problems and tune solutions for production."],
 )
 _BODY = ["You will learn about {a}, {b} and {c}.", "Hands-on labs use {tool} to work with {a} and {b}.",
-         "We explain how {a} relates to {b} and why {c} matters.", "By the end you will be able to use "
+         "We explain the link between {a} and {b}, and the role of {c}.", "By the end you will be able to use "
          "{tool} for {a}.", "Exercises walk through {a}, {b} and common pitfalls with {c}.",
          "Real world examples show {a} and {b} in action."]
 _CLOSE = (
@@ -276,9 +276,13 @@ def _make_catalogue(rng: np.random.Generator, n_courses: int) -> pd.DataFrame:
 
 
 def _title(rng, lv, topic, tool, sec, taken) -> str:
+    # a topic that already has "with"/"for" only takes prefix templates ("Introduction to ...") and no
+    # "for <area>" suffix, so titles never read "X with Python Basics for Data Science"
+    compound = " with " in topic or " for " in topic
+    templates = [t for t in _TITLE[lv] if not compound or t.endswith("{t}")] or list(_TITLE[lv])
     for attempt in range(20):
-        title = str(rng.choice(_TITLE[lv])).format(t=topic, tool=tool)
-        if sec is not None and rng.random() < 0.35:
+        title = str(rng.choice(templates)).format(t=topic, tool=tool)
+        if sec is not None and not compound and " with " not in title and rng.random() < 0.35:
             title += f" for {_G[sec][1]}"
         if title.lower() not in taken:
             return title
@@ -359,22 +363,23 @@ def _make_ratings(user_seq, rate_seq, cat: pd.DataFrame, n_learners: int):
         idx = idx[np.argsort(-counts[idx], kind="stable")]   # active learners form a prefix at each step
         cnt = counts[idx]
         theta = crng.dirichlet(alpha, len(idx))
-        base = appeal[None, :] * (_INTEREST_MIX + theta @ gnorm.T) ** _INTEREST_POW
-        weight = base * start[None, :]
+        base = (appeal[None, :] * (_INTEREST_MIX + theta @ gnorm.T) ** _INTEREST_POW).astype(np.float32)
+        weight = base * start[None, :].astype(np.float32)
+        rows = np.arange(len(idx))
         for step in range(int(cnt[0])):
             n = int(np.searchsorted(-cnt, -step, side="left"))  # learners with cnt > step
             w = weight[:n]
             cs = np.cumsum(w, axis=1)
             r = crng.random(n) * cs[:, -1]
-            pick = np.minimum((cs <= r[:, None]).sum(axis=1), n_c - 1)
-            rows = np.arange(n)
-            bad = w[rows, pick] <= 0.0                          # rounding at the very end of a row
+            pick = np.minimum(np.count_nonzero(cs <= r[:, None], axis=1), n_c - 1)
+            bad = w[rows[:n], pick] <= 0.0                      # rounding at the very end of a row
             pick[bad] = np.argmax(w[bad], axis=1)
             out_u.append(idx[:n])
             out_i.append(pick)
-            opened = unlock[pick] & (weight[:n] > 0)
-            w[opened] = base[:n][opened]
-            w[rows, pick] = 0.0
+            # taken courses get base 0 too, so unlocking (copying base back in) never revives them
+            w[rows[:n], pick] = 0.0
+            base[rows[:n], pick] = 0.0
+            np.copyto(w, base[:n], where=unlock[pick])
     learner = np.concatenate(out_u)
     items = np.concatenate(out_i).astype(np.int32)
     order = np.argsort(learner, kind="stable")           # group by learner, keep the order taken
