@@ -232,3 +232,14 @@ def test_generated_folder_loads(small):
     assert ds.n_users == n_learners and ds.n_items == n_courses and len(ds.ratings) == summary["ratings"]
     assert ds.rating_scale == (2.0, 3.0) or ds.rating_scale[1] == 3.0
     assert list(ds.genres) == list(GENRES)
+
+
+def test_files_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    generate_dataset(tmp_path, seed=0, n_learners=20, n_courses=14)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    for name in FILES:
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~mask, name

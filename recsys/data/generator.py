@@ -397,11 +397,18 @@ def _write_csv(path: Path, df: pd.DataFrame) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             df.to_csv(fh, index=False, lineterminator="\n")
+        os.chmod(tmp, 0o666 & ~_umask())                 # mkstemp makes 0600; give the usual mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _summary(users, items, ratings, n_courses) -> dict:
