@@ -156,7 +156,8 @@ def test_regenerating_into_a_folder_replaces_files(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(FILES)
 
 
-@pytest.mark.parametrize("kwargs, word", [({"n_learners": 0}, "n_learners"), ({"n_courses": 13}, "n_courses")])
+@pytest.mark.parametrize("kwargs, word", [({"n_learners": 0}, "n_learners"), ({"n_courses": 13}, "n_courses"),
+                                           ({"seed": -1}, "seed")])
 def test_bad_sizes_raise_clear_errors(tmp_path, kwargs, word):
     with pytest.raises(ValueError, match=word):
         generate_dataset(tmp_path / "x", **kwargs)
