@@ -163,6 +163,25 @@ def test_batch_scores_equal_one_learner_at_a_time(key, fitted, small_dataset):
     np.testing.assert_allclose(batch, single, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("key", CONTENT)
+def test_popularity_weight_is_chosen_in_fit_or_taken_as_given(key, fitted, small_dataset):
+    from recsys.models._profiles import WEIGHT_GRID
+
+    auto = fitted[key]
+    curve = auto.weight_curve_
+    assert auto.popularity_weight_ in WEIGHT_GRID
+    assert auto.popularity_weight_ == curve["popularity_weight"][int(np.argmax(curve["ndcg@10"]))]
+    assert 0.0 <= curve["ndcg@10"].min() and curve["ndcg@10"].max() <= 1.0
+    fixed = make_model(key, auto_weight=False, popularity_weight=1.0, **(
+        {"level_weight": 0.0} if key == "user_profile" else {})).fit(small_dataset)
+    assert fixed.popularity_weight_ == 1.0 and fixed.weight_curve_ is None
+    # weight 1 = popularity only: the ranking is the enrolment ranking (log prior or share, same order)
+    recs = fixed.recommend([small_dataset.item_ids[0]], k=5)
+    counts = np.bincount(small_dataset.matrix.indices, minlength=small_dataset.n_items)
+    counts[0] = -1
+    assert list(recs.COURSE_ID) == list(small_dataset.item_ids[np.argsort(-counts, kind="stable")[:5]])
+
+
 # ----- user_profile -------------------------------------------------------------------------------
 def test_user_profile_threshold_removes_poor_genre_matches(fitted, history, small_dataset):
     model = make_model("user_profile", score_threshold=0.5).fit(small_dataset)
@@ -227,7 +246,7 @@ def test_course_similarity_matches_a_direct_computation(small_dataset, monkeypat
     rows = small_dataset.matrix[:60]
     for vectorizer, aggregate in (("tfidf", "max"), ("bow", "sum")):
         model = make_model("course_similarity", vectorizer=vectorizer, aggregate=aggregate,
-                           popularity_weight=0.0).fit(small_dataset)
+                           auto_weight=False, popularity_weight=0.0).fit(small_dataset)
         sim = model.similarity_
         assert np.allclose(np.diag(sim), 0) and np.allclose(sim, sim.T) and sim.max() <= 1 + 1e-9
         scores = model.score_histories(rows)
@@ -262,7 +281,7 @@ def test_clustering_exposes_state_for_plots(key, fitted, small_dataset):
     u = 7
     members = model.labels_ == model.labels_[u]
     share = (small_dataset.matrix[members] > 0).mean(axis=0).A1
-    w = model.popularity_weight
+    w = model.popularity_weight_
     expected = (1 - w) * share + w * (small_dataset.matrix > 0).mean(axis=0).A1
     np.testing.assert_allclose(model.score_histories(small_dataset.matrix[u])[0], expected, atol=1e-12)
 

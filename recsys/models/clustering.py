@@ -13,22 +13,19 @@ from scipy import sparse
 from sklearn.cluster import KMeans
 from sklearn.preprocessing import StandardScaler
 
-from recsys.models._profiles import ContentRecommender, genre_profiles, top_genres
+from recsys.models._profiles import BlendParts, ContentRecommender, blend_params, genre_profiles, top_genres
 from recsys.models.params import HyperParam
 
 CLUSTER_PARAMS = (
     HyperParam("n_clusters", "int", 16, low=2, high=50, step=1,
                help="Number of learner groups k-means looks for"),
-    HyperParam("seed", "int", 0, low=0, high=2**31 - 1, step=1,
-               help="Random seed of k-means initialisation and of the fit sample"),
     HyperParam("n_init", "int", 2, low=1, high=10, step=1,
                help="k-means restarts; the best (lowest inertia) run is kept"),
-    HyperParam("popularity_weight", "float", 0.6, low=0.0, high=1.0, step=0.05,
-               help="Share of the score from the course's enrolment share among all learners, the rest from "
-                    "its share inside your cluster (0 = cluster only)"),
     HyperParam("max_fit_learners", "int", 200_000, low=1_000, high=10_000_000, step=1_000,
                help="k-means is fitted on a seeded random sample of at most this many learners (all learners "
                     "are then assigned); keeps fitting fast on millions of learners"),
+    *blend_params(0.6, "the course's share inside your cluster",
+                  seed_help="k-means initialisation, the fit sample and the learners sampled to choose the weight"),
 )
 
 
@@ -41,13 +38,14 @@ class ClusteringRecommender(ContentRecommender):
                    "took most.")
     hyperparams = CLUSTER_PARAMS
 
-    def __init__(self, n_clusters: int = 16, seed: int = 0, n_init: int = 2, popularity_weight: float = 0.6,
-                 max_fit_learners: int = 200_000):
+    def __init__(self, n_clusters: int = 16, n_init: int = 2, max_fit_learners: int = 200_000,
+                 auto_weight: bool = True, popularity_weight: float = 0.6, seed: int = 0):
         self.n_clusters = n_clusters
-        self.seed = seed
         self.n_init = n_init
-        self.popularity_weight = popularity_weight
         self.max_fit_learners = max_fit_learners
+        self.auto_weight = auto_weight
+        self.popularity_weight = popularity_weight
+        self.seed = seed
 
     # ----- feature space (overridden by clustering_pca) ------------------------------------------
     def learner_features(self, histories) -> np.ndarray:
@@ -76,7 +74,6 @@ class ClusteringRecommender(ContentRecommender):
         if n_users < self.n_clusters:
             raise ValueError(f"n_clusters={self.n_clusters} is more than the {n_users} learners in the data; "
                              f"lower n_clusters")
-        self.top_rating_ = self.rating_scale_[1]
         rng = np.random.default_rng(self.seed)
         sample = np.sort(rng.choice(n_users, self.max_fit_learners, replace=False)) \
             if n_users > self.max_fit_learners else np.arange(n_users)
@@ -102,10 +99,8 @@ class ClusteringRecommender(ContentRecommender):
         members = sparse.csr_matrix((np.ones(n_users), (labels, np.arange(n_users))),
                                     shape=(int(self.n_clusters), n_users))
         self.cluster_counts_ = np.asarray((members @ taken).todense(), dtype=np.float64)
+        self.cluster_share_ = self.cluster_counts_ / np.maximum(self.cluster_sizes_, 1)[:, None]
         self.global_share_ = self.enrolments_ / n_users
-        inside = self.cluster_counts_ / np.maximum(self.cluster_sizes_, 1)[:, None]
-        w = float(self.popularity_weight)
-        self.cluster_scores_ = (1.0 - w) * inside + w * self.global_share_
         # what characterises each cluster, for explanations: its centroid back in genre-profile terms
         centers = self.scaler_.inverse_transform(self._from_space(self.cluster_centers_))
         self.cluster_genres_ = np.clip(centers, 0.0, None)
@@ -115,8 +110,20 @@ class ClusteringRecommender(ContentRecommender):
         return points
 
     # ----- scoring ----------------------------------------------------------------------------
-    def _score(self, histories) -> np.ndarray:
-        return self.cluster_scores_[self.assign(histories)]
+    def _parts(self, histories) -> BlendParts:
+        return BlendParts(self.cluster_share_[self.assign(histories)], self.global_share_[None, :])
+
+    def _calibration_parts(self, histories, users) -> BlendParts:
+        """As `_parts`, but each sampled training learner's own enrolments are taken out of the shares of the
+        cluster they were counted in, so choosing the weight does not reward a cluster for memorising them."""
+        clusters = self.assign(histories)
+        own = self.train_matrix_[users].astype(bool).astype(np.float64).toarray()
+        same = (clusters == self.labels_[users])[:, None]
+        counts = self.cluster_counts_[clusters] - same * own
+        sizes = self.cluster_sizes_[clusters][:, None] - same
+        n = len(self.labels_)
+        popular = (self.enrolments_[None, :] - own) / max(1, n - 1)
+        return BlendParts(counts / np.maximum(sizes, 1), popular)
 
     def _explain(self, history, items) -> list[str]:
         cluster = int(self.assign(history)[0])

@@ -32,11 +32,11 @@ class ClusteringPCARecommender(ClusteringRecommender):
                         "variance_share"),
     )
 
-    def __init__(self, n_clusters: int = 16, seed: int = 0, n_init: int = 2, popularity_weight: float = 0.6,
-                 max_fit_learners: int = 200_000, pca_mode: str = "variance_share", n_components: int = 8,
-                 variance_share: float = 0.9):
-        super().__init__(n_clusters=n_clusters, seed=seed, n_init=n_init, popularity_weight=popularity_weight,
-                         max_fit_learners=max_fit_learners)
+    def __init__(self, n_clusters: int = 16, n_init: int = 2, max_fit_learners: int = 200_000,
+                 auto_weight: bool = True, popularity_weight: float = 0.6, seed: int = 0,
+                 pca_mode: str = "variance_share", n_components: int = 8, variance_share: float = 0.9):
+        super().__init__(n_clusters=n_clusters, n_init=n_init, max_fit_learners=max_fit_learners,
+                         auto_weight=auto_weight, popularity_weight=popularity_weight, seed=seed)
         self.pca_mode = pca_mode
         self.n_components = n_components
         self.variance_share = variance_share

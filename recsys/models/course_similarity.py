@@ -2,8 +2,8 @@
 
 The course x course cosine similarity of TF-IDF (or bag-of-words) vectors is computed once in fit (the
 catalogue is small, n_courses^2 floats), so scoring a learner is a gather + max (or weighted sum) over the
-rows of their courses. A log-popularity prior is blended in because text similarity alone ranks obscure
-near-duplicates above the courses learners actually take next.
+rows of their courses. A log-popularity prior is blended in (weight chosen in fit by default) because text
+similarity alone ranks obscure near-duplicates above the courses learners actually take next.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from recsys.models._profiles import ContentRecommender, rating_weights
+from recsys.models._profiles import BlendParts, ContentRecommender, blend_params, rating_weights
 from recsys.models.params import HyperParam
 
 _CHUNK_ELEMENTS = 4_000_000  # floats gathered at once when taking the max over a batch of histories
@@ -52,18 +52,19 @@ class CourseSimilarityRecommender(ContentRecommender):
                         "by your history size so the popularity blend means the same for any history)"),
         HyperParam("similarity_threshold", "float", 0.0, low=0.0, high=1.0, step=0.05,
                    help="Courses whose best similarity to one of your courses is below this are not recommended"),
-        HyperParam("popularity_weight", "float", 0.7, low=0.0, high=1.0, step=0.05,
-                   help="Share of the score from the log-popularity prior, the rest from text similarity "
-                        "(0 = text only, 1 = popularity only)"),
+        *blend_params(0.7, "text similarity"),
     )
 
     def __init__(self, vectorizer: str = "tfidf", min_df: int = 2, aggregate: str = "sum",
-                 similarity_threshold: float = 0.0, popularity_weight: float = 0.7):
+                 similarity_threshold: float = 0.0, auto_weight: bool = True, popularity_weight: float = 0.7,
+                 seed: int = 0):
         self.vectorizer = vectorizer
         self.min_df = min_df
         self.aggregate = aggregate
         self.similarity_threshold = similarity_threshold
+        self.auto_weight = auto_weight
         self.popularity_weight = popularity_weight
+        self.seed = seed
 
     def _fit_content(self, dataset, progress) -> None:
         texts = course_texts(dataset)
@@ -83,7 +84,6 @@ class CourseSimilarityRecommender(ContentRecommender):
         np.fill_diagonal(similarity, 0.0)  # a course is never "similar to" itself for recommending
         self.similarity_ = similarity
         self.vocabulary_size_ = len(vec.vocabulary_)
-        self.top_rating_ = self.rating_scale_[1]
 
     def similarities(self, histories: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
         """(aggregated similarity, best unweighted similarity) of each course to each learner's courses.
@@ -114,11 +114,9 @@ class CourseSimilarityRecommender(ContentRecommender):
             start = stop
         return agg, best
 
-    def _score(self, histories) -> np.ndarray:
+    def _parts(self, histories) -> BlendParts:
         agg, best = self.similarities(histories)
-        score = (1.0 - self.popularity_weight) * agg + self.popularity_weight * self.prior_
-        score[best < self.similarity_threshold] = -np.inf
-        return score
+        return BlendParts(agg, self.prior_[None, :], None, best < self.similarity_threshold)
 
     def _explain(self, history, items) -> list[str]:
         taken = history.indices

@@ -1,8 +1,9 @@
 """User profile: match a learner's genre profile against each course's genres.
 
-Genre match alone ties massively (14 genres for ~300 courses), so the score adds two declared terms: a
-log-popularity prior learned in fit (within a tie, the course people actually take) and, when the catalogue
-has LEVEL, a readiness bonus (the course is at the learner's level or one step above it in its genres).
+Genre match alone ties massively (14 genres for ~300 courses), so the score blends in a log-popularity
+prior learned in fit (within a tie, the course people actually take; the blend weight is chosen in fit by
+default) and, when the catalogue has LEVEL, adds a readiness bonus (the learner took a course of the level
+below in the course's genres, so Intermediate follows Beginner).
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 from scipy import sparse
 
 from recsys.data.dataset import LEVELS
-from recsys.models._profiles import ContentRecommender, genre_profiles, top_genres
+from recsys.models._profiles import BlendParts, ContentRecommender, blend_params, genre_profiles, top_genres
 from recsys.models.params import HyperParam
 
 
@@ -45,16 +46,18 @@ class UserProfileRecommender(ContentRecommender):
     hyperparams = (
         HyperParam("score_threshold", "float", 0.0, low=0.0, high=1.0, step=0.05,
                    help="Courses whose genre match (cosine with your profile, 0-1) is below this are not recommended"),
-        HyperParam("popularity_weight", "float", 0.85, low=0.0, high=1.0, step=0.05,
-                   help="Share of the score from the log-popularity prior, the rest from genre match; breaks "
-                        "the many genre ties (0 = genres only, 1 = popularity only)"),
+        *blend_params(0.85, "genre match"),
         HyperParam("level_weight", "float", 0.2, low=0.0, high=2.0, step=0.05,
-                   help="Bonus for courses at your level or one step above in their genres (needs LEVEL)"),
+                   help="Bonus for courses whose level you are ready for: you took the level below in their "
+                        "genres (needs LEVEL in the catalogue)"),
     )
 
-    def __init__(self, score_threshold: float = 0.0, popularity_weight: float = 0.85, level_weight: float = 0.2):
+    def __init__(self, score_threshold: float = 0.0, auto_weight: bool = True, popularity_weight: float = 0.85,
+                 seed: int = 0, level_weight: float = 0.2):
         self.score_threshold = score_threshold
+        self.auto_weight = auto_weight
         self.popularity_weight = popularity_weight
+        self.seed = seed
         self.level_weight = level_weight
 
     def _fit_content(self, dataset, progress) -> None:
@@ -62,7 +65,6 @@ class UserProfileRecommender(ContentRecommender):
         norms = np.linalg.norm(genres, axis=1, keepdims=True)
         self.course_genres_ = genres / np.where(norms > 0, norms, 1.0)
         self.levels_ = course_levels(self.catalogue_)
-        self.top_rating_ = self.rating_scale_[1]
 
     def genre_match(self, histories: sparse.csr_matrix) -> np.ndarray:
         """Cosine between each learner's genre profile and each course's genre vector (n x n_courses)."""
@@ -90,13 +92,12 @@ class UserProfileRecommender(ContentRecommender):
                 out[:, cols] = (ready @ genres[cols].T) / counts[cols]
         return out
 
-    def _score(self, histories) -> np.ndarray:
+    def _parts(self, histories) -> BlendParts:
         match = self.genre_match(histories)
-        score = (1.0 - self.popularity_weight) * match + self.popularity_weight * self.prior_
+        extra = None
         if self.level_weight and not np.isnan(self.levels_).all():
-            score += self.level_weight * self.readiness(histories)
-        score[match < self.score_threshold] = -np.inf
-        return score
+            extra = self.level_weight * self.readiness(histories)
+        return BlendParts(match, self.prior_[None, :], extra, match < self.score_threshold)
 
     def _explain(self, history, items) -> list[str]:
         profile = genre_profiles(history, self.genre_matrix_, self.top_rating_, norm="none")[0]
