@@ -1,0 +1,494 @@
+"""k-nearest-neighbour collaborative filtering with scikit-surprise (KNNBasic / KNNWithMeans / KNNBaseline).
+
+Two jobs, two neighbourhoods:
+
+* Predicted ratings (`predict`) follow Surprise exactly: the same estimate as `algo.predict(u, i).est`
+  (neighbours = the k most similar among those who rated the course / courses the learner rated, ties in
+  list order like `heapq.nlargest`, only positive similarities aggregated, fewer than `min_k` -> the
+  variant's fallback, unknown learner or course -> global mean (KNNBaseline: its baseline), clipped to the
+  rating scale) -- but batched in numpy instead of one Python call per pair. Item-based models use the
+  similarity matrix Surprise learned; user-based ones compute Surprise's formulas on the fly from sparse
+  products, because Surprise's n_learners^2 float64 matrices (5 of them while fitting) do not fit in memory
+  at 34k learners. The arithmetic is the same, step for step, so the results agree bit for bit whenever
+  the partial sums are exact (ratings on a grid like 2.0/3.0); `msd` user-based can differ by rounding.
+* Ranking (`score_histories`, `recommend`) uses `ranking_similarity`. With ~98% of ratings equal to 3.0 the
+  rating-based similarities are degenerate (cosine over co-rated courses and msd are ~1 for nearly every
+  pair) and every predicted rating is ~3.0, so ranking by predicted rating is popularity in disguise and
+  loses to it. Who-took-what carries the signal, so the default `implicit_cosine` ranks with the cosine
+  similarity of binary enrolment vectors (item-based: course x course, each course keeps its k most
+  similar courses; user-based: the learner's k most similar learners vote for their courses). `surprise`
+  ranks by the Surprise-predicted rating instead (kept for comparison; it loses to popularity).
+
+New learners need no retraining: item-based scores read the learned course x course similarities;
+user-based ones compare the new enrolment vector with every training learner by a sparse product.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+from recsys.models._surprise import build_trainset, gather_rows, popularity_scores, rating_arrays
+from recsys.models.base import Recommender
+from recsys.models.params import HyperParam
+
+USER_BASED_MAX_LEARNERS = 200_000
+_SURPRISE_CLASSES = {"basic": "KNNBasic", "with_means": "KNNWithMeans", "baseline": "KNNBaseline"}
+_CHUNK_ENTRIES = 2_000_000     # neighbour candidates handled at once
+_CHUNK_SIM_CELLS = 8_000_000   # learner x learner similarity cells held at once
+_BSL_REG_U = 15.0              # Surprise's default ALS user regularisation (bsl_options reg_u)
+
+
+class KNNRecommender(Recommender):
+    """Surprise k-NN: exact Surprise rating predictions, implicit-neighbourhood ranking."""
+
+    key = "knn"
+    label = "k-nearest neighbours (Surprise)"
+    description = ("Collaborative filtering: courses similar to the ones you took (item-based) or taken by "
+                   "learners like you (user-based).")
+    predicts_ratings = True
+    hyperparams = (
+        HyperParam("variant", "choice", "basic", choices=("basic", "with_means", "baseline"),
+                   help="Surprise algorithm for predicted ratings: KNNBasic, KNNWithMeans or KNNBaseline"),
+        HyperParam("user_based", "bool", False,
+                   help="Neighbours are learners (true) or courses (false; scales to millions of learners)"),
+        HyperParam("k", "int", 40, low=1, high=500, step=1,
+                   help="Maximum number of neighbours taken into account"),
+        HyperParam("min_k", "int", 1, low=1, high=50, step=1,
+                   help="Fewer neighbours than this -> fall back to the mean/baseline rating"),
+        HyperParam("similarity", "choice", "msd", choices=("cosine", "msd", "pearson", "pearson_baseline"),
+                   help="Surprise similarity between rating vectors (used for predicted ratings)"),
+        HyperParam("shrinkage", "float", 100.0, low=0.0, high=1000.0, step=10.0,
+                   help="Shrinks pearson_baseline similarities supported by few common ratings"),
+        HyperParam("min_support", "int", 1, low=1, high=100, step=1,
+                   help="Minimum number of common ratings for a non-zero similarity"),
+        HyperParam("ranking_similarity", "choice", "implicit_cosine", choices=("implicit_cosine", "surprise"),
+                   help="Ranking: cosine on who-took-what (default) or Surprise's predicted ratings "
+                        "(degenerate on ~98% identical ratings; for comparison)"),
+        HyperParam("implicit_alpha", "float", 0.2, low=0.0, high=1.0, step=0.05,
+                   help="Implicit ranking similarity common / (n_query^(1-a) * n_neighbour^a): 0.5 is the plain "
+                        "cosine, lower values favour popular courses and active learners as neighbours"),
+    )
+
+    def __init__(self, variant: str = "basic", user_based: bool = False, k: int = 40, min_k: int = 1,
+                 similarity: str = "msd", shrinkage: float = 100.0, min_support: int = 1,
+                 ranking_similarity: str = "implicit_cosine", implicit_alpha: float = 0.2):
+        self.variant = variant
+        self.user_based = user_based
+        self.k = k
+        self.min_k = min_k
+        self.similarity = similarity
+        self.shrinkage = shrinkage
+        self.min_support = min_support
+        self.ranking_similarity = ranking_similarity
+        self.implicit_alpha = implicit_alpha
+
+    # ----- fitting ----------------------------------------------------------------------------
+    def _sim_options(self) -> dict:
+        opts = {"name": self.similarity, "user_based": bool(self.user_based), "min_support": int(self.min_support)}
+        if self.similarity == "pearson_baseline":
+            opts["shrinkage"] = float(self.shrinkage)
+        return opts
+
+    def _fit(self, dataset, progress) -> None:
+        import surprise
+
+        a = rating_arrays(dataset)
+        if self.user_based and a.n_users > USER_BASED_MAX_LEARNERS:
+            raise ValueError(
+                f"user-based kNN compares every learner with every other and is limited to "
+                f"{USER_BASED_MAX_LEARNERS:,} learners (this dataset has {a.n_users:,}); "
+                f"use user_based=false (item-based) instead")
+        R = a.csr()
+        n_users, n_items = R.shape
+        self.ratings_ = R
+        self.global_mean_ = a.global_mean
+        self.item_known_ = a.item_inner >= 0
+        self.inner_item_ = a.inner_item
+        self.popularity_ = popularity_scores(R)
+        need_bsl = self.variant == "baseline" or self.similarity == "pearson_baseline"
+        self.bu_ = np.zeros(n_users)
+        self.bi_ = np.zeros(n_items)
+        self.x_means_ = None
+        if progress:
+            progress(0.05, "building the Surprise trainset")
+        if not self.user_based or need_bsl:
+            trainset = build_trainset(dataset, a)
+        if not self.user_based:
+            if progress:
+                progress(0.3, "Surprise: course similarities")
+            cls = getattr(surprise, _SURPRISE_CLASSES[self.variant])
+            algo = cls(k=int(self.k), min_k=int(self.min_k), sim_options=self._sim_options(), verbose=False)
+            algo.fit(trainset)
+            inner = a.inner_item
+            self.sim_ = np.zeros((n_items, n_items))
+            self.sim_[np.ix_(inner, inner)] = algo.sim
+            if self.variant == "with_means":
+                self.x_means_ = np.zeros(n_items)
+                self.x_means_[inner] = algo.means
+            if algo.bu is not None:
+                self.bu_ = np.asarray(algo.bu, dtype=np.float64)
+                self.bi_[inner] = algo.bi
+            self.neighbours_ = R                       # y = learner; neighbours = the courses it rated
+        else:
+            if need_bsl:
+                algo = surprise.BaselineOnly(verbose=False).fit(trainset)
+                self.bu_ = np.asarray(algo.bu, dtype=np.float64)
+                self.bi_[a.inner_item] = algo.bi
+            if self.variant == "with_means":
+                counts = np.diff(R.indptr)
+                self.x_means_ = np.add.reduceat(R.data, R.indptr[:-1]) / counts
+            self.neighbours_ = R.T.tocsr()             # y = course; neighbours = the learners who rated it
+            self.neighbours_.sort_indices()
+            self._prepare_user_sims(R)
+        if progress:
+            progress(0.7, "implicit neighbourhoods")
+        self._fit_implicit(R)
+
+    def _prepare_user_sims(self, R: sparse.csr_matrix) -> None:
+        """Course x learner matrices (columns in Surprise's inner course order) for on-the-fly similarities."""
+        Rin = R[:, self.inner_item_].tocsr()
+        Rin.sort_indices()
+        B = Rin.copy()
+        B.data = np.ones_like(B.data)
+        mats = {"bin": B}
+        if self.similarity in ("cosine", "pearson", "msd"):
+            R2 = Rin.copy()
+            R2.data = R2.data * R2.data
+            mats.update(val=Rin, sq=R2)
+        else:  # pearson_baseline: deviations from the baseline
+            D = self._deviations(Rin, self.bu_)
+            D2 = D.copy()
+            D2.data = D2.data * D2.data
+            mats.update(val=D, sq=D2)
+        self.user_mats_ = {name: m.T.tocsr() for name, m in mats.items()}
+
+    def _deviations(self, Rin: sparse.csr_matrix, bu_rows: np.ndarray) -> sparse.csr_matrix:
+        """r - (mu + b_i + b_u) in Surprise's evaluation order, for rows with inner-order columns."""
+        D = Rin.copy().astype(np.float64)
+        rows = np.repeat(np.arange(D.shape[0]), np.diff(D.indptr))
+        partial = self.global_mean_ + self.bi_[self.inner_item_][D.indices]
+        D.data = D.data - (partial + bu_rows[rows])
+        return D
+
+    def _fit_implicit(self, R: sparse.csr_matrix) -> None:
+        """Enrolment matrix and, item-based, the course x course asymmetric cosine (k best per course)."""
+        B = R.copy()
+        B.data = np.ones_like(B.data)
+        self.enrol_ = B
+        self.enrol_count_ = np.diff(B.indptr).astype(np.float64)
+        if not self.user_based:
+            co = (B.T @ B).toarray().astype(np.float64)
+            n = np.maximum(np.diag(co).copy(), 1.0)
+            a = float(self.implicit_alpha)
+            S = co / (n[:, None] ** (1.0 - a)) / (n[None, :] ** a)  # row j = your course, column i = candidate
+            np.fill_diagonal(S, 0.0)
+            self.implicit_sim_ = _keep_top_k_per_column(S, int(self.k))
+
+    # ----- rating prediction ------------------------------------------------------------------
+    def _predict(self, user_pos: np.ndarray, item_pos: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        user_pos = np.asarray(user_pos, np.int64)
+        item_pos = np.asarray(item_pos, np.int64)
+        user_known = user_pos >= 0
+        item_known = self.item_known_[item_pos]
+        bu = np.where(user_known, self.bu_[np.maximum(user_pos, 0)], 0.0)
+        est = self._fallback(bu, user_known, item_pos, item_known)
+        both = np.flatnonzero(user_known & item_known)
+        if len(both):
+            u, i = user_pos[both], item_pos[both]
+            if self.user_based:
+                quotient, ok = self._user_based_pairs(u, i)
+            else:
+                quotient, ok = self._item_based_pairs(u, i, self.ratings_, self.bu_[u])
+            start = self.x_means_[u if self.user_based else i] if self.variant == "with_means" else est[both]
+            est[both] = self._combine(quotient, ok, start)
+        return self._clip(est)
+
+    def _clip(self, est: np.ndarray) -> np.ndarray:
+        lo, hi = self.rating_scale_
+        return np.maximum(lo, np.minimum(hi, est))
+
+    def _fallback(self, bu_of_pair, user_known, item_pos, item_known) -> np.ndarray:
+        """The estimate without neighbours: global mean (prediction impossible) or KNNBaseline's baseline."""
+        est = np.full(len(item_pos), self.global_mean_)
+        if self.variant != "baseline":
+            return est
+        est = np.where(user_known, est + bu_of_pair, est)
+        return np.where(item_known, est + self.bi_[item_pos], est)
+
+    def _combine(self, quotient, ok, start) -> np.ndarray:
+        """Surprise's last step: basic -> quotient or global mean; others -> mean/baseline + quotient."""
+        if self.variant == "basic":
+            return np.where(ok, quotient, self.global_mean_)
+        return np.where(ok, start + quotient, start)
+
+    def _aggregate(self, pair, nb, sim, dev, n_pairs):
+        """Top-k positive neighbours per pair in heapq order; returns (sum(sim*dev)/sum(sim), ok).
+
+        Entries of one pair may come in any order: they are sorted by similarity (descending), then by
+        neighbour index, which is the position in Surprise's neighbour list (ratings are stored in
+        ascending learner / course order), reproducing `heapq.nlargest`'s stable tie order.
+        """
+        keep = sim > 0  # non-positive neighbours never count and never displace a positive one
+        pair, nb, sim, dev = pair[keep], nb[keep], sim[keep], dev[keep]
+        order = np.lexsort((nb, -sim, pair))
+        pair, sim, dev = pair[order], sim[order], dev[order]
+        rank = np.arange(len(pair)) - np.searchsorted(pair, pair)
+        top = rank < int(self.k)
+        pair, sim, dev = pair[top], sim[top], dev[top]
+        # bincount adds in array order, i.e. by decreasing similarity, exactly like Surprise's loop.
+        sum_sim = np.bincount(pair, weights=sim, minlength=n_pairs)
+        sum_dev = np.bincount(pair, weights=sim * dev, minlength=n_pairs)
+        ok = np.bincount(pair, minlength=n_pairs) >= int(self.min_k)
+        return np.where(ok, sum_dev / np.where(ok, sum_sim, 1.0), 0.0), ok
+
+    def _neighbour_dev(self, r, nb, by_of_entry):
+        """What a neighbour's rating contributes per variant: r, r - mean(nb) or r - baseline(nb, y)."""
+        if self.variant == "basic":
+            return r
+        if self.variant == "with_means":
+            return r - self.x_means_[nb]
+        bx = self.bu_ if self.user_based else self.bi_
+        return r - ((self.global_mean_ + bx[nb]) + by_of_entry)
+
+    def _item_based_pairs(self, rows, items, H, bu_rows):
+        """Quotients for (row of H, course) pairs; the neighbours are the courses rated in that row."""
+        n = len(rows)
+        quotient, ok = np.zeros(n), np.zeros(n, dtype=bool)
+        lengths = np.diff(H.indptr)[rows]
+        for lo, hi in _chunks(lengths, _CHUNK_ENTRIES):
+            owner, entry = gather_rows(H, rows[lo:hi])
+            nb = H.indices[entry].astype(np.int64)
+            sim = self.sim_[items[lo:hi][owner], nb]
+            dev = self._neighbour_dev(H.data[entry].astype(np.float64), nb, bu_rows[lo:hi][owner])
+            quotient[lo:hi], ok[lo:hi] = self._aggregate(owner, nb, sim, dev, hi - lo)
+        return quotient, ok
+
+    def _user_based_pairs(self, users, items):
+        """Quotients for known (learner, course) pairs; the neighbours are the learners who rated the course."""
+        n = len(users)
+        quotient, ok = np.zeros(n), np.zeros(n, dtype=bool)
+        order = np.argsort(users, kind="stable")
+        uniq, first = np.unique(users[order], return_index=True)
+        first = np.r_[first, n]
+        per_chunk = max(1, _CHUNK_SIM_CELLS // max(1, self.ratings_.shape[0]))
+        y = self.neighbours_
+        for lo in range(0, len(uniq), per_chunk):
+            chunk_users = uniq[lo:lo + per_chunk]
+            sims = self._user_sim_rows(self.ratings_[chunk_users], self.bu_[chunk_users], self_rows=chunk_users)
+            idx = order[first[lo]:first[min(lo + per_chunk, len(uniq))]]
+            local = np.searchsorted(chunk_users, users[idx])
+            lengths = np.diff(y.indptr)[items[idx]]
+            for a, b in _chunks(lengths, _CHUNK_ENTRIES):
+                sel = idx[a:b]
+                owner, entry = gather_rows(y, items[sel])
+                nb = y.indices[entry].astype(np.int64)
+                dev = self._neighbour_dev(y.data[entry], nb, self.bi_[items[sel]][owner])
+                quotient[sel], ok[sel] = self._aggregate(owner, nb, sims[local[a:b][owner], nb], dev, b - a)
+        return quotient, ok
+
+    def _user_sim_rows(self, A: sparse.csr_matrix, bu_rows: np.ndarray, self_rows=None) -> np.ndarray:
+        """Surprise's similarity between the learners in rows of A and every training learner (dense).
+
+        Same formulas and summation order as surprise.similarities (sums run over common courses in
+        Surprise's inner course order), so exact-valued ratings give identical similarities.
+        """
+        Ain = A[:, self.inner_item_].tocsr().astype(np.float64)
+        Ain.sort_indices()
+        Ab = Ain.copy()
+        Ab.data = np.ones_like(Ab.data)
+        m = self.user_mats_
+        Aval = self._deviations(Ain, bu_rows) if self.similarity == "pearson_baseline" else Ain
+        Asq = Aval.copy()
+        Asq.data = Asq.data * Asq.data
+        freq = (Ab @ m["bin"]).toarray()
+        prods = (Aval @ m["val"]).toarray()
+        sqi = (Asq @ m["bin"]).toarray()
+        sqj = (Ab @ m["sq"]).toarray()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.similarity == "cosine":
+                sim = prods / np.sqrt(sqi * sqj)
+            elif self.similarity == "msd":
+                sim = 1.0 / ((sqi + sqj - 2.0 * prods) / freq + 1.0)
+            elif self.similarity == "pearson":
+                si = (Ain @ m["bin"]).toarray()
+                sj = (Ab @ m["val"]).toarray()
+                num = freq * prods - si * sj
+                den = np.sqrt((freq * sqi - si ** 2) * (freq * sqj - sj ** 2))
+                sim = np.where(den == 0, 0.0, num / den)
+            else:
+                sim = prods / np.sqrt(sqi * sqj)
+                sim = sim * ((freq - 1) / (freq - 1 + float(self.shrinkage)))
+        min_support = int(self.min_support)
+        if self.similarity == "pearson_baseline":
+            min_support = max(2, min_support)
+        sim = np.where((freq < min_support) | ~np.isfinite(sim), 0.0, sim)
+        if self_rows is not None:
+            sim[np.arange(len(self_rows)), self_rows] = 1.0
+        return sim
+
+    # ----- ranking ----------------------------------------------------------------------------
+    def score_histories(self, histories) -> np.ndarray:
+        self._check_fitted()
+        H = sparse.csr_matrix(histories, dtype=np.float64)
+        if H.ndim != 2 or H.shape[1] != len(self.item_index_):
+            raise ValueError(f"histories must have {len(self.item_index_)} columns (one per catalogue course), "
+                             f"got shape {H.shape}")
+        H.sort_indices()
+        if self.ranking_similarity == "surprise":
+            scores = self._surprise_scores(H)
+        elif self.user_based:
+            scores = self._implicit_user_scores(H)[0]
+        else:
+            B = H.copy()
+            B.data = np.ones_like(B.data)
+            scores = np.asarray(B @ self.implicit_sim_)
+        # A popularity tie-break far below any similarity step (and the whole ranking for an empty history).
+        tie = self.popularity_ / (self.popularity_.max() + 1.0) * 1e-6
+        return scores + tie[None, :]
+
+    def _implicit_user_scores(self, H, keep_neighbours: bool = False):
+        """Learner-learner asymmetric cosine on enrolments; the k most similar learners vote with it."""
+        B = H.copy()
+        B.data = np.ones_like(B.data)
+        n_train = self.enrol_.shape[0]
+        k = min(int(self.k), n_train)
+        # The query learner's own normaliser is a constant per row: only the neighbour side shapes the ranking.
+        neighbour_norm = np.maximum(self.enrol_count_, 1.0) ** float(self.implicit_alpha)
+        query_norm = np.maximum(np.diff(B.indptr), 1.0) ** (1.0 - float(self.implicit_alpha))
+        out = np.zeros(H.shape, dtype=np.float64)
+        neighbours = []
+        per_chunk = max(1, _CHUNK_SIM_CELLS // max(1, n_train))
+        enrol_t = self.enrol_.T.tocsr()
+        for lo in range(0, H.shape[0], per_chunk):
+            hi = min(H.shape[0], lo + per_chunk)
+            sim = (B[lo:hi] @ enrol_t).toarray()
+            sim /= neighbour_norm[None, :]
+            sim /= query_norm[lo:hi, None]
+            W = _top_k_rows(sim, k)
+            out[lo:hi] = (W @ self.enrol_).toarray()
+            if keep_neighbours:
+                neighbours.append(W)
+        return out, neighbours
+
+    def _surprise_scores(self, H) -> np.ndarray:
+        """The rating Surprise would predict for every course, as if each history row were a learner.
+
+        The learned similarities stay fixed; a new learner's baseline offset is one ALS step
+        (sum of residuals / (reg_u + n)), its mean is the mean of its ratings.
+        """
+        n, n_items = H.shape
+        counts = np.diff(H.indptr)
+        rows = np.repeat(np.arange(n), counts)
+        known = self.item_known_[H.indices]
+        resid = np.where(known, H.data - self.global_mean_ - self.bi_[H.indices], 0.0)
+        bu_new = np.bincount(rows, weights=resid, minlength=n) / (
+            _BSL_REG_U + np.bincount(rows, weights=known.astype(float), minlength=n))
+        means = np.bincount(rows, weights=H.data, minlength=n) / np.maximum(1, counts)
+        has = counts > 0
+        out = np.empty((n, n_items))
+        if self.user_based:
+            per_chunk = max(1, _CHUNK_SIM_CELLS // max(1, self.ratings_.shape[0]))
+        else:
+            per_chunk = max(1, _CHUNK_ENTRIES // (n_items * max(1, int(counts.max(initial=1)))))
+        for lo in range(0, n, per_chunk):
+            hi = min(n, lo + per_chunk)
+            pr = np.repeat(np.arange(lo, hi), n_items)
+            pi = np.tile(np.arange(n_items), hi - lo)
+            item_known = self.item_known_[pi]
+            base = self._fallback(bu_new[pr], has[pr], pi, item_known)
+            if self.user_based:
+                sims = self._user_sim_rows(H[lo:hi], bu_new[lo:hi])
+                q, ok = self._user_based_new(sims)
+                start = means[pr] if self.variant == "with_means" else base
+            else:
+                q, ok = self._item_based_pairs(pr, pi, H, bu_new[pr])
+                start = self.x_means_[pi] if self.variant == "with_means" else base
+            est = np.where(has[pr] & item_known, self._combine(q, ok, start), base)
+            out[lo:hi] = self._clip(est).reshape(hi - lo, n_items)
+        return out
+
+    def _user_based_new(self, sims):
+        """Quotients for every (row of `sims`, course) pair; neighbours = positive-similarity raters."""
+        n_rows, n_items = sims.shape[0], len(self.item_index_)
+        quotient, ok = np.zeros(n_rows * n_items), np.zeros(n_rows * n_items, dtype=bool)
+        R = self.ratings_
+        positive = sims > 0
+        row_entries = positive.astype(np.float64) @ np.diff(R.indptr).astype(np.float64)
+        for lo, hi in _chunks(row_entries, _CHUNK_ENTRIES):
+            rr, vv = np.nonzero(positive[lo:hi])
+            owner, entry = gather_rows(R, vv)
+            item = R.indices[entry].astype(np.int64)
+            nb = vv[owner]
+            pair = rr[owner] * n_items + item
+            dev = self._neighbour_dev(R.data[entry], nb, self.bi_[item])
+            q, o = self._aggregate(pair, nb, sims[lo + rr[owner], nb], dev, (hi - lo) * n_items)
+            quotient[lo * n_items:hi * n_items], ok[lo * n_items:hi * n_items] = q, o
+        return quotient, ok
+
+    # ----- reasons ----------------------------------------------------------------------------
+    def explain(self, history, items) -> list[str]:
+        H = sparse.csr_matrix(history, dtype=np.float64)
+        taken = H.indices
+        items = np.asarray(items, dtype=np.int64)
+        popular = [f"popular: {int(self.popularity_[i]):,} learners enrolled" for i in items]
+        if len(taken) == 0:
+            return [f"{p} (no history yet)" for p in popular]
+        if self.ranking_similarity == "surprise":
+            predicted = self.score_histories(H)[0]
+        if self.user_based:
+            if self.ranking_similarity == "surprise":
+                return [f"learners who rated like you would rate it {predicted[i]:.2f}" for i in items]
+            _, (W,) = self._implicit_user_scores(H, keep_neighbours=True)
+            votes = np.asarray(self.enrol_[W.indices].sum(axis=0)).ravel()
+            return [f"learners with similar courses took this ({int(votes[i])} of your {W.nnz} most similar learners)"
+                    if votes[i] > 0 else p for i, p in zip(items, popular)]
+        S = self.sim_ if self.ranking_similarity == "surprise" else self.implicit_sim_
+        contrib = S[np.ix_(taken, items)]
+        best = taken[np.argmax(contrib, axis=0)]
+        titles = self.catalogue_["TITLE"].astype(str).to_numpy()
+        return [f"because you took {titles[b]}" if contrib[:, n].max() > 0 else p
+                for n, (b, p) in enumerate(zip(best, popular))]
+
+
+def _chunks(lengths: np.ndarray, budget: int):
+    """Consecutive (lo, hi) slices whose summed lengths stay near `budget` (at least one item each)."""
+    n = len(lengths)
+    if n == 0:
+        return
+    csum = np.cumsum(lengths)
+    lo = 0
+    while lo < n:
+        base = csum[lo - 1] if lo else 0
+        hi = int(np.searchsorted(csum, base + budget, side="right"))
+        hi = max(hi, lo + 1)
+        yield lo, min(hi, n)
+        lo = hi
+
+
+def _keep_top_k_per_column(S: np.ndarray, k: int) -> np.ndarray:
+    """Zero all but the k largest positive entries of each column (ties: lower row index first)."""
+    n = S.shape[0]
+    if k >= n:
+        return np.where(S > 0, S, 0.0)
+    order = np.lexsort((np.broadcast_to(np.arange(n)[:, None], S.shape), -S), axis=0)[:k]
+    out = np.zeros_like(S)
+    cols = np.broadcast_to(np.arange(n)[None, :], order.shape)
+    out[order, cols] = S[order, cols]
+    return np.where(out > 0, out, 0.0)
+
+
+def _top_k_rows(sim: np.ndarray, k: int) -> sparse.csr_matrix:
+    """Sparse matrix keeping each row's k largest positive values (ties: lower column index first)."""
+    n, m = sim.shape
+    if k < m:
+        kth = -np.partition(-sim, k - 1, axis=1)[:, k - 1]
+        above = sim > kth[:, None]
+        tied = sim == kth[:, None]
+        need = k - above.sum(axis=1)
+        keep = above | (tied & (np.cumsum(tied, axis=1) <= need[:, None]))
+    else:
+        keep = np.ones_like(sim, dtype=bool)
+    keep &= sim > 0
+    r, c = np.nonzero(keep)
+    return sparse.csr_matrix((sim[r, c], (r, c)), shape=(n, m))
