@@ -1,7 +1,9 @@
 """Course recommender workbench -- entry point: `streamlit run app.py`.
 
-Pages live in pages/ and stay thin: datasets come from recsys.data, models from recsys.models, evaluation from
-recsys.evaluation. This file only sets up navigation and shows the dataset in use in the sidebar.
+Pages live in app_pages/ and stay thin: datasets come from recsys.data, models from recsys.models, evaluation
+from recsys.evaluation. This file only sets up navigation and shows the dataset in use in the sidebar.
+(Not a folder named pages/: with one, Streamlit runs its legacy multipage mode until st.navigation has run once
+in the process, so a direct link to /recommend on a fresh server would render without this navigation.)
 """
 import streamlit as st
 
@@ -11,14 +13,14 @@ st.set_page_config(page_title="Course recommender workbench", page_icon=":materi
 
 PAGES = {
     "Workbench": [
-        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-        st.Page("pages/data_explorer.py", title="Data explorer", icon=":material/bar_chart:"),
-        st.Page("pages/recommend.py", title="Recommend", icon=":material/recommend:"),
+        st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("app_pages/data_explorer.py", title="Data explorer", icon=":material/bar_chart:"),
+        st.Page("app_pages/recommend.py", title="Recommend", icon=":material/recommend:"),
     ],
     "Evaluate": [
-        st.Page("pages/compare.py", title="Compare", icon=":material/leaderboard:"),
-        st.Page("pages/tune.py", title="Tune", icon=":material/tune:"),
-        st.Page("pages/evaluation.py", title="Evaluation plots", icon=":material/monitoring:"),
+        st.Page("app_pages/compare.py", title="Compare", icon=":material/leaderboard:"),
+        st.Page("app_pages/tune.py", title="Tune", icon=":material/tune:"),
+        st.Page("app_pages/evaluation.py", title="Evaluation plots", icon=":material/monitoring:"),
     ],
 }
 

@@ -82,8 +82,9 @@ def metric_bars(frame: pd.DataFrame, metric: str, low: str | None = None, high: 
     if low in frame and high in frame:
         kwargs = dict(error_y=(frame[high] - frame[metric]).clip(lower=0),
                       error_y_minus=(frame[metric] - frame[low]).clip(lower=0))
-    fig = px.bar(frame, x=label, y=metric, title=metric, text=frame[metric].map(lambda v: f"{v:.3f}"), **kwargs)
-    fig.update_traces(textposition="inside")
+    fig = px.bar(frame, x=label, y=metric, title=f"{metric} (95% interval)" if kwargs else metric,
+                 text=frame[metric].map(lambda v: f"{v:.3f}"), **kwargs)
+    fig.update_traces(textposition="inside", insidetextanchor="middle")
     fig.update_xaxes(title=None)
     return _tidy(fig, 320)
 
@@ -108,12 +109,14 @@ def jaccard_matrix(lists: dict[str, list[str]]) -> pd.DataFrame:
 
 def timing_bars(table: pd.DataFrame) -> go.Figure:
     """Fit seconds and recommend milliseconds per learner, one bar group per model."""
-    fig = go.Figure([
-        go.Bar(name="fit (s)", x=table["label"], y=table["fit_seconds"]),
-        go.Bar(name="recommend (ms/learner)", x=table["label"], y=table["recommend_ms"]),
-    ])
-    fig.update_layout(barmode="group", title="Time", legend=dict(orientation="h", y=-0.25))
-    return _tidy(fig, 360)
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=2, cols=1, subplot_titles=("Fit time (s)", "Recommend time (ms per learner)"),
+                        vertical_spacing=0.22)
+    fig.add_bar(x=table["label"], y=table["fit_seconds"], row=1, col=1, showlegend=False)
+    fig.add_bar(x=table["label"], y=table["recommend_ms"], row=2, col=1, showlegend=False)
+    fig.update_xaxes(showticklabels=False, row=1, col=1)
+    return _tidy(fig, 440)
 
 
 def tune_curve(table: pd.DataFrame, param: str, best: dict, metric: str) -> go.Figure:

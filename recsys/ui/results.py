@@ -22,8 +22,9 @@ def leaderboard_frame(table: pd.DataFrame, metrics: list[str], sort_by: str) -> 
     """
     ascending = sort_by in LOWER_IS_BETTER
     ordered = table.sort_values(sort_by, ascending=ascending, kind="stable", na_position="last")
-    out = pd.DataFrame({"Model": ordered["label"].to_numpy(), "Parameters": ordered["params"].replace("", "defaults").to_numpy()})
-    for metric in metrics:
+    out = pd.DataFrame({"Model": ordered["label"].to_numpy()})
+    first = [m for m in metrics if m.startswith(sort_by.split("@")[0])]
+    for metric in first + [m for m in metrics if m not in first]:
         values = ordered[metric].to_numpy(dtype=float)
         lo = ordered.get(f"{metric}_lo", pd.Series(np.nan, index=ordered.index)).to_numpy(dtype=float)
         hi = ordered.get(f"{metric}_hi", pd.Series(np.nan, index=ordered.index)).to_numpy(dtype=float)
@@ -34,6 +35,7 @@ def leaderboard_frame(table: pd.DataFrame, metrics: list[str], sort_by: str) -> 
     out["Fit (s)"] = ordered["fit_seconds"].round(2).to_numpy()
     out["Recommend (ms/learner)"] = ordered["recommend_ms"].round(3).to_numpy()
     out["Learners"] = ordered["n_learners"].to_numpy()
+    out["Parameters"] = ordered["params"].replace("", "defaults").to_numpy()
     return out
 
 

@@ -22,10 +22,11 @@ if chosen:
             with tab:
                 params[key] = widgets.hyperparam_inputs(key, "cmp", columns=3)
 
-c1, c2, c3, c4, c5 = st.columns([1.3, 1.2, 1.2, 0.8, 0.8])
+c1, c4, c5 = st.columns([2, 1, 1])
 split = c1.segmented_control("Split", ["holdout", "ratio"], default="holdout", required=True, key="cmp_split",
                              format_func={"holdout": "Per-learner holdout", "ratio": "Random ratio"}.get,
                              persist_state="session")
+c2, c3, c6 = st.columns([1, 1, 2])
 if split == "holdout":
     n_hidden = c2.number_input("Courses hidden per learner", 1, 10, 1, key="cmp_n", persist_state="session")
     min_ratings = c3.number_input("Min. courses to be tested", 2, 20, 2, key="cmp_min", persist_state="session",
@@ -36,7 +37,7 @@ else:
     split_params = {"test_size": float(test_size)}
 k = c4.number_input("K", 1, 50, 10, key="cmp_k", persist_state="session", help="Length of the top-K lists")
 seed = c5.number_input("Seed", 0, 2**31 - 1, 0, key="cmp_seed", persist_state="session")
-resamples = st.select_slider("Bootstrap resamples for the intervals", [0, 200, 500, 1000, 2000], value=1000,
+resamples = c6.select_slider("Bootstrap resamples for the intervals", [0, 200, 500, 1000, 2000], value=1000,
                              key="cmp_resamples", persist_state="session",
                              help="0 = no intervals (fastest); intervals are 95% percentile bootstrap over learners")
 
@@ -89,7 +90,9 @@ else:
 
     left, right = st.columns([2, 1])
     with left:
-        shown = st.selectbox("Metric", [m for m in metrics if table[m].notna().any()], key="cmp_chart_metric")
+        available = [m for m in metrics if table[m].notna().any()]
+        shown = st.selectbox("Metric", available, key="cmp_chart_metric",
+                             index=available.index(primary) if primary in available else 0)
         st.plotly_chart(charts.metric_bars(table, shown, f"{shown}_lo", f"{shown}_hi", label="label"),
                         key="cmp_bars")
     with right:

@@ -99,12 +99,12 @@ state_key = "rec_table_" + hashlib.sha1(
     repr((text, genre_filter, level_filter, ss.get("rec_table_version", 0))).encode()).hexdigest()[:10]
 default_rows = [i for i, cid in enumerate(visible) if cid in learner.history]
 column_config = {
-    "COURSE_ID": st.column_config.TextColumn("Id", width="small"),
-    "TITLE": st.column_config.TextColumn("Title", width="large"),
-    "GENRES": st.column_config.TextColumn("Genres", width="medium"),
-    "LEVEL": st.column_config.TextColumn("Level", width=95),
-    "DURATION_HOURS": st.column_config.NumberColumn("Hours", width="small", format="%d h"),
-    "ENROLMENTS": st.column_config.NumberColumn("Learners", width="small", format="localized"),
+    "COURSE_ID": st.column_config.TextColumn("Id", width=90),
+    "TITLE": st.column_config.TextColumn("Title", width=330),
+    "GENRES": st.column_config.TextColumn("Genres", width=220),
+    "LEVEL": st.column_config.TextColumn("Level", width=100),
+    "DURATION_HOURS": st.column_config.NumberColumn("Hours", width=60, format="%d h"),
+    "ENROLMENTS": st.column_config.NumberColumn("Learners", width=75, format="localized"),
 }
 st.caption(f"Tick the courses the learner completed ({len(view)} of {len(table)} courses shown).")
 event = st.dataframe(view, key=state_key, on_select="rerun", selection_mode="multi-row", hide_index=True,
@@ -185,9 +185,9 @@ def show_recommendations(active: dict) -> None:
 
 
 def show_rows(ranked) -> None:
-    widths = [0.35, 3.4, 1.0, 0.7, 0.7, 3.2, 0.45, 0.45]
+    widths = [0.35, 4.0, 1.0, 0.6, 0.7, 3.0, 0.45, 0.45]
     head = st.columns(widths)
-    for col, name in zip(head, ["#", "Course", "Level", "Hours", "Score", "Why", "", ""]):
+    for col, name in zip(head, ["#", "Course", "Level", "Hours", "Score", "Why"]):
         col.markdown(f"**{name}**")
     for row in ranked.itertuples(index=False):
         cols = st.columns(widths, vertical_alignment="center")

@@ -12,7 +12,7 @@ runs = session.session_runs("compare")
 st.subheader("A run of this session")
 if not runs:
     st.info("Run a comparison first; its models' diagnostics appear here.", icon=":material/leaderboard:")
-    st.page_link("pages/compare.py", label="Go to Compare", icon=":material/leaderboard:")
+    st.page_link("app_pages/compare.py", label="Go to Compare", icon=":material/leaderboard:")
 else:
     ids = [r["id"] for r in runs]
     if ss.get("ev_run") not in ids:

@@ -116,7 +116,7 @@ if runs:
     if result.best_params and st.button("Use on Recommend", icon=":material/recommend:", key="tune_use"):
         widgets.set_params("rec", result.model, result.best_params)
         ss["rec_model"] = result.model
-        st.switch_page("pages/recommend.py")
+        st.switch_page("app_pages/recommend.py")
 
     varied = [p for p in result.param_names if result.table[p].nunique() > 1]
     if varied:

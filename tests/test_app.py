@@ -1,0 +1,274 @@
+"""The Streamlit workbench through streamlit.testing.v1.AppTest (no browser): every page renders, the learner
+flow gives recommendations for every model whose module imports, comparison/tuning work, bad uploads give
+one st.error. Runs on a small generated dataset (RECSYS_DATA_DIR) with a temporary artifacts folder.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+PAGES = ["home", "data_explorer", "recommend", "compare", "tune", "evaluation"]
+FAST = {"neural": {"epochs": 2, "embedding_size": 8}, "embedding_regression": {"epochs": 2},
+        "embedding_classifier": {"epochs": 2}, "clustering": {"n_clusters": 4}, "clustering_pca": {"n_clusters": 4}}
+
+
+@pytest.fixture(scope="module")
+def app_env(tmp_path_factory):
+    """Point the app at a small generated dataset and a private artifacts folder for this module."""
+    from recsys.data import generate_dataset, load_dataset
+
+    base = tmp_path_factory.mktemp("app")
+    generate_dataset(base / "data", seed=5, n_learners=500, n_courses=30)
+    saved = {k: os.environ.get(k) for k in ("RECSYS_DATA_DIR", "RECSYS_ARTIFACTS_DIR")}
+    os.environ["RECSYS_DATA_DIR"] = str(base / "data")
+    os.environ["RECSYS_ARTIFACTS_DIR"] = str(base / "artifacts")
+    yield {"data": base / "data", "artifacts": base / "artifacts", "dataset": load_dataset(base / "data")}
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def _ok(at: AppTest) -> None:
+    """No exception element and no error message on the page."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _open(page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    if page != "home":
+        at.switch_page(f"app_pages/{page}.py")
+        at.run()
+    return at
+
+
+def _select_rows(at: AppTest, rows: list[int]) -> list[str]:
+    """Tick rows of the (visible) course table; returns their course ids."""
+    table = next(d for d in at.dataframe if (d.key or "").startswith("rec_table_"))
+    ids = table.value["COURSE_ID"].tolist()
+    at.session_state[table.key] = {"selection": {"rows": rows, "columns": [], "cells": []}}
+    at.run()
+    return [ids[r] for r in rows]
+
+
+def _available():
+    from recsys.ui.catalogue import available_models
+
+    return available_models()
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders(app_env, page):
+    at = _open(page)
+    _ok(at)
+    assert at.title, "every page has a title"
+    sidebar = " ".join(c.value for c in at.sidebar.caption)
+    assert "500 learners" in sidebar, "the sidebar names the dataset in use"
+
+
+@pytest.mark.parametrize("key", _available())
+def test_recommend_with_each_model(app_env, key):
+    at = _open("recommend")
+    picked = _select_rows(at, [0, 3, 5])
+    assert set(at.session_state["rec_learner"].history) == set(picked)
+    at.selectbox(key="rec_model").set_value(key)
+    at.run()
+    for name, value in FAST.get(key, {}).items():
+        at.session_state[f"rec.{key}.{name}"] = value
+    at.button(key="rec_train").click()
+    at.run(timeout=300)
+    _ok(at)
+    active = at.session_state["rec_active"]
+    assert active["key"] == key and all(active["params"][n] == v for n, v in FAST.get(key, {}).items())
+    recs = at.session_state["rec_last"]
+    assert len(recs) > 0
+    assert not set(recs["COURSE_ID"]) & set(picked), "completed courses are not recommended again"
+    assert recs["TITLE"].notna().all() and (recs["REASON"].str.len() > 0).all()
+    assert [b for b in at.button if (b.key or "").startswith("rec_down_")], "each row has thumbs buttons"
+    # A trained model is saved under the artifacts folder and reused (not retrained) on the next Train.
+    assert list((app_env["artifacts"] / "models" / key).rglob("manifest.json"))
+    at.button(key="rec_train").click()
+    at.run(timeout=120)
+    assert "already trained" in at.session_state["rec_active"]["note"]
+
+
+def test_selection_survives_filter_changes(app_env):
+    at = _open("recommend")
+    first = _select_rows(at, [0, 1])
+    ds = app_env["dataset"]
+    title = ds.courses.loc[~ds.courses["COURSE_ID"].isin(first), "TITLE"].iloc[0]
+    at.text_input(key="rec_search").input(title)
+    at.run()
+    table = next(d for d in at.dataframe if (d.key or "").startswith("rec_table_"))
+    assert first[0] not in set(table.value["COURSE_ID"]), "the filter hides the picked rows"
+    more = _select_rows(at, [0])
+    at.text_input(key="rec_search").input("")
+    at.run()
+    _ok(at)
+    assert set(at.session_state["rec_learner"].history) == set(first) | set(more)
+    assert set(at.multiselect(key="rec_completed").value) == set(first) | set(more)
+
+
+def test_thumbs_rerank_for_the_session(app_env):
+    at = _open("recommend")
+    _select_rows(at, [1, 2])
+    at.button(key="rec_train").click()
+    at.run()
+    before = at.session_state["rec_last"]["COURSE_ID"].tolist()
+    at.button(key=f"rec_down_{before[0]}").click()
+    at.run()
+    after = at.session_state["rec_last"]["COURSE_ID"].tolist()
+    assert before[0] not in after, "a thumbs-down course is never recommended again"
+    at.button(key=f"rec_up_{after[0]}").click()
+    at.run()
+    _ok(at)
+    learner = at.session_state["rec_learner"]
+    history = learner.combined(app_env["dataset"].rating_scale)
+    lo, hi = app_env["dataset"].rating_scale
+    assert history[after[0]] == hi and history[before[0]] == lo
+    assert after[0] not in at.session_state["rec_last"]["COURSE_ID"].tolist(), "a liked course counts as taken"
+    # The dataset files are never written.
+    assert sum(1 for _ in app_env["data"].iterdir()) == 5
+
+
+def test_persona_and_dataset_learner(app_env):
+    at = _open("recommend")
+    at.selectbox(key="rec_persona").set_value("ml_beginner")
+    at.button(key="rec_use_persona").click()
+    at.run()
+    _ok(at)
+    ds = app_env["dataset"]
+    history = at.session_state["rec_learner"].history
+    assert history, "the persona picks courses from this catalogue"
+    genres = ds.courses.set_index("COURSE_ID").loc[list(history), ["Python", "MachineLearning"]]
+    assert (genres.sum(axis=1) > 0).all()
+    uid = ds.user_ids[7]
+    at.text_input(key="rec_user_id").input(str(uid))
+    at.button(key="rec_load_user").click()
+    at.run()
+    _ok(at)
+    assert at.session_state["rec_learner"].history == ds.user_history(uid)
+    at.text_input(key="rec_user_id").input("no-such-learner")
+    at.button(key="rec_load_user").click()
+    at.run()
+    assert not at.exception and len(at.error) == 1 and "no-such-learner" in at.error[0].value
+
+
+def test_sessions_are_independent(app_env):
+    one = _open("recommend")
+    _select_rows(one, [0, 1, 2])
+    two = _open("recommend")
+    assert two.session_state["rec_learner"].history == {}
+    assert len(one.session_state["rec_learner"].history) == 3
+
+
+def test_two_model_comparison_gives_leaderboard(app_env):
+    from recsys.evaluation import RunHistory
+
+    at = _open("compare")
+    at.multiselect(key="cmp_models").set_value(["popularity", "user_profile"])
+    at.select_slider(key="cmp_resamples").set_value(200)
+    at.run()
+    at.button(key="cmp_run").click()
+    at.run(timeout=300)
+    _ok(at)
+    board = at.dataframe[0].value
+    assert sorted(board["Model"]) == sorted(["Popularity", "User profile (genres)"])
+    assert (board["rmse"] == "n/a").all(), "ranking-only models have no RMSE"
+    assert board["ndcg@10"].str.match(r"^\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]$").all(), "metric with its interval"
+    assert any("95% interval of the difference" in m.value for m in at.markdown), "paired test is shown"
+    runs = RunHistory(app_env["artifacts"] / "runs.sqlite").list_runs(kind="compare")
+    assert len(runs) >= 1 and "popularity" in runs["models"].iloc[0]
+    # Evaluation plots for this run render for every model in it.
+    at.switch_page("app_pages/evaluation.py")
+    at.run()
+    _ok(at)
+    for name in at.selectbox(key="ev_model").options:
+        at.selectbox(key="ev_model").set_value(name)
+        at.run()
+        _ok(at)
+
+
+def test_tune_and_use_on_recommend(app_env):
+    at = _open("tune")
+    at.selectbox(key="tune_model").set_value("popularity")
+    at.run()
+    at.number_input(key="tune_folds").set_value(2)
+    at.run()
+    at.button(key="tune_run").click()
+    at.run(timeout=300)
+    _ok(at)
+    result = at.session_state["runs"][-1]["result"]
+    assert len(result.table) == 2 and result.best_params
+    at.button(key="tune_use").click()
+    at.run()
+    _ok(at)
+    assert at.title[0].value == "Recommend courses"
+    assert at.selectbox(key="rec_model").value == "popularity"
+    name, value = next(iter(result.best_params.items()))
+    assert at.session_state[f"rec.popularity.{name}"] == value
+
+
+def test_bad_upload_shows_one_error(app_env):
+    at = _open("home")
+    at.segmented_control(key="home_source_kind").set_value("upload")
+    at.run()
+    at.file_uploader(key="home_upload").set_value([
+        ("ratings.csv", b"user,item\n1,ML0101EN\n", "text/csv"),
+        ("course_genre.csv", b"COURSE_ID,TITLE\n", "text/csv"),
+    ])
+    at.run()
+    assert not at.exception
+    assert len(at.error) == 1 and "ratings.csv" in at.error[0].value + "course_genre.csv"
+    assert "500 learners" in " ".join(c.value for c in at.sidebar.caption), "the previous dataset stays in use"
+
+
+def test_good_upload_and_folder_choice(app_env):
+    at = _open("home")
+    at.segmented_control(key="home_source_kind").set_value("upload")
+    at.run()
+    files = [(f.name, f.read_bytes(), "text/csv") for f in sorted(app_env["data"].glob("*.csv"))]
+    at.file_uploader(key="home_upload").set_value(files)
+    at.run()
+    _ok(at)
+    assert at.session_state["dataset_source"]["kind"] == "upload"
+    assert at.session_state["uploaded_dataset"].fingerprint == app_env["dataset"].fingerprint
+
+    at.segmented_control(key="home_source_kind").set_value("folder")
+    at.run()
+    at.text_input[0].input("/definitely/not/here")
+    at.button[0].click()
+    at.run()
+    assert not at.exception and len(at.error) == 1 and "not a folder" in at.error[0].value
+
+
+def test_pages_do_not_import_tensorflow(app_env):
+    """First render stays fast: no page imports TensorFlow until a neural model is trained."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys, threading
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({APP!r}, default_timeout=120)
+at.run()
+for page in {PAGES!r}[1:]:
+    at.switch_page(f"app_pages/{{page}}.py"); at.run()
+    assert not at.exception, page
+for t in threading.enumerate():
+    if t.name == "recsys-prewarm":
+        t.join(60)
+print("TF" if "tensorflow" in sys.modules or "keras" in sys.modules else "NO-TF")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180,
+                         cwd=ROOT, env=os.environ.copy())
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "NO-TF"

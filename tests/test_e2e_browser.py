@@ -1,0 +1,165 @@
+"""End to end in a real browser: `streamlit run app.py` driven by Debian's chromium through playwright.
+
+A learner picks three courses in the course table, gets recommendations from two models, gives a thumbs
+down, and runs a small comparison. Screenshots go to tests/screenshots/ (git-ignored) for a human to look
+at. Skips with a reason when chromium or playwright is missing (never downloads a browser).
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = ROOT / "tests" / "screenshots"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited early with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"streamlit did not become healthy within {timeout:.0f} s")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium) to run this test")
+    pytest.importorskip("playwright.sync_api", reason="python playwright is not installed")
+    from recsys.data import generate_dataset
+
+    base = tmp_path_factory.mktemp("e2e")
+    generate_dataset(base / "data", seed=3, n_learners=800, n_courses=40)
+    port = _free_port()
+    env = {**os.environ, "RECSYS_DATA_DIR": str(base / "data"), "RECSYS_ARTIFACTS_DIR": str(base / "artifacts"),
+           "TF_CPP_MIN_LOG_LEVEL": "3"}
+    log = open(base / "server.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def _settle(page, timeout: float = 60_000) -> None:
+    """Wait until the script run finished (the sidebar note is drawn last, the app reports notRunning)."""
+    page.wait_for_selector("[data-testid='stSidebar'] >> text=Dataset:", timeout=timeout)
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
+    page.wait_for_timeout(300)
+
+
+def _shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _pick_model(page, label: str) -> None:
+    page.get_by_role("combobox", name="Model", exact=True).click()
+    page.get_by_role("option", name=label, exact=True).click()
+    _settle(page)
+
+
+def _recommended_ids(page) -> list[str]:
+    """Course ids of the shown recommendations, in rank order (from the thumbs-down buttons' keys)."""
+    ids = []
+    for element in page.locator("[class*='st-key-rec_down_']").all():
+        ids += [c.removeprefix("st-key-rec_down_") for c in (element.get_attribute("class") or "").split()
+                if c.startswith("st-key-rec_down_")]
+    return ids
+
+
+def test_learner_flow_and_comparison(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1800})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+            page.goto(server + "/")
+            _settle(page)
+            assert page.get_by_role("heading", name="Course recommender workbench").is_visible()
+            _shot(page, "01_home")
+
+            page.goto(server + "/recommend")
+            _settle(page)
+            # Tick three rows in the course table (a canvas grid: click the row-selection checkboxes).
+            grid = page.locator(".stDataFrame").first
+            grid.scroll_into_view_if_needed()
+            box = grid.bounding_box()
+            for row in range(3):
+                page.mouse.click(box["x"] + 18, box["y"] + 35 + 17 + 35 * row)
+                _settle(page)
+            page.wait_for_selector("text=Completed courses (3)", timeout=30_000)
+
+            page.get_by_role("button", name="Train model").click()
+            page.wait_for_selector("[class*='st-key-rec_down_']", timeout=60_000)
+            _settle(page)
+            first_model = _recommended_ids(page)
+            assert len(first_model) >= 5
+            _shot(page, "02_recommend_popularity")
+
+            _pick_model(page, "User profile (genres)")
+            page.get_by_role("button", name="Train model").click()
+            page.wait_for_selector("text=From User profile (genres)", timeout=60_000)
+            _settle(page)
+            second_model = _recommended_ids(page)
+            assert len(second_model) >= 5
+            _shot(page, "03_recommend_user_profile")
+
+            # Thumbs down on the first recommendation: it leaves the list for this session.
+            disliked = second_model[0]
+            page.locator(f".st-key-rec_down_{disliked} button").first.click()
+            _settle(page)
+            page.wait_for_selector("text=Not for me:", timeout=30_000)
+            assert disliked not in _recommended_ids(page)
+
+            page.get_by_role("link", name="Compare").first.click()
+            _settle(page)
+            page.get_by_role("button", name="Run comparison").click()
+            page.wait_for_selector("text=Leaderboard", timeout=90_000)
+            _settle(page)
+            assert page.get_by_text("Paired test").is_visible()
+            _shot(page, "04_compare")
+            assert not errors, f"JavaScript errors in the page: {errors}"
+            assert page.locator("[data-testid='stException']").count() == 0
+        finally:
+            browser.close()
