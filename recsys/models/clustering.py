@@ -17,7 +17,7 @@ from recsys.models._profiles import BlendParts, ContentRecommender, blend_params
 from recsys.models.params import HyperParam
 
 CLUSTER_PARAMS = (
-    HyperParam("n_clusters", "int", 16, low=2, high=50, step=1,
+    HyperParam("n_clusters", "int", 20, low=2, high=50, step=1,
                help="Number of learner groups k-means looks for"),
     HyperParam("n_init", "int", 2, low=1, high=10, step=1,
                help="k-means restarts; the best (lowest inertia) run is kept"),
@@ -38,7 +38,7 @@ class ClusteringRecommender(ContentRecommender):
                    "took most.")
     hyperparams = CLUSTER_PARAMS
 
-    def __init__(self, n_clusters: int = 16, n_init: int = 2, max_fit_learners: int = 200_000,
+    def __init__(self, n_clusters: int = 20, n_init: int = 2, max_fit_learners: int = 200_000,
                  auto_weight: bool = True, popularity_weight: float = 0.6, seed: int = 0):
         self.n_clusters = n_clusters
         self.n_init = n_init

@@ -32,7 +32,7 @@ class ClusteringPCARecommender(ClusteringRecommender):
                         "variance_share"),
     )
 
-    def __init__(self, n_clusters: int = 16, n_init: int = 2, max_fit_learners: int = 200_000,
+    def __init__(self, n_clusters: int = 20, n_init: int = 2, max_fit_learners: int = 200_000,
                  auto_weight: bool = True, popularity_weight: float = 0.6, seed: int = 0,
                  pca_mode: str = "variance_share", n_components: int = 8, variance_share: float = 0.9):
         super().__init__(n_clusters=n_clusters, n_init=n_init, max_fit_learners=max_fit_learners,
