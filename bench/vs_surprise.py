@@ -1,0 +1,194 @@
+"""Our Surprise-based models against Surprise itself on the same train data: fit time, prediction time, RMSE.
+
+One seeded ratio split of the dataset. For each configuration, Surprise is run directly through its public
+API (Dataset.load_from_df -> build_full_trainset -> algo.fit -> algo.test(testset)) on the train ratings,
+fed in learner-then-catalogue order (the order our models reproduce, so similarity ties break alike), and
+our model is fitted on the same train Dataset and predicts every test pair in one batched
+`model.predict(users, items)` call. Targets: batched prediction >= 10x faster than `test()`, and the same
+RMSE (|difference| <= 1e-6).
+
+User-based kNN in Surprise holds several n_learners^2 float64 matrices while fitting (~9 GB each at 34k
+learners), so that comparison runs on a seeded sample of learners (--user-learners, default 5,000).
+
+    .venv/bin/python bench/vs_surprise.py [--data DIR] [--test-size 0.2] [--user-learners 5000] [--json OUT]
+"""
+from __future__ import annotations
+
+import inspect
+import sys
+import time
+
+import _common as C
+
+TARGET_SPEEDUP = 10.0
+RMSE_TOLERANCE = 1e-6
+CONFIGS = ("knn", "knn_user", "nmf")
+_KNN_CLASSES = {"basic": "KNNBasic", "with_means": "KNNWithMeans", "baseline": "KNNBaseline"}
+
+
+def surprise_algo(model):
+    """The Surprise algorithm our fitted-or-not `model` wraps, with the same hyperparameters."""
+    import surprise
+
+    params = model.get_params()
+    if model.key == "knn":
+        sim = {"name": params["similarity"], "user_based": bool(params["user_based"]),
+               "min_support": int(params["min_support"])}
+        if params["similarity"] == "pearson_baseline":
+            sim["shrinkage"] = float(params["shrinkage"])
+        cls = getattr(surprise, _KNN_CLASSES[params["variant"]])
+        return cls(k=int(params["k"]), min_k=int(params["min_k"]), sim_options=sim, verbose=False)
+    if model.key == "nmf":
+        accepted = set(inspect.signature(surprise.NMF.__init__).parameters) - {"self", "verbose"}
+        kwargs = {name: value for name, value in params.items() if name in accepted}
+        if "random_state" not in kwargs and "seed" in params:
+            kwargs["random_state"] = params["seed"]
+        return surprise.NMF(**kwargs, verbose=False)
+    raise ValueError(f"no Surprise counterpart for model '{model.key}'")
+
+
+def surprise_frame(train):
+    """Train ratings sorted by learner (matrix row) then course (catalogue column)."""
+    import numpy as np
+
+    order = np.lexsort((train.item_codes, train.user_codes))
+    return train.ratings.iloc[order].reset_index(drop=True)
+
+
+def sample_learners(dataset, n: int, seed: int):
+    """The dataset restricted to `n` seeded random learners (all their ratings)."""
+    import numpy as np
+
+    if n >= dataset.n_users:
+        return dataset
+    rng = np.random.default_rng(seed)
+    keep = rng.choice(dataset.user_ids, size=n, replace=False)
+    ratings = dataset.ratings[dataset.ratings["user"].isin(keep)].reset_index(drop=True)
+    return dataset.with_ratings(ratings, name=f"{dataset.name} ({n:,} learners)")
+
+
+def compare(name: str, dataset, test_size: float, seed: int) -> dict:
+    import numpy as np
+    from surprise import Dataset as SurpriseDataset, Reader
+
+    from recsys.evaluation.splits import ratio_split
+
+    split = ratio_split(dataset, test_size=test_size, seed=seed)
+    train, test = split.train, split.test
+    users, items = test["user"].to_numpy(object), test["item"].to_numpy(object)
+    actual = test["rating"].to_numpy(np.float64)
+    model = C.build_model(name, seed)
+    log = lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {name}: {msg}", file=sys.stderr, flush=True)
+
+    log(f"our fit on {train.n_users:,} learners / {len(train.ratings):,} ratings ...")
+    ours_fit, _ = C.time_call(lambda: model.fit(train))
+    log("our batched predict ...")
+    model.predict(users[:10], items[:10])  # warm-up (first-call allocations)
+    ours_pred_s, ours = C.time_call(lambda: np.asarray(model.predict(users, items), dtype=np.float64))
+
+    log("Surprise trainset + fit ...")
+    frame = surprise_frame(train)
+    reader = Reader(rating_scale=tuple(train.rating_scale))
+    build_s, trainset = C.time_call(
+        lambda: SurpriseDataset.load_from_df(frame, reader).build_full_trainset())
+    algo = surprise_algo(model)
+    fit_s, _ = C.time_call(lambda: algo.fit(trainset))
+    testset = list(zip(users.tolist(), items.tolist(), actual.tolist()))
+    log(f"Surprise test() on {len(testset):,} pairs ...")
+    test_s, predictions = C.time_call(lambda: algo.test(testset))
+    theirs = np.array([p.est for p in predictions], dtype=np.float64)
+
+    rmse_ours = float(np.sqrt(np.mean((ours - actual) ** 2)))
+    rmse_theirs = float(np.sqrt(np.mean((theirs - actual) ** 2)))
+    return {
+        "model": name,
+        "learners": int(dataset.n_users),
+        "train_ratings": int(len(train.ratings)),
+        "test_pairs": int(len(test)),
+        "ours_fit_s": ours_fit,
+        "surprise_trainset_s": build_s,
+        "surprise_fit_s": fit_s,
+        "ours_predict_s": ours_pred_s,
+        "surprise_test_s": test_s,
+        "predict_speedup_x": test_s / ours_pred_s if ours_pred_s > 0 else None,
+        "fit_speedup_x": (build_s + fit_s) / ours_fit if ours_fit > 0 else None,
+        "rmse_ours": rmse_ours,
+        "rmse_surprise": rmse_theirs,
+        "rmse_abs_diff": abs(rmse_ours - rmse_theirs),
+        "max_abs_pred_diff": float(np.max(np.abs(ours - theirs))) if len(ours) else 0.0,
+    }
+
+
+def main(argv=None) -> int:
+    p = C.parser("Our knn/nmf vs Surprise run directly: fit time, batched predict vs test(), RMSE.")
+    p.add_argument("--models", default="all", help=f"comma-separated subset of {', '.join(CONFIGS)} (default all)")
+    p.add_argument("--test-size", type=float, default=0.2, help="ratio split test share (default 0.2)")
+    p.add_argument("--user-learners", type=int, default=5000,
+                   help="learners sampled for the user-based kNN comparison (default 5000)")
+    args = p.parse_args(argv)
+    names = C.resolve_model_names(args.models, CONFIGS)
+    bad = [n for n in names if n not in CONFIGS]
+    if bad:
+        p.error(f"no Surprise comparison for {', '.join(bad)} (choose from {', '.join(CONFIGS)})")
+
+    info = C.machine()
+    C.print_machine(info)
+    available = C.available_models()
+    dataset = C.load_data(args.data)
+    print(f"dataset {args.data}: {dataset.n_users:,} learners, {len(dataset.ratings):,} ratings; ratio split "
+          f"test_size={args.test_size}, seed {args.seed}; default hyperparameters")
+    results, notes, errors = [], [], []
+    for name in names:
+        key = C.model_spec(name)[0]
+        if key not in available:
+            notes.append(f"{name}: model not installed yet -- skipped")
+            continue
+        data = dataset
+        if name == "knn_user" and args.user_learners < dataset.n_users:
+            data = sample_learners(dataset, args.user_learners, args.seed)
+            notes.append(f"knn_user: on {args.user_learners:,} sampled learners (Surprise's user-based fit holds "
+                         f"n_learners^2 float64 matrices: ~{dataset.n_users ** 2 * 8 / 1e9:.0f} GB each at "
+                         f"{dataset.n_users:,})")
+        try:
+            results.append(compare(name, data, args.test_size, args.seed))
+        except Exception as exc:  # keep the other comparisons
+            print(f"{name}: FAILED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            errors.append({"model": name, "error": f"{type(exc).__name__}: {exc}"})
+
+    print()
+    C.print_table([{
+        "model": r["model"], "learners": r["learners"], "test_pairs": r["test_pairs"],
+        "fit_s ours": r["ours_fit_s"], "fit_s surprise": r["surprise_trainset_s"] + r["surprise_fit_s"],
+        "predict_s ours": r["ours_predict_s"], "test()_s surprise": r["surprise_test_s"],
+        "speedup_x": r["predict_speedup_x"], "rmse ours": f"{r['rmse_ours']:.6f}",
+        "rmse surprise": f"{r['rmse_surprise']:.6f}", "max|pred diff|": f"{r['max_abs_pred_diff']:.1e}",
+    } for r in results])
+    print("fit_s surprise = load_from_df + build_full_trainset + algo.fit; predict: one batched "
+          "model.predict(users, items) vs algo.test(testset) over the same test pairs")
+    for note in notes:
+        print(f"note: {note}")
+    for e in errors:
+        print(f"{e['model']}: FAILED ({e['error']})")
+    verdicts = []
+    for r in results:
+        fast = r["predict_speedup_x"] is not None and r["predict_speedup_x"] >= TARGET_SPEEDUP
+        equal = r["rmse_abs_diff"] <= RMSE_TOLERANCE
+        r["target_met"] = bool(fast and equal)
+        verdicts.append(f"{r['model']} {r['predict_speedup_x']:.0f}x, |d rmse| {r['rmse_abs_diff']:.1e}: "
+                        f"{'met' if r['target_met'] else 'MISSED'}")
+    met = bool(results) and all(r["target_met"] for r in results) and not errors
+    summary = {"target_speedup_x": TARGET_SPEEDUP, "rmse_tolerance": RMSE_TOLERANCE, "target_met": met,
+               "notes": notes, "errors": errors}
+    load_end = C.load_average()
+    print(f"load average at end: {' / '.join(f'{v:.2f}' for v in load_end) if load_end else 'n/a'}")
+    if args.json:
+        params = {k: v for k, v in vars(args).items() if k != "json"}
+        C.write_json(args.json, C.report("vs_surprise", info, params, results, summary))
+        print(f"wrote {args.json}")
+    print(f"target (predict >= {TARGET_SPEEDUP:.0f}x faster than test(), equal RMSE): "
+          + ("; ".join(verdicts) if verdicts else "n/a"))
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
