@@ -1,0 +1,108 @@
+"""Each bench script runs end to end on a tiny generated dataset and writes a well-formed JSON report.
+
+Structure only -- never timings (those depend on the machine). The one numeric check is a behaviour:
+our batched predictions must reproduce Surprise's RMSE on the same split.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+MACHINE_KEYS = {"cores", "cpu", "ram_gb", "python", "numpy", "load_average"}
+
+
+@pytest.fixture(scope="module")
+def bench_data(tmp_path_factory) -> Path:
+    from recsys.data import generate_dataset
+
+    out = tmp_path_factory.mktemp("bench") / "data"
+    generate_dataset(out, seed=3, n_learners=400, n_courses=30)
+    return out
+
+
+@pytest.fixture(scope="module")
+def installed() -> set[str]:
+    from recsys.commands import available_models
+
+    return set(available_models())
+
+
+def run_bench(script: str, *args: str, timeout: float = 300) -> tuple[str, dict]:
+    out = Path(args[args.index("--json") + 1])
+    proc = subprocess.run([sys.executable, str(BENCH / script), *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+    assert proc.returncode == 0, f"{script} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    report = json.loads(out.read_text())
+    assert report["benchmark"] == script.removesuffix(".py")
+    assert MACHINE_KEYS <= set(report["machine"])
+    assert report["machine"]["cores"] >= 1
+    assert {"params", "results", "summary", "created_at"} <= set(report)
+    assert isinstance(report["summary"]["target_met"], bool)
+    assert proc.stdout.startswith("machine: ")
+    return proc.stdout, report
+
+
+def test_latency(bench_data, tmp_path, installed):
+    models = [m for m in ("popularity", "knn") if m in installed]
+    out = tmp_path / "latency.json"
+    stdout, report = run_bench("latency.py", "--data", str(bench_data), "--models", ",".join(models),
+                               "--learners", "15", "--refits", "1", "--warmup", "1", "--json", str(out))
+    rows = {r["model"]: r for r in report["results"]}
+    assert list(rows) == models
+    for name, r in rows.items():
+        assert r["calls"] == 15
+        assert 0 < r["p50_ms"] <= r["p95_ms"] <= r["max_ms"]
+        assert (r["refits"] == 1) == (name == "knn")
+    assert report["summary"]["worst_model"] in models
+    assert stdout.strip().splitlines()[-1].startswith("worst p95: ")
+
+
+def test_vs_surprise(bench_data, tmp_path, installed):
+    models = [m for m in ("knn", "knn_user", "nmf") if m.split("_")[0] in installed]
+    if not models:
+        pytest.skip("no Surprise-based model installed yet")
+    out = tmp_path / "vs.json"
+    _, report = run_bench("vs_surprise.py", "--data", str(bench_data), "--models", ",".join(models),
+                          "--user-learners", "150", "--json", str(out))
+    rows = {r["model"]: r for r in report["results"]}
+    assert list(rows) == models
+    for r in rows.values():
+        assert r["test_pairs"] > 0
+        assert r["ours_predict_s"] > 0 and r["surprise_test_s"] > 0
+        assert abs(r["rmse_ours"] - r["rmse_surprise"]) <= 1e-6
+        assert r["max_abs_pred_diff"] <= 1e-6
+    if "knn_user" in rows:
+        assert rows["knn_user"]["learners"] == 150
+
+
+def test_scale(tmp_path):
+    out = tmp_path / "scale.json"
+    stdout, report = run_bench("scale.py", "--learners", "120,240", "--models", "popularity", "--courses", "20",
+                               "--cache", str(tmp_path / "cache"), "--json", str(out))
+    rows = report["results"]
+    assert [(r["learners"], r["model"]) for r in rows] == [(120, "popularity"), (240, "popularity")]
+    for r in rows:
+        assert r["status"] == "ok", r
+        assert r["peak_mb"] >= r["peak_after_load_mb"] > 0
+        assert r["recommendations"] > 0
+    assert "fit_growth" in rows[1] and "fit_growth" not in rows[0]
+    assert (tmp_path / "cache" / "240" / "ratings.csv").is_file()
+    assert report["summary"]["target_learners"] == 240
+    assert "per fit: " in stdout.strip().splitlines()[-1]
+
+
+def test_compare_all(bench_data, tmp_path, installed):
+    models = [m for m in ("popularity", "knn") if m in installed]
+    out = tmp_path / "compare.json"
+    stdout, report = run_bench("compare_all.py", "--data", str(bench_data), "--models", ",".join(models),
+                               "--json", str(out))
+    assert [r["model"] for r in report["results"]] == models
+    assert all(r["fit_s"] is not None and r["score_s"] >= 0 for r in report["results"])
+    assert report["summary"]["wall_s"] > 0
+    assert stdout.strip().splitlines()[-1].startswith(f"compare --models {','.join(models)}: ")
