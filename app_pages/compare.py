@@ -73,7 +73,8 @@ else:
                           format_func=lambda i: f"#{i}: " + next(r["title"] for r in runs if r["id"] == i))
     result = next(r["result"] for r in runs if r["id"] == run_id)
     info = result.split
-    st.caption(f"Split {info['name']} {info['params']}, K = {result.k}, seed {result.seed}: "
+    split_text = ", ".join(f"{k}={v}" for k, v in info["params"].items() if k != "seed")
+    st.caption(f"Split: {info['name']} ({split_text}), K = {result.k}, seed {result.seed}: "
                f"{info['evaluated_learners']:,} test learners, {info['test_ratings']:,} held-out ratings"
                + (f"; {info['skipped_test_learners']:,} test learners without training history skipped"
                   if info.get("skipped_test_learners") else "") + ".")
@@ -88,15 +89,12 @@ else:
     st.caption("Metrics are means over test learners with 95% bootstrap intervals; RMSE/MAE only for models that "
                "predict ratings (n/a otherwise). Fit time on the training split; recommend time per learner.")
 
-    left, right = st.columns([2, 1])
-    with left:
-        available = [m for m in metrics if table[m].notna().any()]
-        shown = st.selectbox("Metric", available, key="cmp_chart_metric",
-                             index=available.index(primary) if primary in available else 0)
-        st.plotly_chart(charts.metric_bars(table, shown, f"{shown}_lo", f"{shown}_hi", label="label"),
-                        key="cmp_bars")
-    with right:
-        st.plotly_chart(charts.timing_bars(table), key="cmp_times")
+    available = [m for m in metrics if table[m].notna().any()]
+    shown = st.columns([1, 2])[0].selectbox("Metric", available, key="cmp_chart_metric",
+                                            index=available.index(primary) if primary in available else 0)
+    left, right = st.columns([3, 2])
+    left.plotly_chart(charts.metric_bars(table, shown, f"{shown}_lo", f"{shown}_hi", label="label"), key="cmp_bars")
+    right.plotly_chart(charts.timing_bars(table), key="cmp_times")
 
     st.subheader("Paired test")
     names = list(result.details)
@@ -119,13 +117,16 @@ else:
 
     st.subheader("One learner, every model")
     with session.guard("Building the side-by-side lists", "Pick another learner."):
-        history, who = widgets.learner_picker(dataset, "cmp_learner")
+        with st.columns([2, 1])[0]:
+            history, who = widgets.learner_picker(dataset, "cmp_learner")
         if history:
             titles = dict(zip(dataset.item_ids.astype(str), dataset.courses["TITLE"].astype(str)))
             fitted = {d.label: d.model for d in result.details.values()}
             side, lists = results.top_lists(fitted, history, result.k, titles)
             st.caption(f"Top {result.k} for {who} (courses: {'; '.join(titles.get(c, c) for c in history)}). "
                        "Models as fitted on the run's training split.")
-            left, right = st.columns([3, 2])
-            left.dataframe(side, height=38 + 35 * result.k)
-            right.plotly_chart(charts.overlap_heatmap(charts.jaccard_matrix(lists)), key="cmp_jaccard")
+            width = max(150, 880 // max(1, len(side.columns)))
+            st.dataframe(side, height=38 + 35 * result.k,
+                         column_config={c: st.column_config.TextColumn(c, width=width) for c in side.columns})
+            st.columns([3, 2])[0].plotly_chart(charts.overlap_heatmap(charts.jaccard_matrix(lists)),
+                                               key="cmp_jaccard")

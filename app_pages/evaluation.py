@@ -29,8 +29,8 @@ else:
 
     with session.guard("Drawing the per-learner distribution"):
         st.plotly_chart(charts.per_learner_distribution(result.details, primary), key="ev_ndcg")
-        st.caption(f"Each test learner's {primary} on the held-out courses; many learners have one held-out "
-                   "course, so the metric is often 0 or a single hit's value.")
+        st.caption(f"Each test learner's {primary} on their held-out courses: 0 means none of them was in the top "
+                   f"{result.k}; with one held-out course a hit at rank r scores 1/log2(r+1).")
 
     shown = 0
     if d.predictions is not None and d.errors is not None:
@@ -48,20 +48,20 @@ else:
     if hasattr(model, "cluster_sizes_"):
         shown += 1
         with session.guard("Drawing the cluster plots"):
-            left, right = st.columns([1, 2])
+            left, right = st.columns(2)
             left.plotly_chart(charts.cluster_sizes(model.cluster_sizes_), key="ev_sizes")
             if hasattr(model, "explained_variance_ratio_"):
-                left.plotly_chart(charts.variance_ratio(model.explained_variance_ratio_), key="ev_evr")
+                right.plotly_chart(charts.variance_ratio(model.explained_variance_ratio_), key="ev_evr")
             rows = model.train_matrix_
             rng = np.random.default_rng(result.seed)
             sample = np.sort(rng.choice(rows.shape[0], size=min(3000, rows.shape[0]), replace=False))
             histories = rows[sample]
-            right.plotly_chart(charts.learner_scatter(model.learner_features(histories), model.assign(histories),
+            st.plotly_chart(charts.learner_scatter(model.learner_features(histories), model.assign(histories),
                                                       seed=result.seed), key="ev_scatter")
     if hasattr(model, "similarity_"):
         shown += 1
         with session.guard("Drawing the course similarity"):
-            n_top = st.slider("Most-enrolled courses shown", 5, 40, 20, key="ev_sim_n")
+            n_top = st.columns([1, 2])[0].slider("Most-enrolled courses shown", 5, 40, 20, key="ev_sim_n")
             enrol = np.bincount(model.train_matrix_.indices, minlength=model.train_matrix_.shape[1])
             top = np.argsort(-enrol, kind="stable")[:n_top]
             sim = np.asarray(model.similarity_[np.ix_(top, top)].todense() if hasattr(model.similarity_, "todense")

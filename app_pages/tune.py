@@ -24,7 +24,8 @@ def parse_values(text: str, p) -> list:
 from recsys.models import REGISTRY  # noqa: E402  (after the title: the page shows while models import)
 
 models = [m for m in catalogue.available_models() if any(p.name not in SEEDS for p in REGISTRY[m].hyperparams)]
-model_key = widgets.model_picker("Model", "tune_model", models)
+with st.columns([1, 2])[0]:
+    model_key = widgets.model_picker("Model", "tune_model", models)
 
 grid, problems = {}, []
 if model_key:
@@ -59,7 +60,8 @@ if model_key:
 
     c1, c2, c3, c4, c5 = st.columns(5)
     k = c2.number_input("K", 1, 50, 10, key="tune_k", persist_state="session")
-    metric_options = [f"{m}@{int(k)}" for m in RANKING] + (["rmse", "mae"] if cls.predicts_ratings else [])
+    ranking = ["ndcg"] + [m for m in RANKING if m != "ndcg"]
+    metric_options = [f"{m}@{int(k)}" for m in ranking] + (["rmse", "mae"] if cls.predicts_ratings else [])
     metric = c1.selectbox("Metric", metric_options, key="tune_metric")
     folds = c3.number_input("Folds", 2, 10, 3, key="tune_folds", persist_state="session")
     seed = c4.number_input("Seed", 0, 2**31 - 1, 0, key="tune_seed", persist_state="session")

@@ -108,15 +108,16 @@ def jaccard_matrix(lists: dict[str, list[str]]) -> pd.DataFrame:
 
 
 def timing_bars(table: pd.DataFrame) -> go.Figure:
-    """Fit seconds and recommend milliseconds per learner, one bar group per model."""
+    """Fit seconds and recommend milliseconds per learner: two stacked horizontal bar panels."""
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=2, cols=1, subplot_titles=("Fit time (s)", "Recommend time (ms per learner)"),
-                        vertical_spacing=0.22)
-    fig.add_bar(x=table["label"], y=table["fit_seconds"], row=1, col=1, showlegend=False)
-    fig.add_bar(x=table["label"], y=table["recommend_ms"], row=2, col=1, showlegend=False)
-    fig.update_xaxes(showticklabels=False, row=1, col=1)
-    return _tidy(fig, 440)
+    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.16,
+                        subplot_titles=("Fit time (s)", "Recommend time (ms per learner)"))
+    for row, col in ((1, "fit_seconds"), (2, "recommend_ms")):
+        fig.add_bar(y=table["label"], x=table[col], orientation="h", row=row, col=1, showlegend=False,
+                    text=table[col].map(lambda v: f"{v:.2g}"), textposition="auto")
+    fig.update_yaxes(autorange="reversed")
+    return _tidy(fig, 120 + 56 * max(3, len(table)))
 
 
 def tune_curve(table: pd.DataFrame, param: str, best: dict, metric: str) -> go.Figure:
@@ -142,32 +143,45 @@ def tune_curve(table: pd.DataFrame, param: str, best: dict, metric: str) -> go.F
 
 # ----- evaluation plots --------------------------------------------------------------------------
 def per_learner_distribution(details: dict, metric: str) -> go.Figure:
-    """Box plot of a per-learner metric for every model of a run (one point per test learner)."""
+    """Share of test learners per value band of a per-learner metric, one bar colour per model.
+
+    A histogram rather than a box plot: with one or two held-out courses per learner the values are a few
+    discrete levels (0 = miss), which boxes hide.
+    """
     frames = [pd.DataFrame({"model": d.label, metric: d.per_learner[metric].to_numpy()})
               for d in details.values() if metric in d.per_learner]
     data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"model": [], metric: []})
-    fig = px.box(data, x="model", y=metric, points=False, title=f"Per-learner {metric} (box: quartiles; + mean)")
-    fig.update_traces(boxmean=True)
-    fig.update_xaxes(title=None)
-    return _tidy(fig, 380)
+    data = data.dropna()
+    fig = px.histogram(data, x=metric, color="model", barmode="group", histnorm="percent",
+                       title=f"Distribution of per-learner {metric}")
+    fig.update_traces(xbins=dict(start=-0.05, end=1.05, size=0.1))
+    fig.update_yaxes(title="% of test learners")
+    fig.update_layout(legend=dict(orientation="h", y=-0.25, title=None))
+    return _tidy(fig, 400)
 
 
 def predicted_vs_actual(predictions: pd.DataFrame, max_points: int = 20_000, seed: int = 0) -> go.Figure:
-    """Distribution of predicted ratings for each actual rating value (actual ratings are a few discrete values)."""
+    """Predicted ratings for each actual rating value (box per value; x labels give how many ratings)."""
     data = predictions
-    if len(data) > max_points:
-        data = data.sample(max_points, random_state=seed)
-    data = data.assign(actual=data["actual"].map(lambda v: f"{v:g}"))
-    fig = px.violin(data, x="actual", y="predicted", box=True, points=False,
-                    title=f"Predicted vs actual rating ({len(data):,} test ratings)")
-    fig.update_xaxes(type="category", title="actual rating")
+    counts = data["actual"].value_counts()
+    if len(data) > max_points:  # sample within each actual value, so rare values keep enough points
+        rng = np.random.default_rng(seed)
+        keep = [rng.choice(idx, min(len(idx), max(200, max_points * len(idx) // len(data))), replace=False)
+                for idx in data.groupby("actual").indices.values()]
+        data = data.iloc[np.sort(np.concatenate(keep))]
+    names = {v: f"{v:g} (n={counts[v]:,})" for v in counts.index}
+    data = data.assign(actual=data["actual"].map(names))
+    order = [names[v] for v in sorted(counts.index)]
+    fig = px.box(data, x="actual", y="predicted", points="outliers", category_orders={"actual": order},
+                 title="Predicted rating by actual rating")
+    fig.update_xaxes(title="actual rating (test ratings)")
     fig.update_yaxes(title="predicted rating")
     return _tidy(fig, 380)
 
 
 def error_histogram(errors: np.ndarray) -> go.Figure:
-    fig = px.histogram(x=np.asarray(errors, dtype=float), nbins=60, title="Prediction error (predicted - actual)",
-                       labels={"x": "error"})
+    fig = px.histogram(x=np.asarray(errors, dtype=float), nbins=60, log_y=True,
+                       title="Prediction error (predicted - actual), log scale", labels={"x": "error"})
     fig.update_yaxes(title="test ratings")
     return _tidy(fig, 380)
 
