@@ -91,7 +91,7 @@ def genre_profiles(histories: sparse.csr_matrix, genre_matrix: np.ndarray, top_r
                    norm: str = "l2") -> np.ndarray:
     """Rating-weighted sum of the genre vectors of each learner's courses (n x n_genres), row-normalized.
 
-    `norm` "l2" (unit length, for cosine matching), "l1" (genre shares, for clustering) or "none".
+    `norm` "l2" (unit length: cosine matching and clustering), "l1" (genre shares) or "none" (raw sums).
     """
     profile = np.asarray(rating_weights(histories, top_rating) @ genre_matrix, dtype=np.float64)
     if norm == "l2":
