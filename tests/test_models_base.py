@@ -142,3 +142,15 @@ def test_artifact_for_another_dataset_is_refused(small_dataset, tiny_dataset, tm
         load_model(path, dataset=tiny_dataset)
     with pytest.raises(ArtifactError, match="not a saved model"):
         load_model(tmp_path)
+
+
+def test_metadata_filters_on_a_catalogue_without_metadata_say_so(small_dataset):
+    """The real IBM catalogue has no course_meta.csv: a level filter must explain, not return nothing."""
+    bare = small_dataset.with_ratings(small_dataset.ratings)
+    bare.courses = bare.courses.assign(LEVEL=None, DURATION_HOURS=np.nan)
+    model = make_model("popularity").fit(bare)
+    with pytest.raises(ValueError, match="course_meta.csv"):
+        model.recommend([], filters={"levels": ["Beginner"]})
+    with pytest.raises(ValueError, match="DURATION_HOURS"):
+        model.recommend([], filters={"max_duration": 5})
+    assert len(model.recommend([], k=5, filters={"genres": [bare.genres[0]]})) > 0

@@ -151,12 +151,20 @@ class Recommender(BaseEstimator):
                 raise ValueError(f"unknown genre(s): {', '.join(bad)} (known: {', '.join(self.genres_)})")
             mask &= self.catalogue_[genres].to_numpy().sum(axis=1) > 0
         levels = list(filters.get("levels") or [])
-        if levels and "LEVEL" in self.catalogue_:
-            mask &= self.catalogue_["LEVEL"].isin(levels).to_numpy()
+        if levels:
+            mask &= self.catalogue_[self._known_column("LEVEL", "levels")].isin(levels).to_numpy()
         max_duration = filters.get("max_duration")
-        if max_duration is not None and "DURATION_HOURS" in self.catalogue_:
-            mask &= (self.catalogue_["DURATION_HOURS"].fillna(np.inf).to_numpy() <= float(max_duration))
+        if max_duration is not None:
+            hours = self.catalogue_[self._known_column("DURATION_HOURS", "max_duration")]
+            mask &= (pd.to_numeric(hours, errors="coerce").fillna(np.inf).to_numpy() <= float(max_duration))
         return mask
+
+    def _known_column(self, column: str, filter_name: str) -> str:
+        """A metadata column a filter needs; a clear error (not an empty list) when the dataset lacks it."""
+        if column not in self.catalogue_ or self.catalogue_[column].isna().all():
+            raise ValueError(f"filter '{filter_name}' needs course {column} values, but this dataset has none "
+                             f"(add course_meta.csv with COURSE_ID, LEVEL, DURATION_HOURS)")
+        return column
 
     def rank(self, scores: np.ndarray, history: sparse.csr_matrix, k: int, exclude_seen: bool = True,
              filters: Mapping[str, Any] | None = None, exclude: Iterable[str] = ()) -> np.ndarray:
