@@ -3,7 +3,10 @@ import os
 
 import streamlit as st
 
+from recsys.data.loader import OPTIONAL_FILES, REQUIRED_FILES
 from recsys.ui import charts, session
+
+FILES = f"{', '.join(REQUIRED_FILES)} (optional: {', '.join(OPTIONAL_FILES)})"
 
 st.title("Course recommender workbench")
 st.markdown(
@@ -50,9 +53,8 @@ if kind == "builtin":
 elif kind == "folder":
     with st.form("folder_form", border=False):
         path = st.text_input("Folder path", value=current.get("path", ""),
-                             placeholder="/path/to/folder with ratings.csv and course_genre.csv",
-                             help="Needs ratings.csv (user,item,rating) and course_genre.csv; course_meta.csv "
-                                  "(LEVEL, DURATION_HOURS) and the text files are optional.")
+                             placeholder="/path/to/a folder in the IBM course-recommender format",
+                             help=f"The folder must hold {FILES}. Nothing is ever written to it.")
         submitted = st.form_submit_button("Use this folder", type="primary")
     if submitted:
         with session.guard("Loading the folder", "Check the path and the files' columns, then try again."):
@@ -61,9 +63,8 @@ elif kind == "folder":
             st.success(f"Loaded {dataset!r}.")
 
 else:
-    files = st.file_uploader(
-        "CSV files: ratings.csv and course_genre.csv (optional: course_meta.csv, course_processed.csv, "
-        "courses_bows.csv)", type=["csv"], accept_multiple_files=True, key="home_upload")
+    files = st.file_uploader(f"CSV files: {FILES}", type=["csv"], accept_multiple_files=True, key="home_upload",
+                             help="The files stay in this browser session only.")
     if files:
         digest = session.uploaded_digest(files)
         if current.get("digest") != digest:

@@ -185,7 +185,7 @@ def show_recommendations(active: dict) -> None:
 
 
 def show_rows(ranked) -> None:
-    widths = [0.35, 4.0, 1.0, 0.6, 0.7, 3.0, 0.45, 0.45]
+    widths = [0.35, 4.0, 1.0, 0.75, 0.7, 3.0, 0.45, 0.45]
     head = st.columns(widths)
     for col, name in zip(head, ["#", "Course", "Level", "Hours", "Score", "Why"]):
         col.markdown(f"**{name}**")

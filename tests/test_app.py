@@ -221,13 +221,18 @@ def test_bad_upload_shows_one_error(app_env):
     at = _open("home")
     at.segmented_control(key="home_source_kind").set_value("upload")
     at.run()
+    good = {f.name: f.read_bytes() for f in app_env["data"].glob("*.csv")}
     at.file_uploader(key="home_upload").set_value([
-        ("ratings.csv", b"user,item\n1,ML0101EN\n", "text/csv"),
-        ("course_genre.csv", b"COURSE_ID,TITLE\n", "text/csv"),
+        ("ratings.csv", b"user,item\n1,ML0101EN\n", "text/csv"),  # no rating column
+        ("course_genre.csv", good["course_genre.csv"], "text/csv"),
+        ("course_processed.csv", good["course_processed.csv"], "text/csv"),
     ])
     at.run()
     assert not at.exception
-    assert len(at.error) == 1 and "ratings.csv" in at.error[0].value + "course_genre.csv"
+    assert len(at.error) == 1
+    message = at.error[0].value
+    assert "ratings.csv" in message and "rating" in message.split("ratings.csv", 1)[1]
+    assert "Traceback" not in message
     assert "500 learners" in " ".join(c.value for c in at.sidebar.caption), "the previous dataset stays in use"
 
 

@@ -104,7 +104,7 @@ def _recommended_ids(page) -> list[str]:
     return ids
 
 
-def test_learner_flow_and_comparison(server):
+def test_learner_flow_and_comparison(server, tmp_path):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -118,6 +118,18 @@ def test_learner_flow_and_comparison(server):
             _settle(page)
             assert page.get_by_role("heading", name="Course recommender workbench").is_visible()
             _shot(page, "01_home")
+
+            # A malformed upload gives one readable error, and the dataset in use stays.
+            page.get_by_role("radio", name="Upload CSV files").click()
+            _settle(page)
+            bad = tmp_path / "ratings.csv"
+            bad.write_text("user,item\n1,ML0101EN\n")
+            page.locator("input[type='file']").set_input_files(str(bad))
+            page.wait_for_selector("[data-testid='stAlertContentError']", timeout=30_000)
+            _settle(page)
+            assert page.locator("[data-testid='stAlertContentError']").count() == 1
+            assert page.locator("[data-testid='stSidebar'] >> text=800 learners").is_visible()
+            _shot(page, "01b_bad_upload")
 
             page.goto(server + "/recommend")
             _settle(page)

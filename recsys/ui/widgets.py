@@ -22,7 +22,7 @@ def param_key(prefix: str, model_key: str, name: str) -> str:
 def _float_format(p: HyperParam) -> str:
     step = p.step or 0.0
     if p.log or (step and step < 0.001):
-        return "%.6f"
+        return "%g"  # sprintf.js: shortest form, e.g. 0.0001 or 1e-05
     if step and step < 0.01:
         return "%.3f"
     return "%.2f"
