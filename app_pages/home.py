@@ -4,7 +4,7 @@ import os
 import streamlit as st
 
 from recsys.data.loader import OPTIONAL_FILES, REQUIRED_FILES
-from recsys.ui import charts, session
+from recsys.ui import catalogue, charts, session
 
 FILES = f"{', '.join(REQUIRED_FILES)} (optional: {', '.join(OPTIONAL_FILES)})"
 
@@ -91,7 +91,7 @@ def show_summary(dataset) -> None:
             f"- Rating scale: **{dataset.rating_scale[0]:g} - {dataset.rating_scale[1]:g}** "
             "(in the IBM data 3 = completed, 2 = audited)\n"
             f"- Learners with more than 10 courses: **{summary['learners_with_over_10']:,}**\n"
-            f"- Course metadata: {'level and duration' if 'LEVEL' in dataset.courses else 'genres only (no level/duration)'}\n"
+            f"- Course metadata: {'level and duration' if catalogue.has_metadata(dataset, 'LEVEL') else 'genres only (no course_meta.csv)'}\n"
             f"- Course text: {'descriptions / bag of words available' if dataset.bows is not None else 'not available'}"
         )
 

@@ -277,3 +277,30 @@ print("TF" if "tensorflow" in sys.modules or "keras" in sys.modules else "NO-TF"
                          cwd=ROOT, env=os.environ.copy())
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "NO-TF"
+
+
+def test_folder_without_course_metadata(app_env, tmp_path):
+    """The real IBM files have no course_meta.csv: no level/duration widgets, everything else works."""
+    import shutil
+
+    for f in app_env["data"].glob("*.csv"):
+        if f.name != "course_meta.csv":
+            shutil.copy(f, tmp_path / f.name)
+    at = _open("home")
+    at.segmented_control(key="home_source_kind").set_value("folder")
+    at.run()
+    at.text_input[0].input(str(tmp_path))
+    at.button[0].click()
+    at.run()
+    _ok(at)
+    assert at.session_state["dataset_source"] == {"kind": "folder", "path": str(tmp_path)}
+    assert any("genres only" in m.value for m in at.markdown)
+    at.switch_page("app_pages/recommend.py")
+    at.run()
+    assert not [m for m in at.multiselect if m.key in ("rec_table_levels", "rec_f_levels")]
+    _select_rows(at, [0, 1])
+    at.button(key="rec_train").click()
+    at.run()
+    _ok(at)
+    assert len(at.session_state["rec_last"]) > 0 and "LEVEL" not in at.session_state["rec_last"]
+    assert not [s for s in at.slider if s.key == "rec_f_hours"]

@@ -45,6 +45,11 @@ def genre_labels(dataset) -> np.ndarray:
     return np.array([", ".join(names[row]) for row in flags], dtype=object)
 
 
+def has_metadata(dataset, column: str) -> bool:
+    """Whether the catalogue has any value in `column` (LEVEL / DURATION_HOURS come from course_meta.csv)."""
+    return column in dataset.courses and bool(dataset.courses[column].notna().any())
+
+
 def course_table(dataset) -> pd.DataFrame:
     """One row per course: COURSE_ID, TITLE, GENRES, LEVEL, DURATION_HOURS (if known), ENROLMENTS."""
     courses = dataset.courses
@@ -53,9 +58,9 @@ def course_table(dataset) -> pd.DataFrame:
         "TITLE": courses["TITLE"].astype(str).to_numpy() if "TITLE" in courses else courses["COURSE_ID"].astype(str),
         "GENRES": genre_labels(dataset),
     })
-    if "LEVEL" in courses:
-        table["LEVEL"] = courses["LEVEL"].astype(str).to_numpy()
-    if "DURATION_HOURS" in courses:
+    if has_metadata(dataset, "LEVEL"):
+        table["LEVEL"] = courses["LEVEL"].where(courses["LEVEL"].notna(), None).to_numpy(dtype=object)
+    if has_metadata(dataset, "DURATION_HOURS"):
         table["DURATION_HOURS"] = pd.to_numeric(courses["DURATION_HOURS"], errors="coerce").to_numpy()
     table["ENROLMENTS"] = np.bincount(dataset.matrix.indices, minlength=dataset.n_items)
     return table
