@@ -13,6 +13,7 @@ assigns), with `item_inner[col] == -1` for catalogue courses nobody rated.
 """
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -58,8 +59,10 @@ def rating_arrays(dataset) -> RatingArrays:
     last = np.r_[key[1:] != key[:-1], True]
     order = order[last]
     rows, cols, vals = rows[order], cols[order], vals[order]
-    uniq, first = np.unique(cols, return_index=True)
-    inner_item = uniq[np.argsort(first, kind="stable")]
+    first = np.full(n_items, len(cols), dtype=np.int64)
+    np.minimum.at(first, cols, np.arange(len(cols), dtype=np.int64))
+    rated = np.flatnonzero(first < len(cols))
+    inner_item = rated[np.argsort(first[rated], kind="stable")]
     item_inner = np.full(n_items, -1, dtype=np.int64)
     item_inner[inner_item] = np.arange(len(inner_item))
     return RatingArrays(rows, cols, np.ascontiguousarray(vals), int(dataset.n_users), int(n_items),
@@ -71,6 +74,17 @@ def build_trainset(dataset, arrays: RatingArrays | None = None):
     from surprise import Trainset
 
     a = arrays if arrays is not None else rating_arrays(dataset)
+    # Millions of new tuples would trigger the cyclic GC over and over (none of them can form a cycle).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build_trainset(dataset, a, Trainset)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _build_trainset(dataset, a: RatingArrays, Trainset):
     n_users, n_inner = a.n_users, len(a.inner_item)
     inner_cols = a.item_inner[a.cols]
     # One Python object per distinct id / rating value, shared by all tuples (memory at millions of ratings).

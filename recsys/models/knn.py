@@ -9,15 +9,20 @@ Two jobs, two neighbourhoods:
   rating scale) -- but batched in numpy instead of one Python call per pair. Item-based models use the
   similarity matrix Surprise learned; user-based ones compute Surprise's formulas on the fly from sparse
   products, because Surprise's n_learners^2 float64 matrices (5 of them while fitting) do not fit in memory
-  at 34k learners. The arithmetic is the same, step for step, so the results agree bit for bit whenever
-  the partial sums are exact (ratings on a grid like 2.0/3.0); `msd` user-based can differ by rounding.
+  at 34k learners. The arithmetic is the same, step for step and in the same order, so the results agree
+  bit for bit when the partial sums are exact (ratings on a grid like 2.0/3.0); otherwise user-based
+  `msd` and learner means can differ in the last bits.
 * Ranking (`score_histories`, `recommend`) uses `ranking_similarity`. With ~98% of ratings equal to 3.0 the
   rating-based similarities are degenerate (cosine over co-rated courses and msd are ~1 for nearly every
   pair) and every predicted rating is ~3.0, so ranking by predicted rating is popularity in disguise and
-  loses to it. Who-took-what carries the signal, so the default `implicit_cosine` ranks with the cosine
-  similarity of binary enrolment vectors (item-based: course x course, each course keeps its k most
-  similar courses; user-based: the learner's k most similar learners vote for their courses). `surprise`
-  ranks by the Surprise-predicted rating instead (kept for comparison; it loses to popularity).
+  loses to it. Who-took-what carries the signal, so the default `implicit_cosine` ranks with a cosine on
+  binary enrolment vectors, in its asymmetric form common / (n_query^(1-a) * n_neighbour^a)
+  (`implicit_alpha` a = 0.5 is the plain cosine; the default 0.2 lets popular courses / active learners
+  count more, which the popular head of this data rewards). Item-based: each course keeps its k most
+  similar courses and scores sum over the learner's courses. User-based: the learner's k most similar
+  learners vote for their courses with their similarity. `surprise` ranks by the Surprise-predicted
+  rating instead (kept for comparison; it loses to popularity). Popularity breaks remaining ties and
+  ranks everything for an empty history.
 
 New learners need no retraining: item-based scores read the learned course x course similarities;
 user-based ones compare the new enrolment vector with every training learner by a sparse product.
@@ -92,6 +97,8 @@ class KNNRecommender(Recommender):
     def _fit(self, dataset, progress) -> None:
         import surprise
 
+        if progress:
+            progress(0.0, "sorting ratings")
         a = rating_arrays(dataset)
         if self.user_based and a.n_users > USER_BASED_MAX_LEARNERS:
             raise ValueError(
@@ -122,6 +129,10 @@ class KNNRecommender(Recommender):
             inner = a.inner_item
             self.sim_ = np.zeros((n_items, n_items))
             self.sim_[np.ix_(inner, inner)] = algo.sim
+            # Rank of each course in heapq.nlargest order (similarity descending, then course index).
+            order = np.argsort(-self.sim_, axis=1, kind="stable")
+            self.sim_rank_ = np.empty(self.sim_.shape, dtype=np.int32)
+            np.put_along_axis(self.sim_rank_, order, np.arange(n_items, dtype=np.int32)[None, :], axis=1)
             if self.variant == "with_means":
                 self.x_means_ = np.zeros(n_items)
                 self.x_means_[inner] = algo.means
@@ -174,9 +185,10 @@ class KNNRecommender(Recommender):
         """Enrolment matrix and, item-based, the course x course asymmetric cosine (k best per course)."""
         B = R.copy()
         B.data = np.ones_like(B.data)
-        self.enrol_ = B
-        self.enrol_count_ = np.diff(B.indptr).astype(np.float64)
-        if not self.user_based:
+        if self.user_based:
+            self.enrol_ = B
+            self.enrol_count_ = np.diff(B.indptr).astype(np.float64)
+        else:
             co = (B.T @ B).toarray().astype(np.float64)
             n = np.maximum(np.diag(co).copy(), 1.0)
             a = float(self.implicit_alpha)
@@ -222,20 +234,27 @@ class KNNRecommender(Recommender):
             return np.where(ok, quotient, self.global_mean_)
         return np.where(ok, start + quotient, start)
 
-    def _aggregate(self, pair, nb, sim, dev, n_pairs):
+    def _aggregate(self, pair, sim, dev, n_pairs, order_key=None):
         """Top-k positive neighbours per pair in heapq order; returns (sum(sim*dev)/sum(sim), ok).
 
-        Entries of one pair may come in any order: they are sorted by similarity (descending), then by
-        neighbour index, which is the position in Surprise's neighbour list (ratings are stored in
-        ascending learner / course order), reproducing `heapq.nlargest`'s stable tie order.
+        Within a pair, entries must come in Surprise's neighbour-list order (ascending learner / course
+        index). `heapq.nlargest` keeps that order among equal similarities, so the neighbours are sorted
+        by similarity (descending) with a stable sort -- or, item-based, by `order_key`, a precomputed
+        rank of each neighbour in that order (integer keys sort much faster than a float lexsort).
         """
         keep = sim > 0  # non-positive neighbours never count and never displace a positive one
-        pair, nb, sim, dev = pair[keep], nb[keep], sim[keep], dev[keep]
-        order = np.lexsort((nb, -sim, pair))
+        if not keep.all():
+            pair, sim, dev = pair[keep], sim[keep], dev[keep]
+            order_key = order_key[keep] if order_key is not None else None
+        if order_key is None:
+            order = np.lexsort((-sim, pair))
+        else:
+            order = np.argsort(pair * np.int64(len(self.item_index_)) + order_key)
         pair, sim, dev = pair[order], sim[order], dev[order]
-        rank = np.arange(len(pair)) - np.searchsorted(pair, pair)
+        rank = np.arange(len(pair)) - np.searchsorted(pair, np.arange(n_pairs))[pair]
         top = rank < int(self.k)
-        pair, sim, dev = pair[top], sim[top], dev[top]
+        if not top.all():
+            pair, sim, dev = pair[top], sim[top], dev[top]
         # bincount adds in array order, i.e. by decreasing similarity, exactly like Surprise's loop.
         sum_sim = np.bincount(pair, weights=sim, minlength=n_pairs)
         sum_dev = np.bincount(pair, weights=sim * dev, minlength=n_pairs)
@@ -258,10 +277,12 @@ class KNNRecommender(Recommender):
         lengths = np.diff(H.indptr)[rows]
         for lo, hi in _chunks(lengths, _CHUNK_ENTRIES):
             owner, entry = gather_rows(H, rows[lo:hi])
-            nb = H.indices[entry].astype(np.int64)
-            sim = self.sim_[items[lo:hi][owner], nb]
-            dev = self._neighbour_dev(H.data[entry].astype(np.float64), nb, bu_rows[lo:hi][owner])
-            quotient[lo:hi], ok[lo:hi] = self._aggregate(owner, nb, sim, dev, hi - lo)
+            nb = H.indices[entry]
+            flat = items[lo:hi][owner] * np.int64(self.sim_.shape[1]) + nb
+            by = bu_rows[lo:hi][owner] if self.variant == "baseline" else None
+            dev = self._neighbour_dev(H.data[entry], nb, by)
+            quotient[lo:hi], ok[lo:hi] = self._aggregate(owner, np.take(self.sim_, flat), dev, hi - lo,
+                                                         order_key=np.take(self.sim_rank_, flat))
         return quotient, ok
 
     def _user_based_pairs(self, users, items):
@@ -284,7 +305,7 @@ class KNNRecommender(Recommender):
                 owner, entry = gather_rows(y, items[sel])
                 nb = y.indices[entry].astype(np.int64)
                 dev = self._neighbour_dev(y.data[entry], nb, self.bi_[items[sel]][owner])
-                quotient[sel], ok[sel] = self._aggregate(owner, nb, sims[local[a:b][owner], nb], dev, b - a)
+                quotient[sel], ok[sel] = self._aggregate(owner, sims[local[a:b][owner], nb], dev, b - a)
         return quotient, ok
 
     def _user_sim_rows(self, A: sparse.csr_matrix, bu_rows: np.ndarray, self_rows=None) -> np.ndarray:
@@ -422,7 +443,7 @@ class KNNRecommender(Recommender):
             nb = vv[owner]
             pair = rr[owner] * n_items + item
             dev = self._neighbour_dev(R.data[entry], nb, self.bi_[item])
-            q, o = self._aggregate(pair, nb, sims[lo + rr[owner], nb], dev, (hi - lo) * n_items)
+            q, o = self._aggregate(pair, sims[lo + rr[owner], nb], dev, (hi - lo) * n_items)
             quotient[lo * n_items:hi * n_items], ok[lo * n_items:hi * n_items] = q, o
         return quotient, ok
 
