@@ -1,0 +1,433 @@
+"""Neural embeddings: a Keras model of learner and course vectors trained on "would this learner enrol?".
+
+Why this shape: ratings on this data are ~98% "completed", so a model fitted to ratings alone ranks no
+better than popularity. The ranking signal is *which* courses a learner enrolled in, so the main head is a
+logistic "enrol" score (taken courses vs sampled non-enrolled courses); a second head on the same learner
+vectors regresses the observed ratings for `predict`.
+
+Speed: a training example is one learner's row over the whole catalogue (~300 courses), so a step is two
+small matrix products and the course side is updated densely, while the large learner table gets a "lazy"
+Adam update of just the rows in the batch (cost independent of the number of learners).
+
+TensorFlow is imported only inside `fit` (and when the Keras model itself is asked for after `load`): after
+fitting, every weight serving needs is copied into numpy, and new learners get a vector by a few batched
+Newton steps of the same regularised logistic objective with the course vectors frozen (milliseconds).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from recsys.models.base import NotFittedError, Recommender
+from recsys.models.params import HyperParam
+
+KERAS_FILE = "model.keras"
+_FOLD_IN_STEPS = 6      # max Newton steps for a new learner (from the mean vector: ~1e-4 after 3, ~1e-7 after 5)
+_FOLD_IN_CHUNK = 2048   # learners per batched fold-in block (memory: chunk x d^2 floats)
+_ADAM = (0.9, 0.999, 1e-7)
+_MIN_STEPS = 20         # steps per epoch at least: small datasets get smaller batches instead of 1-2 steps
+
+
+class NeuralRecommender(Recommender):
+    """Learner/course embeddings + biases; logistic enrol head for ranking, regression head for ratings.
+
+    Per epoch each learner with n training courses gets n * `negatives` courses drawn (without the ones
+    they took) with probability proportional to (enrolments + 1) ** `negative_exponent` (0 uniform, 1 by
+    popularity). Popular negatives teach the model to separate popular courses but also remove popularity
+    from the logit, so ranking scores add `negative_exponent * log(enrolments + 1)` back (the usual
+    sampling correction): score(learner, course) = u . v_course + b_course + correction.
+    The L2 penalty is per example, like a per-pair model: each learner or course vector is penalised
+    `regularization` times the number of examples it appears in.
+    """
+
+    key = "neural"
+    label = "Neural embeddings"
+    description = ("Keras learner/course embeddings trained to tell enrolled courses from sampled others; "
+                   "new learners are folded in with the course embeddings frozen.")
+    predicts_ratings = True
+    uses_tensorflow = True
+    hyperparams = (
+        HyperParam("embedding_size", "int", 32, low=2, high=256, step=2,
+                   help="Length of the learner and course vectors"),
+        HyperParam("epochs", "int", 10, low=1, high=200, step=1,
+                   help="Passes over the learners (fresh negatives each pass)"),
+        HyperParam("learning_rate", "float", 0.02, low=1e-4, high=1.0, log=True, help="Adam step size"),
+        HyperParam("regularization", "float", 0.01, low=0.0, high=1.0, log=True,
+                   help="L2 penalty per training example on the learner and course vectors"),
+        HyperParam("batch_size", "int", 512, low=8, high=65536, step=8, log=True,
+                   help="Learners per gradient step (each brings all its courses and negatives); "
+                        "lowered on small data so an epoch has at least 20 steps"),
+        HyperParam("negatives", "int", 2, low=1, high=50, step=1,
+                   help="Sampled non-enrolled courses per enrolment, redrawn every epoch"),
+        HyperParam("negative_exponent", "float", 0.5, low=0.0, high=1.0, step=0.05,
+                   help="Negatives drawn by popularity ** exponent (0 uniform, 1 proportional)"),
+        HyperParam("validation_share", "float", 0.1, low=0.0, high=0.5, step=0.05,
+                   help="Share of training ratings held out for the validation loss curve"),
+        HyperParam("seed", "int", 0, low=0, high=2**31 - 1, help="Random seed (same seed, same model)"),
+    )
+
+    def __init__(self, embedding_size: int = 32, epochs: int = 10, learning_rate: float = 0.02,
+                 regularization: float = 0.01, batch_size: int = 512, negatives: int = 2,
+                 negative_exponent: float = 0.5, validation_share: float = 0.1, seed: int = 0):
+        self.embedding_size = embedding_size
+        self.epochs = epochs
+        self.learning_rate = learning_rate
+        self.regularization = regularization
+        self.batch_size = batch_size
+        self.negatives = negatives
+        self.negative_exponent = negative_exponent
+        self.validation_share = validation_share
+        self.seed = seed
+
+    # ----- fitting ----------------------------------------------------------------------------
+    def _fit(self, dataset, progress) -> None:
+        full = dataset.matrix
+        n_users, n_items = full.shape
+        counts = np.bincount(full.indices, minlength=n_items).astype(np.float64)
+        q = (counts + 1.0) ** float(self.negative_exponent)
+        self.negative_probs_ = q / q.sum()
+        self.score_offset_ = float(self.negative_exponent) * np.log(counts + 1.0)
+        self.enrolments_ = counts
+        self.rating_mean_ = float(full.data.mean())
+
+        rng = np.random.default_rng(self.seed)
+        val_mask = _validation_mask(full, float(self.validation_share), rng)
+        train = _keep(full, ~val_mask)
+        valid = _keep(full, val_mask)
+        sampler = _RowSampler(self.negative_probs_, int(self.negatives))
+
+        tf, keras = _tensorflow(int(self.seed))
+        trainer = _Trainer(tf, keras, n_users, n_items, int(self.embedding_size), float(self.regularization),
+                           float(self.learning_rate), self.rating_mean_, int(self.seed))
+        val_rows = np.flatnonzero(np.diff(valid.indptr))
+        val_batches = [_batch(rows, full, valid, sampler, np.random.default_rng([self.seed, 1, i]))
+                       for i, rows in enumerate(_chunks(val_rows, 4 * int(self.batch_size)))]
+        learners = np.flatnonzero(np.diff(train.indptr))
+        batch_size = max(1, min(int(self.batch_size), -(-len(learners) // _MIN_STEPS)))
+        history = []
+        epochs = int(self.epochs)
+        for epoch in range(1, epochs + 1):
+            ep_rng = np.random.default_rng([self.seed, 2, epoch])
+            total = np.zeros(4)
+            for rows in _chunks(ep_rng.permutation(learners), batch_size):
+                total += trainer.train_step(_batch(rows, full, train, sampler, ep_rng))
+            loss = _combine(total)
+            val_loss = _combine(sum((trainer.eval_step(b) for b in val_batches), np.zeros(4))) \
+                if val_batches else float("nan")
+            history.append({"epoch": epoch, "loss": loss, "val_loss": val_loss})
+            if progress:
+                progress(epoch / epochs, f"epoch {epoch}/{epochs}: loss {loss:.4f}, val {val_loss:.4f}")
+        self.history_ = pd.DataFrame(history, columns=["epoch", "loss", "val_loss"])
+        self._copy_weights(trainer.model)
+        self._keras = trainer.model
+        self._keras_file = None
+
+    def _copy_weights(self, model) -> None:
+        """Numpy copies of everything serving needs, so scoring never touches TensorFlow."""
+        def weights(name):
+            return [np.asarray(w, np.float32) for w in model.get_layer(name).get_weights()]
+
+        self.user_embeddings_ = weights("learner_embedding")[0]
+        self.rating_user_bias_ = weights("learner_rating_bias")[0][:, 0]
+        head = model.get_layer("head")
+        kernel, bias = (np.asarray(w, np.float32) for w in head.get_layer("course_scores").get_weights())
+        self.item_embeddings_, self.item_bias_ = np.ascontiguousarray(kernel.T), bias
+        kernel, bias = (np.asarray(w, np.float32) for w in head.get_layer("course_ratings").get_weights())
+        self.item_rating_vectors_, self.item_rating_bias_ = np.ascontiguousarray(kernel.T), bias
+        self.mean_user_embedding_ = self.user_embeddings_.mean(axis=0)
+        self.item_norms_ = np.linalg.norm(self.item_embeddings_, axis=1) + 1e-12
+        self.fold_in_radius_ = float(max(1.0, 4.0 * np.linalg.norm(self.user_embeddings_, axis=1).mean()))
+
+    # ----- learner vectors --------------------------------------------------------------------
+    def fold_in(self, histories: sparse.csr_matrix) -> np.ndarray:
+        """Learner vectors for history rows with course vectors frozen (numpy only, batched).
+
+        Minimises each learner's share of the training objective: logistic loss of their courses
+        (label 1) and of every other course weighted by its expected number of sampled negatives
+        (n_taken * negatives * q_j / (1 - q(taken))), plus the L2 penalty training gave the learner
+        vector (regularization * number of examples). Newton steps (length-capped) on d unknowns per learner.
+        """
+        self._check_fitted()
+        histories = sparse.csr_matrix(histories)
+        out = np.empty((histories.shape[0], self.item_embeddings_.shape[1]), np.float32)
+        for start in range(0, histories.shape[0], _FOLD_IN_CHUNK):
+            block = histories[start:start + _FOLD_IN_CHUNK]
+            out[start:start + block.shape[0]] = self._fold_in_block(block)
+        return out
+
+    def _fold_in_block(self, block: sparse.csr_matrix) -> np.ndarray:
+        V = self.item_embeddings_
+        n_items, d = V.shape
+        taken = (block != 0).astype(np.float32).toarray()
+        n_taken = taken.sum(axis=1)
+        q = self.negative_probs_.astype(np.float32)
+        free = np.clip(1.0 - taken @ q, 1e-6, None)
+        weights = taken + (1.0 - taken) * (n_taken * self.negatives / free)[:, None] * q[None, :]
+        lam = 2.0 * float(self.regularization) * n_taken * (1 + self.negatives) + 1e-6
+        outer = (V[:, :, None] * V[:, None, :]).reshape(n_items, d * d)
+        x = np.tile(self.mean_user_embedding_, (len(n_taken), 1))
+        if not (n_taken > 0).any():
+            return x
+        idx = np.flatnonzero(n_taken > 0)
+        x_a, t_a, w_a, lam_a = x[idx], taken[idx], weights[idx], lam[idx]
+        for _ in range(_FOLD_IN_STEPS):
+            s = x_a @ V.T + self.item_bias_
+            p = 0.5 * (1.0 + np.tanh(0.5 * s))  # overflow-free sigmoid
+            grad = ((p - t_a) * w_a) @ V + lam_a[:, None] * x_a
+            hess = (((p * (1.0 - p)) * w_a) @ outer).reshape(-1, d, d)
+            hess[:, np.arange(d), np.arange(d)] += lam_a[:, None]
+            step = np.linalg.solve(hess, grad[..., None])[..., 0]
+            # trust region: with a tiny `regularization` a learner's problem can be nearly separable
+            norm = np.linalg.norm(step, axis=1, keepdims=True)
+            x_a -= step * np.minimum(1.0, self.fold_in_radius_ / np.maximum(norm, 1e-12))
+            if norm.max() < 1e-5 * (1.0 + np.abs(x_a).max()):
+                break
+        x[idx] = x_a
+        return x
+
+    # ----- scoring ----------------------------------------------------------------------------
+    def scores_from_vectors(self, vectors: np.ndarray) -> np.ndarray:
+        """Ranking scores (enrol logit + sampling correction) for learner vectors."""
+        return (vectors @ self.item_embeddings_.T + self.item_bias_ + self.score_offset_).astype(np.float64)
+
+    def score_histories(self, histories) -> np.ndarray:
+        """Ranking scores for any learners given their rating rows, via the numpy fold-in."""
+        return self.scores_from_vectors(self.fold_in(histories))
+
+    def score_users(self, user_positions) -> np.ndarray:
+        """Training learners use their learned vectors (no fold-in needed)."""
+        self._check_fitted()
+        return self.scores_from_vectors(self.user_embeddings_[np.asarray(user_positions, np.int64)])
+
+    def explain(self, history, items) -> list[str]:
+        items = np.asarray(items, np.int64)
+        taken = np.asarray(history.indices, np.int64)
+        if len(taken) == 0:
+            return [f"popular: {int(self.enrolments_[i]):,} learners enrolled" for i in items]
+        unit = self.item_embeddings_ / self.item_norms_[:, None]
+        sims = unit[items] @ unit[taken].T
+        best = taken[sims.argmax(axis=1)]
+        titles = self.catalogue_["TITLE"].astype(str).to_numpy()
+        return [f"learners who took '{titles[b]}' also take this (similarity {s:.2f})"
+                for b, s in zip(best, sims.max(axis=1))]
+
+    # ----- ratings ----------------------------------------------------------------------------
+    def predict_from_vectors(self, vectors: np.ndarray, item_pos: np.ndarray,
+                             user_bias: np.ndarray | float = 0.0) -> np.ndarray:
+        """Rating head for learner vectors paired with course positions (clipped to the scale)."""
+        r = (np.einsum("nd,nd->n", vectors, self.item_rating_vectors_[item_pos])
+             + self.item_rating_bias_[item_pos] + user_bias)
+        lo, hi = self.rating_scale_
+        return np.clip(r.astype(np.float64), lo, hi)
+
+    def _predict(self, user_pos, item_pos) -> np.ndarray:
+        known = user_pos >= 0
+        safe = np.where(known, user_pos, 0)
+        vectors = np.where(known[:, None], self.user_embeddings_[safe], self.mean_user_embedding_[None, :])
+        return self.predict_from_vectors(vectors, item_pos, np.where(known, self.rating_user_bias_[safe], 0.0))
+
+    # ----- persistence ------------------------------------------------------------------------
+    @property
+    def keras_model_(self):
+        """The trained Keras model (read from the artifact on first use after `load_model`)."""
+        model = getattr(self, "_keras", None)
+        if model is None:
+            path = getattr(self, "_keras_file", None)
+            if path is None:
+                raise NotFittedError("no Keras model: fit the model or load it from a saved artifact")
+            if not Path(path).is_file():
+                raise FileNotFoundError(f"{path}: the saved Keras model is missing; re-save or retrain the model")
+            _, keras = _tensorflow(int(self.seed))
+            model = keras.saving.load_model(path, compile=False)
+            self._keras = model
+        return model
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_keras", None)  # saved separately in Keras' own format (model.keras)
+        state.pop("_keras_file", None)
+        return state
+
+    def _save_extra(self, folder: Path) -> None:
+        target = Path(folder) / KERAS_FILE
+        model = getattr(self, "_keras", None)
+        if model is not None:
+            model.save(target)
+        elif getattr(self, "_keras_file", None) and Path(self._keras_file).is_file():
+            shutil.copyfile(self._keras_file, target)  # loaded but never used: no TensorFlow needed
+        else:
+            raise NotFittedError("the Keras model is not available to save (fit the model first)")
+
+    def _load_extra(self, folder: Path) -> None:
+        self._keras = None
+        self._keras_file = str(Path(folder) / KERAS_FILE)
+
+
+# ----- training internals -------------------------------------------------------------------------
+def _tensorflow(seed: int):
+    """Import TF/Keras on demand, seeded, with deterministic kernels."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    return tf, keras
+
+
+class _Trainer:
+    """The Keras model plus a compiled train step: dense Adam for the course side, lazy Adam for learners."""
+
+    def __init__(self, tf, keras, n_users, n_items, d, reg, lr, rating_mean, seed):
+        layers = keras.layers
+        normal = lambda s: keras.initializers.RandomNormal(stddev=0.1, seed=seed + s)  # noqa: E731
+        vec = keras.Input(shape=(d,), name="learner_vector")
+        vec_bias = keras.Input(shape=(1,), name="learner_rating_bias_value")
+        enrol = layers.Dense(n_items, kernel_initializer=normal(2), name="course_scores")(vec)
+        rated = layers.Dense(n_items, kernel_initializer="zeros",
+                             bias_initializer=keras.initializers.Constant(rating_mean), name="course_ratings")(vec)
+        rating = layers.Add(name="rating")([rated, vec_bias])
+        head = keras.Model([vec, vec_bias], {"enrol": enrol, "rating": rating}, name="head")
+        ids = keras.Input(shape=(), dtype="int32", name="learner")
+        u_layer = layers.Embedding(n_users, d, embeddings_initializer=normal(1), name="learner_embedding")
+        b_layer = layers.Embedding(n_users, 1, embeddings_initializer="zeros", name="learner_rating_bias")
+        self.model = keras.Model(ids, head([u_layer(ids), b_layer(ids)]), name="neural_recommender")
+        self.head = head
+        self.tables = [u_layer.embeddings.value, b_layer.embeddings.value]
+        self.slots = [(tf.Variable(tf.zeros_like(t)), tf.Variable(tf.zeros_like(t))) for t in self.tables]
+        self.step_count = tf.Variable(0.0)
+        self.optimizer = keras.optimizers.Adam(learning_rate=lr, beta_1=_ADAM[0], beta_2=_ADAM[1], epsilon=_ADAM[2])
+        self.optimizer.build(head.trainable_variables)
+        self.tf, self.reg, self.lr = tf, reg, lr
+        spec = [tf.TensorSpec([None], tf.int32)] + [tf.TensorSpec([None, n_items], tf.float32)] * 4
+        self.train_step = _numpy_out(tf.function(self._train, input_signature=spec, reduce_retracing=True))
+        self.eval_step = _numpy_out(tf.function(self._eval, input_signature=spec, reduce_retracing=True))
+
+    def _losses(self, u, b, labels, weights, ratings, rated):
+        tf = self.tf
+        out = self.head([u, b], training=True)
+        bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=out["enrol"])
+        enrol_sum = tf.reduce_sum(weights * bce)
+        sq_sum = tf.reduce_sum(rated * tf.square(out["rating"] - ratings))
+        return enrol_sum, sq_sum
+
+    def _eval(self, ids, labels, weights, ratings, rated):
+        tf = self.tf
+        u, b = (tf.gather(t, ids) for t in self.tables)
+        enrol_sum, sq_sum = self._losses(u, b, labels, weights, ratings, rated)
+        return tf.stack([enrol_sum, tf.reduce_sum(weights), sq_sum]), tf.reduce_sum(rated)
+
+    def _train(self, ids, labels, weights, ratings, rated):
+        tf = self.tf
+        mass = tf.reduce_sum(weights)
+        n_rated = tf.maximum(tf.reduce_sum(rated), 1.0)
+        kernel = self.head.get_layer("course_scores").kernel
+        r_kernel = self.head.get_layer("course_ratings").kernel
+        u, b = (tf.gather(t, ids) for t in self.tables)
+        with tf.GradientTape() as tape:
+            tape.watch([u, b])
+            enrol_sum, sq_sum = self._losses(u, b, labels, weights, ratings, rated)
+            # per-example L2: each learner (course) vector once per example it appears in
+            penalty = (tf.reduce_sum(tf.reduce_sum(weights, 1) * tf.reduce_sum(u * u, 1))
+                       + tf.reduce_sum(tf.reduce_sum(weights, 0) * tf.reduce_sum(kernel * kernel, 0))) / mass
+            r_penalty = tf.reduce_sum(tf.reduce_sum(rated, 0) * tf.reduce_sum(r_kernel * r_kernel, 0)) / n_rated
+            loss = enrol_sum / mass + sq_sum / n_rated + self.reg * (penalty + r_penalty)
+        variables = self.head.trainable_variables
+        grads = tape.gradient(loss, [u, b] + variables)
+        self.optimizer.apply_gradients(zip(grads[2:], variables))
+        self.step_count.assign_add(1.0)
+        t = self.step_count
+        b1, b2, eps = _ADAM
+        lr = self.lr * tf.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
+        for table, (m, v), g in zip(self.tables, self.slots, grads[:2]):
+            m_rows = b1 * tf.gather(m, ids) + (1.0 - b1) * g
+            v_rows = b2 * tf.gather(v, ids) + (1.0 - b2) * g * g
+            m.scatter_update(tf.IndexedSlices(m_rows, ids))
+            v.scatter_update(tf.IndexedSlices(v_rows, ids))
+            table.scatter_sub(tf.IndexedSlices(lr * m_rows / (tf.sqrt(v_rows) + eps), ids))
+        return tf.stack([enrol_sum, mass, sq_sum]), tf.reduce_sum(rated)
+
+
+def _numpy_out(fn):
+    """Wrap a compiled step: numpy batch in, [logistic loss sum, weight mass, squared error sum, n rated] out."""
+    def run(batch):
+        sums, n_rated = fn(*batch)
+        return np.append(sums.numpy().astype(np.float64), float(n_rated))
+    return run
+
+
+def _combine(total: np.ndarray) -> float:
+    """Reported loss: mean logistic loss per (weighted) example + mean squared rating error."""
+    total = np.asarray(total, np.float64)
+    if len(total) < 4 or total[1] <= 0:
+        return float("nan")
+    return float(total[0] / total[1] + (total[2] / total[3] if total[3] > 0 else 0.0))
+
+
+class _RowSampler:
+    """Draws `negatives` courses per taken course from q, redrawing any the learner already took."""
+
+    def __init__(self, probs: np.ndarray, negatives: int):
+        self.cdf = np.cumsum(probs)
+        self.cdf[-1] = 1.0
+        self.negatives = negatives
+
+    def counts(self, taken: np.ndarray, n_pos: np.ndarray, rng) -> np.ndarray:
+        n_rows, n_items = taken.shape
+        rows = np.repeat(np.arange(n_rows), n_pos * self.negatives)
+        cols = np.searchsorted(self.cdf, rng.random(len(rows)), side="right")
+        bad = taken[rows, cols]
+        for _ in range(8):
+            if not bad.any():
+                break
+            idx = np.flatnonzero(bad)
+            cols[idx] = np.searchsorted(self.cdf, rng.random(len(idx)), side="right")
+            bad[idx] = taken[rows[idx], cols[idx]]
+        keep = ~bad  # leftover collisions (learners who took nearly everything) are dropped
+        return np.bincount(rows[keep] * n_items + cols[keep], minlength=n_rows * n_items).reshape(n_rows, n_items)
+
+
+def _batch(rows, full, part, sampler, rng):
+    """Dense arrays for a batch of learners: ids, labels, weights (1 + negative counts), ratings, rated."""
+    taken = full[rows].toarray() != 0
+    ratings = part[rows].toarray().astype(np.float32)
+    labels = (ratings != 0).astype(np.float32)
+    negatives = sampler.counts(taken, labels.sum(axis=1).astype(np.int64), rng)
+    weights = labels + negatives.astype(np.float32)
+    return (np.asarray(rows, np.int32), labels, weights, ratings, labels)
+
+
+def _chunks(values: np.ndarray, size: int):
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _keep(matrix: sparse.csr_matrix, mask: np.ndarray) -> sparse.csr_matrix:
+    """The entries of a CSR matrix where `mask` (aligned with .data) is true, same shape."""
+    coo = matrix.tocoo()
+    out = sparse.csr_matrix((coo.data[mask], (coo.row[mask], coo.col[mask])), shape=matrix.shape)
+    out.sort_indices()
+    return out
+
+
+def _validation_mask(matrix: sparse.csr_matrix, share: float, rng) -> np.ndarray:
+    """Seeded held-out share of the stored ratings; every learner keeps at least one training rating."""
+    n = matrix.nnz
+    mask = np.zeros(n, bool)
+    if share <= 0 or n == 0:
+        return mask
+    per_user = np.diff(matrix.indptr)
+    users = np.repeat(np.arange(matrix.shape[0]), per_user)
+    # each learner's first stored rating in a random order is never held out
+    order = rng.permutation(n)
+    _, first = np.unique(users[order], return_index=True)
+    protected = np.zeros(n, bool)
+    protected[order[first]] = True
+    eligible = order[~protected[order]]
+    mask[eligible[: int(round(share * n))]] = True
+    return mask
