@@ -21,13 +21,21 @@ if learner is None or learner.fingerprint != dataset.fingerprint:
     ss["rec_table_version"] = 0
 
 
+def _bump_box():
+    ss["rec_box_version"] = ss.get("rec_box_version", 0) + 1
+
+
 def _bump_table():
+    """Redraw the table and the picks box with the learner's history as their defaults."""
     ss["rec_table_version"] = ss.get("rec_table_version", 0) + 1
+    _bump_box()
 
 
-def _apply_picks():
-    learner.set_picks(ss.get("rec_completed") or [], top)
-    _bump_table()
+def _apply_picks(box_key: str):
+    picks = ss.get(box_key) or []
+    if set(picks) != set(learner.history):
+        learner.set_picks(picks, top)
+        _bump_table()
 
 
 def _clear_learner():
@@ -97,7 +105,12 @@ view = catalogue.filter_courses(table, dataset, text, genre_filter, level_filter
 visible = view["COURSE_ID"].tolist()
 state_key = "rec_table_" + hashlib.sha1(
     repr((text, genre_filter, level_filter, ss.get("rec_table_version", 0))).encode()).hexdigest()[:10]
-default_rows = [i for i, cid in enumerate(visible) if cid in learner.history]
+# The default selection is fixed when this table version is first drawn: an unchanged element is not redrawn
+# by the browser on the rerun a click causes, so a quick second click is not lost in a redraw.
+defaults = ss.get("rec_table_default")
+if not defaults or defaults[0] != state_key:
+    defaults = ss["rec_table_default"] = (state_key, [i for i, cid in enumerate(visible) if cid in learner.history])
+default_rows = defaults[1]
 column_config = {
     "COURSE_ID": st.column_config.TextColumn("Id", width=90),
     "TITLE": st.column_config.TextColumn("Title", width=330),
@@ -112,12 +125,17 @@ event = st.dataframe(view, key=state_key, on_select="rerun", selection_mode="mul
                      height=300)
 selected = [visible[i] for i in event.selection.rows if i < len(visible)]
 if learner.reconcile(visible, selected, top):
-    learner.origin = "your picks" if not learner.origin.startswith(("persona", "dataset")) else learner.origin + " (edited)"
+    _bump_box()
+    if learner.origin.startswith(("persona", "dataset")) and not learner.origin.endswith("(edited)"):
+        learner.origin += " (edited)"
 
-ss["rec_completed"] = list(learner.history)
+# The picks box is never written from here (a value pushed while the browser sends another one races and
+# undoes clicks); it is redrawn under a new key with the history as default whenever the history changed.
+box_key = f"rec_completed_{ss.get('rec_box_version', 0)}"
 c1, c2 = st.columns([6, 1], vertical_alignment="bottom")
 c1.multiselect(f"Completed courses ({len(learner.history)}) -- {learner.origin}", table["COURSE_ID"].tolist(),
-               format_func=lambda cid: titles.get(cid, cid), key="rec_completed", on_change=_apply_picks,
+               default=list(learner.history), format_func=lambda cid: titles.get(cid, cid), key=box_key,
+               on_change=_apply_picks, args=(box_key,),
                placeholder="Tick courses in the table above, or start from a sample learner")
 c2.button("Clear", key="rec_clear", on_click=_clear_learner, icon=":material/delete:", width="stretch")
 

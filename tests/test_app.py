@@ -114,7 +114,16 @@ def test_selection_survives_filter_changes(app_env):
     at.run()
     _ok(at)
     assert set(at.session_state["rec_learner"].history) == set(first) | set(more)
-    assert set(at.multiselect(key="rec_completed").value) == set(first) | set(more)
+    box = next(m for m in at.multiselect if (m.key or "").startswith("rec_completed_"))
+    assert set(box.value) == set(first) | set(more)
+    box.unselect(first[0])
+    at.run()
+    _ok(at)
+    assert set(at.session_state["rec_learner"].history) == set(first[1:]) | set(more), "removing a chip unpicks it"
+    table = next(d for d in at.dataframe if (d.key or "").startswith("rec_table_"))
+    shown = table.value["COURSE_ID"].tolist()
+    rows = at.session_state[table.key]["selection"]["rows"]
+    assert sorted(shown[r] for r in rows) == sorted(set(first[1:]) | set(more)), "the table shows the same picks"
 
 
 def test_thumbs_rerank_for_the_session(app_env):

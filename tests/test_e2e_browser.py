@@ -95,6 +95,12 @@ def _pick_model(page, label: str) -> None:
     _settle(page)
 
 
+def _picked_count(page) -> int:
+    """N in the 'Completed courses (N)' label under the course table."""
+    label = page.locator("[data-testid='stWidgetLabel'] >> text=/Completed courses \\(\\d+\\)/").first.inner_text()
+    return int(re.search(r"\((\d+)\)", label).group(1))
+
+
 def _recommended_ids(page) -> list[str]:
     """Course ids of the shown recommendations, in rank order (from the thumbs-down buttons' keys)."""
     ids = []
@@ -139,8 +145,9 @@ def test_learner_flow_and_comparison(server, tmp_path):
             box = grid.bounding_box()
             for row in range(3):
                 page.mouse.click(box["x"] + 18, box["y"] + 35 + 17 + 35 * row)
+                page.wait_for_selector(f"text=Completed courses ({row + 1})", timeout=30_000)
                 _settle(page)
-            page.wait_for_selector("text=Completed courses (3)", timeout=30_000)
+            assert _picked_count(page) == 3
 
             page.get_by_role("button", name="Train model").click()
             page.wait_for_selector("[class*='st-key-rec_down_']", timeout=60_000)
