@@ -223,8 +223,8 @@ class Recommender(BaseEstimator):
         items = np.asarray(items, dtype=object).ravel()
         if len(users) != len(items):
             raise ValueError(f"users and items must have the same length ({len(users)} != {len(items)})")
-        u = self.user_index_.get_indexer(users) if len(users) else np.zeros(0, np.int64)
-        i = self.item_index_.get_indexer(items) if len(items) else np.zeros(0, np.int64)
+        u = _positions(self.user_index_, users)
+        i = _positions(self.item_index_, items)
         if (i < 0).any():
             raise ValueError(f"unknown course id(s): {', '.join(map(str, items[i < 0][:5]))}")
         return self._predict(np.asarray(u, np.int64), np.asarray(i, np.int64))
@@ -270,6 +270,25 @@ class Recommender(BaseEstimator):
 
     def _load_extra(self, folder: Path) -> None:
         """Counterpart of `_save_extra`, called after unpickling."""
+
+
+def _positions(index: pd.Index, values: np.ndarray) -> np.ndarray:
+    """Positions of `values` in `index` (-1 = absent), same answer as `index.get_indexer(values)`.
+
+    Batched predictions repeat each learner and course many times, and get_indexer on an object array
+    (against an int64 or arrow-string index) costs more than the prediction itself; hashing the values
+    once (factorize) and looking up only the distinct ones is ~3x faster on 46k pairs.
+    """
+    if len(values) == 0:
+        return np.zeros(0, np.int64)
+    if (index.dtype.kind in "iu" and values.dtype == object
+            and pd.api.types.infer_dtype(values, skipna=False) == "integer"):
+        try:
+            values = values.astype(index.dtype)
+        except (OverflowError, ValueError, TypeError):
+            pass
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return index.get_indexer(uniques)[codes]
 
 
 def _jsonable(value):
