@@ -96,8 +96,13 @@ def print_machine(info: Mapping[str, Any], stream=None) -> None:
 
 
 # ----- timing and memory --------------------------------------------------------------------------
-def time_call(fn: Callable[[], Any]) -> tuple[float, Any]:
-    """(wall seconds, result) of one call."""
+def time_call(fn: Callable[[], Any], collect: bool = False) -> tuple[float, Any]:
+    """(wall seconds, result) of one call; `collect` first runs a full garbage collection, so garbage left
+    by an earlier step is not charged to this call (the collector stays on: it is part of real costs)."""
+    if collect:
+        import gc
+
+        gc.collect()
     began = time.perf_counter()
     result = fn()
     return time.perf_counter() - began, result
@@ -204,6 +209,8 @@ def _is_number(value) -> bool:
 def _cell(value) -> str:
     if value is None:
         return "-"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
     if isinstance(value, float):
         if value != value:
             return "n/a"
