@@ -32,6 +32,8 @@ def _bump_table():
 
 
 def _apply_picks(box_key: str):
+    if box_key != f"rec_completed_{ss.get('rec_box_version', 0)}":
+        return  # a box replaced since (its value arrives late from the browser): the history is newer
     picks = ss.get(box_key) or []
     if set(picks) != set(learner.history):
         learner.set_picks(picks, top)

@@ -111,13 +111,13 @@ def timing_bars(table: pd.DataFrame) -> go.Figure:
     """Fit seconds and recommend milliseconds per learner: two stacked horizontal bar panels."""
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.16,
+    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.3,
                         subplot_titles=("Fit time (s)", "Recommend time (ms per learner)"))
     for row, col in ((1, "fit_seconds"), (2, "recommend_ms")):
         fig.add_bar(y=table["label"], x=table[col], orientation="h", row=row, col=1, showlegend=False,
                     text=table[col].map(lambda v: f"{v:.2g}"), textposition="auto")
     fig.update_yaxes(autorange="reversed")
-    return _tidy(fig, 120 + 56 * max(3, len(table)))
+    return _tidy(fig, 180 + 60 * max(3, len(table)))
 
 
 def tune_curve(table: pd.DataFrame, param: str, best: dict, metric: str) -> go.Figure:
