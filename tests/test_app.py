@@ -13,6 +13,8 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
 PAGES = ["home", "data_explorer", "recommend", "compare", "tune", "evaluation"]
+PAGE_FILES = {"data_explorer": "pages/1_data_explorer.py", "recommend": "pages/2_recommend.py",
+              "compare": "pages/3_compare.py", "tune": "pages/4_tune.py", "evaluation": "pages/5_evaluation.py"}
 FAST = {"neural": {"epochs": 2, "embedding_size": 8}, "embedding_regression": {"epochs": 2},
         "embedding_classifier": {"epochs": 2}, "clustering": {"n_clusters": 4}, "clustering_pca": {"n_clusters": 4}}
 
@@ -45,7 +47,7 @@ def _open(page: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     if page != "home":
-        at.switch_page(f"app_pages/{page}.py")
+        at.switch_page(PAGE_FILES[page])
         at.run()
     return at
 
@@ -197,7 +199,7 @@ def test_two_model_comparison_gives_leaderboard(app_env):
     runs = RunHistory(app_env["artifacts"] / "runs.sqlite").list_runs(kind="compare")
     assert len(runs) >= 1 and "popularity" in runs["models"].iloc[0]
     # Evaluation plots for this run render for every model in it.
-    at.switch_page("app_pages/evaluation.py")
+    at.switch_page(PAGE_FILES["evaluation"])
     at.run()
     _ok(at)
     for name in at.selectbox(key="ev_model").options:
@@ -274,8 +276,8 @@ import sys, threading
 from streamlit.testing.v1 import AppTest
 at = AppTest.from_file({APP!r}, default_timeout=120)
 at.run()
-for page in {PAGES!r}[1:]:
-    at.switch_page(f"app_pages/{{page}}.py"); at.run()
+for page in {list(PAGE_FILES.values())!r}:
+    at.switch_page(page); at.run()
     assert not at.exception, page
 for t in threading.enumerate():
     if t.name == "recsys-prewarm":
@@ -304,7 +306,7 @@ def test_folder_without_course_metadata(app_env, tmp_path):
     _ok(at)
     assert at.session_state["dataset_source"] == {"kind": "folder", "path": str(tmp_path)}
     assert any("genres only" in m.value for m in at.markdown)
-    at.switch_page("app_pages/recommend.py")
+    at.switch_page(PAGE_FILES["recommend"])
     at.run()
     assert not [m for m in at.multiselect if m.key in ("rec_table_levels", "rec_f_levels")]
     _select_rows(at, [0, 1])

@@ -160,7 +160,7 @@ def dataset_problem() -> str:
 
 def no_dataset_message() -> None:
     st.warning(f"No dataset is loaded: {dataset_problem()}", icon=":material/database:")
-    st.page_link("app_pages/home.py", label="Choose a dataset on the Home page", icon=":material/home:")
+    st.page_link("app.py", label="Choose a dataset on the Home page", icon=":material/home:")
 
 
 def require_dataset():

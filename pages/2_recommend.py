@@ -1,0 +1,244 @@
+"""Recommend: pick completed courses (or a sample learner), train a model, get ranked courses with reasons."""
+import hashlib
+
+import numpy as np
+import streamlit as st
+
+from recsys.data import LEVELS
+from recsys.personas import PERSONAS, persona_history
+from recsys.ui import catalogue, frame, session, widgets
+from recsys.ui.learner import LearnerState
+
+
+def render() -> None:
+    st.title("Recommend courses")
+    dataset = session.require_dataset()
+    ss = st.session_state
+    lo, top = dataset.rating_scale
+
+    # ----- the learner (per session, reset when the dataset changes) ------------------------------
+    learner: LearnerState = ss.get("rec_learner")
+    if learner is None or learner.fingerprint != dataset.fingerprint:
+        learner = ss["rec_learner"] = LearnerState(dataset.fingerprint)
+        ss["rec_table_version"] = 0
+
+
+    def _bump_box():
+        ss["rec_box_version"] = ss.get("rec_box_version", 0) + 1
+
+
+    def _bump_table():
+        """Redraw the table and the picks box with the learner's history as their defaults."""
+        ss["rec_table_version"] = ss.get("rec_table_version", 0) + 1
+        _bump_box()
+
+
+    def _apply_picks(box_key: str):
+        if box_key != f"rec_completed_{ss.get('rec_box_version', 0)}":
+            return  # a box replaced since (its value arrives late from the browser): the history is newer
+        picks = ss.get(box_key) or []
+        if set(picks) != set(learner.history):
+            learner.set_picks(picks, top)
+            _bump_table()
+
+
+    def _clear_learner():
+        learner.load({}, "your picks")
+        _bump_table()
+
+
+    def _vote(course_id: str, vote: str):
+        learner.vote(course_id, vote)
+
+
+    def _clear_feedback():
+        learner.feedback.clear()
+
+
+    table = catalogue.course_table(dataset)
+    titles = dict(zip(table["COURSE_ID"], table["TITLE"]))
+
+    st.subheader("1. The learner")
+    with st.expander("Start from a sample learner", icon=":material/person_search:"):
+        left, right = st.columns(2)
+        with left:
+            persona_key = st.selectbox("Persona", [p.key for p in PERSONAS],
+                                       format_func=lambda k: next(p.name for p in PERSONAS if p.key == k),
+                                       key="rec_persona")
+            persona = next(p for p in PERSONAS if p.key == persona_key)
+            st.caption(persona.description)
+            if st.button("Use this persona", key="rec_use_persona", icon=":material/person:"):
+                with session.guard("Building the persona"):
+                    ids = persona_history(dataset, persona)
+                    if not ids:
+                        st.warning("No course of this catalogue matches the persona's genres.")
+                    else:
+                        learner.load({i: top for i in ids}, f"persona: {persona.name}")
+                        _bump_table()
+        with right:
+            user_text = st.text_input("Learner id from the dataset", key="rec_user_id",
+                                      placeholder=f"e.g. {dataset.user_ids[0]}")
+            b1, b2 = st.columns(2)
+            if b1.button("Load this learner", key="rec_load_user", icon=":material/download:"):
+                with session.guard("Loading the learner", "Type an id that appears in ratings.csv."):
+                    ids = dataset.user_index.astype(str)
+                    pos = ids.get_indexer([user_text.strip()])[0]
+                    if pos < 0:
+                        raise KeyError(f"learner {user_text.strip()!r} is not in the dataset")
+                    uid = dataset.user_ids[pos]
+                    learner.load(dataset.user_history(uid), f"dataset learner {uid}")
+                    _bump_table()
+            if b2.button("Random learner", key="rec_random_user", icon=":material/casino:"):
+                ss["rec_random_seed"] = ss.get("rec_random_seed", 0) + 1
+                rng = np.random.default_rng(ss["rec_random_seed"])
+                counts = np.diff(dataset.matrix.indptr)
+                pool = np.flatnonzero(counts >= 3) if (counts >= 3).any() else np.arange(dataset.n_users)
+                uid = dataset.user_ids[rng.choice(pool)]
+                learner.load(dataset.user_history(uid), f"dataset learner {uid}")
+                _bump_table()
+
+    # Searchable table; its selection is reconciled into learner.history, so picks survive filter changes.
+    f1, f2, f3 = st.columns([2, 2, 1.4])
+    text = f1.text_input("Search titles", key="rec_search", placeholder="e.g. python, cloud, sql",
+                         persist_state="session")
+    genre_filter = f2.multiselect("Genres", dataset.genres, key="rec_table_genres", persist_state="session")
+    present = set(table["LEVEL"].dropna()) if "LEVEL" in table else set()
+    levels = [lv for lv in LEVELS if lv in present] + sorted(present - set(LEVELS))
+    level_filter = f3.multiselect("Levels", levels, key="rec_table_levels", persist_state="session") if levels else []
+    view = catalogue.filter_courses(table, dataset, text, genre_filter, level_filter)
+    visible = view["COURSE_ID"].tolist()
+    state_key = "rec_table_" + hashlib.sha1(
+        repr((text, genre_filter, level_filter, ss.get("rec_table_version", 0))).encode()).hexdigest()[:10]
+    # The default selection is fixed when this table version is first drawn: an unchanged element is not redrawn
+    # by the browser on the rerun a click causes, so a quick second click is not lost in a redraw.
+    defaults = ss.get("rec_table_default")
+    if not defaults or defaults[0] != state_key:
+        defaults = ss["rec_table_default"] = (state_key, [i for i, cid in enumerate(visible) if cid in learner.history])
+    default_rows = defaults[1]
+    column_config = {
+        "COURSE_ID": st.column_config.TextColumn("Id", width=90),
+        "TITLE": st.column_config.TextColumn("Title", width=330),
+        "GENRES": st.column_config.TextColumn("Genres", width=220),
+        "LEVEL": st.column_config.TextColumn("Level", width=100),
+        "DURATION_HOURS": st.column_config.NumberColumn("Hours", width=60, format="%d h"),
+        "ENROLMENTS": st.column_config.NumberColumn("Learners", width=75, format="localized"),
+    }
+    st.caption(f"Tick the courses the learner completed ({len(view)} of {len(table)} courses shown).")
+    event = st.dataframe(view, key=state_key, on_select="rerun", selection_mode="multi-row", hide_index=True,
+                         selection_default={"selection": {"rows": default_rows}}, column_config=column_config,
+                         height=300)
+    selected = [visible[i] for i in event.selection.rows if i < len(visible)]
+    if learner.reconcile(visible, selected, top):
+        _bump_box()
+        if learner.origin.startswith(("persona", "dataset")) and not learner.origin.endswith("(edited)"):
+            learner.origin += " (edited)"
+
+    # The picks box is never written from here (a value pushed while the browser sends another one races and
+    # undoes clicks); it is redrawn under a new key with the history as default whenever the history changed.
+    box_key = f"rec_completed_{ss.get('rec_box_version', 0)}"
+    c1, c2 = st.columns([6, 1], vertical_alignment="bottom")
+    c1.multiselect(f"Completed courses ({len(learner.history)}) -- {learner.origin}", table["COURSE_ID"].tolist(),
+                   default=list(learner.history), format_func=lambda cid: titles.get(cid, cid), key=box_key,
+                   on_change=_apply_picks, args=(box_key,),
+                   placeholder="Tick courses in the table above, or start from a sample learner")
+    c2.button("Clear", key="rec_clear", on_click=_clear_learner, icon=":material/delete:", width="stretch")
+
+    # ----- model ------------------------------------------------------------------------------------
+    st.subheader("2. The model")
+    models = catalogue.available_models()
+    m1, m2 = st.columns([1, 2])
+    with m1:
+        model_key = widgets.model_picker("Model", "rec_model", models)
+        if model_key:
+            st.caption(catalogue.model_description(model_key))
+    with m2:
+        params = widgets.hyperparam_inputs(model_key, "rec") if model_key else {}
+
+    active = ss.get("rec_active")
+    if st.button("Train model", type="primary", key="rec_train", icon=":material/model_training:", disabled=not model_key):
+        label = catalogue.model_label(model_key)
+        with st.status(f"Training {label} ...", expanded=True) as status:
+            bar = st.progress(0.0, text="starting")
+            try:
+                model, source = session.model_store().fetch(
+                    dataset, model_key, params,
+                    progress=lambda f, msg: bar.progress(float(min(max(f, 0.0), 1.0)), text=msg or f"{f:.0%}"))
+            except Exception as exc:
+                status.update(label=f"Training {label} failed", state="error")
+                session.show_error(f"Training {label}", exc, "Check the parameters, or pick another model.")
+            else:
+                took = getattr(model, "fit_seconds_", 0.0)
+                ss["rec_active"] = active = {"key": model_key, "params": dict(params), "fp": dataset.fingerprint,
+                                             "note": {"trained": f"trained in {took:.1f} s",
+                                                      "disk": "loaded a saved model (same data and parameters)",
+                                                      "memory": "already trained in this server"}[source]}
+                status.update(label=f"{label}: {active['note']}", state="complete", expanded=False)
+
+    # ----- recommendations --------------------------------------------------------------------------
+    def show_recommendations(active: dict) -> None:
+        if (active["key"], active["params"]) != (model_key, params):
+            st.caption(f":material/info: Showing **{catalogue.model_label(active['key'])}** as last trained; press "
+                       "**Train model** to use the model settings above.")
+        r1, r2, r3, r4 = st.columns([1, 2, 1.5, 1.5])
+        k = r1.number_input("How many", 1, 50, 10, key="rec_k", persist_state="session")
+        rec_genres = r2.multiselect("Only genres", dataset.genres, key="rec_f_genres", persist_state="session")
+        rec_levels = r3.multiselect("Only levels", levels, key="rec_f_levels", persist_state="session") if levels else []
+        filters = {"genres": rec_genres, "levels": rec_levels}
+        if "DURATION_HOURS" in table and table["DURATION_HOURS"].notna().any():
+            longest = int(np.ceil(table["DURATION_HOURS"].max()))
+            max_h = r4.slider("Max duration (hours)", 1, longest, longest, key="rec_f_hours", persist_state="session")
+            if max_h < longest:
+                filters["max_duration"] = max_h
+
+        with session.guard("Recommending", "Train the model again, or pick other courses."):
+            model = session.model_store().cached(dataset, active["key"], active["params"])
+            if model is None:
+                raise RuntimeError("the trained model is no longer available; press Train model again")
+            recs = model.recommend(learner.combined(dataset.rating_scale), k=int(k), filters=filters,
+                                   exclude=learner.disliked())
+            ranked = catalogue.recommendation_table(dataset, recs)
+            ss["rec_last"] = ranked
+            st.caption(f"From **{model.label}** ({active['note']}) for {learner.origin} with "
+                       f"{len(learner.history)} completed course(s). Thumbs up/down re-rank the list for this session.")
+            if ranked.empty:
+                st.info("No course matches these filters -- loosen them.", icon=":material/filter_alt_off:")
+                return
+            show_rows(ranked)
+
+
+    def show_rows(ranked) -> None:
+        widths = [0.35, 4.0, 1.0, 0.75, 0.7, 3.0, 0.45, 0.45]
+        head = st.columns(widths)
+        for col, name in zip(head, ["#", "Course", "Level", "Hours", "Score", "Why"]):
+            col.markdown(f"**{name}**")
+        for row in ranked.itertuples(index=False):
+            cols = st.columns(widths, vertical_alignment="center")
+            cols[0].markdown(f"{row.RANK}")
+            cols[1].markdown(f"**{row.TITLE}**  \n:gray[{row.COURSE_ID} · {row.GENRES}]")
+            cols[2].markdown(str(getattr(row, "LEVEL", "") or "-"))
+            hours = getattr(row, "DURATION_HOURS", None)
+            cols[3].markdown(f"{hours:g}" if hours is not None and hours == hours else "-")
+            cols[4].markdown(f"{row.SCORE:.3g}")
+            cols[5].markdown(f":gray[{row.REASON}]")
+            cols[6].button("", key=f"rec_up_{row.COURSE_ID}", icon=":material/thumb_up:", help="Like: add as completed",
+                           on_click=_vote, args=(row.COURSE_ID, "up"))
+            cols[7].button("", key=f"rec_down_{row.COURSE_ID}", icon=":material/thumb_down:",
+                           help="Not for me: never recommend it", on_click=_vote, args=(row.COURSE_ID, "down"))
+
+
+    st.subheader("3. Recommendations")
+    if not active or active["fp"] != dataset.fingerprint:
+        st.info("Pick a model and press **Train model** to get recommendations.", icon=":material/arrow_upward:")
+    else:
+        show_recommendations(active)
+
+    if learner.feedback:
+        ups = [titles.get(c, c) for c, v in learner.feedback.items() if v == "up"]
+        downs = [titles.get(c, c) for c, v in learner.feedback.items() if v == "down"]
+        f1, f2 = st.columns([6, 1], vertical_alignment="center")
+        f1.caption(("**Liked:** " + "; ".join(ups) if ups else "") + ("  \n" if ups and downs else "")
+                   + ("**Not for me:** " + "; ".join(downs) if downs else ""))
+        f2.button("Clear feedback", key="rec_clear_feedback", on_click=_clear_feedback)
+
+
+frame.page('Recommend', render)

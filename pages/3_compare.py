@@ -1,0 +1,137 @@
+"""Compare: several models on one split -- leaderboard with intervals, timings, paired test, one learner's lists."""
+import streamlit as st
+
+from recsys.ui import catalogue, charts, frame, results, session, widgets
+
+
+def render() -> None:
+    st.title("Compare models")
+    dataset = session.require_dataset()
+    ss = st.session_state
+    models = catalogue.available_models()
+
+    # ----- set-up ------------------------------------------------------------------------------------
+    default = [m for m in ("popularity", "user_profile") if m in models] or models[:2]
+    if "cmp_models" in ss:
+        ss["cmp_models"] = [m for m in ss["cmp_models"] if m in models]
+    chosen = st.multiselect("Models", models, format_func=catalogue.model_label, key="cmp_models",
+                            persist_state="session", **({} if "cmp_models" in ss else {"default": default}))
+    params = {}
+    if chosen:
+        with st.expander("Model parameters (defaults unless changed)", icon=":material/tune:"):
+            tabs = st.tabs([catalogue.model_label(m) for m in chosen])
+            for tab, key in zip(tabs, chosen):
+                with tab:
+                    params[key] = widgets.hyperparam_inputs(key, "cmp", columns=3)
+
+    c1, c4, c5 = st.columns([2, 1, 1])
+    split = c1.segmented_control("Split", ["holdout", "ratio"], default="holdout", required=True, key="cmp_split",
+                                 format_func={"holdout": "Per-learner holdout", "ratio": "Random ratio"}.get,
+                                 persist_state="session")
+    c2, c3, c6 = st.columns([1, 1, 2])
+    if split == "holdout":
+        n_hidden = c2.number_input("Courses hidden per learner", 1, 10, 1, key="cmp_n", persist_state="session")
+        min_ratings = c3.number_input("Min. courses to be tested", 2, 20, 2, key="cmp_min", persist_state="session",
+                                      help="Learners with fewer courses stay in training only")
+        split_params = {"n": int(n_hidden), "min_ratings": int(min_ratings)}
+    else:
+        test_size = c2.slider("Test share of ratings", 0.05, 0.5, 0.2, 0.05, key="cmp_test_size", persist_state="session")
+        split_params = {"test_size": float(test_size)}
+    k = c4.number_input("K", 1, 50, 10, key="cmp_k", persist_state="session", help="Length of the top-K lists")
+    seed = c5.number_input("Seed", 0, 2**31 - 1, 0, key="cmp_seed", persist_state="session")
+    resamples = c6.select_slider("Bootstrap resamples for the intervals", [0, 200, 500, 1000, 2000], value=1000,
+                                 key="cmp_resamples", persist_state="session",
+                                 help="0 = no intervals (fastest); intervals are 95% percentile bootstrap over learners")
+
+    if st.button("Run comparison", type="primary", icon=":material/play_arrow:", disabled=not chosen, key="cmp_run"):
+        from recsys.evaluation import Experiment
+
+        with st.status(f"Comparing {len(chosen)} model(s) ...", expanded=True) as status:
+            bar = st.progress(0.0, text="starting")
+            try:
+                experiment = Experiment(dataset, split, [(m, params.get(m, {})) for m in chosen], k=int(k), seed=int(seed),
+                                        split_params=split_params, n_resamples=int(resamples))
+                result = experiment.run(progress=lambda f, msg: bar.progress(float(min(max(f, 0.0), 1.0)), text=msg))
+            except Exception as exc:
+                status.update(label="Comparison failed", state="error")
+                session.show_error("The comparison", exc, "Change the split or parameters and run again.")
+            else:
+                note = session.record("compare", result)
+                title = f"{', '.join(d.label for d in result.details.values())} ({split}, K={k}, seed {seed})"
+                entry = session.add_run("compare", title, result)
+                ss["cmp_selected_run"] = entry["id"]
+                status.update(label=f"Done: run {entry['id']} of this session, {note}", state="complete", expanded=False)
+
+    # ----- results -----------------------------------------------------------------------------------
+    runs = session.session_runs("compare")
+    if not runs:
+        st.info("Choose models and press **Run comparison**.", icon=":material/leaderboard:")
+    else:
+        st.divider()
+        ids = [r["id"] for r in runs]
+        if ss.get("cmp_selected_run") not in ids:
+            ss["cmp_selected_run"] = ids[-1]
+        run_id = st.selectbox("Run", ids[::-1], key="cmp_selected_run",
+                              format_func=lambda i: f"#{i}: " + next(r["title"] for r in runs if r["id"] == i))
+        result = next(r["result"] for r in runs if r["id"] == run_id)
+        info = result.split
+        split_text = ", ".join(f"{k}={v}" for k, v in info["params"].items() if k != "seed")
+        st.caption(f"Split: {info['name']} ({split_text}), K = {result.k}, seed {result.seed}: "
+                   f"{info['evaluated_learners']:,} test learners, {info['test_ratings']:,} held-out ratings"
+                   + (f"; {info['skipped_test_learners']:,} test learners without training history skipped"
+                      if info.get("skipped_test_learners") else "") + ".")
+
+        table = result.table
+        metrics = result.metric_names
+        primary = f"ndcg@{result.k}"
+        st.subheader("Leaderboard")
+        st.dataframe(results.leaderboard_frame(table, metrics, primary), hide_index=True,
+                     column_config={"Model": st.column_config.TextColumn(width="medium"),
+                                    "Parameters": st.column_config.TextColumn(width="medium")})
+        st.caption("Metrics are means over test learners with 95% bootstrap intervals; RMSE/MAE only for models that "
+                   "predict ratings (n/a otherwise). Fit time on the training split; recommend time per learner.")
+
+        available = [m for m in metrics if table[m].notna().any()]
+        shown = st.columns([1, 2])[0].selectbox("Metric", available, key="cmp_chart_metric",
+                                                index=available.index(primary) if primary in available else 0)
+        left, right = st.columns([3, 2])
+        left.plotly_chart(charts.metric_bars(table, shown, f"{shown}_lo", f"{shown}_hi", label="label"), key="cmp_bars")
+        right.plotly_chart(charts.timing_bars(table), key="cmp_times")
+
+        st.subheader("Paired test")
+        names = list(result.details)
+        if len(names) < 2:
+            st.caption("Run at least two models to compare them pairwise.")
+        else:
+            labels = {n: result.details[n].label for n in names}
+            p1, p2, p3 = st.columns(3)
+            a = p1.selectbox("Model A", names, index=0, format_func=labels.get, key="cmp_pair_a")
+            b = p2.selectbox("Model B", names, index=1, format_func=labels.get, key="cmp_pair_b")
+            per_learner = [m for m in metrics if m in result.details[a].per_learner]
+            metric = p3.selectbox("Per-learner metric", per_learner, key="cmp_pair_metric",
+                                  index=per_learner.index(primary) if primary in per_learner else 0)
+            if a == b:
+                st.caption("Pick two different models.")
+            else:
+                with session.guard("The paired test"):
+                    test = result.paired_test(a, b, metric)
+                    st.markdown(results.paired_summary(test, a, b, labels[a], labels[b], metric))
+
+        st.subheader("One learner, every model")
+        with session.guard("Building the side-by-side lists", "Pick another learner."):
+            with st.columns([2, 1])[0]:
+                history, who = widgets.learner_picker(dataset, "cmp_learner")
+            if history:
+                titles = dict(zip(dataset.item_ids.astype(str), dataset.courses["TITLE"].astype(str)))
+                fitted = {d.label: d.model for d in result.details.values()}
+                side, lists = results.top_lists(fitted, history, result.k, titles)
+                st.caption(f"Top {result.k} for {who} (courses: {'; '.join(titles.get(c, c) for c in history)}). "
+                           "Models as fitted on the run's training split.")
+                width = max(150, 880 // max(1, len(side.columns)))
+                st.dataframe(side, height=38 + 35 * result.k,
+                             column_config={c: st.column_config.TextColumn(c, width=width) for c in side.columns})
+                st.columns([3, 2])[0].plotly_chart(charts.overlap_heatmap(charts.jaccard_matrix(lists)),
+                                                   key="cmp_jaccard")
+
+
+frame.page('Compare', render)

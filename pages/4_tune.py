@@ -1,0 +1,136 @@
+"""Tune: cross-validate one model over a grid built from its declared parameters; hand the best to Recommend."""
+import streamlit as st
+
+from recsys.ui import catalogue, charts, frame, results, session, widgets
+
+
+def render() -> None:
+    st.title("Tune a model")
+    dataset = session.require_dataset()
+    ss = st.session_state
+    SEEDS = ("seed", "random_state")
+
+
+    def parse_values(text: str, p) -> list:
+        """'5, 10, 20' -> validated values of parameter `p` (ValueError names the bad entry)."""
+        values = []
+        for part in [t.strip() for t in text.replace(";", ",").split(",") if t.strip()]:
+            v = p.validate(part)
+            if v not in values:
+                values.append(v)
+        if not values:
+            raise ValueError(f"give at least one value for '{p.name}'")
+        return values
+
+
+    from recsys.models import REGISTRY  # noqa: E402  (after the title: the page shows while models import)
+
+    models = [m for m in catalogue.available_models() if any(p.name not in SEEDS for p in REGISTRY[m].hyperparams)]
+    with st.columns([1, 2])[0]:
+        model_key = widgets.model_picker("Model", "tune_model", models)
+
+    grid, problems = {}, []
+    if model_key:
+        cls = REGISTRY[model_key]
+        st.caption(cls.description)
+        tunable = [p for p in cls.hyperparams if p.name not in SEEDS]
+        st.markdown("**Grid** -- values to try per parameter (others stay at their defaults)")
+        for i, p in enumerate(tunable):
+            c1, c2 = st.columns([1, 4], vertical_alignment="center")
+            on = c1.checkbox(widgets.pretty(p.name), value=i < 2, key=f"tune_on.{model_key}.{p.name}", help=p.help or None)
+            if p.kind in ("choice", "bool"):
+                options = list(p.grid())
+                values = c2.multiselect(p.name, options, default=options, key=f"tune_vals.{model_key}.{p.name}",
+                                        disabled=not on, label_visibility="collapsed")
+            else:
+                text = c2.text_input(p.name, ", ".join(str(v) for v in p.grid()), key=f"tune_vals.{model_key}.{p.name}",
+                                     disabled=not on, label_visibility="collapsed",
+                                     help=f"comma-separated; range {p.low} to {p.high}")
+                values = None
+                if on:
+                    try:
+                        values = parse_values(text, p)
+                    except ValueError as exc:
+                        problems.append(str(exc))
+            if on:
+                if values:
+                    grid[p.name] = values
+                elif p.kind in ("choice", "bool"):
+                    problems.append(f"pick at least one value for '{p.name}'")
+
+        from recsys.evaluation.metrics import RANKING
+
+        c1, c2, c3, c4, c5 = st.columns(5)
+        k = c2.number_input("K", 1, 50, 10, key="tune_k", persist_state="session")
+        ranking = ["ndcg"] + [m for m in RANKING if m != "ndcg"]
+        metric_options = [f"{m}@{int(k)}" for m in ranking] + (["rmse", "mae"] if cls.predicts_ratings else [])
+        metric = c1.selectbox("Metric", metric_options, key="tune_metric")
+        folds = c3.number_input("Folds", 2, 10, 3, key="tune_folds", persist_state="session")
+        seed = c4.number_input("Seed", 0, 2**31 - 1, 0, key="tune_seed", persist_state="session")
+        search = c5.segmented_control("Search", ["grid", "random"], default="grid", required=True, key="tune_search")
+        n_combos = 1
+        for values in grid.values():
+            n_combos *= len(values)
+        n_iter = None
+        if search == "random":
+            n_iter = st.number_input("Combinations to try", 1, 200, min(10, n_combos), key="tune_n_iter")
+        runs_needed = (min(n_iter, n_combos) if n_iter else n_combos) * int(folds)
+        for problem in problems:
+            st.error(problem, icon=":material/error:")
+        if not grid and not problems:
+            st.warning("Tick at least one parameter to tune.")
+        elif search == "grid" and n_combos > 200:
+            st.warning(f"{n_combos} combinations is over the limit of 200: remove values or use random search.")
+        else:
+            st.caption(f"{n_combos} combination(s) x {int(folds)} folds = {runs_needed} fits.")
+
+        can_run = bool(grid) and not problems and (search == "random" or n_combos <= 200)
+        if st.button("Run tuning", type="primary", icon=":material/play_arrow:", disabled=not can_run, key="tune_run"):
+            from recsys.evaluation import tune
+
+            with st.status(f"Tuning {cls.label} ...", expanded=True) as status:
+                bar = st.progress(0.0, text="starting")
+                try:
+                    result = tune(dataset, model_key, grid, metric=metric, folds=int(folds), k=int(k), seed=int(seed),
+                                  search=search, n_iter=int(n_iter) if n_iter else None,
+                                  progress=lambda f, msg: bar.progress(float(min(max(f, 0.0), 1.0)), text=msg))
+                except Exception as exc:
+                    status.update(label="Tuning failed", state="error")
+                    session.show_error("Tuning", exc, "Change the grid and run again.")
+                else:
+                    note = session.record("tune", result)
+                    entry = session.add_run("tune", f"{cls.label}: {metric}, {int(folds)} folds", result)
+                    ss["tune_selected_run"] = entry["id"]
+                    status.update(label=f"Done: {note}", state="complete", expanded=False)
+
+    # ----- results -----------------------------------------------------------------------------------
+    runs = session.session_runs("tune")
+    if runs:
+        st.divider()
+        ids = [r["id"] for r in runs]
+        if ss.get("tune_selected_run") not in ids:
+            ss["tune_selected_run"] = ids[-1]
+        run_id = st.selectbox("Tuning run", ids[::-1], key="tune_selected_run",
+                              format_func=lambda i: f"#{i}: " + next(r["title"] for r in runs if r["id"] == i))
+        result = next(r["result"] for r in runs if r["id"] == run_id)
+        label = catalogue.model_label(result.model)
+        b1, b2 = st.columns([1, 3], vertical_alignment="center")
+        b1.metric(f"Best {result.metric}", "n/a" if result.best_score is None else f"{result.best_score:.4f}")
+        b2.markdown(f"**Best parameters for {label}:** {results.params_text(result.best_params)}")
+        if result.best_params and st.button("Use on Recommend", icon=":material/recommend:", key="tune_use"):
+            widgets.set_params("rec", result.model, result.best_params)
+            ss["rec_model"] = result.model
+            st.switch_page("pages/2_recommend.py")
+
+        varied = [p for p in result.param_names if result.table[p].nunique() > 1]
+        if varied:
+            cols = st.columns(min(2, len(varied)))
+            for i, p in enumerate(varied):
+                cols[i % len(cols)].plotly_chart(charts.tune_curve(result.table, p, result.best_params, result.metric),
+                                                 key=f"tune_curve_{p}")
+        st.dataframe(results.tune_table(result.table, result.param_names, result.metric), hide_index=True)
+        st.caption(f"Per-learner {result.split['params']['folds']}-fold cross-validation (seed {result.seed}); "
+                   "each fold's test learners keep training history and are scored as new learners.")
+
+
+frame.page('Tune', render)

@@ -1,0 +1,112 @@
+"""Evaluation plots for reviewers: a finished run's per-model diagnostics, and the stored run history."""
+import numpy as np
+import streamlit as st
+
+from recsys.ui import charts, frame, results, session
+
+
+def render() -> None:
+    st.title("Evaluation plots")
+    dataset = session.require_dataset()
+    ss = st.session_state
+
+    runs = session.session_runs("compare")
+    st.subheader("A run of this session")
+    if not runs:
+        st.info("Run a comparison first; its models' diagnostics appear here.", icon=":material/leaderboard:")
+        st.page_link("pages/3_compare.py", label="Go to Compare", icon=":material/leaderboard:")
+    else:
+        ids = [r["id"] for r in runs]
+        if ss.get("ev_run") not in ids:
+            ss["ev_run"] = ss.get("cmp_selected_run") if ss.get("cmp_selected_run") in ids else ids[-1]
+        c1, c2 = st.columns([2, 1])
+        run_id = c1.selectbox("Run", ids[::-1], key="ev_run",
+                              format_func=lambda i: f"#{i}: " + next(r["title"] for r in runs if r["id"] == i))
+        result = next(r["result"] for r in runs if r["id"] == run_id)
+        names = list(result.details)
+        name = c2.selectbox("Model", names, format_func=lambda n: result.details[n].label, key="ev_model")
+        d = result.details[name]
+        model = d.model
+        primary = f"ndcg@{result.k}"
+
+        with session.guard("Drawing the per-learner distribution"):
+            st.plotly_chart(charts.per_learner_distribution(result.details, primary), key="ev_ndcg")
+            st.caption(f"Each test learner's {primary} on their held-out courses: 0 means none of them was in the top "
+                       f"{result.k}; with one held-out course a hit at rank r scores 1/log2(r+1).")
+
+        shown = 0
+        if d.predictions is not None and d.errors is not None:
+            shown += 1
+            with session.guard("Drawing the rating plots"):
+                left, right = st.columns(2)
+                left.plotly_chart(charts.predicted_vs_actual(d.predictions, seed=result.seed), key="ev_pred")
+                right.plotly_chart(charts.error_histogram(d.errors), key="ev_err")
+                st.caption(f"RMSE {d.metrics.get('rmse'):.4f}, MAE {d.metrics.get('mae'):.4f} over "
+                           f"{len(d.errors):,} test ratings.")
+        if d.learning_curve is not None and len(d.learning_curve):
+            shown += 1
+            with session.guard("Drawing the learning curve"):
+                st.plotly_chart(charts.learning_curve(d.learning_curve), key="ev_curve")
+        if hasattr(model, "cluster_sizes_"):
+            shown += 1
+            with session.guard("Drawing the cluster plots"):
+                left, right = st.columns(2)
+                left.plotly_chart(charts.cluster_sizes(model.cluster_sizes_), key="ev_sizes")
+                if hasattr(model, "explained_variance_ratio_"):
+                    right.plotly_chart(charts.variance_ratio(model.explained_variance_ratio_), key="ev_evr")
+                rows = model.train_matrix_
+                rng = np.random.default_rng(result.seed)
+                sample = np.sort(rng.choice(rows.shape[0], size=min(3000, rows.shape[0]), replace=False))
+                histories = rows[sample]
+                st.plotly_chart(charts.learner_scatter(model.learner_features(histories), model.assign(histories),
+                                                          seed=result.seed), key="ev_scatter")
+        if hasattr(model, "similarity_"):
+            shown += 1
+            with session.guard("Drawing the course similarity"):
+                n_top = st.columns([1, 2])[0].slider("Most-enrolled courses shown", 5, 40, 20, key="ev_sim_n")
+                enrol = np.bincount(model.train_matrix_.indices, minlength=model.train_matrix_.shape[1])
+                top = np.argsort(-enrol, kind="stable")[:n_top]
+                sim = np.asarray(model.similarity_[np.ix_(top, top)].todense() if hasattr(model.similarity_, "todense")
+                                 else model.similarity_[np.ix_(top, top)])
+                titles = model.catalogue_["TITLE"].astype(str).to_numpy()[top].tolist()
+                st.plotly_chart(charts.similarity_heatmap(sim, titles, f"Course similarity of the {n_top} most-enrolled "
+                                                                        "courses (text cosine)"), key="ev_sim")
+        if not shown:
+            st.caption(f"{d.label} has no model-specific plots (rating, learning-curve, cluster or similarity plots "
+                       "appear for models that have them).")
+
+    # ----- run history -------------------------------------------------------------------------------
+    st.divider()
+    st.subheader("Run history")
+    with session.guard("Reading the run history", "The history file may be locked or damaged; try again."):
+        history = session.run_history()
+        f1, f2, f3 = st.columns([1, 1, 2])
+        kind = f1.segmented_control("Kind", ["compare", "tune"], default="compare", key="ev_kind")
+        only_here = f2.toggle("This dataset only", value=True, key="ev_only_dataset")
+        text = f3.text_input("Model name contains", key="ev_text", placeholder="e.g. knn")
+        runs_df = history.list_runs(limit=200, kind=kind or None)
+        if only_here:
+            runs_df = runs_df[runs_df["fingerprint"] == dataset.fingerprint]
+        if text.strip():
+            runs_df = runs_df[runs_df["models"].fillna("").str.contains(text.strip(), case=False, regex=False)]
+        if runs_df.empty:
+            st.caption("No stored runs match these filters.")
+        else:
+            st.dataframe(runs_df.drop(columns=["fingerprint", "recsys_version"]), hide_index=True,
+                         column_config={"id": st.column_config.NumberColumn("Run", width="small"),
+                                        "summary": st.column_config.TextColumn(width="large")})
+            if (kind or "compare") == "compare":
+                recent = runs_df["id"].tolist()[:50]
+                metric_names = results.history_metric_names(history, recent)
+                if metric_names:
+                    default = next((m for m in metric_names if m.startswith("ndcg@")), metric_names[0])
+                    metric = st.selectbox("Metric across runs", metric_names, index=metric_names.index(default),
+                                          key="ev_hist_metric")
+                    long = results.history_metrics(history, recent, metric)
+                    if long.empty:
+                        st.caption(f"No stored run has {metric}.")
+                    else:
+                        st.plotly_chart(charts.runs_metric_chart(long, metric), key="ev_hist_chart")
+
+
+frame.page('Evaluation plots', render)
