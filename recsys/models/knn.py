@@ -17,8 +17,8 @@ Two jobs, two neighbourhoods:
   pair) and every predicted rating is ~3.0, so ranking by predicted rating is popularity in disguise and
   loses to it. Who-took-what carries the signal, so the default `implicit_cosine` ranks with a cosine on
   binary enrolment vectors, in its asymmetric form common / (n_query^(1-a) * n_neighbour^a)
-  (`implicit_alpha` a = 0.5 is the plain cosine; the default 0.2 lets popular courses / active learners
-  count more, which the popular head of this data rewards). Item-based: each course keeps its k most
+  (`implicit_alpha` a = 0.5 is the plain cosine; the default 0.4 lets popular courses / active learners
+  count a little more, which the popular head of this data rewards). Item-based: each course keeps its k most
   similar courses and scores sum over the learner's courses. User-based: the learner's k most similar
   learners vote for their courses with their similarity. `surprise` ranks by the Surprise-predicted
   rating instead (kept for comparison; it loses to popularity). Popularity breaks remaining ties and
@@ -39,7 +39,7 @@ from recsys.models.params import HyperParam
 USER_BASED_MAX_LEARNERS = 200_000
 _SURPRISE_CLASSES = {"basic": "KNNBasic", "with_means": "KNNWithMeans", "baseline": "KNNBaseline"}
 _CHUNK_ENTRIES = 2_000_000     # neighbour candidates handled at once
-_CHUNK_SIM_CELLS = 8_000_000   # learner x learner similarity cells held at once
+_CHUNK_SIM_CELLS = 4_000_000   # learner x learner similarity cells held at once
 _BSL_REG_U = 15.0              # Surprise's default ALS user regularisation (bsl_options reg_u)
 
 
@@ -69,14 +69,14 @@ class KNNRecommender(Recommender):
         HyperParam("ranking_similarity", "choice", "implicit_cosine", choices=("implicit_cosine", "surprise"),
                    help="Ranking: cosine on who-took-what (default) or Surprise's predicted ratings "
                         "(degenerate on ~98% identical ratings; for comparison)"),
-        HyperParam("implicit_alpha", "float", 0.2, low=0.0, high=1.0, step=0.05,
+        HyperParam("implicit_alpha", "float", 0.4, low=0.0, high=1.0, step=0.05,
                    help="Implicit ranking similarity common / (n_query^(1-a) * n_neighbour^a): 0.5 is the plain "
                         "cosine, lower values favour popular courses and active learners as neighbours"),
     )
 
     def __init__(self, variant: str = "basic", user_based: bool = False, k: int = 40, min_k: int = 1,
                  similarity: str = "msd", shrinkage: float = 100.0, min_support: int = 1,
-                 ranking_similarity: str = "implicit_cosine", implicit_alpha: float = 0.2):
+                 ranking_similarity: str = "implicit_cosine", implicit_alpha: float = 0.4):
         self.variant = variant
         self.user_based = user_based
         self.k = k
@@ -171,7 +171,8 @@ class KNNRecommender(Recommender):
             D2 = D.copy()
             D2.data = D2.data * D2.data
             mats.update(val=D, sq=D2)
-        self.user_mats_ = {name: m.T.tocsr() for name, m in mats.items()}
+        self.user_rows_ = mats                                           # learners x courses (inner order)
+        self.user_mats_ = {name: m.T.tocsr() for name, m in mats.items()}  # courses x learners
 
     def _deviations(self, Rin: sparse.csr_matrix, bu_rows: np.ndarray) -> sparse.csr_matrix:
         """r - (mu + b_i + b_u) in Surprise's evaluation order, for rows with inner-order columns."""
@@ -286,54 +287,82 @@ class KNNRecommender(Recommender):
         return quotient, ok
 
     def _user_based_pairs(self, users, items):
-        """Quotients for known (learner, course) pairs; the neighbours are the learners who rated the course."""
+        """Quotients for known (learner, course) pairs; the neighbours are the learners who rated the course.
+
+        Pairs are grouped by course, so each learner is compared only with that course's raters
+        (a block learners x raters), and the top k per row are picked with a partition.
+        """
         n = len(users)
         quotient, ok = np.zeros(n), np.zeros(n, dtype=bool)
-        order = np.argsort(users, kind="stable")
-        uniq, first = np.unique(users[order], return_index=True)
-        first = np.r_[first, n]
-        per_chunk = max(1, _CHUNK_SIM_CELLS // max(1, self.ratings_.shape[0]))
+        order = np.argsort(items, kind="stable")
+        bounds = np.searchsorted(items[order], np.arange(len(self.item_index_) + 1))
         y = self.neighbours_
-        for lo in range(0, len(uniq), per_chunk):
-            chunk_users = uniq[lo:lo + per_chunk]
-            sims = self._user_sim_rows(self.ratings_[chunk_users], self.bu_[chunk_users], self_rows=chunk_users)
-            idx = order[first[lo]:first[min(lo + per_chunk, len(uniq))]]
-            local = np.searchsorted(chunk_users, users[idx])
-            lengths = np.diff(y.indptr)[items[idx]]
-            for a, b in _chunks(lengths, _CHUNK_ENTRIES):
-                sel = idx[a:b]
-                owner, entry = gather_rows(y, items[sel])
-                nb = y.indices[entry].astype(np.int64)
-                dev = self._neighbour_dev(y.data[entry], nb, self.bi_[items[sel]][owner])
-                quotient[sel], ok[sel] = self._aggregate(owner, sims[local[a:b][owner], nb], dev, b - a)
+        for i in np.flatnonzero(np.diff(bounds)):
+            raters = y.indices[y.indptr[i]:y.indptr[i + 1]].astype(np.int64)
+            ratings = y.data[y.indptr[i]:y.indptr[i + 1]]
+            if len(raters) == 0:  # nobody rated the course: no neighbours (callers pass known courses)
+                continue
+            dev = self._neighbour_dev(ratings, raters, self.bi_[i])
+            group = order[bounds[i]:bounds[i + 1]]
+            per_chunk = max(1, _CHUNK_SIM_CELLS // max(1, len(raters)))
+            # Dense course x rater blocks: sparse @ dense adds the same terms in the same order, much faster.
+            mats = {name: _dense_transpose(mat[raters]) for name, mat in self.user_rows_.items()}
+            for lo in range(0, len(group), per_chunk):
+                idx = group[lo:lo + per_chunk]
+                u = users[idx]
+                sims = self._user_sim_rows({name: mat[u] for name, mat in self.user_rows_.items()}, mats=mats)
+                pos = np.minimum(np.searchsorted(raters, u), len(raters) - 1)
+                own = raters[pos] == u                     # the learner rated this course: Surprise's sim = 1
+                sims[np.flatnonzero(own), pos[own]] = 1.0
+                quotient[idx], ok[idx] = self._aggregate_block(sims, dev)
         return quotient, ok
 
-    def _user_sim_rows(self, A: sparse.csr_matrix, bu_rows: np.ndarray, self_rows=None) -> np.ndarray:
-        """Surprise's similarity between the learners in rows of A and every training learner (dense).
+    def _aggregate_block(self, sims: np.ndarray, dev: np.ndarray):
+        """`_aggregate` for a dense block (pairs x candidate neighbours in list order, shared `dev`)."""
+        m, n = sims.shape
+        keep = _top_k_mask(sims, int(self.k)) & (sims > 0)
+        rows, cols = np.nonzero(keep)
+        return self._aggregate(rows, sims[rows, cols], dev[cols], m)
 
-        Same formulas and summation order as surprise.similarities (sums run over common courses in
-        Surprise's inner course order), so exact-valued ratings give identical similarities.
+    def _query_side(self, A: sparse.csr_matrix, bu_rows: np.ndarray) -> dict:
+        """Learner rows (any history) in Surprise's inner course order: binary, value and squared value.
+
+        The value is the rating, or for pearson_baseline its deviation from the baseline.
         """
         Ain = A[:, self.inner_item_].tocsr().astype(np.float64)
         Ain.sort_indices()
         Ab = Ain.copy()
         Ab.data = np.ones_like(Ab.data)
-        m = self.user_mats_
         Aval = self._deviations(Ain, bu_rows) if self.similarity == "pearson_baseline" else Ain
         Asq = Aval.copy()
         Asq.data = Asq.data * Asq.data
-        freq = (Ab @ m["bin"]).toarray()
-        prods = (Aval @ m["val"]).toarray()
-        sqi = (Asq @ m["bin"]).toarray()
-        sqj = (Ab @ m["sq"]).toarray()
+        return {"bin": Ab, "val": Aval, "sq": Asq}
+
+    def _user_sim_rows(self, a: dict, mats=None) -> np.ndarray:
+        """Surprise's similarity between query learners `a` (see `_query_side`) and all training learners
+        (or those in `mats`: the course x learner matrices restricted to some learners).
+
+        Same formulas and summation order as surprise.similarities (sums run over common courses in
+        Surprise's inner course order), so exact-valued ratings give identical similarities.
+        """
+        m = self.user_mats_ if mats is None else mats
+
+        def product(left, right):
+            out = left @ right
+            return out.toarray() if sparse.issparse(out) else np.asarray(out)
+
+        freq = product(a["bin"], m["bin"])
+        prods = product(a["val"], m["val"])
+        sqi = product(a["sq"], m["bin"])
+        sqj = product(a["bin"], m["sq"])
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.similarity == "cosine":
                 sim = prods / np.sqrt(sqi * sqj)
             elif self.similarity == "msd":
                 sim = 1.0 / ((sqi + sqj - 2.0 * prods) / freq + 1.0)
             elif self.similarity == "pearson":
-                si = (Ain @ m["bin"]).toarray()
-                sj = (Ab @ m["val"]).toarray()
+                si = product(a["val"], m["bin"])
+                sj = product(a["bin"], m["val"])
                 num = freq * prods - si * sj
                 den = np.sqrt((freq * sqi - si ** 2) * (freq * sqj - sj ** 2))
                 sim = np.where(den == 0, 0.0, num / den)
@@ -343,10 +372,7 @@ class KNNRecommender(Recommender):
         min_support = int(self.min_support)
         if self.similarity == "pearson_baseline":
             min_support = max(2, min_support)
-        sim = np.where((freq < min_support) | ~np.isfinite(sim), 0.0, sim)
-        if self_rows is not None:
-            sim[np.arange(len(self_rows)), self_rows] = 1.0
-        return sim
+        return np.where((freq < min_support) | ~np.isfinite(sim), 0.0, sim)
 
     # ----- ranking ----------------------------------------------------------------------------
     def score_histories(self, histories) -> np.ndarray:
@@ -419,7 +445,7 @@ class KNNRecommender(Recommender):
             item_known = self.item_known_[pi]
             base = self._fallback(bu_new[pr], has[pr], pi, item_known)
             if self.user_based:
-                sims = self._user_sim_rows(H[lo:hi], bu_new[lo:hi])
+                sims = self._user_sim_rows(self._query_side(H[lo:hi], bu_new[lo:hi]))
                 q, ok = self._user_based_new(sims)
                 start = means[pr] if self.variant == "with_means" else base
             else:
@@ -499,17 +525,27 @@ def _keep_top_k_per_column(S: np.ndarray, k: int) -> np.ndarray:
     return np.where(out > 0, out, 0.0)
 
 
+def _dense_transpose(m: sparse.csr_matrix) -> np.ndarray:
+    """m.T as a C-contiguous dense array, written straight from the sparse entries."""
+    out = np.zeros((m.shape[1], m.shape[0]))
+    out[m.indices, np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))] = m.data
+    return out
+
+
+def _top_k_mask(sim: np.ndarray, k: int) -> np.ndarray:
+    """Each row's k largest values (ties at the k-th value: lower column first, like a stable sort)."""
+    n, m = sim.shape
+    if k >= m:
+        return np.ones(sim.shape, dtype=bool)
+    kth = -np.partition(-sim, k - 1, axis=1)[:, k - 1]
+    above = sim > kth[:, None]
+    tied = sim == kth[:, None]
+    need = k - above.sum(axis=1)
+    return above | (tied & (np.cumsum(tied, axis=1) <= need[:, None]))
+
+
 def _top_k_rows(sim: np.ndarray, k: int) -> sparse.csr_matrix:
     """Sparse matrix keeping each row's k largest positive values (ties: lower column index first)."""
-    n, m = sim.shape
-    if k < m:
-        kth = -np.partition(-sim, k - 1, axis=1)[:, k - 1]
-        above = sim > kth[:, None]
-        tied = sim == kth[:, None]
-        need = k - above.sum(axis=1)
-        keep = above | (tied & (np.cumsum(tied, axis=1) <= need[:, None]))
-    else:
-        keep = np.ones_like(sim, dtype=bool)
-    keep &= sim > 0
+    keep = _top_k_mask(sim, k) & (sim > 0)
     r, c = np.nonzero(keep)
-    return sparse.csr_matrix((sim[r, c], (r, c)), shape=(n, m))
+    return sparse.csr_matrix((sim[r, c], (r, c)), shape=sim.shape)

@@ -54,16 +54,16 @@ class NMFRecommender(Recommender):
         HyperParam("ranking", "choice", "implicit_nmf", choices=("implicit_nmf", "surprise"),
                    help="Ranking: factors of who-took-what (default) or Surprise's predicted ratings "
                         "(degenerate on ~98% identical ratings; for comparison)"),
-        HyperParam("implicit_factors", "int", 8, low=1, high=100, step=1,
+        HyperParam("implicit_factors", "int", 12, low=1, high=100, step=1,
                    help="Latent factors of the enrolment NMF used for ranking"),
-        HyperParam("fold_in_reg", "float", 3.0, low=0.0, high=100.0, step=0.5,
+        HyperParam("fold_in_reg", "float", 1.5, low=0.0, high=100.0, step=0.5,
                    help="Pull of a learner's factors toward the average learner (0 = plain NNLS; higher = "
                         "closer to popularity)"),
     )
 
     def __init__(self, n_factors: int = 15, n_epochs: int = 50, reg_pu: float = 0.06, reg_qi: float = 0.06,
                  biased: bool = False, lr: float = 0.005, seed: int = 0, ranking: str = "implicit_nmf",
-                 implicit_factors: int = 8, fold_in_reg: float = 3.0):
+                 implicit_factors: int = 12, fold_in_reg: float = 1.5):
         self.n_factors = n_factors
         self.n_epochs = n_epochs
         self.reg_pu = reg_pu
