@@ -108,6 +108,13 @@ def time_call(fn: Callable[[], Any], collect: bool = False) -> tuple[float, Any]
     return time.perf_counter() - began, result
 
 
+def cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
+    """User + system CPU seconds so far (RUSAGE_SELF or RUSAGE_CHILDREN): unlike wall time, barely affected
+    by other processes competing for the cores -- recorded next to wall times on a shared machine."""
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     import numpy as np
 
@@ -266,7 +273,8 @@ def write_json(path, payload: Mapping[str, Any]) -> Path:
     return path
 
 
-def report(benchmark: str, info: Mapping[str, Any], params: Mapping[str, Any], results: list, summary: Mapping[str, Any]) -> dict:
+def report(benchmark: str, info: Mapping[str, Any], params: Mapping[str, Any], results: list,
+           summary: Mapping[str, Any]) -> dict:
     """The JSON layout shared by every bench script."""
     return {
         "benchmark": benchmark,

@@ -4,9 +4,9 @@ One seeded ratio split of the dataset. For each configuration, Surprise is run d
 API (Dataset.load_from_df -> build_full_trainset -> algo.fit -> algo.test(testset)) on the train ratings,
 fed in learner-then-catalogue order (the order our models reproduce, so similarity ties break alike), and
 our model is fitted on the same train Dataset and predicts every test pair in one batched
-`model.predict(users, items)` call (prediction timings: the fastest of --repeat rounds, each timing ours then Surprise's, so a
-busy moment on a shared machine hits both sides alike). Targets: batched prediction >= 10x faster than `test()`, and the same
-RMSE (|difference| <= 1e-6).
+`model.predict(users, items)` call. Prediction timings are the fastest of --repeat rounds, each timing ours
+then Surprise's, so a busy moment on a shared machine hits both sides alike. Targets: batched prediction
+>= 10x faster than `test()`, and the same RMSE (|difference| <= 1e-6).
 
 User-based kNN in Surprise holds several n_learners^2 float64 matrices while fitting (~9 GB each at 34k
 learners), so that comparison runs on a seeded sample of learners (--user-learners, default 5,000).
