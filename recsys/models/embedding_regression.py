@@ -26,8 +26,8 @@ class EmbeddingRegressionRecommender(EmbeddingFeatureRecommender):
     estimator_names = ESTIMATORS
     hyperparams = embedding_hyperparams(ESTIMATORS, "the rating")
 
-    def __init__(self, estimator: str = "ridge", alpha: float = 1.0, n_estimators: int = 100, max_depth: int = 8,
-                 candidates: int = 50, max_train_rows: int = 200_000, embedding_size: int = 32, epochs: int = 10,
+    def __init__(self, estimator: str = "ridge", alpha: float = 1.0, n_estimators: int = 50, max_depth: int = 8,
+                 candidates: int = 30, max_train_rows: int = 100_000, embedding_size: int = 32, epochs: int = 10,
                  negatives: int = 2, regularization: float = 0.01, seed: int = 0):
         set_params_from(self, locals())
 

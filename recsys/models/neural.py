@@ -30,6 +30,7 @@ KERAS_FILE = "model.keras"
 _FOLD_IN_STEPS = 6      # max Newton steps for a new learner (from the mean vector: ~1e-4 after 3, ~1e-7 after 5)
 _FOLD_IN_CHUNK = 2048   # learners per batched fold-in block (memory: chunk x d^2 floats)
 _ADAM = (0.9, 0.999, 1e-7)
+_MAX_VALIDATION = 100_000  # held-out ratings for the validation curve at most (enough for a smooth curve)
 _MIN_STEPS = 20         # steps per epoch at least: small datasets get smaller batches instead of 1-2 steps
 
 
@@ -67,7 +68,8 @@ class NeuralRecommender(Recommender):
         HyperParam("negative_exponent", "float", 0.5, low=0.0, high=1.0, step=0.05,
                    help="Negatives drawn by popularity ** exponent (0 uniform, 1 proportional)"),
         HyperParam("validation_share", "float", 0.1, low=0.0, high=0.5, step=0.05,
-                   help="Share of training ratings held out for the validation loss curve"),
+                   help="Share of training ratings held out for the validation loss curve "
+                        "(at most 100,000 ratings)"),
         HyperParam("seed", "int", 0, low=0, high=2**31 - 1, help="Random seed (same seed, same model)"),
     )
 
@@ -105,8 +107,7 @@ class NeuralRecommender(Recommender):
         trainer = _Trainer(tf, keras, n_users, n_items, int(self.embedding_size), float(self.regularization),
                            float(self.learning_rate), self.rating_mean_, int(self.seed))
         val_rows = np.flatnonzero(np.diff(valid.indptr))
-        val_batches = [_batch(rows, full, valid, sampler, np.random.default_rng([self.seed, 1, i]))
-                       for i, rows in enumerate(_chunks(val_rows, 4 * int(self.batch_size)))]
+        val_chunks = list(_chunks(val_rows, 4 * int(self.batch_size)))
         learners = np.flatnonzero(np.diff(train.indptr))
         batch_size = max(1, min(int(self.batch_size), -(-len(learners) // _MIN_STEPS)))
         history = []
@@ -117,8 +118,11 @@ class NeuralRecommender(Recommender):
             for rows in _chunks(ep_rng.permutation(learners), batch_size):
                 total += trainer.train_step(_batch(rows, full, train, sampler, ep_rng))
             loss = _combine(total)
-            val_loss = _combine(sum((trainer.eval_step(b) for b in val_batches), np.zeros(4))) \
-                if val_batches else float("nan")
+            val_total = np.zeros(4)
+            for i, rows in enumerate(val_chunks):  # same seeded negatives every epoch, built on the fly
+                val_rng = np.random.default_rng([self.seed, 1, i])
+                val_total += trainer.eval_step(_batch(rows, full, valid, sampler, val_rng))
+            val_loss = _combine(val_total)
             history.append({"epoch": epoch, "loss": loss, "val_loss": val_loss})
             if progress:
                 progress(epoch / epochs, f"epoch {epoch}/{epochs}: loss {loss:.4f}, val {val_loss:.4f}")
@@ -305,8 +309,8 @@ class _Trainer:
         self.optimizer.build(head.trainable_variables)
         self.tf, self.reg, self.lr = tf, reg, lr
         spec = [tf.TensorSpec([None], tf.int32)] + [tf.TensorSpec([None, n_items], tf.float32)] * 4
-        self.train_step = _numpy_out(tf.function(self._train, input_signature=spec, reduce_retracing=True))
-        self.eval_step = _numpy_out(tf.function(self._eval, input_signature=spec, reduce_retracing=True))
+        self.train_step = _numpy_out(tf.function(self._train, input_signature=spec, autograph=False))
+        self.eval_step = _numpy_out(tf.function(self._eval, input_signature=spec, autograph=False))
 
     def _losses(self, u, b, labels, weights, ratings, rated):
         tf = self.tf
@@ -416,7 +420,7 @@ def _keep(matrix: sparse.csr_matrix, mask: np.ndarray) -> sparse.csr_matrix:
 
 
 def _validation_mask(matrix: sparse.csr_matrix, share: float, rng) -> np.ndarray:
-    """Seeded held-out share of the stored ratings; every learner keeps at least one training rating."""
+    """Seeded held-out share of the stored ratings (at most _MAX_VALIDATION); every learner keeps one."""
     n = matrix.nnz
     mask = np.zeros(n, bool)
     if share <= 0 or n == 0:
@@ -429,5 +433,5 @@ def _validation_mask(matrix: sparse.csr_matrix, share: float, rng) -> np.ndarray
     protected = np.zeros(n, bool)
     protected[order[first]] = True
     eligible = order[~protected[order]]
-    mask[eligible[: int(round(share * n))]] = True
+    mask[eligible[: min(int(round(share * n)), _MAX_VALIDATION)]] = True
     return mask
