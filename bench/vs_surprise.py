@@ -68,7 +68,7 @@ def sample_learners(dataset, n: int, seed: int):
     return dataset.with_ratings(ratings, name=f"{dataset.name} ({n:,} learners)")
 
 
-def compare(name: str, dataset, test_size: float, seed: int, repeat: int = 3) -> dict:
+def compare(name: str, dataset, test_size: float, seed: int, repeat: int = 5) -> dict:
     import numpy as np
     from surprise import Dataset as SurpriseDataset, Reader
 
@@ -130,8 +130,8 @@ def main(argv=None) -> int:
     p.add_argument("--test-size", type=float, default=0.2, help="ratio split test share (default 0.2)")
     p.add_argument("--user-learners", type=int, default=5000,
                    help="learners sampled for the user-based kNN comparison (default 5000)")
-    p.add_argument("--repeat", type=int, default=3,
-                   help="prediction timings: fastest of this many interleaved rounds (default 3)")
+    p.add_argument("--repeat", type=int, default=5,
+                   help="prediction timings: fastest of this many interleaved rounds (default 5)")
     args = p.parse_args(argv)
     names = C.resolve_model_names(args.models, CONFIGS)
     bad = [n for n in names if n not in CONFIGS]
