@@ -58,10 +58,14 @@ def worker(args) -> int:
 
 # ----- parent: datasets, subprocesses, table ----------------------------------------------------------
 def ensure_dataset(cache: Path, n: int, seed: int, courses: int) -> Path:
-    """Generate (once) an n-learner dataset under cache/<n>; a stamp file marks a finished generation."""
+    """Generate (once) an n-learner dataset under cache/<n>; a stamp file marks a finished generation
+    with these settings by this version of the generator."""
+    import hashlib
+
     folder = cache / str(n)
     stamp = folder / "bench_stamp.json"
-    want = {"learners": n, "seed": seed, "courses": courses}
+    generator = hashlib.sha256((C.ROOT / "recsys" / "data" / "generator.py").read_bytes()).hexdigest()[:12]
+    want = {"learners": n, "seed": seed, "courses": courses, "generator": generator}  # regenerate on code change
     if stamp.is_file() and json.loads(stamp.read_text()) == want and (folder / "ratings.csv").is_file():
         return folder
     print(f"[{time.strftime('%H:%M:%S')}] generating {n:,} learners into {folder} ...", file=sys.stderr, flush=True)
