@@ -247,3 +247,18 @@ def test_every_model_beats_popularity_on_a_holdout(small_dataset):
                                   ("nmf", {"biased": True})]:
         results[f"{key}{params}"] = _ndcg_at_10(make_model(key, **params).fit(train), train, test)
     assert all(v > baseline for v in results.values()), (baseline, results)
+
+
+def test_top_k_selection_matches_a_stable_sort():
+    """The partition-based neighbour selection equals heapq/sorted order: ties go to the lower column."""
+    from recsys.models.knn import _top_k_mask
+
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        n, m, k = rng.integers(1, 6), rng.integers(1, 30), rng.integers(1, 12)
+        sim = rng.choice([-0.5, 0.0, 0.25, 0.5, 1.0], size=(n, m)) if trial % 2 else rng.normal(size=(n, m))
+        expected = np.zeros((n, m), dtype=bool)
+        for i in range(n):
+            for j in sorted(range(m), key=lambda col: -sim[i, col])[:k]:
+                expected[i, j] = sim[i, j] > 0
+        np.testing.assert_array_equal(_top_k_mask(sim, int(k)), expected)

@@ -320,8 +320,7 @@ class KNNRecommender(Recommender):
     def _aggregate_block(self, sims: np.ndarray, dev: np.ndarray):
         """`_aggregate` for a dense block (pairs x candidate neighbours in list order, shared `dev`)."""
         m, n = sims.shape
-        keep = _top_k_mask(sims, int(self.k)) & (sims > 0)
-        rows, cols = np.nonzero(keep)
+        rows, cols = np.nonzero(_top_k_mask(sims, int(self.k)))
         return self._aggregate(rows, sims[rows, cols], dev[cols], m)
 
     def _query_side(self, A: sparse.csr_matrix, bu_rows: np.ndarray) -> dict:
@@ -401,22 +400,39 @@ class KNNRecommender(Recommender):
         n_train = self.enrol_.shape[0]
         k = min(int(self.k), n_train)
         # The query learner's own normaliser is a constant per row: only the neighbour side shapes the ranking.
-        neighbour_norm = np.maximum(self.enrol_count_, 1.0) ** float(self.implicit_alpha)
         query_norm = np.maximum(np.diff(B.indptr), 1.0) ** (1.0 - float(self.implicit_alpha))
         out = np.zeros(H.shape, dtype=np.float64)
         neighbours = []
         per_chunk = max(1, _CHUNK_SIM_CELLS // max(1, n_train))
-        enrol_t = self.enrol_.T.tocsr()
+        enrol_t = self._enrol_columns()
+        B = B.astype(np.float32)
         for lo in range(0, H.shape[0], per_chunk):
             hi = min(H.shape[0], lo + per_chunk)
-            sim = (B[lo:hi] @ enrol_t).toarray()
-            sim /= neighbour_norm[None, :]
-            sim /= query_norm[lo:hi, None]
+            sim = B[lo:hi] @ enrol_t                      # common courses / n_neighbour^alpha
             W = _top_k_rows(sim, k)
+            W.data /= np.repeat(query_norm[lo:hi], np.diff(W.indptr)).astype(W.dtype)
             out[lo:hi] = (W @ self.enrol_).toarray()
             if keep_neighbours:
                 neighbours.append(W)
         return out, neighbours
+
+    def _enrol_columns(self) -> np.ndarray:
+        """Dense courses x learners matrix (float32) holding 1 / n_learner^alpha where the learner took the
+        course; built on first use, not saved. Sparse @ dense gives every learner's (normalised) common-course
+        count ~30x faster than sparse @ sparse."""
+        cached = self.__dict__.get("_enrol_t_cache")
+        if cached is None:
+            B = self.enrol_.tocsc()
+            weight = 1.0 / np.maximum(self.enrol_count_, 1.0) ** float(self.implicit_alpha)
+            cached = np.zeros((B.shape[1], B.shape[0]), dtype=np.float32)
+            cached[np.repeat(np.arange(B.shape[1]), np.diff(B.indptr)), B.indices] = weight[B.indices]
+            self.__dict__["_enrol_t_cache"] = cached
+        return cached
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_enrol_t_cache", None)
+        return state
 
     def _surprise_scores(self, H) -> np.ndarray:
         """The rating Surprise would predict for every course, as if each history row were a learner.
@@ -533,19 +549,24 @@ def _dense_transpose(m: sparse.csr_matrix) -> np.ndarray:
 
 
 def _top_k_mask(sim: np.ndarray, k: int) -> np.ndarray:
-    """Each row's k largest values (ties at the k-th value: lower column first, like a stable sort)."""
+    """Each row's k largest *positive* values; ties at the k-th value go to the lower column first (the
+    order of a stable sort, i.e. heapq.nlargest over a list in column order)."""
     n, m = sim.shape
     if k >= m:
-        return np.ones(sim.shape, dtype=bool)
+        return sim > 0
     kth = -np.partition(-sim, k - 1, axis=1)[:, k - 1]
-    above = sim > kth[:, None]
-    tied = sim == kth[:, None]
-    need = k - above.sum(axis=1)
-    return above | (tied & (np.cumsum(tied, axis=1) <= need[:, None]))
+    keep = sim > np.maximum(kth, 0)[:, None]
+    need = k - np.count_nonzero(keep, axis=1)
+    # Non-positive ties are dropped anyway, so only a positive k-th value needs a tie-break.
+    r, c = np.nonzero(sim == np.where(kth > 0, kth, np.nan)[:, None])  # row-major: lower columns first
+    if len(r):
+        rank = np.arange(len(r)) - np.searchsorted(r, np.arange(n))[r]
+        take = rank < need[r]
+        keep[r[take], c[take]] = True
+    return keep
 
 
 def _top_k_rows(sim: np.ndarray, k: int) -> sparse.csr_matrix:
     """Sparse matrix keeping each row's k largest positive values (ties: lower column index first)."""
-    keep = _top_k_mask(sim, k) & (sim > 0)
-    r, c = np.nonzero(keep)
+    r, c = np.nonzero(_top_k_mask(sim, k))
     return sparse.csr_matrix((sim[r, c], (r, c)), shape=sim.shape)
