@@ -430,7 +430,7 @@ class KNNRecommender(Recommender):
         return cached
 
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())
         state.pop("_enrol_t_cache", None)
         return state
 
