@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recsys.models import load_model, make_model
+from recsys.models import load_model, make_model, neural
 from recsys.models.popularity import PopularityRecommender
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,6 +87,16 @@ def test_recommends_for_a_training_learner_and_an_empty_history(key, fitted, tin
 
 
 @pytest.mark.parametrize("key", KEYS)
+def test_a_training_learner_gets_the_same_list_by_id_or_by_history(key, fitted, tiny_dataset):
+    model = fitted[0][key]
+    user = tiny_dataset.user_ids[5]
+    by_id = model.recommend_user(user, k=8)
+    by_history = model.recommend(tiny_dataset.user_history(user), k=8)
+    assert by_id.COURSE_ID.tolist() == by_history.COURSE_ID.tolist()
+    np.testing.assert_allclose(by_id.SCORE, by_history.SCORE)
+
+
+@pytest.mark.parametrize("key", KEYS)
 def test_filters_restrict_the_catalogue(key, fitted, history, tiny_dataset):
     genre = tiny_dataset.genres[int(np.argmax(tiny_dataset.genre_matrix.sum(axis=0)))]
     recs = fitted[0][key].recommend(history, k=10, filters={"genres": [genre]})
@@ -135,7 +145,8 @@ def test_numpy_scores_match_the_reloaded_keras_model(fitted, tiny_dataset, tmp_p
     loaded = load_model(model.save(tmp_path / "neural"), tiny_dataset)
     pos = np.arange(12)
     out = loaded.keras_model_.predict(pos.astype(np.int32), verbose=0)
-    np.testing.assert_allclose(out["enrol"] + loaded.score_offset_, loaded.score_users(pos), atol=1e-4)
+    np.testing.assert_allclose(out["enrol"] + loaded.score_offset_,
+                               loaded.scores_from_vectors(loaded.user_embeddings_[pos]), atol=1e-4)
     np.testing.assert_allclose(np.clip(out["rating"][pos, pos], *tiny_dataset.rating_scale),
                                loaded.predict(tiny_dataset.user_ids[pos], tiny_dataset.item_ids[pos]), atol=1e-4)
 
@@ -150,7 +161,7 @@ def test_fold_in_solves_the_learner_objective(fitted, tiny_dataset):
     n = taken.sum(1)
     w = taken + (1 - taken) * (n * model.negatives / (1 - taken @ q))[:, None] * q
     p = 1 / (1 + np.exp(-(u @ V.T + b)))
-    lam = 2 * model.regularization * n * (1 + model.negatives)
+    lam = 2 * model.regularization * (n * (1 + model.negatives) + neural._PRIOR_EXAMPLES)
     grad = ((p - taken) * w) @ V + lam[:, None] * u
     scale = np.abs((taken * w) @ np.abs(V)).max()
     assert np.abs(grad).max() < 1e-3 * scale

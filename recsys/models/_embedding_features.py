@@ -165,11 +165,6 @@ class EmbeddingFeatureRecommender(Recommender):
         histories = sparse.csr_matrix(histories)
         return self._rank_scores(self.embedder_.fold_in(histories), histories)
 
-    def score_users(self, user_positions) -> np.ndarray:
-        self._check_fitted()
-        pos = np.asarray(user_positions, np.int64)
-        return self._rank_scores(self.embedder_.user_embeddings_[pos], self.train_matrix_[pos])
-
     def explain(self, history, items) -> list[str]:
         items = np.asarray(items, np.int64)
         if len(items) == 0:
