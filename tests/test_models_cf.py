@@ -90,6 +90,25 @@ def test_knn_predict_equals_surprise(params, cf_data, reference_trainset, pairs)
         assert (~impossible).sum() >= 200 and len(np.unique(np.round(got, 6))) > 5
 
 
+@pytest.mark.parametrize("params", [
+    {"variant": "basic", "similarity": "msd"},
+    {"variant": "with_means", "similarity": "pearson", "k": 10, "min_k": 4},
+    {"variant": "baseline", "similarity": "pearson_baseline", "k": 20},
+])
+def test_knn_user_based_on_the_fly_similarities_equal_surprise(params, cf_data, reference_trainset, pairs, monkeypatch):
+    """Beyond a few thousand learners no learner x learner matrix is kept: blocks are computed per course."""
+    import recsys.models.knn as knn
+
+    monkeypatch.setattr(knn, "_SIM_CACHE_MAX_CELLS", 0)
+    ds, _ = cf_data
+    model = KNNRecommender(user_based=True, **params).fit(ds)
+    assert model._user_sim_cache() is None
+    algo = KNN_CLASSES[model.variant](k=model.k, min_k=model.min_k, sim_options=model._sim_options(), verbose=False)
+    algo.fit(reference_trainset)
+    users, items = pairs
+    np.testing.assert_allclose(model.predict(users, items), _surprise_estimates(algo, users, items)[0], rtol=0, atol=1e-6)
+
+
 @pytest.mark.parametrize("params", [{}, {"biased": True}, {"n_factors": 4, "n_epochs": 10, "seed": 7, "reg_qi": 0.2}])
 def test_nmf_predict_equals_surprise(params, cf_data, reference_trainset, pairs):
     ds, _ = cf_data

@@ -7,11 +7,11 @@ Two jobs, two neighbourhoods:
   list order like `heapq.nlargest`, only positive similarities aggregated, fewer than `min_k` -> the
   variant's fallback, unknown learner or course -> global mean (KNNBaseline: its baseline), clipped to the
   rating scale) -- but batched in numpy instead of one Python call per pair. Item-based models use the
-  similarity matrix Surprise learned; user-based ones compute Surprise's formulas on the fly from sparse
-  products, because Surprise's n_learners^2 float64 matrices (5 of them while fitting) do not fit in memory
-  at 34k learners. The arithmetic is the same, step for step and in the same order, so the results agree
-  bit for bit when the partial sums are exact (ratings on a grid like 2.0/3.0); otherwise user-based
-  `msd` and learner means can differ in the last bits.
+  similarity matrix Surprise learned; user-based ones compute Surprise's formulas themselves (sparse
+  products), because Surprise's n_learners^2 float64 matrices (5 of them while fitting) do not fit in
+  memory at 34k learners: up to 6,000 learners the full matrix is computed in fit (kept in memory, not
+  saved), beyond that each course's block learners x raters is computed when predicting. The arithmetic is the same step for step (sums over fewer than k neighbours may run in
+  another order), so results agree to float rounding (~1e-15) and neighbour ties break as in Surprise.
 * Ranking (`score_histories`, `recommend`) uses `ranking_similarity`. With ~98% of ratings equal to 3.0 the
   rating-based similarities are degenerate (cosine over co-rated courses and msd are ~1 for nearly every
   pair) and every predicted rating is ~3.0, so ranking by predicted rating is popularity in disguise and
@@ -41,6 +41,7 @@ _SURPRISE_CLASSES = {"basic": "KNNBasic", "with_means": "KNNWithMeans", "baselin
 _CHUNK_ENTRIES = 2_000_000     # neighbour candidates handled at once
 _CHUNK_SIM_CELLS = 4_000_000   # learner x learner similarity cells held at once
 _BSL_REG_U = 15.0              # Surprise's default ALS user regularisation (bsl_options reg_u)
+_SIM_CACHE_MAX_CELLS = 36_000_000  # user-based: keep the full learner x learner matrix up to 6,000 learners
 
 
 class KNNRecommender(Recommender):
@@ -151,6 +152,9 @@ class KNNRecommender(Recommender):
             self.neighbours_ = R.T.tocsr()             # y = course; neighbours = the learners who rated it
             self.neighbours_.sort_indices()
             self._prepare_user_sims(R)
+            if progress:
+                progress(0.4, "learner similarities")
+            self._user_sim_cache()
         if progress:
             progress(0.7, "implicit neighbourhoods")
         self._fit_implicit(R)
@@ -204,11 +208,12 @@ class KNNRecommender(Recommender):
         item_pos = np.asarray(item_pos, np.int64)
         user_known = user_pos >= 0
         item_known = self.item_known_[item_pos]
-        bu = np.where(user_known, self.bu_[np.maximum(user_pos, 0)], 0.0)
+        bu = self.bu_[np.maximum(user_pos, 0)] if self.variant == "baseline" else None
         est = self._fallback(bu, user_known, item_pos, item_known)
-        both = np.flatnonzero(user_known & item_known)
-        if len(both):
-            u, i = user_pos[both], item_pos[both]
+        known = user_known & item_known
+        both = slice(None) if known.all() else np.flatnonzero(known)
+        u, i = user_pos[both], item_pos[both]
+        if len(u):
             if self.user_based:
                 quotient, ok = self._user_based_pairs(u, i)
             else:
@@ -272,18 +277,39 @@ class KNNRecommender(Recommender):
         return r - ((self.global_mean_ + bx[nb]) + by_of_entry)
 
     def _item_based_pairs(self, rows, items, H, bu_rows):
-        """Quotients for (row of H, course) pairs; the neighbours are the courses rated in that row."""
+        """Quotients for (row of H, course) pairs; the neighbours are the courses rated in that row.
+
+        A learner with at most k positively similar courses uses them all, so no neighbour selection is
+        needed: plain sums (in list order -- equal to Surprise's up to float rounding). Only the rare
+        pairs with more than k candidates go through the exact heapq-order selection of `_aggregate`.
+        """
         n = len(rows)
         quotient, ok = np.zeros(n), np.zeros(n, dtype=bool)
         lengths = np.diff(H.indptr)[rows]
         for lo, hi in _chunks(lengths, _CHUNK_ENTRIES):
+            m = hi - lo
             owner, entry = gather_rows(H, rows[lo:hi])
             nb = H.indices[entry]
             flat = items[lo:hi][owner] * np.int64(self.sim_.shape[1]) + nb
+            sim = np.take(self.sim_, flat)
             by = bu_rows[lo:hi][owner] if self.variant == "baseline" else None
             dev = self._neighbour_dev(H.data[entry], nb, by)
-            quotient[lo:hi], ok[lo:hi] = self._aggregate(owner, np.take(self.sim_, flat), dev, hi - lo,
-                                                         order_key=np.take(self.sim_rank_, flat))
+            positive = sim > 0
+            weight = np.maximum(sim, 0.0)
+            count = np.bincount(owner, weights=positive, minlength=m)
+            sum_sim = np.bincount(owner, weights=weight, minlength=m)
+            sum_dev = np.bincount(owner, weights=weight * dev, minlength=m)
+            good = count >= int(self.min_k)
+            q = np.where(good, sum_dev / np.where(good, sum_sim, 1.0), 0.0)
+            crowded = np.flatnonzero(count > int(self.k))
+            if len(crowded):
+                is_crowded = np.zeros(m, dtype=bool)
+                is_crowded[crowded] = True
+                sel = np.flatnonzero(is_crowded[owner])
+                q[crowded], good[crowded] = self._aggregate(
+                    np.searchsorted(crowded, owner[sel]), sim[sel], dev[sel], len(crowded),
+                    order_key=np.take(self.sim_rank_, flat[sel]))
+            quotient[lo:hi], ok[lo:hi] = q, good
         return quotient, ok
 
     def _user_based_pairs(self, users, items):
@@ -297,6 +323,7 @@ class KNNRecommender(Recommender):
         order = np.argsort(items, kind="stable")
         bounds = np.searchsorted(items[order], np.arange(len(self.item_index_) + 1))
         y = self.neighbours_
+        cache = self._user_sim_cache()
         for i in np.flatnonzero(np.diff(bounds)):
             raters = y.indices[y.indptr[i]:y.indptr[i + 1]].astype(np.int64)
             ratings = y.data[y.indptr[i]:y.indptr[i + 1]]
@@ -305,15 +332,19 @@ class KNNRecommender(Recommender):
             dev = self._neighbour_dev(ratings, raters, self.bi_[i])
             group = order[bounds[i]:bounds[i + 1]]
             per_chunk = max(1, _CHUNK_SIM_CELLS // max(1, len(raters)))
-            # Dense course x rater blocks: sparse @ dense adds the same terms in the same order, much faster.
-            mats = {name: _dense_transpose(mat[raters]) for name, mat in self.user_rows_.items()}
+            if cache is None:
+                # Dense course x rater blocks: sparse @ dense adds the same terms in the same order, fast.
+                mats = {name: _dense_transpose(mat[raters]) for name, mat in self.user_rows_.items()}
             for lo in range(0, len(group), per_chunk):
                 idx = group[lo:lo + per_chunk]
                 u = users[idx]
-                sims = self._user_sim_rows({name: mat[u] for name, mat in self.user_rows_.items()}, mats=mats)
-                pos = np.minimum(np.searchsorted(raters, u), len(raters) - 1)
-                own = raters[pos] == u                     # the learner rated this course: Surprise's sim = 1
-                sims[np.flatnonzero(own), pos[own]] = 1.0
+                if cache is not None:
+                    sims = cache[np.ix_(u, raters)]
+                else:
+                    sims = self._user_sim_rows({name: mat[u] for name, mat in self.user_rows_.items()}, mats=mats)
+                    pos = np.minimum(np.searchsorted(raters, u), len(raters) - 1)
+                    own = raters[pos] == u                 # the learner rated this course: Surprise's sim = 1
+                    sims[np.flatnonzero(own), pos[own]] = 1.0
                 quotient[idx], ok[idx] = self._aggregate_block(sims, dev)
         return quotient, ok
 
@@ -322,6 +353,27 @@ class KNNRecommender(Recommender):
         m, n = sims.shape
         rows, cols = np.nonzero(_top_k_mask(sims, int(self.k)))
         return self._aggregate(rows, sims[rows, cols], dev[cols], m)
+
+    def _user_sim_cache(self):
+        """The full learner x learner similarity (Surprise's `sim`) when it is small, else None.
+
+        Computed in fit with the same kernel as the on-the-fly blocks (so identical values), not saved
+        (rebuilt on first use after loading): predictions then only gather, like Surprise's own.
+        """
+        n = self.ratings_.shape[0]
+        if n * n > _SIM_CACHE_MAX_CELLS:
+            return None
+        cached = self.__dict__.get("_sim_cache")
+        if cached is None:
+            dense = {name: _dense_transpose(mat) for name, mat in self.user_rows_.items()}
+            cached = np.empty((n, n))
+            step = max(1, _CHUNK_SIM_CELLS // n)
+            for lo in range(0, n, step):
+                rows = {name: mat[lo:lo + step] for name, mat in self.user_rows_.items()}
+                cached[lo:lo + step] = self._user_sim_rows(rows, mats=dense)
+            np.fill_diagonal(cached, 1.0)
+            self.__dict__["_sim_cache"] = cached
+        return cached
 
     def _query_side(self, A: sparse.csr_matrix, bu_rows: np.ndarray) -> dict:
         """Learner rows (any history) in Surprise's inner course order: binary, value and squared value.
@@ -432,6 +484,7 @@ class KNNRecommender(Recommender):
     def __getstate__(self):
         state = dict(super().__getstate__())
         state.pop("_enrol_t_cache", None)
+        state.pop("_sim_cache", None)
         return state
 
     def _surprise_scores(self, H) -> np.ndarray:
@@ -554,7 +607,7 @@ def _top_k_mask(sim: np.ndarray, k: int) -> np.ndarray:
     n, m = sim.shape
     if k >= m:
         return sim > 0
-    kth = -np.partition(-sim, k - 1, axis=1)[:, k - 1]
+    kth = np.partition(sim, m - k, axis=1)[:, m - k]  # the k-th largest value of each row
     keep = sim > np.maximum(kth, 0)[:, None]
     need = k - np.count_nonzero(keep, axis=1)
     # Non-positive ties are dropped anyway, so only a positive k-th value needs a tie-break.
