@@ -280,7 +280,12 @@ class NeuralRecommender(Recommender):
 
 # ----- training internals -------------------------------------------------------------------------
 def _tensorflow(seed: int):
-    """Import TF/Keras on demand, seeded, with deterministic kernels."""
+    """Import TF/Keras on demand, seeded, with deterministic kernels.
+
+    Op determinism is process-wide; with it and seeded initialisers/negatives, two fits with the same
+    seed give bit-identical weights on CPU (no thread-count pinning needed: no op here reduces in a
+    thread-dependent order once determinism is on).
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf
     import keras
