@@ -218,7 +218,7 @@ def render() -> None:
             cols[2].markdown(str(getattr(row, "LEVEL", "") or "-"))
             hours = getattr(row, "DURATION_HOURS", None)
             cols[3].markdown(f"{hours:g}" if hours is not None and hours == hours else "-")
-            cols[4].markdown(f"{row.SCORE:.3f}")
+            cols[4].markdown(f"{row.SCORE:,.0f}" if abs(row.SCORE) >= 100 else f"{row.SCORE:.3f}")
             cols[5].markdown(f":gray[{row.REASON}]")
             cols[6].button("", key=f"rec_up_{row.COURSE_ID}", icon=":material/thumb_up:", help="Like: add as completed",
                            on_click=_vote, args=(row.COURSE_ID, "up"))
