@@ -98,7 +98,8 @@ def measure(name: str, dataset, histories: list[list[str]], args) -> dict:
 
 def main(argv=None) -> int:
     p = C.parser("New-learner recommend latency per model (fitted once) vs refit-per-request.")
-    p.add_argument("--models", default="all", help="'all' (every installed model) or comma-separated names")
+    p.add_argument("--models", default="all",
+                   help="'all' (every installed model + knn_user, user-based kNN) or comma-separated names")
     p.add_argument("--learners", type=int, default=200, help="sampled real learners timed per model (default 200)")
     p.add_argument("--courses", type=int, default=5, help="courses picked per learner (default 5)")
     p.add_argument("--k", type=int, default=10, help="recommendations per request (default 10)")
@@ -112,7 +113,7 @@ def main(argv=None) -> int:
     info = C.machine()
     C.print_machine(info)
     available = C.available_models()
-    names = C.resolve_model_names(args.models, available)
+    names = C.resolve_model_names(args.models, [*available, *(["knn_user"] if "knn" in available else [])])
     missing = [n for n in names if C.model_spec(n)[0] not in available]
     names = [n for n in names if n not in missing]
     dataset = C.load_data(args.data)

@@ -8,16 +8,22 @@ our model is fitted on the same train Dataset and predicts every test pair in on
 then Surprise's, so a busy moment on a shared machine hits both sides alike. Targets: batched prediction
 >= 10x faster than `test()`, and the same RMSE (|difference| <= 1e-6).
 
-User-based kNN in Surprise holds several n_learners^2 float64 matrices while fitting (~9 GB each at 34k
+Each comparison runs in a fresh subprocess, so no heap, cache or allocator state left by one comparison
+slows the next. User-based kNN in Surprise holds several n_learners^2 float64 matrices while fitting (~9 GB each at 34k
 learners), so that comparison runs on a seeded sample of learners (--user-learners, default 5,000).
 
     .venv/bin/python bench/vs_surprise.py [--data DIR] [--test-size 0.2] [--user-learners 5000] [--json OUT]
 """
 from __future__ import annotations
 
+import argparse
 import inspect
+import json
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import _common as C
 
@@ -124,6 +130,30 @@ def compare(name: str, dataset, test_size: float, seed: int, repeat: int = 5) ->
     }
 
 
+def worker(args) -> int:
+    """Run one comparison and write its row as JSON (a fresh process per comparison: no heap, cache or
+    allocator state left by another comparison can slow this one)."""
+    dataset = C.load_data(args.data)
+    if args.worker == "knn_user" and args.user_learners < dataset.n_users:
+        dataset = sample_learners(dataset, args.user_learners, args.seed)
+    C.write_json(args.out, compare(args.worker, dataset, args.test_size, args.seed, args.repeat))
+    return 0
+
+
+def run_worker(name: str, args) -> dict:
+    with tempfile.TemporaryDirectory(prefix="recsys-vs-") as tmp:
+        out = Path(tmp) / "row.json"
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, "--out", str(out),
+               "--data", str(args.data), "--seed", str(args.seed), "--test-size", str(args.test_size),
+               "--user-learners", str(args.user_learners), "--repeat", str(args.repeat)]
+        proc = subprocess.run(cmd, cwd=C.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        sys.stderr.write(proc.stderr)
+        if proc.returncode != 0 or not out.is_file():
+            last = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+            raise RuntimeError(last[:300])
+        return json.loads(out.read_text())
+
+
 def main(argv=None) -> int:
     p = C.parser("Our knn/nmf vs Surprise run directly: fit time, batched predict vs test(), RMSE.")
     p.add_argument("--models", default="all", help=f"comma-separated subset of {', '.join(CONFIGS)} (default all)")
@@ -132,7 +162,11 @@ def main(argv=None) -> int:
                    help="learners sampled for the user-based kNN comparison (default 5000)")
     p.add_argument("--repeat", type=int, default=5,
                    help="prediction timings: fastest of this many interleaved rounds (default 5)")
+    p.add_argument("--worker", metavar="NAME", help=argparse.SUPPRESS)  # one comparison in this process
+    p.add_argument("--out", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.worker:
+        return worker(args)
     names = C.resolve_model_names(args.models, CONFIGS)
     bad = [n for n in names if n not in CONFIGS]
     if bad:
@@ -143,30 +177,28 @@ def main(argv=None) -> int:
     available = C.available_models()
     dataset = C.load_data(args.data)
     print(f"dataset {args.data}: {dataset.n_users:,} learners, {len(dataset.ratings):,} ratings; ratio split "
-          f"test_size={args.test_size}, seed {args.seed}; default hyperparameters")
+          f"test_size={args.test_size}, seed {args.seed}; default hyperparameters; each comparison in a fresh "
+          f"process", flush=True)
     results, notes, errors = [], [], []
     for name in names:
-        key = C.model_spec(name)[0]
-        if key not in available:
+        if C.model_spec(name)[0] not in available:
             notes.append(f"{name}: model not installed yet -- skipped")
             continue
-        data = dataset
         if name == "knn_user" and args.user_learners < dataset.n_users:
-            data = sample_learners(dataset, args.user_learners, args.seed)
             notes.append(f"knn_user: on {args.user_learners:,} sampled learners (Surprise's user-based fit holds "
                          f"n_learners^2 float64 matrices: ~{dataset.n_users ** 2 * 8 / 1e9:.0f} GB each at "
                          f"{dataset.n_users:,})")
         try:
-            results.append(compare(name, data, args.test_size, args.seed, args.repeat))
-        except Exception as exc:  # keep the other comparisons
-            print(f"{name}: FAILED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-            errors.append({"model": name, "error": f"{type(exc).__name__}: {exc}"})
+            results.append(run_worker(name, args))
+        except RuntimeError as exc:  # keep the other comparisons
+            print(f"{name}: FAILED: {exc}", file=sys.stderr, flush=True)
+            errors.append({"model": name, "error": str(exc)})
 
     print()
     C.print_table([{
         "model": r["model"], "learners": r["learners"], "test_pairs": r["test_pairs"],
         "fit_s ours": r["ours_fit_s"], "fit_s surprise": r["surprise_trainset_s"] + r["surprise_fit_s"],
-        "predict_s ours": r["ours_predict_s"], "test()_s surprise": r["surprise_test_s"],
+        "predict_ms ours": r["ours_predict_s"] * 1000, "test()_ms surprise": r["surprise_test_s"] * 1000,
         "speedup_x": r["predict_speedup_x"], "rmse ours": f"{r['rmse_ours']:.6f}",
         "rmse surprise": f"{r['rmse_surprise']:.6f}", "max|pred diff|": f"{r['max_abs_pred_diff']:.1e}",
     } for r in results])
@@ -182,7 +214,7 @@ def main(argv=None) -> int:
         fast = r["predict_speedup_x"] is not None and r["predict_speedup_x"] >= TARGET_SPEEDUP
         equal = r["rmse_abs_diff"] <= RMSE_TOLERANCE
         r["target_met"] = bool(fast and equal)
-        verdicts.append(f"{r['model']} {r['predict_speedup_x']:.0f}x, |d rmse| {r['rmse_abs_diff']:.1e}: "
+        verdicts.append(f"{r['model']} {r['predict_speedup_x']:.1f}x, |d rmse| {r['rmse_abs_diff']:.1e}: "
                         f"{'met' if r['target_met'] else 'MISSED'}")
     met = bool(results) and all(r["target_met"] for r in results) and not errors
     summary = {"target_speedup_x": TARGET_SPEEDUP, "rmse_tolerance": RMSE_TOLERANCE, "target_met": met,
