@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.evaluation import metrics as M
-from recsys.evaluation.experiment import (SEED_PARAMS, EvalData, _dataset_info, _jsonable, evaluate_model,
+from recsys.evaluation.experiment import (SEED_PARAMS, EvalData, _clean, _dataset_info, _jsonable, evaluate_model,
                                           write_json_atomic)
 from recsys.evaluation.splits import kfold_splits
 
@@ -59,12 +59,6 @@ class TuneResult:
     def write_json(self, path):
         return write_json_atomic(path, self.to_json())
 
-
-def _clean(value):
-    if value is None:
-        return None
-    value = float(value)
-    return value if np.isfinite(value) else None
 
 
 def parse_grid_values(cls, grid: Mapping[str, Sequence] | None) -> dict[str, list]:

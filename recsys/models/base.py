@@ -107,6 +107,16 @@ class Recommender(BaseEstimator):
         """
         raise NotImplementedError
 
+    def _check_histories(self, histories) -> sparse.csr_matrix:
+        """A validated float64 CSR copy of a history batch (one column per catalogue course, sorted indices)."""
+        self._check_fitted()
+        H = sparse.csr_matrix(histories, dtype=np.float64)
+        if H.ndim != 2 or H.shape[1] != len(self.item_index_):
+            raise ValueError(f"histories must have {len(self.item_index_)} columns (one per catalogue course), "
+                             f"got shape {H.shape}")
+        H.sort_indices()
+        return H
+
     def score_users(self, user_positions: np.ndarray) -> np.ndarray:
         """Scores for training learners by matrix row position (default: their training history)."""
         return self.score_histories(self.train_matrix_[np.asarray(user_positions)])

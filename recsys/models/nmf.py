@@ -147,12 +147,7 @@ class NMFRecommender(Recommender):
 
     # ----- ranking ----------------------------------------------------------------------------
     def score_histories(self, histories) -> np.ndarray:
-        self._check_fitted()
-        H = sparse.csr_matrix(histories, dtype=np.float64)
-        if H.ndim != 2 or H.shape[1] != len(self.item_index_):
-            raise ValueError(f"histories must have {len(self.item_index_)} columns (one per catalogue course), "
-                             f"got shape {H.shape}")
-        H.sort_indices()
+        H = self._check_histories(histories)
         if self.ranking == "surprise":
             scores = self._rating_scores(H)
         else:
