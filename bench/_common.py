@@ -22,6 +22,8 @@ if str(ROOT) not in sys.path:  # scripts run as `python bench/x.py`: make the pa
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from recsys._json import to_jsonable as _jsonable  # noqa: E402  (after the sys.path set-up)
+
 DEFAULT_DATA = ROOT / "data" / "builtin"
 # Bench-only model names for configurations that are not a registry key of their own.
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {"knn_user": ("knn", {"user_based": True})}
@@ -239,22 +241,6 @@ def fmt_seconds(seconds: float | None) -> str:
     return f"{seconds:.1f} s"
 
 
-def _jsonable(value):
-    import numpy as np
-
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, float) and value in (float("inf"), float("-inf")):
-        return None
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 def write_json(path, payload: Mapping[str, Any]) -> Path:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from recsys.models import REGISTRY, load_model, make_model
-from recsys.models.base import _jsonable
+from recsys._json import to_jsonable as _jsonable
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import sparse
 from sklearn.base import clone
 
+from recsys._json import to_jsonable as _jsonable
 from recsys.evaluation import metrics as M
 from recsys.evaluation.splits import SPLIT_NAMES, Split, make_split
 from recsys.evaluation.uncertainty import N_RESAMPLES, PairedTestResult, bootstrap_intervals, paired_test
@@ -45,18 +46,6 @@ class ModelSpec:
         return _jsonable(self.model.get_params())
 
 
-def _jsonable(value):
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return repr(value)
 
 
 def format_params(params: Mapping[str, Any]) -> str:

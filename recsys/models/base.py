@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator
 
 import recsys
 from recsys.models.params import HyperParam
+from recsys._json import to_jsonable as _jsonable
 
 Progress = Callable[[float, str], None]
 """Progress callback: fraction done in [0, 1] and a short message (e.g. 'epoch 3/10: loss 0.21')."""
@@ -301,16 +302,6 @@ def _positions(index: pd.Index, values: np.ndarray) -> np.ndarray:
     return index.get_indexer(uniques)[codes]
 
 
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return repr(value)
 
 
 def _folder_checksum(folder: Path) -> str:
