@@ -7,12 +7,10 @@ the record: on a shared machine a busy neighbour makes every number pessimistic)
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import resource
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -22,7 +20,7 @@ if str(ROOT) not in sys.path:  # scripts run as `python bench/x.py`: make the pa
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from recsys._json import to_jsonable as _jsonable  # noqa: E402  (after the sys.path set-up)
+from recsys._json import write_json_atomic as write_json  # noqa: E402  (after the sys.path set-up)
 
 DEFAULT_DATA = ROOT / "data" / "builtin"
 # Bench-only model names for configurations that are not a registry key of their own.
@@ -241,24 +239,6 @@ def fmt_seconds(seconds: float | None) -> str:
     return f"{seconds:.1f} s"
 
 
-
-
-def write_json(path, payload: Mapping[str, Any]) -> Path:
-    """Write `payload` (NaN -> null) atomically: a temporary file renamed into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(_jsonable(payload), fh, indent=2, allow_nan=False)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def report(benchmark: str, info: Mapping[str, Any], params: Mapping[str, Any], results: list,
            summary: Mapping[str, Any]) -> dict:
     """The JSON layout shared by every bench script."""
@@ -280,3 +260,23 @@ def parser(description: str, data: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed for sampling, splits and seeded models (default 0)")
     p.add_argument("--json", metavar="OUT", help="also write the results as JSON")
     return p
+
+
+def bench_models(text: str | None) -> tuple[list[str], list[str]]:
+    """(names to run, names whose model module is missing) for --models; knn_user joins the default where knn exists."""
+    available = available_models()
+    names = resolve_model_names(text, [*available, *(["knn_user"] if "knn" in available else [])])
+    missing = [n for n in names if model_spec(n)[0] not in available]
+    return [n for n in names if n not in missing], missing
+
+
+def finish(benchmark: str, args, info: Mapping[str, Any], results: list, summary: Mapping[str, Any],
+           internal: Iterable[str] = ()) -> None:
+    """Print the closing load average and, with --json, write the shared report (params = the CLI options)."""
+    load_end = load_average()
+    print(f"load average at end: {' / '.join(f'{v:.2f}' for v in load_end) if load_end else 'n/a'}")
+    if args.json:
+        skip = {"json", *internal}
+        params = {k: v for k, v in vars(args).items() if k not in skip}
+        write_json(args.json, report(benchmark, info, params, results, summary))
+        print(f"wrote {args.json}")

@@ -69,12 +69,7 @@ def main(argv=None) -> int:
     print(f"CPU time of the compare process: {cpu:.1f} s (user + system, all threads; wall {wall:.1f} s)")
     summary = {"wall_s": wall, "cpu_s": cpu, "fit_s_total": fits, "score_s_total": scores, "other_s": other,
                "target_s": TARGET_S, "target_met": met, "models": [r["model"] for r in rows]}
-    load_end = C.load_average()
-    print(f"load average at end: {' / '.join(f'{v:.2f}' for v in load_end) if load_end else 'n/a'}")
-    if args.json:
-        params = {k: v for k, v in vars(args).items() if k != "json"}
-        C.write_json(args.json, C.report("compare_all", info, params, rows, summary))
-        print(f"wrote {args.json}")
+    C.finish('compare_all', args, info, rows, summary)
     print(f"compare --models {args.models}: {wall:.1f} s wall -- target <= {TARGET_S:.0f} s: "
           f"{'met' if met else 'MISSED'}")
     return 0

@@ -112,10 +112,7 @@ def main(argv=None) -> int:
 
     info = C.machine()
     C.print_machine(info)
-    available = C.available_models()
-    names = C.resolve_model_names(args.models, [*available, *(["knn_user"] if "knn" in available else [])])
-    missing = [n for n in names if C.model_spec(n)[0] not in available]
-    names = [n for n in names if n not in missing]
+    names, missing = C.bench_models(args.models)
     dataset = C.load_data(args.data)
     histories = sample_histories(dataset, args.learners, args.courses, args.seed)
     print(f"dataset {args.data}: {dataset.n_users:,} learners, {dataset.n_items} courses, {len(dataset.ratings):,} "
@@ -144,12 +141,7 @@ def main(argv=None) -> int:
     if worst:
         met = worst["p95_ms"] < TARGET_P95_MS
         summary.update(worst_model=worst["model"], worst_p95_ms=worst["p95_ms"], target_met=met)
-    load_end = C.load_average()
-    print(f"load average at end: {' / '.join(f'{v:.2f}' for v in load_end) if load_end else 'n/a'}")
-    if args.json:
-        params = {k: v for k, v in vars(args).items() if k != "json"}
-        C.write_json(args.json, C.report("latency", info, params, results, summary))
-        print(f"wrote {args.json}")
+    C.finish('latency', args, info, results, summary)
     if worst:
         verdict = "met" if summary["target_met"] and not errors else "MISSED" if not summary["target_met"] else \
             f"met by the models that ran ({len(errors)} failed)"

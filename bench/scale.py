@@ -141,10 +141,7 @@ def main(argv=None) -> int:
 
     info = C.machine()
     C.print_machine(info)
-    available = C.available_models()
-    names = C.resolve_model_names(args.models, [*available, *(["knn_user"] if "knn" in available else [])])
-    missing = [n for n in names if C.model_spec(n)[0] not in available]
-    names = [n for n in names if n not in missing]
+    names, missing = C.bench_models(args.models)
     print(f"sizes {', '.join(f'{n:,}' for n in sizes)} learners x {args.courses} courses (generator seed "
           f"{args.seed}); models: {', '.join(names)}; timeout {args.timeout:.0f} s per fit", flush=True)
     if missing:
@@ -190,12 +187,7 @@ def main(argv=None) -> int:
     met = bool(at_target) and not failures
     summary = {"target_learners": target_n, "target_fit_s": TARGET_FIT_S, "target_peak_gb": TARGET_PEAK_GB,
                "target_met": met, "failing": [r["model"] for r in failures], "skipped_not_installed": missing}
-    load_end = C.load_average()
-    print(f"load average at end: {' / '.join(f'{v:.2f}' for v in load_end) if load_end else 'n/a'}")
-    if args.json:
-        params = {k: v for k, v in vars(args).items() if k not in ("json", "worker", "data", "model", "out")}
-        C.write_json(args.json, C.report("scale", info, params, results, summary))
-        print(f"wrote {args.json}")
+    C.finish('scale', args, info, results, summary, internal=("worker", "data", "model", "out"))
     note = "" if target_n == TARGET_SIZE else f" (largest size run: {target_n:,}, not {TARGET_SIZE:,})"
     worst_fit = max((r for r in at_target if r["status"] == "ok"), key=lambda r: r["fit_s"], default=None)
     worst_mem = max((r for r in at_target if r["status"] == "ok"), key=lambda r: r["peak_mb"], default=None)

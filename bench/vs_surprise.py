@@ -219,12 +219,7 @@ def main(argv=None) -> int:
     met = bool(results) and all(r["target_met"] for r in results) and not errors
     summary = {"target_speedup_x": TARGET_SPEEDUP, "rmse_tolerance": RMSE_TOLERANCE, "target_met": met,
                "notes": notes, "errors": errors}
-    load_end = C.load_average()
-    print(f"load average at end: {' / '.join(f'{v:.2f}' for v in load_end) if load_end else 'n/a'}")
-    if args.json:
-        params = {k: v for k, v in vars(args).items() if k != "json"}
-        C.write_json(args.json, C.report("vs_surprise", info, params, results, summary))
-        print(f"wrote {args.json}")
+    C.finish('vs_surprise', args, info, results, summary)
     print(f"target (predict >= {TARGET_SPEEDUP:.0f}x faster than test(), equal RMSE): "
           + ("; ".join(verdicts) if verdicts else "n/a"))
     return 1 if errors else 0

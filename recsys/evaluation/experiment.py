@@ -7,9 +7,6 @@ so the same dataset, split, models and seed give the same numbers everywhere.
 """
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -22,6 +19,7 @@ from scipy import sparse
 from sklearn.base import clone
 
 from recsys._json import to_jsonable as _jsonable
+from recsys._json import write_json_atomic
 from recsys.evaluation import metrics as M
 from recsys.evaluation.splits import SPLIT_NAMES, Split, make_split
 from recsys.evaluation.uncertainty import N_RESAMPLES, PairedTestResult, bootstrap_intervals, paired_test
@@ -336,21 +334,6 @@ def _clean(value):
         return None
     value = float(value)
     return value if np.isfinite(value) else None
-
-
-def write_json_atomic(path, payload) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, indent=2, allow_nan=False)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 # ----- the experiment ----------------------------------------------------------------------------
