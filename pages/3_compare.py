@@ -68,12 +68,7 @@ def render() -> None:
         st.info("Choose models and press **Run comparison**.", icon=":material/leaderboard:")
     else:
         st.divider()
-        ids = [r["id"] for r in runs]
-        if ss.get("cmp_selected_run") not in ids:
-            ss["cmp_selected_run"] = ids[-1]
-        run_id = st.selectbox("Run", ids[::-1], key="cmp_selected_run",
-                              format_func=lambda i: f"#{i}: " + next(r["title"] for r in runs if r["id"] == i))
-        result = next(r["result"] for r in runs if r["id"] == run_id)
+        result = session.pick_run(runs, "cmp_selected_run", "Run")
         info = result.split
         split_text = ", ".join(f"{k}={v}" for k, v in info["params"].items() if k != "seed")
         st.caption(f"Split: {info['name']} ({split_text}), K = {result.k}, seed {result.seed}: "

@@ -107,12 +107,7 @@ def render() -> None:
     runs = session.session_runs("tune")
     if runs:
         st.divider()
-        ids = [r["id"] for r in runs]
-        if ss.get("tune_selected_run") not in ids:
-            ss["tune_selected_run"] = ids[-1]
-        run_id = st.selectbox("Tuning run", ids[::-1], key="tune_selected_run",
-                              format_func=lambda i: f"#{i}: " + next(r["title"] for r in runs if r["id"] == i))
-        result = next(r["result"] for r in runs if r["id"] == run_id)
+        result = session.pick_run(runs, "tune_selected_run", "Tuning run")
         label = catalogue.model_label(result.model)
         b1, b2 = st.columns([1, 3], vertical_alignment="center")
         b1.metric(f"Best {result.metric}", "n/a" if result.best_score is None else f"{result.best_score:.4f}")

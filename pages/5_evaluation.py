@@ -16,13 +16,8 @@ def render() -> None:
         st.info("Run a comparison first; its models' diagnostics appear here.", icon=":material/leaderboard:")
         st.page_link("pages/3_compare.py", label="Go to Compare", icon=":material/leaderboard:")
     else:
-        ids = [r["id"] for r in runs]
-        if ss.get("ev_run") not in ids:
-            ss["ev_run"] = ss.get("cmp_selected_run") if ss.get("cmp_selected_run") in ids else ids[-1]
         c1, c2 = st.columns([2, 1])
-        run_id = c1.selectbox("Run", ids[::-1], key="ev_run",
-                              format_func=lambda i: f"#{i}: " + next(r["title"] for r in runs if r["id"] == i))
-        result = next(r["result"] for r in runs if r["id"] == run_id)
+        result = session.pick_run(runs, "ev_run", "Run", prefer="cmp_selected_run", container=c1)
         names = list(result.details)
         name = c2.selectbox("Model", names, format_func=lambda n: result.details[n].label, key="ev_model")
         d = result.details[name]

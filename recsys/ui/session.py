@@ -232,6 +232,20 @@ def session_runs(kind: str | None = None) -> list[dict]:
     return [r for r in st.session_state.get(RUNS, []) if kind is None or r["kind"] == kind]
 
 
+def pick_run(runs: list[dict], key: str, label: str, *, prefer: str | None = None, container=st):
+    """A selectbox over this session's runs (newest first) that keeps its choice; returns the chosen result.
+
+    The default is the run whose id is in session_state[`prefer`] if any, else the newest.
+    """
+    ss = st.session_state
+    ids = [r["id"] for r in runs]
+    if ss.get(key) not in ids:
+        ss[key] = ss.get(prefer) if prefer and ss.get(prefer) in ids else ids[-1]
+    run_id = container.selectbox(label, ids[::-1], key=key,
+                                 format_func=lambda i: f"#{i}: " + next(r["title"] for r in runs if r["id"] == i))
+    return next(r["result"] for r in runs if r["id"] == run_id)
+
+
 def record(kind: str, result) -> str:
     """Store a run in the SQLite history; returns a note for the page (a failure only costs the record)."""
     try:
