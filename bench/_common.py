@@ -139,10 +139,10 @@ def current_rss_mb() -> float | None:
 
 # ----- models and data ----------------------------------------------------------------------------
 def available_models() -> list[str]:
-    """Registry keys whose module exists in this checkout (models land one module at a time)."""
-    from recsys.commands import available_models as _available
+    """Every registry key."""
+    from recsys.models import MODEL_KEYS
 
-    return _available()
+    return list(MODEL_KEYS)
 
 
 def resolve_model_names(text: str | None, default: Iterable[str]) -> list[str]:

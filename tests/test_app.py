@@ -13,8 +13,8 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
 PAGES = ["home", "data_explorer", "recommend", "compare", "tune", "evaluation"]
-PAGE_FILES = {"data_explorer": "pages/1_data_explorer.py", "recommend": "pages/2_recommend.py",
-              "compare": "pages/3_compare.py", "tune": "pages/4_tune.py", "evaluation": "pages/5_evaluation.py"}
+PAGE_FILES = {"data_explorer": "views/data_explorer.py", "recommend": "views/recommend.py",
+              "compare": "views/compare.py", "tune": "views/tune.py", "evaluation": "views/evaluation.py"}
 FAST = {"neural": {"epochs": 2, "embedding_size": 8}, "embedding_regression": {"epochs": 2},
         "embedding_classifier": {"epochs": 2}, "clustering": {"n_clusters": 4}, "clustering_pca": {"n_clusters": 4}}
 
@@ -62,9 +62,9 @@ def _select_rows(at: AppTest, rows: list[int]) -> list[str]:
 
 
 def _available():
-    from recsys.ui.catalogue import available_models
+    from recsys.models import MODEL_KEYS
 
-    return available_models()
+    return list(MODEL_KEYS)
 
 
 @pytest.mark.parametrize("page", PAGES)

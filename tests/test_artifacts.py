@@ -114,7 +114,6 @@ def test_catalogue_tables(small_dataset):
     genre = small_dataset.genres[0]
     only = catalogue.filter_courses(table, small_dataset, genres=[genre], levels=["Beginner"])
     assert (only["GENRES"].str.contains(genre)).all() and (only["LEVEL"] == "Beginner").all()
-    assert "popularity" in catalogue.available_models()
 
 
 def test_jaccard_and_leaderboard_formatting():

@@ -28,9 +28,9 @@ def bench_data(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def installed() -> set[str]:
-    from recsys.commands import available_models
+    from recsys.models import MODEL_KEYS
 
-    return set(available_models())
+    return set(MODEL_KEYS)
 
 
 def run_bench(script: str, *args: str, timeout: float = 300) -> tuple[str, dict]:

@@ -227,7 +227,7 @@ def test_personal_scorer_beats_popularity_clearly(default_tables):
 
 
 def test_generated_folder_loads(small):
-    loader = pytest.importorskip("recsys.data.loader")
+    from recsys.data import loader
     n_learners, n_courses, out, summary = small
     ds = loader.load_dataset(out)
     assert ds.n_users == n_learners and ds.n_items == n_courses and len(ds.ratings) == summary["ratings"]

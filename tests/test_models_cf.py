@@ -12,10 +12,10 @@ import surprise
 from scipy.optimize import nnls
 
 from recsys.models import load_model, make_model
-from recsys.models._surprise import build_trainset, standard_trainset
-from recsys.models.knn import KNNRecommender
-from recsys.models.nmf import NMFRecommender
-from recsys.models.popularity import PopularityRecommender
+from recsys.models.shared.surprise_data import build_trainset, standard_trainset
+from recsys.models.neighbours.knn import KNNRecommender
+from recsys.models.factorization.nmf import NMFRecommender
+from recsys.models.baseline.popularity import PopularityRecommender
 
 KNN_CLASSES = {"basic": surprise.KNNBasic, "with_means": surprise.KNNWithMeans, "baseline": surprise.KNNBaseline}
 SERVING = [("knn", {}), ("knn", {"user_based": True}), ("nmf", {})]
@@ -97,7 +97,7 @@ def test_knn_predict_equals_surprise(params, cf_data, reference_trainset, pairs)
 ])
 def test_knn_user_based_on_the_fly_similarities_equal_surprise(params, cf_data, reference_trainset, pairs, monkeypatch):
     """Beyond a few thousand learners no learner x learner matrix is kept: blocks are computed per course."""
-    import recsys.models.knn as knn
+    import recsys.models.neighbours.knn as knn
 
     monkeypatch.setattr(knn, "_SIM_CACHE_MAX_CELLS", 0)
     ds, _ = cf_data
@@ -232,7 +232,7 @@ def test_nmf_fold_in_is_the_ridge_nnls_solution(fitted, small_dataset):
 
 
 def test_user_based_refuses_too_many_learners(small_dataset, monkeypatch):
-    import recsys.models.knn as knn
+    import recsys.models.neighbours.knn as knn
 
     monkeypatch.setattr(knn, "USER_BASED_MAX_LEARNERS", 1000)
     with pytest.raises(ValueError, match="user_based=false"):
@@ -270,7 +270,7 @@ def test_every_model_beats_popularity_on_a_holdout(small_dataset):
 
 def test_top_k_selection_matches_a_stable_sort():
     """The partition-based neighbour selection equals heapq/sorted order: ties go to the lower column."""
-    from recsys.models.knn import _top_k_mask
+    from recsys.models.neighbours.knn import _top_k_mask
 
     rng = np.random.default_rng(0)
     for trial in range(200):

@@ -165,7 +165,7 @@ def test_batch_scores_equal_one_learner_at_a_time(key, fitted, small_dataset):
 
 @pytest.mark.parametrize("key", CONTENT)
 def test_popularity_weight_is_chosen_in_fit_or_taken_as_given(key, fitted, small_dataset):
-    from recsys.models._profiles import WEIGHT_GRID
+    from recsys.models.content.profiles import WEIGHT_GRID
 
     auto = fitted[key]
     curve = auto.weight_curve_
@@ -240,7 +240,7 @@ def test_course_similarity_threshold_removes_dissimilar_courses(fitted, history,
 
 def test_course_similarity_matches_a_direct_computation(small_dataset, monkeypatch):
     """The chunked max over history rows equals a plain per-learner loop, for both aggregates and vectorizers."""
-    import recsys.models.course_similarity as cs
+    import recsys.models.content.course_similarity as cs
 
     monkeypatch.setattr(cs, "_CHUNK_ELEMENTS", 500)  # force many chunks
     rows = small_dataset.matrix[:60]

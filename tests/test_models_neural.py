@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from recsys.models import load_model, make_model, neural
-from recsys.models.popularity import PopularityRecommender
+from recsys.models.baseline.popularity import PopularityRecommender
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = ("neural", "embedding_regression", "embedding_classifier")
@@ -210,7 +210,7 @@ def test_importing_and_serving_need_no_tensorflow(fitted, history, tmp_path):
     folder = fitted[0]["neural"].save(tmp_path / "neural")
     code = (
         "import sys\n"
-        "import recsys.models.neural, recsys.models.embedding_regression, recsys.models.embedding_classifier\n"
+        "import recsys.models.neural.recommender, recsys.models.neural.embedding_regression, recsys.models.neural.embedding_classifier\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'imported at module load'\n"
         "from recsys.models import load_model\n"
         f"model = load_model({str(folder)!r})\n"

@@ -25,7 +25,6 @@ from recsys.evaluation.splits import SPLIT_NAMES, Split, make_split
 from recsys.evaluation.uncertainty import N_RESAMPLES, PairedTestResult, bootstrap_intervals, paired_test
 
 Progress = Callable[[float, str], None]
-SEED_PARAMS = ("random_state", "seed")
 CHUNK = 2048  # learners scored per score_histories call
 
 
@@ -57,7 +56,7 @@ def resolve_models(models, seed: int = 0) -> list[ModelSpec]:
     A model whose spec declares `random_state`/`seed` gets the experiment seed unless it was given.
     Unknown keys or parameters raise ValueError.
     """
-    from recsys.models import REGISTRY, Recommender, make_model
+    from recsys.models import Recommender, make_model
 
     if isinstance(models, (str, Recommender)) or (isinstance(models, tuple) and len(models) == 2
                                                     and isinstance(models[0], str) and isinstance(models[1], Mapping)):
@@ -76,17 +75,11 @@ def resolve_models(models, seed: int = 0) -> list[ModelSpec]:
                 key, params = entry[0], dict(entry[1])
             else:
                 raise ValueError(f"cannot read model {entry!r}: use a key, (key, params) or a Recommender")
-            if key not in REGISTRY:
-                raise ValueError(f"unknown model '{key}' (known: {', '.join(REGISTRY)})")
-            spec = REGISTRY[key].param_spec()
-            for name in SEED_PARAMS:
-                if name in spec and name not in params:
-                    params[name] = seed
-            model, explicit = make_model(key, **params), set(params) - set(SEED_PARAMS)
+            model, explicit = make_model(key, **{"seed": seed, **params}), set(params)
         cls = type(model)
         defaults = {p.name: p.default for p in cls.hyperparams}
         shown = {k: v for k, v in model.get_params().items()
-                 if k in explicit and k not in SEED_PARAMS and defaults.get(k, object()) != v}
+                 if k in explicit and k != cls.seed_param() and defaults.get(k, object()) != v}
         label = (cls.label or cls.key) + (f" ({format_params(shown)})" if shown else "")
         built.append(ModelSpec(cls.key, cls.key, label, model))
     seen: dict[str, int] = {}

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.evaluation import metrics as M
-from recsys.evaluation.experiment import (SEED_PARAMS, EvalData, _clean, _dataset_info, _jsonable, evaluate_model,
+from recsys.evaluation.experiment import (EvalData, _clean, _dataset_info, _jsonable, evaluate_model,
                                           write_json_atomic)
 from recsys.evaluation.splits import kfold_splits
 
@@ -65,7 +65,7 @@ def parse_grid_values(cls, grid: Mapping[str, Sequence] | None) -> dict[str, lis
     """Validate grid names and values against the model's HyperParam spec (defaults when grid is empty)."""
     spec = cls.param_spec()
     if not grid:
-        grid = {name: p.grid() for name, p in spec.items() if name not in SEED_PARAMS}
+        grid = {name: p.grid() for name, p in spec.items() if p.role != "seed"}
         if not grid:
             raise ValueError(f"model '{cls.key}' has no hyperparameters to tune")
     out = {}
@@ -95,11 +95,9 @@ def tune(dataset, model_key: str, grid: Mapping[str, Sequence] | None = None, me
     None uses every parameter's default grid. search='random' evaluates `n_iter` (default 10) combinations
     drawn without replacement (seeded). When `history` is given the run is recorded there.
     """
-    from recsys.models import REGISTRY, make_model
+    from recsys.models import make_model, model_class
 
-    if model_key not in REGISTRY:
-        raise ValueError(f"unknown model '{model_key}' (known: {', '.join(REGISTRY)})")
-    cls = REGISTRY[model_key]
+    cls = model_class(model_key)
     base, metric_k = M.parse_metric(metric, default_k=k)
     metric = base if metric_k is None else f"{base}@{metric_k}"
     eval_k = metric_k or int(k)
@@ -133,12 +131,11 @@ def tune(dataset, model_key: str, grid: Mapping[str, Sequence] | None = None, me
     total, done = len(combos) * len(splits), 0
     for c, combo in enumerate(combos):
         params = dict(zip(names, combo))
-        seeded = {**{p: seed for p in SEED_PARAMS if p in cls.param_spec() and p not in params}, **params}
         for f, (split, fold_data) in enumerate(zip(splits, data)):
             label = ", ".join(f"{n}={v}" for n, v in params.items())
             if progress:
                 progress(done / total, f"{label} fold {f + 1}/{len(splits)}")
-            model = make_model(model_key, **seeded)
+            model = make_model(model_key, **{"seed": seed, **params})
             began = time.perf_counter()
             model.fit(split.train)
             fit_times[c, f] = time.perf_counter() - began

@@ -7,6 +7,7 @@ evaluation engine also uses. `recommend` adds exclusion, filters, ranking and re
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -54,10 +55,29 @@ class Recommender(BaseEstimator):
     predicts_ratings: ClassVar[bool] = False
     uses_tensorflow: ClassVar[bool] = False
 
+    def __init_subclass__(cls, **kwargs):
+        """The `hyperparams` spec is the single source of defaults: a concrete model's `__init__` must take
+        exactly the declared parameters with exactly the declared defaults (checked once, at class creation)."""
+        super().__init_subclass__(**kwargs)
+        if not cls.key:
+            return
+        signature = inspect.signature(cls.__init__)
+        accepted = {name: p.default for name, p in signature.parameters.items()
+                    if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+        declared = {p.name: p.default for p in cls.hyperparams}
+        if accepted != declared:
+            raise TypeError(f"{cls.__name__}.__init__ must take exactly the declared hyperparameters with their "
+                            f"declared defaults: declared {declared}, __init__ takes {accepted}")
+
     # ----- spec helpers -----------------------------------------------------------------------
     @classmethod
     def param_spec(cls) -> dict[str, HyperParam]:
         return {p.name: p for p in cls.hyperparams}
+
+    @classmethod
+    def seed_param(cls) -> str | None:
+        """Name of the parameter that seeds the model's random stream (role "seed"), or None."""
+        return next((p.name for p in cls.hyperparams if p.role == "seed"), None)
 
     @classmethod
     def validate_params(cls, params: Mapping[str, Any]) -> dict[str, Any]:

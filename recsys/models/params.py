@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 
 KINDS = ("int", "float", "choice", "bool")
+ROLES = ("ranking", "rating", "both", "seed")
+"""What a parameter changes: the ranked list, only predicted ratings, both, or the random stream."""
 
 
 @dataclass(frozen=True)
@@ -22,10 +24,21 @@ class HyperParam:
     step: float | None = None
     choices: tuple = field(default_factory=tuple)
     log: bool = False  # suggest a log-spaced grid when tuning
+    role: str = "both"
+    tune_grid: tuple = ()  # the sensible values to try when tuning; empty = spread over [low, high]
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"{self.name}: kind must be one of {KINDS}, got {self.kind!r}")
+        if self.role not in ROLES:
+            raise ValueError(f"{self.name}: role must be one of {ROLES}, got {self.role!r}")
+        for value in self.tune_grid:
+            self.validate(value)
+
+    @property
+    def changes_ranking(self) -> bool:
+        """False for parameters that only change predicted ratings (or only the seed)."""
+        return self.role in ("ranking", "both")
 
     def validate(self, value: Any) -> Any:
         """Coerce `value` to this parameter's type or raise ValueError saying what was expected."""
@@ -55,7 +68,9 @@ class HyperParam:
         return number
 
     def grid(self, n: int = 5) -> list:
-        """A default tuning grid of about `n` values spanning the declared range."""
+        """The declared sensible grid, else about `n` values spanning the declared range."""
+        if self.tune_grid:
+            return list(self.tune_grid)
         if self.kind == "bool":
             return [False, True]
         if self.kind == "choice":
@@ -75,4 +90,5 @@ class HyperParam:
         return {
             "name": self.name, "kind": self.kind, "default": self.default, "help": self.help, "low": self.low,
             "high": self.high, "step": self.step, "choices": list(self.choices), "log": self.log,
+            "role": self.role, "tune_grid": list(self.tune_grid),
         }

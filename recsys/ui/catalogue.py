@@ -7,27 +7,10 @@ import numpy as np
 import pandas as pd
 
 
-def available_models() -> list[str]:
-    """Registry keys whose module imports right now (models land one by one; a broken one is skipped)."""
-    from recsys.models import MODEL_KEYS, REGISTRY
-
-    keys = []
-    for key in MODEL_KEYS:
-        try:
-            REGISTRY[key]
-        except Exception:  # ImportError while a module is missing; anything else while it is being written
-            continue
-        keys.append(key)
-    return keys
-
-
 def model_label(key: str) -> str:
     from recsys.models import REGISTRY
 
-    try:
-        return REGISTRY[key].label or key
-    except Exception:
-        return key
+    return REGISTRY[key].label or key
 
 
 def model_description(key: str) -> str:

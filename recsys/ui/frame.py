@@ -1,8 +1,6 @@
-"""The frame every page shares: page config, sidebar navigation, the dataset check and the error guard.
+"""What every page shares inside the router (app.py): the dataset check, the error guard and the sidebar note.
 
-Pages live in `pages/` (Streamlit's multipage folder; `app.py` is Home). Streamlit's own sidebar list is turned
-off (`client.showSidebarNavigation = false`) because it would label Home "app" and cannot group pages; this
-sidebar draws the same links with proper titles, icons and sections.
+Page config and the sectioned navigation are app.py's (`st.navigation`, pages listed in recsys.ui.navigation).
 """
 from __future__ import annotations
 
@@ -12,31 +10,10 @@ import streamlit as st
 
 from recsys.ui import session
 
-HOME = "app.py"
-SECTIONS = {
-    "Workbench": [
-        (HOME, "Home", ":material/home:"),
-        ("pages/1_data_explorer.py", "Data explorer", ":material/bar_chart:"),
-        ("pages/2_recommend.py", "Recommend", ":material/recommend:"),
-    ],
-    "Evaluate": [
-        ("pages/3_compare.py", "Compare", ":material/leaderboard:"),
-        ("pages/4_tune.py", "Tune", ":material/tune:"),
-        ("pages/5_evaluation.py", "Evaluation plots", ":material/monitoring:"),
-    ],
-}
-PAGE_PATHS = {title: path for items in SECTIONS.values() for path, title, _ in items}
-
 
 def page(title: str, render: Callable[[], None], *, needs_dataset: bool = True) -> None:
     """Draw one page: `render` runs inside the error guard, and only once a dataset is loaded if it needs one."""
-    st.set_page_config(page_title=f"{title} · Course recommender workbench", page_icon=":material/school:",
-                       layout="wide")
     with st.sidebar:
-        for section, items in SECTIONS.items():
-            st.caption(section)
-            for path, label, icon in items:
-                st.page_link(path, label=label, icon=icon)
         note = st.empty()
     # Pages never call st.stop(): after it nothing else (e.g. the sidebar note) could be drawn in the run.
     if needs_dataset and session.current_dataset() is None:

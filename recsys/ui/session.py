@@ -15,6 +15,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from recsys.ui import navigation
+
 log = logging.getLogger("recsys.ui")
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,7 +162,7 @@ def dataset_problem() -> str:
 
 def no_dataset_message() -> None:
     st.warning(f"No dataset is loaded: {dataset_problem()}", icon=":material/database:")
-    st.page_link("app.py", label="Choose a dataset on the Home page", icon=":material/home:")
+    st.page_link(navigation.HOME, label="Choose a dataset on the Home page", icon=":material/home:")
 
 
 def require_dataset():
@@ -199,9 +201,10 @@ def prewarm_models() -> None:
 
     def warm():
         try:
-            from recsys.ui.catalogue import available_models
+            from recsys.models import MODEL_KEYS, REGISTRY
 
-            available_models()
+            for key in MODEL_KEYS:
+                REGISTRY[key]
         except Exception:  # only a warm-up: the pages report real problems
             pass
 

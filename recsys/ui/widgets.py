@@ -5,9 +5,9 @@ from typing import Any
 
 import streamlit as st
 
-from recsys.models import REGISTRY
+from recsys.models import MODEL_KEYS, REGISTRY
 from recsys.models.params import HyperParam
-from recsys.ui.catalogue import available_models, model_label
+from recsys.ui.catalogue import model_label
 
 
 def pretty(name: str) -> str:
@@ -76,8 +76,8 @@ def set_params(prefix: str, model_key: str, params: dict[str, Any]) -> None:
 
 
 def model_picker(label: str, key: str, models: list[str] | None = None, default: str | None = None) -> str | None:
-    """Selectbox over the models that import right now, labelled by their display names."""
-    models = models if models is not None else available_models()
+    """Selectbox over the registry models, labelled by their display names."""
+    models = list(models) if models is not None else list(MODEL_KEYS)
     if not models:
         st.warning("No model can be loaded right now.")
         return None

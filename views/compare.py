@@ -1,6 +1,7 @@
 """Compare: several models on one split -- leaderboard with intervals, timings, paired test, one learner's lists."""
 import streamlit as st
 
+from recsys.models import MODEL_KEYS
 from recsys.ui import catalogue, charts, frame, results, session, widgets
 
 
@@ -8,7 +9,7 @@ def render() -> None:
     st.title("Compare models")
     dataset = session.require_dataset()
     ss = st.session_state
-    models = catalogue.available_models()
+    models = list(MODEL_KEYS)
 
     # ----- set-up ------------------------------------------------------------------------------------
     default = [m for m in ("popularity", "user_profile") if m in models] or models[:2]

@@ -5,6 +5,7 @@ import numpy as np
 import streamlit as st
 
 from recsys.data import LEVELS
+from recsys.models import MODEL_KEYS
 from recsys.personas import PERSONAS, persona_history
 from recsys.ui import catalogue, frame, session, widgets
 from recsys.ui.learner import LearnerState
@@ -145,7 +146,7 @@ def render() -> None:
 
     # ----- model ------------------------------------------------------------------------------------
     st.subheader("2. The model")
-    models = catalogue.available_models()
+    models = list(MODEL_KEYS)
     m1, m2 = st.columns([1, 2])
     with m1:
         model_key = widgets.model_picker("Model", "rec_model", models)

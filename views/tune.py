@@ -1,14 +1,13 @@
 """Tune: cross-validate one model over a grid built from its declared parameters; hand the best to Recommend."""
 import streamlit as st
 
-from recsys.ui import catalogue, charts, frame, results, session, widgets
+from recsys.ui import catalogue, charts, frame, navigation, results, session, widgets
 
 
 def render() -> None:
     st.title("Tune a model")
     dataset = session.require_dataset()
     ss = st.session_state
-    SEEDS = ("seed", "random_state")
 
 
     def parse_values(text: str, p) -> list:
@@ -23,9 +22,9 @@ def render() -> None:
         return values
 
 
-    from recsys.models import REGISTRY  # noqa: E402  (after the title: the page shows while models import)
+    from recsys.models import MODEL_KEYS, REGISTRY  # noqa: E402  (after the title: the page shows while models import)
 
-    models = [m for m in catalogue.available_models() if any(p.name not in SEEDS for p in REGISTRY[m].hyperparams)]
+    models = [m for m in MODEL_KEYS if any(p.role != "seed" for p in REGISTRY[m].hyperparams)]
     with st.columns([1, 2])[0]:
         model_key = widgets.model_picker("Model", "tune_model", models)
 
@@ -33,7 +32,7 @@ def render() -> None:
     if model_key:
         cls = REGISTRY[model_key]
         st.caption(cls.description)
-        tunable = [p for p in cls.hyperparams if p.name not in SEEDS]
+        tunable = [p for p in cls.hyperparams if p.role != "seed"]
         st.markdown("**Grid** -- values to try per parameter (others stay at their defaults)")
         for i, p in enumerate(tunable):
             c1, c2 = st.columns([1, 4], vertical_alignment="center")
@@ -115,7 +114,7 @@ def render() -> None:
         if result.best_params and st.button("Use on Recommend", icon=":material/recommend:", key="tune_use"):
             widgets.set_params("rec", result.model, result.best_params)
             ss["rec_model"] = result.model
-            st.switch_page("pages/2_recommend.py")
+            st.switch_page(navigation.RECOMMEND)
 
         varied = [p for p in result.param_names if result.table[p].nunique() > 1]
         if varied:

@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from recsys.ui import charts, frame, results, session
+from recsys.ui import charts, frame, navigation, results, session
 
 
 def render() -> None:
@@ -14,7 +14,7 @@ def render() -> None:
     st.subheader("A run of this session")
     if not runs:
         st.info("Run a comparison first; its models' diagnostics appear here.", icon=":material/leaderboard:")
-        st.page_link("pages/3_compare.py", label="Go to Compare", icon=":material/leaderboard:")
+        st.page_link(navigation.COMPARE, label="Go to Compare", icon=":material/leaderboard:")
     else:
         c1, c2 = st.columns([2, 1])
         result = session.pick_run(runs, "ev_run", "Run", prefer="cmp_selected_run", container=c1)

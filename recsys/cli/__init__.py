@@ -1,0 +1,46 @@
+"""Command line: `python -m recsys <command> --help` (or `recsys <command>` once installed).
+
+One module per command group, each with `register(subparsers)`; COMMAND_MODULES is the list. Every command
+reports bad input (unknown model, parameter or value, malformed data) as one clear line on stderr with exit
+code 2 -- never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from recsys.cli.common import UsageError
+
+COMMAND_MODULES = (
+    "recsys.cli.data",  # generate
+    "recsys.cli.models",  # train, recommend
+    "recsys.cli.evaluate",  # compare, tune, history
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m recsys", description="Course recommender workbench.")
+    sub = parser.add_subparsers(dest="command", metavar="<command>")
+    sub.required = True
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    # argparse prints usage + one error line and exits 2 on bad syntax; we do the same for bad values.
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (UsageError, ValueError, KeyError, FileNotFoundError) as exc:  # DatasetError is a ValueError
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+
+
+__all__ = ["COMMAND_MODULES", "UsageError", "build_parser", "main"]

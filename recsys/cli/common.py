@@ -1,0 +1,138 @@
+"""What every CLI command shares: the error type, progress output, data loading, parameter parsing, tables."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_DATA = Path("data") / "builtin"
+MODELS_DIR = Path("artifacts") / "models"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter off the terminal
+
+
+class UsageError(ValueError):
+    """Bad command-line input; printed as one line, exit code 2."""
+
+
+class Progress:
+    """Progress on stderr for long steps: a redrawn bar on a terminal, a line per 10% step in logs."""
+
+    def __init__(self, label: str, width: int = 30, stream=None):
+        self.label, self.width = label, width
+        self.stream = stream or sys.stderr
+        self.start = time.perf_counter()
+        self._last = -1.0
+
+    def __call__(self, fraction: float, message: str = "") -> None:
+        fraction = min(max(float(fraction), 0.0), 1.0)
+        elapsed = time.perf_counter() - self.start
+        if not self.stream.isatty():
+            # Logs and CI: one plain line per 10% step instead of carriage-return redraws.
+            step = int(fraction * 10)
+            if step > self._last:
+                self._last = step
+                self.stream.write(f"{self.label}: {fraction:4.0%} {elapsed:6.1f}s {message}\n")
+                self.stream.flush()
+            return
+        if fraction < 1.0 and fraction - self._last < 0.01:
+            return
+        self._last = fraction
+        filled = int(round(self.width * fraction))
+        bar = "#" * filled + "-" * (self.width - filled)
+        self.stream.write(f"\r{self.label} [{bar}] {fraction:4.0%} {elapsed:6.1f}s {message[:40]:<40}")
+        if fraction >= 1.0:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def load_data(path):
+    """The dataset in folder `path`; a missing folder is a usage error with the command that makes it."""
+    from recsys.data import load_dataset
+
+    path = Path(path)
+    if not path.exists():
+        hint = " (create it with: python -m recsys generate --out data/builtin --seed 0)" if path == DEFAULT_DATA else ""
+        raise UsageError(f"data folder '{path}' does not exist{hint}")
+    return load_dataset(path)
+
+
+def parse_params(items, what: str = "--param") -> dict[str, str]:
+    """['n_neighbours=20', 'metric=cosine'] -> {'n_neighbours': '20', ...} (values validated by the model spec)."""
+    out = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"{what} expects NAME=VALUE, got '{item}'")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def positive(name: str, value: int) -> int:
+    if value < 1:
+        raise UsageError(f"{name} must be a positive integer, got {value}")
+    return value
+
+
+def print_table(frame, stream=None) -> None:
+    """Print a DataFrame as a plain left-aligned text table."""
+    stream = stream or sys.stdout
+    columns = [str(c) for c in frame.columns]
+    rows = [[str(v) for v in row] for row in frame.itertuples(index=False)]
+    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
+    stream.write("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip() + "\n")
+    stream.write("  ".join("-" * w for w in widths) + "\n")
+    for r in rows:
+        stream.write("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() + "\n")
+
+
+def fmt(value, lo=None, hi=None, digits: int = 4) -> str:
+    """A number with its interval, 'n/a' for a missing one."""
+    import math
+
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    text = f"{value:.{digits}f}"
+    if lo is not None and hi is not None and not (math.isnan(lo) or math.isnan(hi)):
+        text += f" [{lo:.{digits}f}, {hi:.{digits}f}]"
+    return text
+
+
+def check_writable(path, what: str) -> None:
+    """Fail before a long run, not after it, when an output file cannot be written."""
+    if not path:
+        return
+    folder = Path(path).resolve().parent
+    while not folder.exists():
+        folder = folder.parent
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"{what} '{path}' cannot be written (folder {folder} is not writable)")
+
+
+def guard(command):
+    """File-system and database failures (unwritable --out/--json/--db, locked database) become one line."""
+    import sqlite3
+
+    def run(args) -> int:
+        try:
+            return command(args)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+            raise UsageError(f"cannot access{where}: {exc.strerror or exc}") from None
+        except sqlite3.Error as exc:
+            raise UsageError(f"run history database {getattr(args, 'db', '')}: {exc}") from None
+
+    return run
+
+
+def add_data_arg(parser) -> None:
+    parser.add_argument("--data", default=str(DEFAULT_DATA),
+                        help=f"IBM-format data folder (default {DEFAULT_DATA}, the built-in dataset)")
+
+
+def add_db_arg(parser) -> None:
+    from recsys.evaluation.history import DEFAULT_PATH
+
+    parser.add_argument("--db", default=str(DEFAULT_PATH), help=f"run-history SQLite file (default {DEFAULT_PATH})")

@@ -1,0 +1,91 @@
+"""`train` and `recommend`: fit one model and save it; top-K courses for a learner's completed courses."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from recsys.cli.common import (MODELS_DIR, Progress, UsageError, add_data_arg, guard, load_data, parse_params,
+                               positive, print_table)
+
+
+def _cmd_train(args) -> int:
+    from recsys.models import make_model
+
+    model = make_model(args.model, seed=args.seed, **parse_params(args.param))
+    dataset = load_data(args.data)
+    out = Path(args.out) if args.out else MODELS_DIR / args.model
+    model.fit(dataset, progress=Progress(f"fit {args.model}"))
+    path = model.save(out)
+    print(f"trained '{args.model}' on {dataset.n_users:,} learners / {len(dataset.ratings):,} ratings "
+          f"in {model.fit_seconds_:.2f}s; saved to {path}")
+    return 0
+
+
+def _cmd_recommend(args) -> int:
+    import pandas as pd
+
+    from recsys.models import load_model, make_model, model_class
+
+    model_class(args.model)
+    positive("--k", args.k)
+    courses = [c.strip() for c in args.courses.split(",") if c.strip()]
+    if not courses:
+        raise UsageError("--courses needs at least one course id, e.g. --courses ML0101EN,PY0101EN")
+    dataset = load_data(args.data)
+    dataset.history_vector(courses)  # unknown course ids fail before any fitting
+    default_path = MODELS_DIR / args.model
+    if args.model_path:
+        model = load_model(args.model_path, dataset)
+    else:
+        model = None
+        if default_path.exists():
+            try:
+                model = load_model(default_path, dataset)
+            except ValueError as exc:  # trained on another dataset or corrupted: refit below
+                print(f"note: not using {default_path}: {exc}", file=sys.stderr)
+        if model is None:
+            model = make_model(args.model, seed=args.seed, **parse_params(args.param))
+            print(f"note: fitting '{args.model}' now (save one with `python -m recsys train`)", file=sys.stderr)
+            model.fit(dataset, progress=Progress(f"fit {args.model}"))
+    if model.key != args.model:
+        raise UsageError(f"{args.model_path} holds a '{model.key}' model, not '{args.model}'")
+    recs = model.recommend(courses, k=args.k)
+    titles = model.catalogue_.set_index("COURSE_ID")["TITLE"]
+    table = pd.DataFrame({
+        "COURSE_ID": recs["COURSE_ID"],
+        "TITLE": [str(titles.get(c, ""))[:48] for c in recs["COURSE_ID"]],
+        "SCORE": [f"{s:.4f}" for s in recs["SCORE"]],
+        "REASON": recs["REASON"],
+    })
+    if table.empty:
+        print("no recommendations (every course is excluded or already taken)")
+    else:
+        print_table(table)
+    return 0
+
+
+def register(sub) -> None:
+    from recsys.models import MODEL_KEYS
+
+    keys = ", ".join(MODEL_KEYS)
+    p = sub.add_parser("train", help="fit one model and save it",
+                       description=f"Fit a model on the data and save it with model.save. Models: {keys}.")
+    add_data_arg(p)
+    p.add_argument("--model", required=True, help="model key")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE", help="hyperparameter (repeatable)")
+    p.add_argument("--seed", type=int, default=0, help="seed for seeded models (default 0)")
+    p.add_argument("--out", help=f"output folder (default {MODELS_DIR}/<model>)")
+    p.set_defaults(func=guard(_cmd_train))
+
+    p = sub.add_parser("recommend", help="recommend courses for a learner's completed courses",
+                       description="Top-K courses for a learner who completed --courses (new-learner path). Uses "
+                                   f"--model-path, else {MODELS_DIR}/<model> if it was trained on this data, else "
+                                   "fits the model first.")
+    add_data_arg(p)
+    p.add_argument("--model", required=True, help="model key")
+    p.add_argument("--courses", required=True, help="comma-separated completed course ids")
+    p.add_argument("--k", type=int, default=10, help="number of recommendations (default 10)")
+    p.add_argument("--model-path", help="saved model folder (from `train`)")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE", help="hyperparameter when fitting here")
+    p.add_argument("--seed", type=int, default=0, help="seed when fitting here (default 0)")
+    p.set_defaults(func=guard(_cmd_recommend))
