@@ -13,7 +13,7 @@ from scipy import sparse
 from sklearn.cluster import KMeans
 from sklearn.preprocessing import StandardScaler
 
-from recsys.models._profiles import BlendParts, ContentRecommender, blend_params, genre_profiles, top_genres
+from recsys.models.content.profiles import BlendParts, ContentRecommender, blend_params, genre_profiles, top_genres
 from recsys.models.params import HyperParam
 
 CLUSTER_PARAMS = (

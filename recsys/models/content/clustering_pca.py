@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.decomposition import PCA
 
-from recsys.models.clustering import CLUSTER_PARAMS, ClusteringRecommender
+from recsys.models.content.clustering import CLUSTER_PARAMS, ClusteringRecommender
 from recsys.models.params import HyperParam
 
 

@@ -13,7 +13,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from recsys.models._profiles import BlendParts, ContentRecommender, blend_params, rating_weights
+from recsys.models.content.profiles import BlendParts, ContentRecommender, blend_params, rating_weights
 from recsys.models.params import HyperParam
 
 _CHUNK_ELEMENTS = 4_000_000  # floats gathered at once when taking the max over a batch of histories

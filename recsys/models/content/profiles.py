@@ -34,7 +34,7 @@ def blend_params(default_weight: float, what: str,
         HyperParam("popularity_weight", "float", default_weight, low=0.0, high=1.0, step=0.05,
                    help=f"Share of the score from popularity, the rest from {what} (0 = {what} only, "
                         f"1 = popularity only); used when auto_weight is off"),
-        HyperParam("seed", "int", 0, low=0, high=2**31 - 1, step=1,
+        HyperParam("seed", "int", 0, low=0, high=2**31 - 1, role="seed", step=1,
                    help=f"Seed of the random choices in fit ({seed_help})"),
     )
 

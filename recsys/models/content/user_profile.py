@@ -11,7 +11,7 @@ import numpy as np
 from scipy import sparse
 
 from recsys.data.dataset import LEVELS
-from recsys.models._profiles import BlendParts, ContentRecommender, blend_params, genre_profiles, top_genres
+from recsys.models.content.profiles import BlendParts, ContentRecommender, blend_params, genre_profiles, top_genres
 from recsys.models.params import HyperParam
 
 

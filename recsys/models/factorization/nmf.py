@@ -24,7 +24,7 @@ import re
 import numpy as np
 from scipy import sparse
 
-from recsys.models._surprise import build_trainset, popularity_scores, rating_arrays
+from recsys.models.shared.surprise_data import build_trainset, popularity_scores, rating_arrays
 from recsys.models.base import Recommender
 from recsys.models.params import HyperParam
 
@@ -50,7 +50,7 @@ class NMFRecommender(Recommender):
         HyperParam("biased", "bool", False, help="Add learner/course rating biases (Surprise's biased NMF)"),
         HyperParam("lr", "float", 0.005, low=1e-5, high=0.5, step=0.001, log=True,
                    help="Learning rate of the biases (used only when biased)"),
-        HyperParam("seed", "int", 0, low=0, high=2**31 - 1, help="Random seed of both factorizations"),
+        HyperParam("seed", "int", 0, low=0, high=2**31 - 1, role="seed", help="Random seed of both factorizations"),
         HyperParam("ranking", "choice", "implicit_nmf", choices=("implicit_nmf", "surprise"),
                    help="Ranking: factors of who-took-what (default) or Surprise's predicted ratings "
                         "(degenerate on ~98% identical ratings; for comparison)"),

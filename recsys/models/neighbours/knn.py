@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from recsys.models._surprise import build_trainset, gather_rows, popularity_scores, rating_arrays
+from recsys.models.shared.surprise_data import build_trainset, gather_rows, popularity_scores, rating_arrays
 from recsys.models.base import Recommender
 from recsys.models.params import HyperParam
 

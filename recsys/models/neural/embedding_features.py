@@ -24,7 +24,7 @@ import numpy as np
 from scipy import sparse
 
 from recsys.models.base import Recommender
-from recsys.models.neural import NeuralRecommender
+from recsys.models.neural.recommender import NeuralRecommender
 from recsys.models.params import HyperParam
 
 _PREDICT_CHUNK = 200_000  # feature rows per estimator call (memory: rows x 3d floats)
@@ -59,7 +59,7 @@ def embedding_hyperparams(estimators: tuple[str, ...], target: str) -> tuple[Hyp
                    help="Neural embeddings: sampled non-enrolled courses per enrolment"),
         HyperParam("regularization", "float", nn["regularization"].default, low=0.0, high=1.0, log=True,
                    help="Neural embeddings: L2 penalty per training example"),
-        HyperParam("seed", "int", 0, low=0, high=2**31 - 1,
+        HyperParam("seed", "int", 0, low=0, high=2**31 - 1, role="seed",
                    help="Seed of the embeddings, the row sample and the estimator"),
     )
 

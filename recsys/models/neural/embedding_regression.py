@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys.models._embedding_features import EmbeddingFeatureRecommender, embedding_hyperparams, set_params_from
+from recsys.models.neural.embedding_features import EmbeddingFeatureRecommender, embedding_hyperparams, set_params_from
 
 ESTIMATORS = ("ridge", "random_forest", "gradient_boosting")
 

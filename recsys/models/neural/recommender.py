@@ -74,7 +74,7 @@ class NeuralRecommender(Recommender):
         HyperParam("validation_share", "float", 0.1, low=0.0, high=0.5, step=0.05,
                    help="Share of training ratings held out for the validation loss curve "
                         "(at most 100,000 ratings)"),
-        HyperParam("seed", "int", 0, low=0, high=2**31 - 1, help="Random seed (same seed, same model)"),
+        HyperParam("seed", "int", 0, low=0, high=2**31 - 1, role="seed", help="Random seed (same seed, same model)"),
     )
 
     def __init__(self, embedding_size: int = 32, epochs: int = 10, learning_rate: float = 0.02,
