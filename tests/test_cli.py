@@ -117,7 +117,7 @@ def test_bad_input_in_subprocess_is_one_line(workdir):
     (["compare", "--models", "nope"], "unknown model 'nope'"),
     (["compare", "--models", "popularity", "--param", "popularity.alpha=1"], "no parameter 'alpha'"),
     (["compare", "--models", "popularity", "--param", "popularity.weight_completions=maybe"], "true or false"),
-    (["compare", "--models", "popularity", "--param", "knn.k=3"], "not in --models"),
+    (["compare", "--models", "popularity", "--param", "knn.n_neighbours=3"], "not in --models"),
     (["compare", "--models", "popularity", "--k", "0"], "--k must be"),
     (["train", "--model", "nope"], "unknown model"),
     (["train", "--model", "popularity", "--param", "weight_completions"], "NAME=VALUE"),

@@ -159,7 +159,7 @@ def test_ratio_split_skips_learners_without_history(small_dataset):
 
 
 def test_rating_model_reports_rmse(small_dataset):
-    res = Experiment(small_dataset, "holdout", [("knn", {"k": 20})], k=10, seed=0, n_resamples=200).run()
+    res = Experiment(small_dataset, "holdout", [("knn", {"n_neighbours": 20})], k=10, seed=0, n_resamples=200).run()
     d = res.details["knn"]
     split = holdout_split(small_dataset, seed=0)
     assert len(d.errors) == len(split.test) == len(d.predictions)
@@ -230,12 +230,12 @@ def test_tune_validates(small_dataset, kwargs, message):
 
 
 def test_tune_numeric_grid_on_a_real_model(small_dataset):
-    res = tune(small_dataset, "knn", {"k": ["40", 5]}, metric="ndcg@10", folds=2, seed=0)
-    assert list(res.table["k"]) == [40, 5]  # values coerced by the model's HyperParam spec, grid order kept
+    res = tune(small_dataset, "knn", {"n_neighbours": ["40", 5]}, metric="ndcg@10", folds=2, seed=0)
+    assert list(res.table["n_neighbours"]) == [40, 5]  # values coerced by the model's HyperParam spec, grid order kept
     assert res.table["mean"].between(0, 1).all() and (res.table["std"] >= 0).all()
-    assert res.best_params["k"] in (5, 40)
+    assert res.best_params["n_neighbours"] in (5, 40)
     with pytest.raises(ValueError, match="between"):
-        tune(small_dataset, "knn", {"k": [0]}, folds=2)
+        tune(small_dataset, "knn", {"n_neighbours": [0]}, folds=2)
 
 
 def test_experiment_seed_reaches_seeded_models():

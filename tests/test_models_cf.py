@@ -65,20 +65,20 @@ def test_fast_trainset_equals_surprise_public_api(cf_data, reference_trainset):
 
 @pytest.mark.parametrize("params", [
     {"variant": "basic", "similarity": "msd"},
-    {"variant": "basic", "similarity": "pearson", "k": 5, "min_k": 3},
-    {"variant": "with_means", "similarity": "cosine", "k": 10},
+    {"variant": "basic", "similarity": "pearson", "n_neighbours": 5, "min_k": 3},
+    {"variant": "with_means", "similarity": "cosine", "n_neighbours": 10},
     {"variant": "baseline", "similarity": "pearson_baseline", "shrinkage": 50.0},
-    {"variant": "with_means", "similarity": "pearson", "min_support": 3, "k": 3, "min_k": 2},
+    {"variant": "with_means", "similarity": "pearson", "min_support": 3, "n_neighbours": 3, "min_k": 2},
     {"variant": "basic", "similarity": "cosine", "user_based": True},
-    {"variant": "basic", "similarity": "pearson", "user_based": True, "k": 10, "min_k": 4},
-    {"variant": "with_means", "similarity": "msd", "user_based": True, "k": 15},
-    {"variant": "baseline", "similarity": "pearson_baseline", "user_based": True, "k": 20},
+    {"variant": "basic", "similarity": "pearson", "user_based": True, "n_neighbours": 10, "min_k": 4},
+    {"variant": "with_means", "similarity": "msd", "user_based": True, "n_neighbours": 15},
+    {"variant": "baseline", "similarity": "pearson_baseline", "user_based": True, "n_neighbours": 20},
     {"variant": "baseline", "similarity": "msd", "user_based": True, "min_k": 5},
 ])
 def test_knn_predict_equals_surprise(params, cf_data, reference_trainset, pairs):
     ds, _ = cf_data
     model = KNNRecommender(**params).fit(ds)
-    algo = KNN_CLASSES[model.variant](k=model.k, min_k=model.min_k, sim_options=model._sim_options(), verbose=False)
+    algo = KNN_CLASSES[model.variant](k=model.n_neighbours, min_k=model.min_k, sim_options=model._sim_options(), verbose=False)
     algo.fit(reference_trainset)
     users, items = pairs
     expected, impossible = _surprise_estimates(algo, users, items)
@@ -92,18 +92,16 @@ def test_knn_predict_equals_surprise(params, cf_data, reference_trainset, pairs)
 
 @pytest.mark.parametrize("params", [
     {"variant": "basic", "similarity": "msd"},
-    {"variant": "with_means", "similarity": "pearson", "k": 10, "min_k": 4},
-    {"variant": "baseline", "similarity": "pearson_baseline", "k": 20},
+    {"variant": "with_means", "similarity": "pearson", "n_neighbours": 10, "min_k": 4},
+    {"variant": "baseline", "similarity": "pearson_baseline", "n_neighbours": 20},
 ])
 def test_knn_user_based_on_the_fly_similarities_equal_surprise(params, cf_data, reference_trainset, pairs, monkeypatch):
     """Beyond a few thousand learners no learner x learner matrix is kept: blocks are computed per course."""
-    import recsys.models.neighbours.knn as knn
-
-    monkeypatch.setattr(knn, "_SIM_CACHE_MAX_CELLS", 0)
+    monkeypatch.setattr(KNNRecommender, "similarity_cache_max_cells", 0)
     ds, _ = cf_data
     model = KNNRecommender(user_based=True, **params).fit(ds)
     assert model._user_sim_cache() is None
-    algo = KNN_CLASSES[model.variant](k=model.k, min_k=model.min_k, sim_options=model._sim_options(), verbose=False)
+    algo = KNN_CLASSES[model.variant](k=model.n_neighbours, min_k=model.min_k, sim_options=model._sim_options(), verbose=False)
     algo.fit(reference_trainset)
     users, items = pairs
     np.testing.assert_allclose(model.predict(users, items), _surprise_estimates(algo, users, items)[0], rtol=0, atol=1e-6)
@@ -232,9 +230,7 @@ def test_nmf_fold_in_is_the_ridge_nnls_solution(fitted, small_dataset):
 
 
 def test_user_based_refuses_too_many_learners(small_dataset, monkeypatch):
-    import recsys.models.neighbours.knn as knn
-
-    monkeypatch.setattr(knn, "USER_BASED_MAX_LEARNERS", 1000)
+    monkeypatch.setattr(KNNRecommender, "max_user_based_learners", 1000)
     with pytest.raises(ValueError, match="user_based=false"):
         KNNRecommender(user_based=True).fit(small_dataset)
     KNNRecommender(user_based=False).fit(small_dataset)  # item-based is not limited
@@ -270,7 +266,7 @@ def test_every_model_beats_popularity_on_a_holdout(small_dataset):
 
 def test_top_k_selection_matches_a_stable_sort():
     """The partition-based neighbour selection equals heapq/sorted order: ties go to the lower column."""
-    from recsys.models.neighbours.knn import _top_k_mask
+    from recsys.models.neighbours.topk import top_k_mask
 
     rng = np.random.default_rng(0)
     for trial in range(200):
@@ -280,4 +276,27 @@ def test_top_k_selection_matches_a_stable_sort():
         for i in range(n):
             for j in sorted(range(m), key=lambda col: -sim[i, col])[:k]:
                 expected[i, j] = sim[i, j] > 0
-        np.testing.assert_array_equal(_top_k_mask(sim, int(k)), expected)
+        np.testing.assert_array_equal(top_k_mask(sim, int(k)), expected)
+
+
+@pytest.mark.parametrize("weighting", ["bm25", "tfidf"])
+def test_knn_weighted_ranking_scores_equal_implicits_item_knn(weighting, small_dataset):
+    """ranking_similarity bm25/tfidf scores a learner exactly like implicit's BM25/TFIDF item-kNN recommender."""
+    from implicit.nearest_neighbours import BM25Recommender, TFIDFRecommender
+
+    model = make_model("knn", ranking_similarity=weighting, n_neighbours=30).fit(small_dataset)
+    B = small_dataset.matrix.copy()
+    B.data[:] = 1.0
+    B = B.astype(np.float32).tocsr()
+    reference = (BM25Recommender(K=31, num_threads=1) if weighting == "bm25" else TFIDFRecommender(K=31, num_threads=1))
+    reference.fit(B, show_progress=False)
+    users = np.flatnonzero(np.diff(B.indptr) >= 2)[:25]
+    ours = model.score_histories(small_dataset.matrix[users])
+    for row, u in enumerate(users):
+        ids, scores = reference.recommend(u, B[u], N=10, filter_already_liked_items=True)
+        np.testing.assert_allclose(ours[row, ids], scores, rtol=1e-4, atol=1e-5)
+
+
+def test_knn_weighted_ranking_needs_item_based(small_dataset):
+    with pytest.raises(ValueError, match="item-based"):
+        make_model("knn", ranking_similarity="bm25", user_based=True).fit(small_dataset)
