@@ -125,6 +125,15 @@ class ClusteringRecommender(ContentRecommender):
         popular = (self.enrolments_[None, :] - own) / max(1, n - 1)
         return BlendParts(counts / np.maximum(sizes, 1), popular)
 
+    def _new_course_parts(self, course, genres, histories, enrolments, prior) -> BlendParts:
+        """Nobody in any cluster took the course yet, so its cluster share is estimated from the courses with
+        the same genres (cosine-weighted mean of their shares); the global share is `enrolments` / learners."""
+        norms = np.linalg.norm(self.genre_matrix_, axis=1) * np.linalg.norm(genres)
+        alike = np.where(norms > 0, (self.genre_matrix_ @ genres) / np.where(norms > 0, norms, 1.0), 0.0)
+        estimate = (self.cluster_share_ @ alike) / alike.sum() if alike.sum() > 0 else np.zeros(len(self.cluster_share_))
+        n = histories.shape[0]
+        return BlendParts(estimate[self.assign(histories)], np.full(n, enrolments / len(self.labels_)))
+
     def _explain(self, history, items) -> list[str]:
         cluster = int(self.assign(history)[0])
         genres = top_genres(self.cluster_genres_[cluster], self.genres_, k=2)

@@ -35,6 +35,19 @@ def course_texts(dataset) -> list[str]:
     return [f"{t} {d}".strip() for t, d in zip(titles, body)]
 
 
+def text_space(texts: list[str], vectorizer: str = "tfidf", min_df: int = 2):
+    """(fitted vectorizer, L2-normalised course x word matrix) of the course texts: the text representation
+    the model compares courses in, shared with learning-path goals and new-course fold-in."""
+    kind = TfidfVectorizer if vectorizer == "tfidf" else CountVectorizer
+    vec = kind(stop_words="english", min_df=int(min_df), lowercase=True)
+    try:
+        features = vec.fit_transform(texts)
+    except ValueError as exc:  # empty vocabulary after stop words / min_df
+        raise ValueError(f"course texts give no usable words with min_df={min_df} ({exc}); "
+                         f"lower min_df or check TITLE/DESCRIPTION") from None
+    return vec, normalize(features.astype(np.float64), norm="l2")
+
+
 class CourseSimilarityRecommender(ContentRecommender):
     """Scores a course by its text similarity to the learner's courses, blended with a popularity prior."""
 
@@ -72,18 +85,13 @@ class CourseSimilarityRecommender(ContentRecommender):
             raise ValueError("course similarity needs at least 2 courses in the catalogue")
         if self.min_df > len(texts):
             raise ValueError(f"min_df={self.min_df} is larger than the number of courses ({len(texts)}); lower it")
-        kind = TfidfVectorizer if self.vectorizer == "tfidf" else CountVectorizer
-        vec = kind(stop_words="english", min_df=int(self.min_df), lowercase=True)
-        try:
-            features = vec.fit_transform(texts)
-        except ValueError as exc:  # empty vocabulary after stop words / min_df
-            raise ValueError(f"course texts give no usable words with min_df={self.min_df} ({exc}); "
-                             f"lower min_df or check TITLE/DESCRIPTION") from None
-        features = normalize(features.astype(np.float64), norm="l2")
+        vec, features = text_space(texts, self.vectorizer, self.min_df)
         similarity = np.asarray((features @ features.T).todense())
         np.fill_diagonal(similarity, 0.0)  # a course is never "similar to" itself for recommending
         self.similarity_ = similarity
         self.vocabulary_size_ = len(vec.vocabulary_)
+        self.text_vectorizer_ = vec  # kept to place texts the catalogue does not have (a new course, a goal)
+        self.text_features_ = features
 
     def similarities(self, histories: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
         """(aggregated similarity, best unweighted similarity) of each course to each learner's courses.
@@ -117,6 +125,27 @@ class CourseSimilarityRecommender(ContentRecommender):
     def _parts(self, histories) -> BlendParts:
         agg, best = self.similarities(histories)
         return BlendParts(agg, self.prior_[None, :], None, best < self.similarity_threshold)
+
+    def text_similarity(self, text: str) -> np.ndarray:
+        """Cosine between a text the catalogue does not have (a new course) and each catalogue course."""
+        vector = normalize(self.text_vectorizer_.transform([str(text)]).astype(np.float64), norm="l2")
+        return np.asarray((self.text_features_ @ vector.T).todense()).ravel()
+
+    def _new_course_parts(self, course, genres, histories, enrolments, prior) -> BlendParts:
+        """The new course's text similarity to each learner's courses, aggregated as for catalogue courses."""
+        sims = self.text_similarity(f"{course.get('title') or ''} {course.get('description') or ''}".strip())
+        weights = rating_weights(histories, self.top_rating_)
+        weighted = weights.multiply(sims[None, :]).tocsr()
+        if self.aggregate == "sum":
+            total = np.asarray(weights.sum(axis=1)).ravel()
+            agg = np.asarray(weighted.sum(axis=1)).ravel() / np.where(total > 0, total, 1.0)
+        else:
+            agg = np.asarray(weighted.max(axis=1).todense()).ravel()
+        taken = histories.copy()
+        taken.data = np.ones_like(taken.data)
+        best = np.asarray(taken.multiply(sims[None, :]).tocsr().max(axis=1).todense()).ravel()
+        n = histories.shape[0]
+        return BlendParts(agg, np.full(n, prior), None, best < self.similarity_threshold)
 
     def _explain(self, history, items) -> list[str]:
         taken = history.indices

@@ -12,7 +12,7 @@ used, so evaluation on a separate test split stays honest.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, Mapping, NamedTuple
 
 import numpy as np
 from scipy import sparse
@@ -199,3 +199,40 @@ class ContentRecommender(Recommender):
 
     def _popular_reason(self, i: int) -> str:
         return f"popular: {int(self.enrolments_[i]):,} learners enrolled"
+
+    # ----- a course before launch: placed through its content, no refit -------------------------
+    def score_new_course(self, course: Mapping[str, Any], histories, enrolments: float = 0.0) -> np.ndarray:
+        """Score each learner (history row) would give a course that is not in the catalogue yet, on the scale
+        of `score_histories`, so its rank among the existing courses can be read off; -inf = never shown.
+
+        The course enters through its content -- `course` has "genres" (names), "level", "title",
+        "description" -- and no refit happens. Its popularity part is that of a course with `enrolments`
+        learners (0 = launch day; e.g. the catalogue median to see where it lands once it has caught on).
+        """
+        histories = self.check_histories(histories)
+        genres = self.new_course_genres(course)
+        enrolments = float(enrolments)
+        if not np.isfinite(enrolments) or enrolments < 0:
+            raise ValueError(f"enrolments must be a number >= 0, got {enrolments}")
+        top = self.enrolments_.max()
+        prior = float(np.log1p(enrolments) / np.log1p(top)) if top > 0 else 0.0
+        out = np.full(histories.shape[0], prior)  # empty history: the popularity prior, as for any course
+        active = np.diff(histories.indptr) > 0
+        if active.any():
+            parts = self._new_course_parts(course, genres, histories[active], enrolments, prior)
+            out[active] = blend(parts, self.popularity_weight_)
+        return out
+
+    def new_course_genres(self, course: Mapping[str, Any]) -> np.ndarray:
+        """0/1 genre vector (this model's genre order) of a new course; unknown genre names are an error."""
+        names = [str(g).strip() for g in (course.get("genres") or [])]
+        unknown = [g for g in names if g not in self.genres_]
+        if unknown:
+            raise ValueError(f"unknown genre(s) {', '.join(unknown)} for the new course "
+                             f"(known: {', '.join(self.genres_)})")
+        return np.array([1.0 if g in names else 0.0 for g in self.genres_])
+
+    def _new_course_parts(self, course, genres: np.ndarray, histories: sparse.csr_matrix, enrolments: float,
+                          prior: float) -> BlendParts:
+        """Blend components (1-D, one per history row) of a new course; each content model says how."""
+        raise NotImplementedError

@@ -23,6 +23,17 @@ def course_levels(catalogue) -> np.ndarray:
     return np.array([codes.get(str(v).strip().lower(), np.nan) for v in catalogue["LEVEL"]], dtype=np.float64)
 
 
+def new_course_level(course) -> float:
+    """Level of a new course's "level" entry as 0/1/2; NaN when not given; an unknown name is an error."""
+    value = course.get("level")
+    if value is None or (isinstance(value, float) and np.isnan(value)) or not str(value).strip():
+        return np.nan
+    codes = {name.lower(): float(i) for i, name in enumerate(LEVELS)}
+    if str(value).strip().lower() not in codes:
+        raise ValueError(f"unknown level {value!r} for the new course (use one of {', '.join(LEVELS)})")
+    return codes[str(value).strip().lower()]
+
+
 def reached_levels(histories: sparse.csr_matrix, genre_matrix: np.ndarray, levels: np.ndarray) -> np.ndarray:
     """Highest level each learner took per genre (n x n_genres); -1 where they took nothing in that genre."""
     binary = histories.copy()
@@ -98,6 +109,21 @@ class UserProfileRecommender(ContentRecommender):
         if self.level_weight and not np.isnan(self.levels_).all():
             extra = self.level_weight * self.readiness(histories)
         return BlendParts(match, self.prior_[None, :], extra, match < self.score_threshold)
+
+    def _new_course_parts(self, course, genres, histories, enrolments, prior) -> BlendParts:
+        """Genre match with the new course's genres, its readiness at its level, popularity of `enrolments`."""
+        norm = np.linalg.norm(genres)
+        profile = genre_profiles(histories, self.genre_matrix_, self.top_rating_, norm="l2")
+        match = profile @ (genres / norm) if norm > 0 else np.zeros(histories.shape[0])
+        extra = None
+        if self.level_weight and not np.isnan(self.levels_).all():
+            level = new_course_level(course)
+            ready = np.full(histories.shape[0], 0.5)  # unknown level or no genre, as in `readiness`
+            if not np.isnan(level) and genres.sum() > 0:
+                reached = reached_levels(histories, self.genre_matrix_, self.levels_)
+                ready = ((reached >= level - 1).astype(np.float64) @ genres) / genres.sum()
+            extra = self.level_weight * ready
+        return BlendParts(match, np.full(histories.shape[0], prior), extra, match < self.score_threshold)
 
     def _explain(self, history, items) -> list[str]:
         profile = genre_profiles(history, self.genre_matrix_, self.top_rating_, norm="none")[0]
