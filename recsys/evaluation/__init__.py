@@ -3,8 +3,11 @@ and the SQLite run history. The CLI and the app call the same functions, so the 
 numbers in both.
 
     from recsys.evaluation import Experiment, RunHistory
-    result = Experiment(dataset, "holdout", ["popularity", ("knn", {"k": 20})], k=10, seed=0).run()
+    result = Experiment(dataset, "new_learners", ["popularity", ("knn", {"k": 20})], k=10, seed=0).run()
     result.table            # one row per model: metrics, <metric>_lo/_hi, fit_seconds, recommend_ms
+    result.vs_best()        # each model vs the best per metric: paired diff, interval, Wilcoxon + Holm p
+    result.kpi_table        # product KPIs (niche share, level mix, genres, exposure Gini, ...)
+    result.segment_table    # every metric per learner-activity and course-popularity segment
     result.details["knn"]   # per-learner metrics, predictions, learning curve, fitted model
 
 Names are imported on first use, so `import recsys.evaluation.history` stays cheap.
@@ -17,10 +20,13 @@ _EXPORTS = {
     "experiment": ("EvalData", "Experiment", "ExperimentResult", "ModelDetails", "ModelSpec", "evaluate_model",
                    "format_params", "resolve_models"),
     "history": ("DEFAULT_PATH", "RunHistory"),
-    "metrics": ("metric_names", "parse_metric"),
-    "splits": ("Split", "holdout_split", "kfold_splits", "make_split", "ratio_split"),
+    "metrics": ("kpi_names", "metric_names", "parse_metric", "product_kpis"),
+    "splits": ("SPLIT_NAMES", "Split", "holdout_split", "kfold_splits", "make_split", "new_courses_split",
+               "new_learners_split", "ratio_split"),
+    "comparison": ("all_pairs", "compare_to_best"),
+    "segments": ("activity_labels", "assign_activity"),
     "tuning": ("TuneResult", "tune"),
-    "uncertainty": ("PairedTestResult", "bootstrap_ci", "bootstrap_intervals", "paired_test"),
+    "uncertainty": ("PairedTestResult", "bootstrap_ci", "bootstrap_intervals", "holm", "paired_columns", "paired_test"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)

@@ -1,9 +1,11 @@
 """Fit several recommenders on one split and score them with the same metrics, intervals and timings.
 
 Every model is scored through the new-learner path: the batched `score_histories` on the test learners'
-training rows (their training courses are excluded from the lists), exactly as the app serves a learner
-who types in their courses. The CLI `compare` command and the app both call `Experiment(...).run()`,
-so the same dataset, split, models and seed give the same numbers everywhere.
+histories (their training rows, or under `new_learners` their fold-in courses; these courses are excluded
+from the lists), exactly as the app serves a learner who types in their courses. Besides the accuracy
+metrics each model gets product KPIs (`metrics.product_kpis`), per-segment metrics (`segments`) and, over
+all models, corrected comparisons with the best model (`comparison`). The CLI `compare` command and the app
+both call `Experiment(...).run()`, so the same dataset, split, models and seed give the same numbers.
 """
 from __future__ import annotations
 
@@ -20,7 +22,9 @@ from sklearn.base import clone
 
 from recsys._json import to_jsonable as _jsonable
 from recsys._json import write_json_atomic
+from recsys.evaluation import comparison as C
 from recsys.evaluation import metrics as M
+from recsys.evaluation import segments as S
 from recsys.evaluation.splits import SPLIT_NAMES, Split, make_split
 from recsys.evaluation.uncertainty import N_RESAMPLES, PairedTestResult, bootstrap_intervals, paired_test
 
@@ -93,39 +97,69 @@ def resolve_models(models, seed: int = 0) -> list[ModelSpec]:
 # ----- evaluation data shared by every model on a split --------------------------------------------
 @dataclass
 class EvalData:
-    """Test learners with training history, their training rows and their held-out (relevant) courses."""
+    """Test learners with a history, their history rows and their held-out (relevant) courses."""
 
     users: np.ndarray  # learner ids, row order of histories/relevant
-    histories: sparse.csr_matrix  # training rows (learners x courses)
+    histories: sparse.csr_matrix  # training rows, or fold-in rows under new_learners (learners x courses)
     relevant: sparse.csr_matrix  # 1 where the course was held out
     test: pd.DataFrame  # all test ratings (rating metrics use every pair)
     info: np.ndarray  # self-information per course (from train)
     genre_matrix: np.ndarray
-    skipped_learners: int  # test learners without training history (ratio splits only)
+    skipped_learners: int  # test learners without any history (ratio / new_courses splits)
+    enrolment: np.ndarray | None = None  # training learners per course
+    head: np.ndarray | None = None  # head-course mask (metrics.head_courses)
+    levels: np.ndarray | None = None  # LEVEL per course (None when the dataset has none)
+    new_cols: np.ndarray | None = None  # catalogue indices of the new courses (new_courses split)
+    known_learners: bool = True  # False under new_learners: `predict` cannot fold learners in
 
     @classmethod
-    def from_split(cls, split: Split) -> "EvalData":
+    def from_split(cls, split: Split, head_share: float = M.DEFAULT_HEAD_SHARE) -> "EvalData":
         train, test = split.train, split.test
-        pos = train.user_index.get_indexer(test["user"])
-        known = pos >= 0
-        rows = np.unique(pos[known])
+        if split.fold_in is not None:
+            # New learners: absent from train; their rows are built from the fold-in ratings.
+            users = np.sort(pd.unique(split.fold_in["user"]))
+            user_index = pd.Index(users)
+            rows_of = user_index.get_indexer(split.fold_in["user"])
+            histories = sparse.csr_matrix(
+                (split.fold_in["rating"].to_numpy(np.float32),
+                 (rows_of, train.item_index.get_indexer(split.fold_in["item"]))),
+                shape=(len(users), train.n_items))
+            histories.sum_duplicates()
+            histories.sort_indices()
+            pos = user_index.get_indexer(test["user"])
+            known = pos >= 0
+            row_of_test = pos[known]
+        else:
+            pos = train.user_index.get_indexer(test["user"])
+            known = pos >= 0
+            rows = np.unique(pos[known])
+            users, histories = train.user_ids[rows], train.matrix[rows]
+            row_of_test = np.searchsorted(rows, pos[known])
         cols = train.item_index.get_indexer(test["item"][known])
         if (cols < 0).any():
             raise ValueError("test ratings name courses outside the catalogue")
-        relevant = sparse.csr_matrix(
-            (np.ones(int(known.sum())), (np.searchsorted(rows, pos[known]), cols)),
-            shape=(len(rows), train.n_items),
-        )
+        relevant = sparse.csr_matrix((np.ones(int(known.sum())), (row_of_test, cols)),
+                                     shape=(len(users), train.n_items))
         relevant.sum_duplicates()
         relevant.data[:] = 1.0
+        enrolment = M.enrolments(train.matrix)
+        levels = None
+        if "LEVEL" in train.courses and train.courses["LEVEL"].notna().any():
+            levels = train.courses["LEVEL"].to_numpy(dtype=object)
+        new_cols = None if split.new_items is None else train.item_index.get_indexer(split.new_items)
         return cls(
-            users=train.user_ids[rows],
-            histories=train.matrix[rows],
+            users=users,
+            histories=histories,
             relevant=relevant,
             test=test,
             info=M.self_information(train.matrix),
             genre_matrix=train.genre_matrix,
             skipped_learners=int(test.loc[~known, "user"].nunique()),
+            enrolment=enrolment,
+            head=M.head_courses(enrolment, head_share),
+            levels=levels,
+            new_cols=new_cols,
+            known_learners=split.fold_in is None,
         )
 
 
@@ -147,6 +181,9 @@ class ModelDetails:
     errors: np.ndarray | None = None  # predicted - actual per test rating (rating models)
     learning_curve: pd.DataFrame | None = None  # model.history_ (e.g. loss per epoch) when present
     model: Any = None  # the fitted Recommender
+    kpis: dict[str, float] = field(default_factory=dict)  # product KPIs (metrics.kpi_names)
+    segments: pd.DataFrame | None = None  # kind, segment, n_learners, metric means (segments.segment_frame)
+    new_courses: dict[str, Any] | None = None  # new_courses split: can_recommend, reach, listed_new
 
 
 def _learning_curve(model) -> pd.DataFrame | None:
@@ -166,13 +203,18 @@ def _learning_curve(model) -> pd.DataFrame | None:
 
 def evaluate_model(model, data: EvalData, k: int = 10, seed: int = 0, n_resamples: int = N_RESAMPLES,
                    name: str | None = None, label: str | None = None, fit_seconds: float = float("nan"),
-                   chunk_size: int = CHUNK, progress: Progress | None = None) -> ModelDetails:
+                   chunk_size: int = CHUNK, progress: Progress | None = None, extras: bool = True,
+                   activity_bins=S.DEFAULT_ACTIVITY_BINS, level_target=M.DEFAULT_LEVEL_TARGET,
+                   head_share: float = M.DEFAULT_HEAD_SHARE) -> ModelDetails:
     """Score a FITTED model on prepared test learners: top-K lists, metrics, intervals, timings.
 
     `n_resamples=0` skips the bootstrap (used by tuning, where the spread across folds is reported).
+    `extras` adds product KPIs, segments and (new_courses split) whether the model can score new courses.
     """
     n, n_items = data.histories.shape
     tops, seconds = [], 0.0
+    new_cols = data.new_cols if data.new_cols is not None else np.zeros(0, dtype=np.int64)
+    finite_new = np.zeros(len(new_cols), dtype=bool)
     for start in range(0, n, chunk_size):
         rows = data.histories[start:start + chunk_size]
         began = time.perf_counter()
@@ -182,6 +224,8 @@ def evaluate_model(model, data: EvalData, k: int = 10, seed: int = 0, n_resample
                              f"expected {(rows.shape[0], n_items)}")
         tops.append(M.top_k(scores, k, exclude=rows))
         seconds += time.perf_counter() - began
+        if len(new_cols):
+            finite_new |= np.isfinite(scores[:, new_cols]).any(axis=0)
         if progress:
             progress(min(start + chunk_size, n) / max(n, 1) * 0.8, f"scoring {min(start + chunk_size, n):,}/{n:,} learners")
     top = np.vstack(tops) if tops else np.zeros((0, k), dtype=np.int64)
@@ -196,7 +240,8 @@ def evaluate_model(model, data: EvalData, k: int = 10, seed: int = 0, n_resample
 
     predictions = errors = None
     values["rmse"] = values["mae"] = None
-    if getattr(model, "predicts_ratings", False) and len(data.test):
+    # `predict` knows only training learners: under new_learners it cannot fold anyone in, so no RMSE/MAE.
+    if getattr(model, "predicts_ratings", False) and len(data.test) and data.known_learners:
         predicted = np.asarray(model.predict(data.test["user"].to_numpy(object), data.test["item"].to_numpy(object)),
                                dtype=np.float64)
         actual = data.test["rating"].to_numpy(np.float64)
@@ -215,6 +260,20 @@ def evaluate_model(model, data: EvalData, k: int = 10, seed: int = 0, n_resample
                           "n_test": np.diff(data.relevant.indptr)})
     for metric, column in per.items():
         frame[metric] = column
+    kpis, segments, new_courses = {}, None, None
+    if extras:
+        enrolment = data.enrolment if data.enrolment is not None else np.zeros(n_items)
+        head = data.head if data.head is not None else M.head_courses(enrolment, head_share)
+        kpis = M.product_kpis(top, enrolment, data.genre_matrix, data.levels, head_share, level_target)
+        segments = S.segment_frame(frame, top, data.relevant, head, data.genre_matrix, data.info, activity_bins)
+        if data.new_cols is not None:
+            listed_new = np.isin(top, new_cols) & (top >= 0)
+            new_courses = {"can_recommend": bool(finite_new.any()),
+                           "scored_new_courses": int(finite_new.sum()),
+                           "reach": float(len(np.unique(top[listed_new])) / max(len(new_cols), 1)),
+                           "learners_shown_a_new_course": int(listed_new.any(axis=1).sum())}
+            if not new_courses["can_recommend"]:
+                new_courses["note"] = "cannot recommend new courses"
     if progress:
         progress(1.0, "metrics done")
     return ModelDetails(
@@ -222,6 +281,7 @@ def evaluate_model(model, data: EvalData, k: int = 10, seed: int = 0, n_resample
         params=_jsonable(model.get_params()), metrics=values, ci=ci, per_learner=frame, top=top,
         fit_seconds=float(fit_seconds), recommend_ms=1000.0 * seconds / max(n, 1),
         predictions=predictions, errors=errors, learning_curve=_learning_curve(model), model=model,
+        kpis=kpis, segments=segments, new_courses=new_courses,
     )
 
 
@@ -261,10 +321,56 @@ class ExperimentResult:
     details: dict[str, ModelDetails]
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     run_id: int | None = None
+    pairs: str = "best"  # "all": to_json also holds every pair of models (Holm-adjusted)
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def metric_names(self) -> list[str]:
         return M.metric_names(self.k)
+
+    @property
+    def per_learner_metrics(self) -> list[str]:
+        """Metrics with one value per test learner (the ones paired tests and segments use)."""
+        return [f"{m}@{self.k}" for m in M.PER_LEARNER]
+
+    @property
+    def kpi_names(self) -> list[str]:
+        return M.kpi_names(self.k)
+
+    @property
+    def n_resamples(self) -> int:
+        return int(self.split.get("n_resamples", N_RESAMPLES) or 0)
+
+    def vs_best(self) -> pd.DataFrame:
+        """Each model against the best per per-learner metric, Holm-adjusted (see `comparison.compare_to_best`)."""
+        if "vs_best" not in self._cache:
+            per = {name: d.per_learner for name, d in self.details.items()}
+            self._cache["vs_best"] = C.compare_to_best(per, self.per_learner_metrics, self.seed, self.n_resamples)
+        return self._cache["vs_best"]
+
+    def all_pairs(self) -> pd.DataFrame:
+        """Every pair of models per per-learner metric, Holm-adjusted over all pairs of that metric."""
+        if "all_pairs" not in self._cache:
+            per = {name: d.per_learner for name, d in self.details.items()}
+            self._cache["all_pairs"] = C.all_pairs(per, self.per_learner_metrics, self.seed, self.n_resamples)
+        return self._cache["all_pairs"]
+
+    @property
+    def kpi_table(self) -> pd.DataFrame:
+        """name, label and every product KPI, one row per model."""
+        rows = [{"name": d.name, "label": d.label, **{m: d.kpis.get(m, np.nan) for m in self.kpi_names}}
+                for d in self.details.values()]
+        return pd.DataFrame(rows, columns=["name", "label", *self.kpi_names])
+
+    @property
+    def segment_table(self) -> pd.DataFrame:
+        """Long table: name, label, kind, segment, n_learners and every per-learner metric's mean."""
+        frames = [d.segments.assign(name=d.name, label=d.label) for d in self.details.values()
+                  if d.segments is not None]
+        if not frames:
+            return pd.DataFrame(columns=["name", "label", *S.SEGMENT_COLUMNS])
+        out = pd.concat(frames, ignore_index=True)
+        return out[["name", "label", *[c for c in out.columns if c not in ("name", "label")]]]
 
     @property
     def table(self) -> pd.DataFrame:
@@ -302,10 +408,17 @@ class ExperimentResult:
         return paired_test(a[metric].to_numpy(), b[metric].to_numpy(), seed=self.seed, n_resamples=n_resamples)
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON report: {"dataset": {...}, "split": {...}, "results": [...]}; NaN becomes null."""
+        """The JSON report: {"dataset": {...}, "split": {...}, "results": [...]} (+ "pairs" when pairs="all").
+
+        Each result holds metrics and ci as before, plus "kpis" (product KPIs), "vs_best" (per metric: best,
+        mean_diff, ci, p_value, p_holm, effect_size, tied_with_best, n), "segments" ({"activity": [...],
+        "popularity": [...]}, each {segment, n_learners, metrics}) and, under new_courses, "new_courses".
+        NaN becomes null.
+        """
+        vs_best = self.vs_best()
         results = []
         for d in self.details.values():
-            results.append({
+            entry = {
                 "model": d.key,
                 "name": d.name,
                 "label": d.label,
@@ -314,8 +427,18 @@ class ExperimentResult:
                 "ci": {m: [_clean(lo), _clean(hi)] for m, (lo, hi) in d.ci.items()},
                 "fit_seconds": _clean(d.fit_seconds),
                 "recommend_ms": _clean(d.recommend_ms),
-            })
-        return {"dataset": dict(self.dataset), "split": dict(self.split), "results": results}
+                "kpis": {m: _clean(d.kpis.get(m)) for m in self.kpi_names} if d.kpis else {},
+                "vs_best": {r.metric: _comparison_json(r, best=True) for r in vs_best[vs_best["name"] == d.name].itertuples()},
+                "segments": _segments_json(d.segments),
+            }
+            if d.new_courses is not None:
+                entry["new_courses"] = _jsonable(d.new_courses)
+            results.append(entry)
+        out = {"dataset": dict(self.dataset), "split": dict(self.split), "results": results}
+        if self.pairs == "all":
+            out["pairs"] = [{"a": r.a, "b": r.b, "metric": r.metric, **_comparison_json(r, best=False)}
+                            for r in self.all_pairs().itertuples()]
+        return out
 
     def write_json(self, path) -> Path:
         """Write `to_json()` atomically (temporary file + rename)."""
@@ -329,18 +452,49 @@ def _clean(value):
     return value if np.isfinite(value) else None
 
 
+def _comparison_json(row, best: bool) -> dict[str, Any]:
+    out = {"mean_diff": _clean(row.mean_diff), "ci": [_clean(row.ci_lo), _clean(row.ci_hi)],
+           "p_value": _clean(row.p_value), "p_holm": _clean(row.p_holm), "effect_size": _clean(row.effect_size),
+           "n": int(row.n)}
+    if best:
+        out = {"best": row.best, **out, "tied_with_best": bool(row.tied_with_best)}
+    else:
+        out["significant"] = bool(row.significant)
+    return out
+
+
+def _segments_json(segments: pd.DataFrame | None) -> dict[str, list]:
+    if segments is None:
+        return {}
+    metrics = [c for c in segments.columns if "@" in c]
+    out: dict[str, list] = {}
+    for r in segments.to_dict("records"):
+        out.setdefault(r["kind"], []).append({"segment": r["segment"], "n_learners": int(r["n_learners"]),
+                                              "metrics": {m: _clean(r[m]) for m in metrics}})
+    return out
+
+
 # ----- the experiment ----------------------------------------------------------------------------
+PAIRS = ("best", "all")
+
+
 class Experiment:
     """Compare models on one split of `dataset`.
 
-    split: a `Split` or a name ('holdout' / 'ratio', built with `split_params` and `seed`).
+    split: a `Split` or a name (SPLIT_NAMES: 'new_learners', 'holdout', 'ratio', 'new_courses'; built with
+    `split_params` and `seed`).
     models: keys, (key, params) pairs or Recommender instances (cloned, then fitted on the split's train).
     history: a `RunHistory` (or a path to one); when given, `run` records the result and sets `run_id`.
+    activity_bins: upper bounds of the learner-activity segments (default 1, 3, 10 -> 1, 2-3, 4-10, >10).
+    head_share: share of enrolments the head courses hold (default 0.2); level_target: target level mix
+    (Beginner, Intermediate, Advanced; default 30/40/30). pairs: "best" (each model vs the best) or "all".
     """
 
     def __init__(self, dataset, split: Split | str = "holdout", models: Iterable = ("popularity",), k: int = 10,
                  seed: int = 0, split_params: Mapping[str, Any] | None = None, n_resamples: int = N_RESAMPLES,
-                 history=None, chunk_size: int = CHUNK):
+                 history=None, chunk_size: int = CHUNK, activity_bins=S.DEFAULT_ACTIVITY_BINS,
+                 head_share: float = M.DEFAULT_HEAD_SHARE, level_target=M.DEFAULT_LEVEL_TARGET,
+                 pairs: str = "best"):
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -351,6 +505,12 @@ class Experiment:
             raise ValueError(f"unknown split '{split}' (known: {', '.join(SPLIT_NAMES)})")
         if not isinstance(split, (str, Split)):
             raise ValueError(f"split must be a Split or one of {', '.join(SPLIT_NAMES)}, got {split!r}")
+        if pairs not in PAIRS:
+            raise ValueError(f"pairs must be one of {', '.join(PAIRS)}, got {pairs!r}")
+        self.activity_bins = S.check_bins(activity_bins)
+        self.head_share = M.check_head_share(head_share)
+        self.level_target = M.check_level_target(level_target)
+        self.pairs = pairs
         self.dataset, self.split, self.k, self.seed = dataset, split, int(k), int(seed)
         self.split_params = dict(split_params or {})
         self.n_resamples, self.chunk_size = int(n_resamples), int(chunk_size)
@@ -371,11 +531,18 @@ class Experiment:
         if progress:
             progress(0.0, "splitting")
         split = self.make_split()
-        data = EvalData.from_split(split)
+        data = EvalData.from_split(split, self.head_share)
         if len(data.users) == 0:
             raise ValueError("the split has no test learners with training history; use a larger dataset or test share")
         split_info = {**split.describe(), "k": self.k, "seed": self.seed, "n_resamples": self.n_resamples,
-                      "evaluated_learners": int(len(data.users)), "skipped_test_learners": data.skipped_learners}
+                      "evaluated_learners": int(len(data.users)), "skipped_test_learners": data.skipped_learners,
+                      "activity_bins": list(self.activity_bins),
+                      "activity_segments": S.activity_labels(self.activity_bins),
+                      "head_share": self.head_share, "head_courses": int(data.head.sum()),
+                      "level_target": dict(zip(M.LEVEL_NAMES, self.level_target)),
+                      "pairs": self.pairs}
+        if not data.known_learners:
+            split_info["rating_metrics"] = "n/a: predict() scores training learners only, new learners are folded in"
         details: dict[str, ModelDetails] = {}
         share = 0.96 / len(self.specs)  # the last 1% is recording; only the end reports 1.0
         for i, spec in enumerate(self.specs):
@@ -387,8 +554,10 @@ class Experiment:
                 model, data, self.k, self.seed, self.n_resamples, name=spec.name, label=spec.label,
                 fit_seconds=fit_seconds, chunk_size=self.chunk_size,
                 progress=_sub_progress(progress, base + share * 0.8, share * 0.2, f"{spec.name} eval"),
+                activity_bins=self.activity_bins, level_target=self.level_target, head_share=self.head_share,
             )
-        result = ExperimentResult(_dataset_info(self.dataset), split_info, self.k, self.seed, details)
+        result = ExperimentResult(_dataset_info(self.dataset), split_info, self.k, self.seed, details,
+                                  pairs=self.pairs)
         if self.history is not None:
             result.run_id = self.history.record_experiment(result)
         if progress:

@@ -2,7 +2,9 @@
 
 WAL mode plus a busy timeout lets the app and a CLI process write at the same time; each run is written
 in one transaction (a run is either fully recorded or not at all). The whole JSON report is stored with
-the run, and one row per model/parameter combination makes listing cheap.
+the run, and one row per model/parameter combination makes listing cheap. The stored report holds every
+field of the run (metrics, intervals, product KPIs, segments, comparisons with the best model), and runs can be
+listed by protocol (the split name: new_learners, holdout, ratio, new_courses, or kfold for tuning).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import recsys
 
 DEFAULT_PATH = Path("artifacts") / "runs.sqlite"
 KINDS = ("compare", "tune")
+PROTOCOLS = ("new_learners", "holdout", "ratio", "new_courses", "kfold")
 BUSY_TIMEOUT_MS = 30_000
 
 _SCHEMA = """
@@ -104,6 +107,10 @@ class RunHistory:
         best = max(payload["results"], key=lambda r: -1.0 if r["metrics"].get(primary) is None else r["metrics"][primary])
         value = best["metrics"].get(primary)
         summary = f"best {best['name']} {primary}={value:.4f}" if value is not None else ""
+        tied = [r["name"] for r in payload["results"] if r["name"] != best["name"]
+                and (r.get("vs_best") or {}).get(primary, {}).get("tied_with_best")]
+        if summary and tied:
+            summary += f"; tied with best (Holm): {', '.join(tied)}"
         run = {"created_at": result.created_at, "kind": "compare", "dataset": payload["dataset"],
                "split": payload["split"], "k": result.k, "seed": result.seed, "summary": summary, "payload": payload}
         return self._write(run, payload["results"])
@@ -122,19 +129,28 @@ class RunHistory:
                "payload": payload}
         return self._write(run, models)
 
-    def list_runs(self, limit: int = 50, kind: str | None = None) -> pd.DataFrame:
-        """Newest first: id, created_at, kind, dataset, fingerprint, split, k, seed, models, summary, version."""
+    def list_runs(self, limit: int = 50, kind: str | None = None, protocol: str | None = None) -> pd.DataFrame:
+        """Newest first: id, created_at, kind, dataset, fingerprint, protocol, split, k, seed, models, summary,
+        version. `protocol` keeps only runs on that split (e.g. 'new_learners')."""
         if kind is not None and kind not in KINDS:
             raise ValueError(f"unknown run kind '{kind}' (known: {', '.join(KINDS)})")
+        if protocol is not None and protocol not in PROTOCOLS:
+            raise ValueError(f"unknown protocol '{protocol}' (known: {', '.join(PROTOCOLS)})")
         if isinstance(limit, bool) or int(limit) != limit or limit < 1:
             raise ValueError(f"limit must be a positive integer, got {limit!r}")
         query = ("SELECT r.id, r.created_at, r.kind, r.dataset_name, r.dataset_fingerprint, r.split, r.k, r.seed,"
                  " (SELECT group_concat(name, ', ') FROM (SELECT name FROM run_models m WHERE m.run_id = r.id"
                  " ORDER BY position)), r.summary, r.recsys_version FROM runs r")
         args: list[Any] = []
+        where = []
         if kind:
-            query += " WHERE r.kind = ?"
+            where.append("r.kind = ?")
             args.append(kind)
+        if protocol:
+            where.append("json_extract(r.split, '$.name') = ?")
+            args.append(protocol)
+        if where:
+            query += " WHERE " + " AND ".join(where)
         query += " ORDER BY r.id DESC LIMIT ?"
         args.append(int(limit))
         with self._connect() as conn:
@@ -142,6 +158,7 @@ class RunHistory:
         columns = ["id", "created_at", "kind", "dataset", "fingerprint", "split", "k", "seed", "models", "summary",
                    "recsys_version"]
         frame = pd.DataFrame(rows, columns=columns)
+        frame.insert(5, "protocol", [_split_name(s) for s in frame["split"]])
         frame["split"] = [_split_text(s) for s in frame["split"]]
         return frame
 
@@ -156,6 +173,10 @@ class RunHistory:
 
     def __repr__(self) -> str:
         return f"RunHistory({str(self.path)!r})"
+
+
+def _split_name(raw: str | None) -> str:
+    return (json.loads(raw).get("name") or "") if raw else ""
 
 
 def _split_text(raw: str | None) -> str:

@@ -12,6 +12,22 @@ Conventions (the same for every model, CLI and app):
   fully dissimilar); NaN for lists with fewer than 2 courses.
 * novelty@K = mean self-information -log2 p(i) of the listed courses, p(i) = (learners who took i in
   train + 1) / (train learners + 1), so courses nobody took in train stay finite.
+
+Product KPIs (`product_kpis`, one number per model over every evaluated learner's top-K list; the product
+seeds set targets: >= 25% niche, ~6 topics per learner, a 30/40/30 level mix, new courses surfaced):
+
+* head courses = the most-enrolled courses that together hold the top `head_share` (default 20%) of all
+  training enrolments (`head_courses`); every other course is niche (the tail).
+* niche_share@K = share of listed slots holding a niche course.
+* level_<level>@K = share of listed slots per course LEVEL (slots of courses without a level left out);
+  level_distance@K = total variation distance 0.5 * sum |mix - target| to the target mix (default 30/40/30),
+  0 = on target, 1 = disjoint.
+* distinct_genres@K = mean number of distinct genres covered by one list.
+* aggregate_diversity@K = number of distinct courses recommended to anyone (coverage@K is its share).
+* exposure_gini@K = Gini coefficient of how often each catalogue course is listed (0 = every course shown
+  equally often, towards 1 = a few courses take all the exposure).
+* popularity_percentile@K = mean popularity percentile of the listed courses (mid-rank percentile of
+  training enrolments over the catalogue: 0 = least taken, 100 = most taken).
 """
 from __future__ import annotations
 
@@ -174,6 +190,167 @@ def per_learner_metrics(top: np.ndarray, relevant: sparse.csr_matrix, genre_matr
         f"diversity@{k}": diversity_at_k(top, genre_matrix),
         f"novelty@{k}": novelty_at_k(top, info),
     }
+
+
+# ----- product KPIs ------------------------------------------------------------------------------
+LEVEL_NAMES = ("Beginner", "Intermediate", "Advanced")
+DEFAULT_LEVEL_TARGET = (0.3, 0.4, 0.3)
+DEFAULT_HEAD_SHARE = 0.2
+
+
+def enrolments(train_matrix: sparse.spmatrix) -> np.ndarray:
+    """Training learners per course (catalogue order)."""
+    m = sparse.csr_matrix(train_matrix)
+    return np.bincount(m.indices, minlength=m.shape[1]).astype(np.float64)
+
+
+def check_head_share(head_share) -> float:
+    try:
+        value = float(head_share)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"head_share must be between 0 and 1 (exclusive), e.g. 0.2; got {head_share!r}")
+    return value
+
+
+def check_level_target(target, names=LEVEL_NAMES) -> tuple[float, ...]:
+    """A target level mix as shares summing to 1 (given as shares or percentages, e.g. 30,40,30)."""
+    try:
+        values = np.asarray([float(t) for t in target], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"level target must be {len(names)} numbers ({'/'.join(names)}), got {target!r}") from None
+    if len(values) != len(names) or (values < 0).any() or not np.isfinite(values).all() or values.sum() <= 0:
+        raise ValueError(f"level target must be {len(names)} non-negative shares ({'/'.join(names)}) with a positive "
+                         f"sum, e.g. 30,40,30; got {list(target)}")
+    return tuple(float(v) for v in values / values.sum())
+
+
+def head_courses(enrolment: np.ndarray, head_share: float = DEFAULT_HEAD_SHARE) -> np.ndarray:
+    """Boolean mask of head courses: the fewest most-enrolled courses holding >= `head_share` of enrolments.
+
+    Courses are taken by enrolments, most first (ties in catalogue order) until their running total reaches
+    head_share x total; with no enrolments at all there is no head.
+    """
+    head_share = check_head_share(head_share)
+    enrolment = np.asarray(enrolment, dtype=np.float64)
+    head = np.zeros(len(enrolment), dtype=bool)
+    total = enrolment.sum()
+    if total <= 0:
+        return head
+    order = np.argsort(-enrolment, kind="stable")
+    before = np.concatenate(([0.0], np.cumsum(enrolment[order])[:-1]))  # enrolments held by earlier courses
+    head[order[(before < head_share * total) & (enrolment[order] > 0)]] = True
+    return head
+
+
+def _listed(top: np.ndarray) -> np.ndarray:
+    top = np.asarray(top)
+    return top[top >= 0]
+
+
+def niche_share(top: np.ndarray, head: np.ndarray) -> float:
+    """Share of listed slots that hold a niche (non-head) course; NaN when nothing is listed."""
+    listed = _listed(top)
+    return float(np.mean(~np.asarray(head, dtype=bool)[listed])) if len(listed) else float("nan")
+
+
+def level_mix(top: np.ndarray, levels, names=LEVEL_NAMES) -> dict[str, float]:
+    """Share of listed slots per level (slots of courses without a known level are left out); NaN if none."""
+    levels = np.asarray(levels, dtype=object)
+    listed = levels[_listed(top)]
+    known = np.isin(listed, list(names))
+    if not known.any():
+        return {name: float("nan") for name in names}
+    return {name: float(np.mean(listed[known] == name)) for name in names}
+
+
+def level_distance(mix, target=DEFAULT_LEVEL_TARGET) -> float:
+    """Total variation distance 0.5 * sum |mix - target| (target renormalised to sum 1); NaN for an unknown mix."""
+    mix = np.asarray(list(mix.values()) if isinstance(mix, dict) else mix, dtype=np.float64)
+    target = np.asarray(check_level_target(target, names=[str(i + 1) for i in range(len(mix))]), dtype=np.float64)
+    if np.isnan(mix).any():
+        return float("nan")
+    return float(0.5 * np.abs(mix - target).sum())
+
+
+def distinct_genres(top: np.ndarray, genre_matrix: np.ndarray) -> np.ndarray:
+    """Per list: how many distinct genres its courses cover (0 for an empty list)."""
+    g = np.asarray(genre_matrix) > 0
+    valid = top >= 0
+    covered = (g[np.where(valid, top, 0)] & valid[..., None]).any(axis=1)  # learners x genres
+    return covered.sum(axis=1).astype(np.float64)
+
+
+def aggregate_diversity(top: np.ndarray) -> int:
+    """Number of distinct courses recommended to at least one learner."""
+    return int(len(np.unique(_listed(top))))
+
+
+def exposure_counts(top: np.ndarray, n_items: int) -> np.ndarray:
+    return np.bincount(_listed(top), minlength=n_items).astype(np.float64)
+
+
+def gini(values) -> float:
+    """Gini coefficient of non-negative values (0 = all equal); NaN for an all-zero or empty input."""
+    x = np.sort(np.asarray(values, dtype=np.float64))
+    n, total = len(x), x.sum()
+    if n == 0 or total <= 0:
+        return float("nan")
+    ranks = np.arange(1, n + 1)
+    return float(((2 * ranks - n - 1) * x).sum() / (n * total))
+
+
+def exposure_gini(top: np.ndarray, n_items: int) -> float:
+    """Gini of list appearances over the whole catalogue (courses never listed count as zero exposure)."""
+    return gini(exposure_counts(top, n_items))
+
+
+def popularity_percentile(enrolment: np.ndarray) -> np.ndarray:
+    """Mid-rank percentile of each course's enrolments: 100 * (#less + 0.5 * #equal) / n_courses."""
+    from scipy.stats import rankdata
+
+    enrolment = np.asarray(enrolment, dtype=np.float64)
+    if len(enrolment) == 0:
+        return enrolment
+    return 100.0 * (rankdata(enrolment, method="average") - 0.5) / len(enrolment)
+
+
+def mean_popularity_percentile(top: np.ndarray, percentile: np.ndarray) -> float:
+    listed = _listed(top)
+    return float(np.mean(np.asarray(percentile)[listed])) if len(listed) else float("nan")
+
+
+def kpi_names(k: int, level_names=LEVEL_NAMES) -> list[str]:
+    """Product KPI keys for cut-off k, in display order."""
+    return ([f"niche_share@{k}"] + [f"level_{n.lower()}@{k}" for n in level_names]
+            + [f"level_distance@{k}", f"distinct_genres@{k}", f"aggregate_diversity@{k}", f"exposure_gini@{k}",
+               f"popularity_percentile@{k}"])
+
+
+KPI_HIGHER_IS_BETTER = {"niche_share": True, "level_distance": False, "distinct_genres": True,
+                        "aggregate_diversity": True, "exposure_gini": False, "popularity_percentile": False}
+
+
+def product_kpis(top: np.ndarray, enrolment: np.ndarray, genre_matrix: np.ndarray, levels=None,
+                 head_share: float = DEFAULT_HEAD_SHARE, level_target=DEFAULT_LEVEL_TARGET) -> dict[str, float]:
+    """Every product KPI (keys from `kpi_names`) for a (learners x K) matrix of top-K lists.
+
+    `levels`: one LEVEL per catalogue course (None/absent -> level KPIs are NaN).
+    """
+    k = top.shape[1]
+    n_items = len(enrolment)
+    head = head_courses(enrolment, head_share)
+    mix = level_mix(top, levels if levels is not None else np.full(n_items, None, dtype=object))
+    genres = distinct_genres(top, genre_matrix)
+    out = {f"niche_share@{k}": niche_share(top, head)}
+    out.update({f"level_{name.lower()}@{k}": share for name, share in mix.items()})
+    out[f"level_distance@{k}"] = level_distance(mix, level_target)
+    out[f"distinct_genres@{k}"] = float(genres.mean()) if len(genres) else float("nan")
+    out[f"aggregate_diversity@{k}"] = float(aggregate_diversity(top))
+    out[f"exposure_gini@{k}"] = exposure_gini(top, n_items)
+    out[f"popularity_percentile@{k}"] = mean_popularity_percentile(top, popularity_percentile(enrolment))
+    return out
 
 
 # ----- rating prediction --------------------------------------------------------------------------

@@ -1,7 +1,15 @@
 """Seeded train/test splits of a Dataset's ratings, with no (learner, course) pair on both sides.
 
 Every split keeps the full catalogue (`dataset.with_ratings`), so course indices mean the same thing in
-train and test. Three protocols:
+train and test. Five protocols:
+
+* `new_learners_split` -- the workbench's central case: a seeded share of learners (default 10%, each with at
+  least `min_ratings` courses) is removed from training entirely. Each is folded in from a seeded share of
+  their courses (`Split.fold_in`, default 80%, at least one) and asked for the rest (`Split.test`), through
+  the same `score_histories` path as the Recommend page. This is the default protocol of Compare and the CLI.
+* `new_courses_split` -- a seeded share of the rated courses (default 10%) loses every training rating; the
+  test set is every rating of those courses, so metrics say whether a brand-new course reaches the learners
+  who took it.
 
 * `holdout_split` -- per learner: hide `n` of each learner's courses (learners with fewer than
   `min_ratings` stay in train only). Every test learner keeps training history, so every test learner
@@ -21,18 +29,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-SPLIT_NAMES = ("holdout", "ratio")
+SPLIT_NAMES = ("new_learners", "holdout", "ratio", "new_courses")
 
 
 @dataclass
 class Split:
-    """A train Dataset (same catalogue) plus held-out test ratings (user, item, rating)."""
+    """A train Dataset (same catalogue) plus held-out test ratings (user, item, rating).
+
+    `fold_in` (new_learners only) holds the test learners' known courses (user, item, rating): these
+    learners are absent from `train`, and their histories come from here instead.
+    `new_items` (new_courses only) lists the course ids that lost every training rating.
+    """
 
     name: str
     params: dict[str, Any]
     train: Any  # recsys.data.Dataset
     test: pd.DataFrame
     info: dict[str, Any] = field(default_factory=dict)
+    fold_in: pd.DataFrame | None = None
+    new_items: list | None = None
 
     def describe(self) -> dict[str, Any]:
         """JSON-able description: protocol, parameters and sizes."""
@@ -42,6 +57,8 @@ class Split:
             "train_ratings": int(len(self.train.ratings)),
             "test_ratings": int(len(self.test)),
             "test_learners": int(self.test["user"].nunique()),
+            **({"fold_in_ratings": int(len(self.fold_in))} if self.fold_in is not None else {}),
+            **({"new_courses": [str(c) for c in self.new_items]} if self.new_items is not None else {}),
             **self.info,
         }
 
@@ -166,12 +183,94 @@ def kfold_splits(dataset, folds: int = 3, seed: int = 0, min_ratings: int = 2) -
     ]
 
 
+def _check_share(value, what: str) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number between 0 and 1, got {value!r}") from None
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"{what} must be between 0 and 1 (exclusive), got {value}")
+    return value
+
+
+def new_learners_split(dataset, test_share: float = 0.1, fold_in: float = 0.8, min_ratings: int = 2,
+                       seed: int = 0) -> Split:
+    """Remove a seeded `test_share` of the learners with >= `min_ratings` courses from training entirely.
+
+    Each removed learner keeps round(`fold_in` x their courses) as a fold-in history (at least one, at most
+    all but one) in `Split.fold_in`; the rest is `Split.test`. Nobody in the test set is in `train`.
+    """
+    seed = _check_seed(seed)
+    min_ratings = _check_min_ratings(min_ratings)
+    test_share = _check_share(test_share, "test_share (share of learners held out)")
+    fold_in = _check_share(fold_in, "fold_in (share of a new learner's courses given to the model)")
+    ratings = _unique_ratings(dataset)
+    rng = np.random.default_rng(seed)
+    codes, rank, counts = _within_learner_rank(ratings, rng)
+    eligible = np.flatnonzero(counts >= min_ratings)
+    n_test = int(round(test_share * len(eligible)))
+    if n_test < 1 or n_test >= len(counts):
+        raise ValueError(
+            f"new_learners split: {len(eligible)} of {len(counts)} learners have >= {min_ratings} courses, so a "
+            f"{test_share:.0%} share holds out {n_test} learners; the protocol needs at least one held-out learner "
+            f"and at least one training learner -- use a larger dataset or test_share")
+    chosen = np.zeros(len(counts), dtype=bool)
+    chosen[rng.permutation(eligible)[:n_test]] = True
+    n_known = np.clip(np.round(fold_in * counts), 1, counts - 1)
+    in_test = chosen[codes]
+    known = in_test & (rank < n_known[codes])
+    hidden = in_test & ~known
+    train = dataset.with_ratings(ratings.loc[~in_test].reset_index(drop=True), name=f"{dataset.name} (train)")
+    if len(train.ratings) == 0:
+        raise ValueError("new_learners split left no training ratings; use a smaller test_share")
+    cols = ["user", "item", "rating"]
+    params = {"test_share": test_share, "fold_in": fold_in, "min_ratings": min_ratings, "seed": seed}
+    info = {"new_learners": int(n_test), "eligible_learners": int(len(eligible))}
+    return Split("new_learners", params, train, ratings.loc[hidden, cols].reset_index(drop=True), info,
+                 fold_in=ratings.loc[known, cols].reset_index(drop=True))
+
+
+def new_courses_split(dataset, course_share: float = 0.1, seed: int = 0) -> Split:
+    """Take every rating of a seeded `course_share` of the rated courses out of training (they become `test`).
+
+    The courses stay in the catalogue (content models can still describe them); learners who took them
+    are evaluated on whether those courses reach their top-K from their other (training) courses.
+    """
+    seed = _check_seed(seed)
+    course_share = _check_share(course_share, "course_share (share of courses made new)")
+    ratings = _unique_ratings(dataset)
+    rated = np.asarray(pd.unique(ratings["item"]), dtype=object)
+    rated = rated[np.argsort(dataset.item_index.get_indexer(rated), kind="stable")]  # catalogue order
+    n_new = int(round(course_share * len(rated)))
+    if n_new < 1 or n_new >= len(rated):
+        raise ValueError(
+            f"new_courses split: {len(rated)} courses have ratings, so a {course_share:.0%} share makes {n_new} "
+            f"courses new; the protocol needs at least one new course and one course left in training -- use a "
+            f"larger dataset or course_share")
+    new = rated[np.sort(np.random.default_rng(seed).permutation(len(rated))[:n_new])]
+    mask = ratings["item"].isin(set(new)).to_numpy()
+    test_users = pd.Index(ratings.loc[mask, "user"].unique())
+    train_users = pd.Index(ratings.loc[~mask, "user"].unique())
+    with_history = int(test_users.isin(train_users).sum())
+    if with_history == 0:
+        raise ValueError("new_courses split: no learner who took a new course has another course to start from; "
+                         "use a larger dataset or another seed")
+    info = {"test_learners_without_train_history": int(len(test_users) - with_history)}
+    split = _make(dataset, ratings, pd.Series(mask), "new_courses", {"course_share": course_share, "seed": seed}, info)
+    split.new_items = list(new)
+    return split
+
+
+SPLIT_PARAMS = {"new_learners": ("test_share", "fold_in", "min_ratings"), "holdout": ("n", "min_ratings"),
+                "ratio": ("test_size",), "new_courses": ("course_share",)}
+
+
 def make_split(dataset, name: str = "holdout", seed: int = 0, **params) -> Split:
-    """Build a split by name ('holdout' or 'ratio') with its parameters (e.g. n=1, test_size=0.2)."""
-    if name == "holdout":
-        allowed, fn = {"n", "min_ratings"}, holdout_split
-    elif name == "ratio":
-        allowed, fn = {"test_size"}, ratio_split
+    """Build a split by name (see SPLIT_NAMES) with its parameters (e.g. n=1, test_size=0.2, test_share=0.1)."""
+    fns = {"new_learners": new_learners_split, "holdout": holdout_split, "ratio": ratio_split,
+           "new_courses": new_courses_split}
+    if name in fns:
+        allowed, fn = set(SPLIT_PARAMS[name]), fns[name]
     else:
         raise ValueError(f"unknown split '{name}' (known: {', '.join(SPLIT_NAMES)})")
     bad = set(params) - allowed

@@ -140,7 +140,7 @@ def tune(dataset, model_key: str, grid: Mapping[str, Sequence] | None = None, me
             model.fit(split.train)
             fit_times[c, f] = time.perf_counter() - began
             if len(fold_data.users):
-                details = evaluate_model(model, fold_data, eval_k, seed, n_resamples=0)
+                details = evaluate_model(model, fold_data, eval_k, seed, n_resamples=0, extras=False)
                 value = details.metrics.get(metric)
                 scores[c, f] = np.nan if value is None else value
             done += 1

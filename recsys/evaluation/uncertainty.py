@@ -7,6 +7,7 @@ models evaluated on the same split get comparable intervals.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Mapping
 
@@ -120,3 +121,66 @@ def paired_test(per_learner_a, per_learner_b, seed: int = 0, n_resamples: int = 
     p_boot = float(min(1.0, 2.0 * (other_side + 1) / (n_resamples + 1)))
     p_wilcoxon = float(stats.wilcoxon(diff, zero_method="wilcox").pvalue)
     return PairedTestResult(mean, (float(lo), float(hi)), p_wilcoxon, p_boot, n)
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm step-down adjusted p-values (family-wise error control); NaN entries stay NaN and do not count.
+
+    Sorted ascending p_(1) <= ... <= p_(m): adjusted p_(i) = max over j <= i of min(1, (m - j + 1) * p_(j)).
+    A comparison is significant at level alpha when its adjusted p < alpha.
+    """
+    p = np.asarray(p_values, dtype=np.float64).ravel()
+    out = np.full(len(p), np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    if len(ok) == 0:
+        return out
+    if ((p[ok] < 0) | (p[ok] > 1)).any():
+        raise ValueError("p-values must lie between 0 and 1")
+    order = ok[np.argsort(p[ok], kind="stable")]
+    m = len(order)
+    scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out[order] = np.maximum.accumulate(scaled)
+    return out
+
+
+def _wilcoxon_p(diff: np.ndarray) -> float:
+    """Two-sided Wilcoxon signed-rank p of paired differences (zeros dropped); 1.0 when all are zero."""
+    diff = diff[~np.isnan(diff)]
+    if len(diff) == 0:
+        return float("nan")
+    if not np.any(diff != 0):
+        return 1.0
+    return float(stats.wilcoxon(diff, zero_method="wilcox").pvalue)
+
+
+def paired_columns(differences, n_resamples: int = N_RESAMPLES, seed: int = 0,
+                   confidence: float = 0.95) -> dict[str, np.ndarray]:
+    """Many paired comparisons at once: one column of per-learner differences (A - B) per comparison.
+
+    Returns arrays (one entry per column): mean, lo, hi (percentile bootstrap over the same resampled
+    learners for every column; NaN without resamples), p (Wilcoxon signed-rank) and n (learners with a value).
+    For a column without NaN this matches `paired_test` on that pair with the same seed.
+    """
+    d = np.asarray(differences, dtype=np.float64)
+    if d.ndim == 1:
+        d = d[:, None]
+    n_cols = d.shape[1]
+    present = ~np.isnan(d)
+    counts = present.sum(axis=0)
+    with np.errstate(invalid="ignore"):
+        mean = np.where(counts > 0, np.where(present, d, 0.0).sum(axis=0) / np.maximum(counts, 1), np.nan)
+    lo = np.full(n_cols, np.nan)
+    hi = np.full(n_cols, np.nan)
+    if n_resamples and d.shape[0] and n_cols:
+        _check(n_resamples, confidence)
+        means = _resampled_means(d, int(n_resamples), seed)
+        alpha = (1.0 - confidence) / 2.0
+        with warnings.catch_warnings():  # an all-NaN column (no learner has a value) stays NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            lo, hi = np.nanquantile(means, [alpha, 1.0 - alpha], axis=0)
+        constant = np.array([not np.any(d[present[:, j], j] != 0) for j in range(n_cols)])
+        lo = np.where(constant & (counts > 0), 0.0, lo)
+        hi = np.where(constant & (counts > 0), 0.0, hi)
+    p = np.array([_wilcoxon_p(d[:, j]) for j in range(n_cols)])
+    return {"mean": mean, "lo": np.asarray(lo, dtype=np.float64), "hi": np.asarray(hi, dtype=np.float64),
+            "p": p, "n": counts.astype(int)}
