@@ -9,7 +9,7 @@ import pytest
 from scipy import sparse
 
 from recsys.data import GENRES, LEVELS
-from recsys.data.generator import generate_dataset
+from recsys.data.generator import BEHAVIOUR_FILE, generate_dataset
 
 FILES = ("ratings.csv", "course_genre.csv", "course_processed.csv", "course_meta.csv", "courses_bows.csv")
 
@@ -53,7 +53,7 @@ def _matrix(tables):
 def test_small_sizes_write_valid_files(small):
     n_learners, n_courses, out, summary = small
     t = _read(out)
-    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)     # no temp files left behind
+    assert sorted(p.name for p in out.iterdir()) == sorted(FILES + (BEHAVIOUR_FILE,))  # no temp files left
     assert list(t["ratings.csv"].columns) == ["user", "item", "rating"]
     assert list(t["course_genre.csv"].columns) == ["COURSE_ID", "TITLE", *GENRES]
     assert list(t["course_processed.csv"].columns) == ["COURSE_ID", "TITLE", "DESCRIPTION"]
@@ -153,7 +153,7 @@ def test_regenerating_into_a_folder_replaces_files(tmp_path):
     generate_dataset(tmp_path, seed=1, n_learners=100, n_courses=20)
     assert pd.read_csv(tmp_path / "ratings.csv")["user"].nunique() == 100
     assert len(pd.read_csv(tmp_path / "course_meta.csv")) == 20
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(FILES + (BEHAVIOUR_FILE,))
 
 
 @pytest.mark.parametrize("kwargs, word", [({"n_learners": 0}, "n_learners"), ({"n_courses": 13}, "n_courses"),

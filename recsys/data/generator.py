@@ -196,10 +196,12 @@ _TAIL_EXP = 2.2                           # P(k) ~ (k-9)^-e for k > 10: mean ~6.
 # how many learners are drawn to each genre (GENRES order): data science & friends dominate, as in the lab
 _LEARNER_SHARE = np.array([8, 14, 6, 9, 3, 10, 2, 14, 8, 1.5, 3, 4, 2, 3], dtype=float)
 _CHUNK = 4096                             # learners simulated together (memory ~ chunk x courses)
+BEHAVIOUR_FILE = "behaviour_model.json"   # written next to the CSVs: what recsys.simulation needs
 
 
 def generate_dataset(out_dir, *, seed: int = 0, n_learners: int = 34000, n_courses: int = 300) -> dict:
-    """Write ratings.csv, course_genre.csv, course_processed.csv, course_meta.csv, courses_bows.csv.
+    """Write ratings.csv, course_genre.csv, course_processed.csv, course_meta.csv, courses_bows.csv, plus
+    behaviour_model.json (what `recsys.simulation` needs to simulate learners of this folder).
 
     Deterministic for a seed. Returns a summary: learners, courses, ratings and shape statistics.
     """
@@ -213,7 +215,7 @@ def generate_dataset(out_dir, *, seed: int = 0, n_learners: int = 34000, n_cours
     root = np.random.SeedSequence(seed)
     cat_seq, user_seq, rate_seq = root.spawn(3)
     catalogue = _make_catalogue(np.random.default_rng(cat_seq), n_courses)
-    users, items, ratings = _make_ratings(user_seq, rate_seq, catalogue, n_learners)
+    users, items, ratings, appeal = _make_ratings(user_seq, rate_seq, catalogue, n_learners)
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -226,6 +228,7 @@ def generate_dataset(out_dir, *, seed: int = 0, n_learners: int = 34000, n_cours
     rating_df = pd.DataFrame({"user": users, "item": pd.Categorical.from_codes(items, categories=ids),
                               "rating": ratings})
     _write_csv(out / "ratings.csv", rating_df)
+    _write_behaviour_model(out / BEHAVIOUR_FILE, catalogue, appeal, seed=seed, n_learners=n_learners)
     return _summary(users, items, ratings, n_courses)
 
 
@@ -391,7 +394,7 @@ def _make_ratings(user_seq, rate_seq, cat: pd.DataFrame, n_learners: int):
     rrng = np.random.default_rng(rate_seq)
     audited = rrng.random(len(items)) < _AUDIT_P[level[items]]
     ratings = np.where(audited, 2.0, 3.0)
-    return user_ids[learner], items, ratings
+    return user_ids[learner], items, ratings, appeal
 
 
 # ----- output -----------------------------------------------------------------------------------
@@ -402,6 +405,39 @@ def _write_csv(path: Path, df: pd.DataFrame) -> None:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             df.to_csv(fh, index=False, lineterminator="\n")
         os.chmod(tmp, 0o666 & ~_umask())                 # mkstemp makes 0600; give the usual mode
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _write_behaviour_model(path: Path, cat: pd.DataFrame, appeal: np.ndarray, *, seed: int, n_learners: int) -> None:
+    """The behaviour model as JSON next to the CSV files, so `recsys.simulation` can simulate this folder later.
+
+    Plain numbers only (nothing executable is ever deserialized); the CSV files are unaffected.
+    """
+    import json
+
+    n_g = len(GENRES)
+    flags = cat[list(GENRES)].to_numpy()
+    model = {
+        "format": "recsys-behaviour-model", "version": 1, "seed": seed, "n_learners": n_learners,
+        "genres": list(GENRES), "levels": list(LEVELS),
+        "course_ids": cat["COURSE_ID"].astype(str).tolist(),
+        "main_genre": cat["_main"].astype(int).tolist(), "level": cat["_level"].astype(int).tolist(),
+        "course_genres": [np.flatnonzero(row).tolist() for row in flags],
+        "appeal": [float(a) for a in appeal],
+        "interest_alpha": [float(a) for a in _INTEREST_ALPHA * n_g * _LEARNER_SHARE / _LEARNER_SHARE.sum()],
+        "interest_pow": _INTEREST_POW, "interest_mix": _INTEREST_MIX, "locked_weight": _LOCKED,
+        "audit_p": [float(a) for a in _AUDIT_P],
+        "activity_pmf": [float(p) for p in _activity_pmf(len(cat))],
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(model, fh, separators=(",", ":"))
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
