@@ -1,23 +1,30 @@
 """Model store: trained models cached in memory and on disk, retrained only when something changed.
 
 A model is identified by (dataset fingerprint, model key, full parameter set, model code version). The code
-version is a hash of the model's source module and the shared base class, so editing a model invalidates its
-old artifacts instead of silently serving a model built by older code. A corrupt or unreadable artifact is
-retrained, never a crash; a failed save only costs the disk copy (the trained model is still returned).
+version is a hash of every module a model can depend on (all of `recsys/models/`, `recsys/data/dataset.py`
+and the JSON helpers), so editing a shared helper invalidates the artifacts of every model instead of
+silently serving a model built by older code. A corrupt, unsigned or forged artifact is refused before it is
+read (see `recsys.models.persistence`), reported through `notify`, retrained and saved again -- never a crash;
+a failed save only costs the disk copy (the trained model is still returned).
+
+Models trained on uploaded files stay in memory (the uploads' titles never reach the disk) unless the caller
+asks to persist them; the disk store is capped (`max_bytes`) with least-recently-used cleanup.
 """
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import logging
 import shutil
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Callable, Mapping
+import os
+from typing import Any, Callable, Mapping, Sequence
 
-from recsys.models import REGISTRY, load_model, make_model
+from recsys.models import REGISTRY, ArtifactError, load_model, make_model
+from recsys.models.base import MANIFEST
+from recsys.models.persistence import artifact_bytes
 from recsys._json import to_jsonable as _jsonable
 
 log = logging.getLogger(__name__)
@@ -35,22 +42,53 @@ def params_digest(params: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=repr).encode()).hexdigest()[:12]
 
 
-_CODE_CACHE: dict[str, str] = {}
+PACKAGE = Path(__file__).resolve().parent
 
 
-def code_version(key: str) -> str:
-    """Hash of the model's module source plus the base class source (what the artifact was built by)."""
-    if key not in _CODE_CACHE:
-        import recsys.models.base as base
+def model_source_files() -> list[Path]:
+    """Every source file a model's behaviour can depend on: all of recsys/models/ (model modules, shared
+    helpers, base class, persistence), recsys/data/dataset.py and recsys/_json.py."""
+    files = sorted((PACKAGE / "models").rglob("*.py"))
+    return files + [PACKAGE / "data" / "dataset.py", PACKAGE / "_json.py"]
 
-        h = hashlib.sha256()
-        for module in (inspect.getmodule(REGISTRY[key]), base):
+
+_CODE_CACHE: dict[tuple, str] = {}
+
+
+def code_version(key: str, files: Sequence[Path] | None = None) -> str:
+    """Hash of the model's class name and the source files it can depend on (what the artifact was built by).
+
+    `files` defaults to `model_source_files()`; the hash is cached per (path, size, mtime), so an edited file
+    gives a new version even in a running process.
+    """
+    paths = [Path(f) for f in (model_source_files() if files is None else files)]
+    stamp = [key]
+    for f in paths:
+        try:
+            st = f.stat()
+            stamp.append((str(f), st.st_size, st.st_mtime_ns))
+        except OSError:
+            stamp.append((str(f), -1, -1))
+    stamp = tuple(stamp)
+    if stamp not in _CODE_CACHE:
+        h = hashlib.sha256(f"{REGISTRY[key].__module__}:{REGISTRY[key].__qualname__}".encode())
+        for f in paths:
+            h.update(str(f.name).encode())
             try:
-                h.update(Path(inspect.getsourcefile(module)).read_bytes())
-            except (OSError, TypeError):
-                h.update(getattr(module, "__name__", "?").encode())
-        _CODE_CACHE[key] = h.hexdigest()[:8]
-    return _CODE_CACHE[key]
+                h.update(f.read_bytes())
+            except OSError:
+                h.update(b"<missing>")
+        _CODE_CACHE[stamp] = h.hexdigest()[:8]
+    return _CODE_CACHE[stamp]
+
+
+def is_uploaded(dataset) -> bool:
+    """True for a dataset built from uploaded files (the loader records the source)."""
+    return (getattr(dataset, "load_report", None) or {}).get("source") == "uploaded files"
+
+
+REFUSED_NOTE = ("The saved copy of this model could not be used ({reason}); it was not read, and the model "
+                "was trained again and saved.")
 
 
 class ModelStore:
@@ -59,9 +97,12 @@ class ModelStore:
     Thread-safe: concurrent requests for the same model (e.g. two browser sessions) train it once.
     """
 
-    def __init__(self, root="artifacts/models", memory_items: int = 16):
+    def __init__(self, root="artifacts/models", memory_items: int = 16, *, max_bytes: int | None = None,
+                 source_files: Sequence[Path] | None = None):
         self.root = Path(root)
         self.memory_items = int(memory_items)
+        self.max_bytes = max_bytes
+        self.source_files = source_files
         self._memory: OrderedDict[tuple, Any] = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[tuple, threading.Lock] = {}
@@ -69,7 +110,7 @@ class ModelStore:
     # ----- identity ---------------------------------------------------------------------------
     def _identity(self, dataset, key: str, params) -> tuple[tuple, dict]:
         full = canonical_params(key, params)
-        return (dataset.fingerprint, key, params_digest(full), code_version(key)), full
+        return (dataset.fingerprint, key, params_digest(full), code_version(key, self.source_files)), full
 
     def path_for(self, dataset, key: str, params: Mapping[str, Any] | None = None) -> Path:
         """Folder where the model for (dataset, key, params) is (or would be) saved."""
@@ -78,13 +119,19 @@ class ModelStore:
 
     # ----- lookup / training ------------------------------------------------------------------
     def get_or_train(self, dataset, key: str, params: Mapping[str, Any] | None = None,
-                     progress: Progress | None = None):
+                     progress: Progress | None = None, **options):
         """The fitted model for (dataset, key, params): from memory, else disk, else trained and saved."""
-        return self.fetch(dataset, key, params, progress)[0]
+        return self.fetch(dataset, key, params, progress, **options)[0]
 
     def fetch(self, dataset, key: str, params: Mapping[str, Any] | None = None,
-              progress: Progress | None = None) -> tuple[Any, str]:
-        """Like `get_or_train` but also says where the model came from: 'memory', 'disk' or 'trained'."""
+              progress: Progress | None = None, *, notify: Callable[[str], None] | None = None,
+              persist: bool | None = None) -> tuple[Any, str]:
+        """Like `get_or_train` but also says where the model came from: 'memory', 'disk' or 'trained'.
+
+        `notify(sentence)` hears about a saved artifact that was refused (for the page or the terminal).
+        `persist`: save to disk; default True except for datasets built from uploaded files.
+        """
+        persist = (not is_uploaded(dataset)) if persist is None else bool(persist)
         ident, full = self._identity(dataset, key, params)
         with self._lock:
             key_lock = self._key_locks.setdefault(ident, threading.Lock())
@@ -93,12 +140,13 @@ class ModelStore:
             if model is not None:
                 return model, "memory"
             path = self.root / key / ident[0] / f"{ident[2]}-{ident[3]}"
-            model = self._load(path, dataset, key, full)
+            model = self._load(path, dataset, key, full, notify) if persist else None
             source = "disk"
             if model is None:
                 model = make_model(key, **full).fit(dataset, progress=progress)
                 source = "trained"
-                self._save(model, path)
+                if persist:
+                    self._save(model, path)
             elif progress:
                 progress(1.0, "loaded a saved model")
             self._remember(ident, model)
@@ -108,7 +156,7 @@ class ModelStore:
         """The model if it is in memory or on disk (never trains); None otherwise."""
         ident, full = self._identity(dataset, key, params)
         model = self._remember(ident)
-        if model is None:
+        if model is None and not is_uploaded(dataset):
             model = self._load(self.root / key / ident[0] / f"{ident[2]}-{ident[3]}", dataset, key, full)
             if model is not None:
                 self._remember(ident, model)
@@ -132,18 +180,21 @@ class ModelStore:
                 self._memory.popitem(last=False)
             return model
 
-    def _load(self, path: Path, dataset, key: str, params: dict):
+    def _load(self, path: Path, dataset, key: str, params: dict, notify=None):
         if not path.exists():
             return None
         try:
             model = load_model(path, dataset)
             if model.key != key or _jsonable(model.get_params()) != params:
-                raise ValueError("saved model has other parameters than its folder name says")
-            return model
-        except Exception as exc:  # corrupt, truncated, stale or foreign artifact: retrain instead
-            log.warning("discarding unusable model artifact %s: %s", path, exc)
+                raise ArtifactError("saved model has other parameters than its folder name says")
+        except Exception as exc:  # corrupt, truncated, forged, stale or foreign artifact: retrain instead
+            log.warning("refused model artifact %s: %s", path, exc)
             shutil.rmtree(path, ignore_errors=True)
+            if notify is not None:
+                notify(REFUSED_NOTE.format(reason=_reason(exc)))
             return None
+        _touch(path)
+        return model
 
     def _save(self, model, path: Path) -> None:
         try:
@@ -155,3 +206,54 @@ class ModelStore:
         for sibling in path.parent.iterdir():  # same params, older code version: obsolete
             if sibling.is_dir() and sibling.name.startswith(prefix) and sibling.name != path.name:
                 shutil.rmtree(sibling, ignore_errors=True)
+        if self.max_bytes is not None:
+            self.enforce_cap(keep=path)
+
+    # ----- disk cap ---------------------------------------------------------------------------
+    def artifacts(self) -> list[tuple[Path, int, float]]:
+        """(folder, bytes, last used) of every saved model under the root."""
+        out = []
+        for manifest in self.root.glob(f"*/*/*/{MANIFEST}"):
+            folder = manifest.parent
+            try:
+                out.append((folder, artifact_bytes(folder), manifest.stat().st_mtime))
+            except OSError:
+                continue
+        return out
+
+    def enforce_cap(self, keep: Path | None = None) -> list[Path]:
+        """Delete least-recently-used artifacts until the store is under `max_bytes`; returns what was removed."""
+        if self.max_bytes is None:
+            return []
+        items = sorted(self.artifacts(), key=lambda t: t[2])
+        total = sum(size for _, size, _ in items)
+        removed = []
+        for folder, size, _ in items:
+            if total <= self.max_bytes:
+                break
+            if keep is not None and folder == Path(keep):
+                continue
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+            total -= size
+        return removed
+
+
+def _touch(folder: Path) -> None:
+    """Mark an artifact as used now (the LRU cleanup removes the oldest first)."""
+    try:
+        os.utime(folder / MANIFEST)
+    except OSError:
+        pass
+
+
+def _reason(exc: BaseException) -> str:
+    """The cause of a refusal without server paths (the page is shown to browser users)."""
+    text = str(exc)
+    if "signature" in text or "no signature" in text:
+        return "its signature does not match: it was modified, or written by another installation"
+    if "checksum" in text:
+        return "its files do not match their checksums: it is corrupted or was modified"
+    if "trained on dataset" in text:
+        return "it was trained on other data"
+    return "it could not be read"

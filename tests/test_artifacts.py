@@ -44,7 +44,7 @@ def test_store_retrains_when_parameters_or_data_change(tiny_dataset, small_datas
 def test_corrupt_artifact_is_retrained_not_a_crash(tiny_dataset, tmp_path):
     ModelStore(tmp_path).get_or_train(tiny_dataset, "popularity")
     path = ModelStore(tmp_path).path_for(tiny_dataset, "popularity")
-    state = path / "model.joblib"
+    state = path / "state.npz"
     state.write_bytes(state.read_bytes()[: len(state.read_bytes()) // 2])  # truncated write
     model, source = ModelStore(tmp_path).fetch(tiny_dataset, "popularity")
     assert source == "trained" and model.fingerprint_ == tiny_dataset.fingerprint

@@ -6,31 +6,22 @@ evaluation engine also uses. `recommend` adds exclusion, filters, ranking and re
 """
 from __future__ import annotations
 
-import hashlib
 import inspect
-import json
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable, Mapping
 
-import joblib
 import numpy as np
 import pandas as pd
 from scipy import sparse
 from sklearn.base import BaseEstimator
 
-import recsys
 from recsys.models.params import HyperParam
-from recsys._json import to_jsonable as _jsonable
 
 Progress = Callable[[float, str], None]
 """Progress callback: fraction done in [0, 1] and a short message (e.g. 'epoch 3/10: loss 0.21')."""
 
 MANIFEST = "manifest.json"
-STATE = "model.joblib"
 
 
 class ArtifactError(ValueError):
@@ -213,16 +204,136 @@ class Recommender(BaseEstimator):
         order = order[np.isfinite(scores[order])]
         return order[: max(0, int(k))]
 
-    def recommend(self, history, k: int = 10, *, exclude_seen: bool = True,
-                  filters: Mapping[str, Any] | None = None, exclude: Iterable[str] = ()) -> pd.DataFrame:
+    # ----- feedback: liked / disliked courses --------------------------------------------------
+    dislike_strength: ClassVar[float] = 0.5
+    """A disliked course pulls a course of closeness 1 down by this share of the learner's score spread
+    (best score minus median score), so the penalty means the same on every model's score scale."""
+
+    def course_closeness(self, items: np.ndarray) -> np.ndarray:
+        """How close each course is to each of `items` by this model's own notion (len(items) x n_courses,
+        higher = closer; negative values count as 0). Used to push courses near a disliked one down.
+
+        Default: cosine of the catalogue genre vectors. Models override it with what they rank by (item
+        similarities, factor or embedding cosine, shared clusters)."""
+        self._check_fitted()
+        G = self.catalogue_[self.genres_].to_numpy(dtype=np.float64) if self.genres_ else \
+            np.zeros((len(self.item_index_), 0))
+        return _cosine_rows(G, np.asarray(items, dtype=np.int64))
+
+    def _feedback_columns(self, ids: Iterable[str], what: str) -> np.ndarray:
+        ids = [str(i).strip() for i in (ids or [])]
+        cols = self.item_index_.get_indexer(ids) if ids else np.zeros(0, dtype=np.int64)
+        unknown = [i for i, c in zip(ids, cols) if c < 0]
+        if unknown:
+            raise ValueError(f"unknown {what} course id(s): {', '.join(unknown[:5])}"
+                             f"{' ...' if len(unknown) > 5 else ''} -- not in this model's catalogue")
+        return np.unique(np.asarray(cols, dtype=np.int64))
+
+    def _feedback_matrix(self, votes, n_rows: int, what: str) -> sparse.csr_matrix:
+        """Liked/disliked courses of a batch as a 0/1 (learners x courses) CSR: accepts a sparse/dense matrix of
+        that shape, or one list of course ids per learner."""
+        n_items = len(self.item_index_)
+        if votes is None:
+            return sparse.csr_matrix((n_rows, n_items), dtype=np.float64)
+        if sparse.issparse(votes) or isinstance(votes, np.ndarray):
+            M = sparse.csr_matrix(votes, dtype=np.float64)
+            if M.shape != (n_rows, n_items):
+                raise ValueError(f"{what} must have shape {(n_rows, n_items)}, got {M.shape}")
+        else:
+            votes = list(votes)
+            if len(votes) != n_rows:
+                raise ValueError(f"{what}: one list of course ids per learner expected ({n_rows}), got {len(votes)}")
+            rows, cols = [], []
+            for r, ids in enumerate(votes):
+                c = self._feedback_columns(ids, what)
+                rows.append(np.full(len(c), r)), cols.append(c)
+            rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+            cols = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+            M = sparse.csr_matrix((np.ones(len(cols)), (rows, cols)), shape=(n_rows, n_items))
+        M.eliminate_zeros()
+        M.data[:] = 1.0
+        return M
+
+    def with_feedback(self, histories, liked=None, disliked=None):
+        """(history rows used for scoring, disliked 0/1 rows) for a batch.
+
+        A liked course joins the history at the top of the rating scale (positive evidence, like a
+        completion); a disliked course is taken out of the history: it never counts as an enrolment."""
+        H = self._check_histories(histories)
+        L = self._feedback_matrix(liked, H.shape[0], "liked")
+        D = self._feedback_matrix(disliked, H.shape[0], "disliked")
+        if L.multiply(D).nnz:
+            raise ValueError("a course cannot be both liked and disliked")
+        if L.nnz:
+            top = float(self.rating_scale_[1])
+            H = (H - H.multiply(L) + L * top).tocsr()
+        if D.nnz:
+            H = (H - H.multiply(D)).tocsr()
+        H.eliminate_zeros()
+        H.sort_indices()
+        return H, D
+
+    def dislike_penalty(self, scores: np.ndarray, disliked: sparse.csr_matrix) -> np.ndarray:
+        """Scores with negative evidence applied: each course drops by
+        `dislike_strength` x (best - median finite score of the row) x its closeness to the closest disliked
+        course, rescaled per disliked course from 0 (median closeness or less) to 1 (its closest course);
+        disliked courses themselves get -inf."""
+        scores = np.array(scores, dtype=np.float64, copy=True)
+        D = sparse.csr_matrix(disliked)
+        if D.nnz == 0:
+            return scores
+        wanted = np.unique(D.indices)
+        closeness = np.clip(np.nan_to_num(np.asarray(self.course_closeness(wanted), dtype=np.float64)), 0.0, None)
+        closeness[np.arange(len(wanted)), wanted] = np.nan
+        # relative closeness: 1 for the closest course, 0 at or below the median one (dense similarities
+        # that make every course a bit alike must not just shift the whole list)
+        middle = np.nanmedian(closeness, axis=1, keepdims=True)
+        peak = np.nanmax(closeness, axis=1, keepdims=True)
+        closeness = np.clip((closeness - middle) / np.where(peak > middle, peak - middle, np.inf), 0.0, 1.0)
+        closeness = np.nan_to_num(closeness)
+        where = {c: n for n, c in enumerate(wanted)}
+        for r in np.flatnonzero(np.diff(D.indptr)):
+            cols = D.indices[D.indptr[r]:D.indptr[r + 1]]
+            row = scores[r]
+            finite = row[np.isfinite(row)]
+            spread = float(finite.max() - np.median(finite)) if len(finite) else 0.0
+            if not spread > 0:
+                spread = float(abs(finite.max())) if len(finite) and finite.max() != 0 else 1.0
+            near = closeness[[where[c] for c in cols]].max(axis=0)
+            row -= float(self.dislike_strength) * spread * near
+            row[cols] = -np.inf
+        return scores
+
+    def score_with_feedback(self, histories, liked=None, disliked=None) -> np.ndarray:
+        """Batched scores (learners x courses) with thumbs feedback: `liked` / `disliked` are (learners x courses)
+        0/1 matrices or one list of course ids per learner. Disliked courses score -inf."""
+        H, D = self.with_feedback(histories, liked, disliked)
+        return self.dislike_penalty(self.score_histories(H), D)
+
+    def recommend(self, history, k: int = 10, *, liked: Iterable[str] = (), disliked: Iterable[str] = (),
+                  exclude_seen: bool = True, filters: Mapping[str, Any] | None = None,
+                  exclude: Iterable[str] = ()) -> pd.DataFrame:
         """Top-k courses for a learner given their history (need not be in the training data).
 
-        `history`: mapping course id -> rating, or a list of completed course ids.
+        `history`: mapping course id -> rating, or a list of completed course ids. `liked` courses count as
+        positive evidence (reasons say "because you liked ..."); `disliked` courses are never recommended, never
+        count as taken, and push the courses closest to them (by `course_closeness`) down.
         Returns COURSE_ID, SCORE (higher is better) and REASON, rank-ordered.
         """
         row = self.history_row(history)
-        scores = self.score_histories(row)[0]
-        return self._to_frame(scores, row, k, exclude_seen, filters, exclude)
+        liked_cols = self._feedback_columns(liked, "liked")
+        disliked_cols = self._feedback_columns(disliked, "disliked")
+        if not len(liked_cols) and not len(disliked_cols):
+            scores = self.score_histories(row)[0]
+            return self._to_frame(scores, row, k, exclude_seen, filters, exclude)
+        one = np.zeros(len(liked_cols), np.int64)
+        L = sparse.csr_matrix((np.ones(len(liked_cols)), (one, liked_cols)), shape=row.shape)
+        one = np.zeros(len(disliked_cols), np.int64)
+        D = sparse.csr_matrix((np.ones(len(disliked_cols)), (one, disliked_cols)), shape=row.shape)
+        H, D = self.with_feedback(row, L, D)
+        scores = self.dislike_penalty(self.score_histories(H), D)[0]
+        exclude = list(exclude or []) + [str(self.item_index_[c]) for c in disliked_cols]
+        return self._to_frame(scores, H, k, exclude_seen, filters, exclude, liked=liked_cols)
 
     def recommend_user(self, user_id, k: int = 10, *, exclude_seen: bool = True,
                        filters: Mapping[str, Any] | None = None, exclude: Iterable[str] = ()) -> pd.DataFrame:
@@ -235,9 +346,12 @@ class Recommender(BaseEstimator):
         scores = self.score_users(np.array([pos]))[0]
         return self._to_frame(scores, row, k, exclude_seen, filters, exclude)
 
-    def _to_frame(self, scores, row, k, exclude_seen, filters, exclude) -> pd.DataFrame:
+    def _to_frame(self, scores, row, k, exclude_seen, filters, exclude, liked=()) -> pd.DataFrame:
         top = self.rank(scores, row, k, exclude_seen, filters, exclude)
         reasons = self.explain(row, top) if len(top) else []
+        if len(liked) and len(top):
+            titles = self.catalogue_["TITLE"].astype(str).to_numpy()
+            reasons = liked_reasons(list(reasons), [titles[c] for c in liked])
         return pd.DataFrame({
             "COURSE_ID": self.item_index_[top].astype(str) if len(top) else pd.Series([], dtype=str),
             "SCORE": np.asarray(scores, dtype=np.float64).ravel()[top],
@@ -266,41 +380,41 @@ class Recommender(BaseEstimator):
 
     # ----- persistence ------------------------------------------------------------------------
     def save(self, path) -> Path:
-        """Write the fitted model to folder `path` atomically (joblib state + manifest with checksum)."""
-        self._check_fitted()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
-            self._save_extra(tmp)
-            joblib.dump(self, tmp / STATE)
-            manifest = {
-                "key": self.key,
-                "class": f"{type(self).__module__}.{type(self).__qualname__}",
-                "params": _jsonable(self.get_params()),
-                "fingerprint": self.fingerprint_,
-                "checksum": _folder_checksum(tmp),
-                "recsys_version": recsys.__version__,
-                "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            }
-            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-            if path.exists():
-                old = path.with_name(f".{path.name}.old-{os.getpid()}")
-                os.replace(path, old)
-                os.replace(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return path
+        """Write the fitted model to folder `path` atomically: learned state as arrays + JSON and a signed
+        manifest (see `recsys.models.persistence`); the training matrix is not stored."""
+        from recsys.models import persistence
+
+        return persistence.save_model(self, path)
 
     def _save_extra(self, folder: Path) -> None:
-        """Hook for state joblib cannot hold (e.g. Keras models in their own format)."""
+        """Hook for state the generic format cannot hold (e.g. Keras models in their own format)."""
 
     def _load_extra(self, folder: Path) -> None:
-        """Counterpart of `_save_extra`, called after unpickling."""
+        """Counterpart of `_save_extra`, called after the learned state is restored."""
+
+
+def _cosine_rows(vectors: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """Cosine of the rows `items` of `vectors` with every row (len(items) x n); zero rows give 0."""
+    V = np.asarray(vectors, dtype=np.float64)
+    norms = np.linalg.norm(V, axis=1)
+    unit = V / np.where(norms > 0, norms, 1.0)[:, None]
+    return unit[np.asarray(items, dtype=np.int64)] @ unit.T
+
+
+def liked_reasons(reasons: list[str], liked_titles: list[str]) -> list[str]:
+    """Reasons that name a liked course say so: "because you took T" -> "because you liked T"; any other
+    reason naming T gets "because you liked T: " in front (the learner liked it, they did not take it)."""
+    out = []
+    for reason in reasons:
+        for title in sorted(set(liked_titles), key=len, reverse=True):
+            if f"you took {title}" in reason:
+                reason = reason.replace(f"you took {title}", f"you liked {title}")
+                break
+            if title and title in reason:
+                reason = f"because you liked {title}: {reason}"
+                break
+        out.append(reason)
+    return out
 
 
 def _positions(index: pd.Index, values: np.ndarray) -> np.ndarray:
@@ -324,36 +438,9 @@ def _positions(index: pd.Index, values: np.ndarray) -> np.ndarray:
 
 
 
-def _folder_checksum(folder: Path) -> str:
-    """sha256 over every file except the manifest, in sorted relative-path order."""
-    h = hashlib.sha256()
-    for file in sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.name != MANIFEST):
-        h.update(str(file.relative_to(folder)).encode())
-        with open(file, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
-
-
 def load_model(path, dataset=None) -> Recommender:
-    """Load a model saved with `save`; verifies the checksum and, given `dataset`, its fingerprint."""
-    path = Path(path)
-    manifest_file = path / MANIFEST
-    if not manifest_file.is_file() or not (path / STATE).is_file():
-        raise ArtifactError(f"{path}: not a saved model (expected {MANIFEST} and {STATE} in the folder)")
-    try:
-        manifest = json.loads(manifest_file.read_text())
-    except (OSError, ValueError) as exc:
-        raise ArtifactError(f"{manifest_file}: unreadable manifest ({exc})") from None
-    if _folder_checksum(path) != manifest.get("checksum"):
-        raise ArtifactError(f"{path}: checksum mismatch -- the artifact is corrupted or was modified; retrain it")
-    if dataset is not None and manifest.get("fingerprint") != dataset.fingerprint:
-        raise ArtifactError(
-            f"{path}: this '{manifest.get('key')}' model was trained on dataset {manifest.get('fingerprint')}, "
-            f"not on the current dataset {dataset.fingerprint}; retrain it on this dataset"
-        )
-    model = joblib.load(path / STATE)
-    if not isinstance(model, Recommender):
-        raise ArtifactError(f"{path}: the saved object is not a recsys model")
-    model._load_extra(path)
-    return model
+    """Load a model saved with `save`: refused (ArtifactError) unless its signature and file hashes match,
+    and, given `dataset`, unless it was trained on it; the dataset's matrix is re-attached."""
+    from recsys.models import persistence
+
+    return persistence.load_model(path, dataset)

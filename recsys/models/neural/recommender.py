@@ -214,6 +214,11 @@ class NeuralRecommender(Recommender):
         """
         return self.scores_from_vectors(self.fold_in(histories))
 
+    def course_closeness(self, items) -> np.ndarray:
+        """Dislikes: cosine of the learned course embeddings (the vectors the enrol head scores with)."""
+        unit = self.item_embeddings_ / self.item_norms_[:, None]
+        return (unit[np.asarray(items, np.int64)] @ unit.T).astype(np.float64)
+
     def explain(self, history, items) -> list[str]:
         items = np.asarray(items, np.int64)
         taken = np.asarray(history.indices, np.int64)
@@ -253,7 +258,7 @@ class NeuralRecommender(Recommender):
             if not Path(path).is_file():
                 raise FileNotFoundError(f"{path}: the saved Keras model is missing; re-save or retrain the model")
             _, keras = _tensorflow(int(self.seed))
-            model = keras.saving.load_model(path, compile=False)
+            model = keras.saving.load_model(path, compile=False, safe_mode=True)
             self._keras = model
         return model
 
