@@ -147,7 +147,7 @@ def test_thumbs_rerank_for_the_session(app_env):
     assert history[after[0]] == hi and history[before[0]] == lo
     assert after[0] not in at.session_state["rec_last"]["COURSE_ID"].tolist(), "a liked course counts as taken"
     # The dataset files are never written.
-    assert sum(1 for _ in app_env["data"].iterdir()) == 5
+    assert sum(1 for _ in app_env["data"].iterdir()) == 6   # 5 CSV files + the behaviour model
 
 
 def test_persona_and_dataset_learner(app_env):
@@ -315,3 +315,14 @@ def test_folder_without_course_metadata(app_env, tmp_path):
     _ok(at)
     assert len(at.session_state["rec_last"]) > 0 and "LEVEL" not in at.session_state["rec_last"]
     assert not [s for s in at.slider if s.key == "rec_f_hours"]
+
+
+def test_recommend_page_groups_rating_only_parameters(app_env):
+    """kNN: the neighbour count is with the ranking parameters; Surprise's rating-only ones are boxed apart."""
+    at = _open("recommend")
+    at.selectbox(key="rec_model").set_value("knn").run()
+    _ok(at)
+    captions = " ".join(c.value for c in at.caption)
+    assert "Predicted ratings only" in captions
+    labels = [w.label for kind in (at.slider, at.number_input, at.selectbox, at.toggle) for w in kind]
+    assert "Number of neighbours" in labels and "Similarity" in labels

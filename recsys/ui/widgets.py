@@ -11,6 +11,9 @@ from recsys.ui.catalogue import model_label
 
 
 def pretty(name: str) -> str:
+    """'n_neighbours' -> 'Number of neighbours', 'implicit_alpha' -> 'Implicit alpha'."""
+    if name.startswith("n_"):
+        name = "number_of_" + name[2:]
     return name.replace("_", " ").capitalize()
 
 
@@ -59,10 +62,28 @@ def hyperparam_input(p: HyperParam, key: str, container=None) -> Any:
 
 
 def hyperparam_inputs(model_key: str, prefix: str, columns: int = 2) -> dict[str, Any]:
-    """Widgets for every declared hyperparameter of `model_key`, laid out in `columns`; returns name -> value."""
+    """Widgets for every declared hyperparameter of `model_key`; returns name -> value.
+
+    Parameters that change the ranked list come first; those that only change predicted ratings (role
+    "rating") are grouped in a box that says so, so nobody tunes them expecting another list.
+    """
     params = REGISTRY[model_key].hyperparams
     if not params:
         st.caption("This model has no parameters.")
+        return {}
+    ranking = [p for p in params if p.role != "rating"]
+    rating_only = [p for p in params if p.role == "rating"]
+    values = _laid_out(ranking, model_key, prefix, columns)
+    if rating_only:
+        with st.container(border=True):  # not an expander: pages may already hold these inputs in one
+            st.caption("**Predicted ratings only** -- these parameters change predicted ratings (RMSE/MAE), "
+                       "not the ranked list")
+            values.update(_laid_out(rating_only, model_key, prefix, columns))
+    return {p.name: values[p.name] for p in params}
+
+
+def _laid_out(params: list[HyperParam], model_key: str, prefix: str, columns: int) -> dict[str, Any]:
+    if not params:
         return {}
     cols = st.columns(min(columns, len(params)))
     return {p.name: hyperparam_input(p, param_key(prefix, model_key, p.name), cols[i % len(cols)])
