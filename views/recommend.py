@@ -7,7 +7,7 @@ import streamlit as st
 from recsys.data import LEVELS
 from recsys.models import MODEL_KEYS
 from recsys.personas import PERSONAS, persona_history
-from recsys.ui import catalogue, frame, session, widgets
+from recsys.ui import catalogue, feedback_log, frame, session, widgets
 from recsys.ui.learner import LearnerState
 
 
@@ -50,6 +50,7 @@ def render() -> None:
 
     def _vote(course_id: str, vote: str):
         learner.vote(course_id, vote)
+        feedback_log.record_recommend_vote(course_id, vote)
 
 
     def _clear_feedback():
@@ -82,11 +83,7 @@ def render() -> None:
             b1, b2 = st.columns(2)
             if b1.button("Load this learner", key="rec_load_user", icon=":material/download:"):
                 with session.guard("Loading the learner", "Type an id that appears in ratings.csv."):
-                    ids = dataset.user_index.astype(str)
-                    pos = ids.get_indexer([user_text.strip()])[0]
-                    if pos < 0:
-                        raise KeyError(f"learner {user_text.strip()!r} is not in the dataset")
-                    uid = dataset.user_ids[pos]
+                    uid = dataset.find_learner(user_text)
                     learner.load(dataset.user_history(uid), f"dataset learner {uid}")
                     _bump_table()
             if b2.button("Random learner", key="rec_random_user", icon=":material/casino:"):
@@ -199,6 +196,7 @@ def render() -> None:
                                    exclude=learner.disliked())
             ranked = catalogue.recommendation_table(dataset, recs)
             ss["rec_last"] = ranked
+            feedback_log.record_shown_list(ranked)
             st.caption(f"From **{model.label}** ({active['note']}) for {learner.origin} with "
                        f"{len(learner.history)} completed course(s). Thumbs up/down re-rank the list for this session.")
             if ranked.empty:

@@ -20,6 +20,8 @@ RECOMMEND = "views/recommend.py"
 COMPARE = "views/compare.py"
 TUNE = "views/tune.py"
 EVALUATION = "views/evaluation.py"
+EXPERIMENTS = "views/experiments.py"
+FEEDBACK_ADMIN = "views/feedback_admin.py"
 
 SECTIONS: dict[str, list[PageSpec]] = {
     "Workbench": [
@@ -31,6 +33,10 @@ SECTIONS: dict[str, list[PageSpec]] = {
         PageSpec(COMPARE, "Compare", ":material/leaderboard:"),
         PageSpec(TUNE, "Tune", ":material/tune:"),
         PageSpec(EVALUATION, "Evaluation plots", ":material/monitoring:"),
+    ],
+    "Experiment": [
+        PageSpec(EXPERIMENTS, "Experiments", ":material/science:"),
+        PageSpec(FEEDBACK_ADMIN, "Feedback log", ":material/thumbs_up_down:"),
     ],
 }
 

@@ -1,0 +1,57 @@
+"""Feedback log (admin): thumbs up/down from the Recommend page per model, most-disliked courses, over time."""
+import streamlit as st
+
+from recsys.ui import experiment_charts, feedback_log, frame, navigation, session
+
+
+def render() -> None:
+    st.title("Feedback log")
+    st.caption("Every thumbs up/down on the Recommend page and every list it showed, kept in the artifacts folder "
+               "(the dataset files are never touched). Sessions are anonymous random ids.")
+    log = feedback_log.feedback_log()
+    ss = st.session_state
+
+    if st.button("Delete this session's feedback", key="fb_delete", icon=":material/delete:",
+                 help="Removes every vote and shown list recorded from this browser session"):
+        with session.guard("Deleting this session's feedback"):
+            n = log.delete_session(feedback_log.session_id())
+            ss["fb_deleted"] = n
+    if "fb_deleted" in ss:
+        st.success(f"Deleted {ss.pop('fb_deleted')} record(s) of this session.", icon=":material/check:")
+
+    per_model = log.per_model()
+    if per_model.empty:
+        st.info("No feedback yet: thumbs up/down on the Recommend page are recorded here.", icon=":material/inbox:")
+        st.page_link(navigation.RECOMMEND, label="Go to Recommend", icon=":material/recommend:")
+        return
+    mine = len(log.votes(feedback_log.session_id()))
+    st.caption(f"This session has {mine} vote(s) in the log.")
+
+    st.subheader("Per model")
+    st.dataframe(per_model, hide_index=True, key="fb_per_model", column_config={
+        "model_key": "Model", "params_hash": "Parameters (hash)", "lists_shown": "Lists shown",
+        "courses_shown": "Courses shown", "up": "Thumbs up", "down": "Thumbs down",
+        "up_rate": st.column_config.NumberColumn("Up per course shown", format="percent"),
+        "down_rate": st.column_config.NumberColumn("Down per course shown", format="percent"),
+        "share_up": st.column_config.NumberColumn("Share of votes up", format="percent")})
+
+    st.subheader("Most disliked courses")
+    disliked = log.most_disliked(10)
+    dataset = session.current_dataset()
+    if dataset is not None and not disliked.empty:
+        titles = dict(zip(dataset.courses["COURSE_ID"].astype(str), dataset.courses["TITLE"]))
+        disliked.insert(1, "title", disliked["course_id"].map(lambda c: titles.get(c, "")))
+    st.dataframe(disliked, hide_index=True, key="fb_disliked")
+
+    st.subheader("Over time")
+    over_time = log.over_time("D")
+    if not over_time.empty:
+        st.plotly_chart(experiment_charts.feedback_over_time(over_time), key="fb_over_time_chart")
+    st.dataframe(over_time, hide_index=True, key="fb_over_time")
+
+    st.download_button("Export votes as CSV", log.export_csv(), file_name="feedback.csv", mime="text/csv",
+                       key="fb_export", icon=":material/download:",
+                       help="Text cells that a spreadsheet could run as a formula are prefixed with '")
+
+
+frame.page("Feedback log", render, needs_dataset=False)
