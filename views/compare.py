@@ -1,8 +1,9 @@
-"""Compare: several models on one split -- leaderboard with intervals, timings, paired test, one learner's lists."""
+"""Compare: several models on one split -- leaderboard with intervals and "tied with best", product KPIs,
+segments, timings, paired test, one learner's lists."""
 import streamlit as st
 
 from recsys.models import MODEL_KEYS
-from recsys.ui import catalogue, charts, frame, results, session, widgets
+from recsys.ui import catalogue, charts, evaluation_report, frame, results, session, widgets
 
 
 def render() -> None:
@@ -26,23 +27,14 @@ def render() -> None:
                     params[key] = widgets.hyperparam_inputs(key, "cmp", columns=3)
 
     c1, c4, c5 = st.columns([2, 1, 1])
-    split = c1.segmented_control("Split", ["holdout", "ratio"], default="holdout", required=True, key="cmp_split",
-                                 format_func={"holdout": "Per-learner holdout", "ratio": "Random ratio"}.get,
-                                 persist_state="session")
     c2, c3, c6 = st.columns([1, 1, 2])
-    if split == "holdout":
-        n_hidden = c2.number_input("Courses hidden per learner", 1, 10, 1, key="cmp_n", persist_state="session")
-        min_ratings = c3.number_input("Min. courses to be tested", 2, 20, 2, key="cmp_min", persist_state="session",
-                                      help="Learners with fewer courses stay in training only")
-        split_params = {"n": int(n_hidden), "min_ratings": int(min_ratings)}
-    else:
-        test_size = c2.slider("Test share of ratings", 0.05, 0.5, 0.2, 0.05, key="cmp_test_size", persist_state="session")
-        split_params = {"test_size": float(test_size)}
+    split, split_params = evaluation_report.split_inputs(c1, (c2, c3))
     k = c4.number_input("K", 1, 50, 10, key="cmp_k", persist_state="session", help="Length of the top-K lists")
     seed = c5.number_input("Seed", 0, 2**31 - 1, 0, key="cmp_seed", persist_state="session")
     resamples = c6.select_slider("Bootstrap resamples for the intervals", [0, 200, 500, 1000, 2000], value=1000,
                                  key="cmp_resamples", persist_state="session",
                                  help="0 = no intervals (fastest); intervals are 95% percentile bootstrap over learners")
+    options = evaluation_report.report_options()
 
     if st.button("Run comparison", type="primary", icon=":material/play_arrow:", disabled=not chosen, key="cmp_run"):
         from recsys.evaluation import Experiment
@@ -51,7 +43,7 @@ def render() -> None:
             bar = st.progress(0.0, text="starting")
             try:
                 experiment = Experiment(dataset, split, [(m, params.get(m, {})) for m in chosen], k=int(k), seed=int(seed),
-                                        split_params=split_params, n_resamples=int(resamples))
+                                        split_params=split_params, n_resamples=int(resamples), **options)
                 result = experiment.run(progress=lambda f, msg: bar.progress(float(min(max(f, 0.0), 1.0)), text=msg))
             except Exception as exc:
                 status.update(label="Comparison failed", state="error")
@@ -81,11 +73,17 @@ def render() -> None:
         metrics = result.metric_names
         primary = f"ndcg@{result.k}"
         st.subheader("Leaderboard")
-        st.dataframe(results.leaderboard_frame(table, metrics, primary), hide_index=True,
+        tied = results.tied_labels(result.vs_best(), primary)
+        st.dataframe(results.leaderboard_frame(table, metrics, primary, tied), hide_index=True,
                      column_config={"Model": st.column_config.TextColumn(width="medium"),
                                     "Parameters": st.column_config.TextColumn(width="medium")})
-        st.caption("Metrics are means over test learners with 95% bootstrap intervals; RMSE/MAE only for models that "
-                   "predict ratings (n/a otherwise). Fit time on the training split; recommend time per learner.")
+        st.caption(f"Metrics are means over test learners with 95% bootstrap intervals; RMSE/MAE only for models that "
+                   "predict ratings on known learners (n/a otherwise). Tied with best: " + primary + " not "
+                   "significantly below the best model (Wilcoxon, Holm-adjusted p >= 0.05). Fit time on the training "
+                   "split; recommend time per learner.")
+        st.subheader("Product KPIs")
+        evaluation_report.kpis(result)
+        evaluation_report.new_courses(result)
 
         available = [m for m in metrics if table[m].notna().any()]
         shown = st.columns([1, 2])[0].selectbox("Metric", available, key="cmp_chart_metric",
@@ -93,6 +91,17 @@ def render() -> None:
         left, right = st.columns([3, 2])
         left.plotly_chart(charts.metric_bars(table, shown, f"{shown}_lo", f"{shown}_hi", label="label"), key="cmp_bars")
         right.plotly_chart(charts.timing_bars(table), key="cmp_times")
+
+        per_learner_metrics = [m for m in result.per_learner_metrics if table[m].notna().any()]
+        st.subheader("Each model against the best")
+        versus = st.columns([1, 2])[0].selectbox("Metric", per_learner_metrics, key="cmp_best_metric",
+                                                 index=per_learner_metrics.index(primary))
+        evaluation_report.corrected_comparison(result, versus)
+
+        st.subheader("By segment")
+        seg_metric = st.columns([1, 2])[0].selectbox("Metric", per_learner_metrics, key="cmp_segment_metric",
+                                                     index=per_learner_metrics.index(primary))
+        evaluation_report.segments(result, seg_metric)
 
         st.subheader("Paired test")
         names = list(result.details)

@@ -1,7 +1,9 @@
-"""Evaluation plots for reviewers: a finished run's per-model diagnostics, and the stored run history."""
+"""Evaluation plots for reviewers: a finished run's product KPIs and per-model diagnostics, and the stored run
+history (filterable by protocol)."""
 import numpy as np
 import streamlit as st
 
+from recsys.evaluation.history import PROTOCOLS
 from recsys.ui import charts, frame, navigation, results, session
 
 
@@ -23,6 +25,9 @@ def render() -> None:
         d = result.details[name]
         model = d.model
         primary = f"ndcg@{result.k}"
+
+        with session.guard("Drawing the product KPIs"):
+            kpi_charts(result)
 
         with session.guard("Drawing the per-learner distribution"):
             st.plotly_chart(charts.per_learner_distribution(result.details, primary), key="ev_ndcg")
@@ -75,11 +80,13 @@ def render() -> None:
     st.subheader("Run history")
     with session.guard("Reading the run history", "The history file may be locked or damaged; try again."):
         history = session.run_history()
-        f1, f2, f3 = st.columns([1, 1, 2])
+        f1, f4, f2, f3 = st.columns([1, 2, 1, 2])
         kind = f1.segmented_control("Kind", ["compare", "tune"], default="compare", key="ev_kind")
+        protocol = f4.selectbox("Protocol", ["any", *PROTOCOLS], key="ev_protocol",
+                                format_func=lambda p: "any protocol" if p == "any" else p)
         only_here = f2.toggle("This dataset only", value=True, key="ev_only_dataset")
         text = f3.text_input("Model name contains", key="ev_text", placeholder="e.g. knn")
-        runs_df = history.list_runs(limit=200, kind=kind or None)
+        runs_df = history.list_runs(limit=200, kind=kind or None, protocol=None if protocol == "any" else protocol)
         if only_here:
             runs_df = runs_df[runs_df["fingerprint"] == dataset.fingerprint]
         if text.strip():
@@ -102,6 +109,23 @@ def render() -> None:
                         st.caption(f"No stored run has {metric}.")
                     else:
                         st.plotly_chart(charts.runs_metric_chart(long, metric), key="ev_hist_chart")
+
+
+def kpi_charts(result) -> None:
+    """Product KPIs of every model in the run: small multiples, level mix vs target, exposure Lorenz curves."""
+    table = result.kpi_table
+    if table.empty or table.drop(columns=["name", "label"]).isna().all().all():
+        return
+    st.subheader("Product KPIs")
+    st.plotly_chart(charts.kpi_small_multiples(table, result.k), key="ev_kpis")
+    left, right = st.columns(2)
+    left.plotly_chart(charts.level_mix_bars(table, result.k, result.split["level_target"]), key="ev_levels")
+    n_items = result.dataset["counts"]["courses"]
+    exposure = {d.label: np.bincount(d.top[d.top >= 0], minlength=n_items) for d in result.details.values()}
+    right.plotly_chart(charts.exposure_lorenz(exposure), key="ev_lorenz")
+    st.caption("Niche = outside the head courses holding the top "
+               f"{result.split['head_share']:.0%} of enrolments (target >= 25%); about 6 distinct genres per list "
+               "is the product target; the level mix is compared with the target set on Compare.")
 
 
 frame.page('Evaluation plots', render)

@@ -26,11 +26,43 @@ def _model_list(text: str) -> list[str]:
     return keys
 
 
+# flag -> (split it belongs to, split parameter name)
+_SPLIT_FLAGS = {"holdout": ("--holdout", ("holdout",), "n"), "test_size": ("--test-size", ("ratio",), "test_size"),
+                "test_learners": ("--test-learners", ("new_learners",), "test_share"),
+                "fold_in": ("--fold-in", ("new_learners",), "fold_in"),
+                "min_ratings": ("--min-ratings", ("new_learners", "holdout"), "min_ratings"),
+                "new_courses": ("--new-courses", ("new_courses",), "course_share")}
+
+
+def _split_params(args) -> dict:
+    """Split parameters from the protocol flags; a flag for another protocol is a usage error."""
+    params = {}
+    for attr, (flag, splits, name) in _SPLIT_FLAGS.items():
+        value = getattr(args, attr)
+        if value is None:
+            continue
+        if args.split not in splits:
+            raise UsageError(f"{flag} applies to --split {' / '.join(splits)}, not --split {args.split}")
+        if attr == "holdout":
+            value = int(value) if float(value).is_integer() else float(value)
+        params[name] = value
+    return params
+
+
+def _number_list(text: str, flag: str, kind=float) -> list:
+    try:
+        return [kind(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UsageError(f"{flag} expects comma-separated numbers, got '{text}'") from None
+
+
 def _cmd_compare(args) -> int:
     from recsys.evaluation import Experiment, resolve_models
 
     keys = _model_list(args.models)
     positive("--k", args.k)
+    if args.resamples != 0 and args.resamples < 10:
+        raise UsageError(f"--resamples must be 0 (no intervals) or at least 10, got {args.resamples}")
     per_model: dict[str, dict[str, str]] = {}
     for item in args.param or []:
         target, dot, rest = item.partition(".")
@@ -39,31 +71,33 @@ def _cmd_compare(args) -> int:
         if target not in keys:
             raise UsageError(f"--param '{item}' names model '{target}', which is not in --models")
         per_model.setdefault(target, {}).update(parse_params([rest]))
-    split_params = {}
-    if args.split == "holdout" and args.holdout is not None:
-        split_params["n"] = int(args.holdout) if float(args.holdout).is_integer() else float(args.holdout)
-    if args.split == "ratio":
-        split_params["test_size"] = args.test_size
-    if args.split == "ratio" and args.holdout is not None:
-        raise UsageError("--holdout applies to --split holdout; use --test-size for the ratio split")
-    if args.split == "holdout" and args.test_size != 0.2:
-        raise UsageError("--test-size applies to --split ratio; use --holdout N for the holdout split")
+    split_params = _split_params(args)
     check_writable(args.json, "--json")
     models = [(k, per_model.get(k, {})) for k in keys]
     resolve_models(models, args.seed)  # unknown parameters or bad values fail before the data is read
+    options = {"activity_bins": _number_list(args.activity_bins, "--activity-bins", float),
+               "head_share": args.head_share,
+               "level_target": _number_list(args.level_target, "--level-target", float), "pairs": args.pairs}
+    Experiment.check_options(**options)  # bad segment/KPI options fail before the data is read
     dataset = load_data(args.data)
     history = None if args.no_history else _history(args.db)
     experiment = Experiment(dataset, args.split, models, k=args.k, seed=args.seed, split_params=split_params,
-                            history=history)
+                            n_resamples=args.resamples, history=history, **options)
     result = experiment.run(progress=Progress("compare"))
     k = args.k
-    board = result.leaderboard(f"ndcg@{k}")
+    primary = f"ndcg@{k}"
+    board = result.leaderboard(primary)
+    vs_best = result.vs_best()
+    vs_best = vs_best[vs_best["metric"] == primary].set_index("name")
     shown = ["ndcg", "recall", "precision", "map", "hit_rate"]
     rows = []
     for _, r in board.iterrows():
         row = {"model": r["name"]}
         for m in shown:
             row[f"{m}@{k}"] = fmt(r[f"{m}@{k}"], r[f"{m}@{k}_lo"], r[f"{m}@{k}_hi"])
+            if m == "ndcg":
+                row["tied_with_best"] = _tied_text(vs_best, r["name"])
+                row["p_holm"] = _p(vs_best["p_holm"].get(r["name"]))
         row[f"coverage@{k}"] = fmt(r[f"coverage@{k}"], digits=3)
         row[f"diversity@{k}"] = fmt(r[f"diversity@{k}"], digits=3)
         row[f"novelty@{k}"] = fmt(r[f"novelty@{k}"], digits=2)
@@ -78,17 +112,81 @@ def _cmd_compare(args) -> int:
     print(f"dataset {result.dataset['name']} ({result.dataset['fingerprint']}); split {s['name']} {s['params']}; "
           f"{s['evaluated_learners']:,} test learners; 95% bootstrap intervals over learners")
     print_table(pd.DataFrame(rows))
+    print(f"tied_with_best: {primary} not significantly below the best model (Wilcoxon signed-rank over the same "
+          f"learners, Holm-adjusted p >= 0.05 over the {max(len(board) - 1, 0)} comparisons with the best)")
+    if s.get("rating_metrics"):
+        print(f"rmse/mae {s['rating_metrics']}")
     from recsys.models import REGISTRY
 
     for _, r in board.iterrows():  # a legend for models run with non-default parameters
         if r["label"] != (REGISTRY[r["model"]].label or r["model"]):
             print(f"  {r['name']}: {r['label']}")
+    _print_reports(result, list(board["name"]), primary)
     if args.json:
         path = result.write_json(args.json)
         print(f"wrote {path}")
     if result.run_id is not None:
         print(f"recorded as run {result.run_id} in {history.path}")
     return 0
+
+
+def _p(value) -> str:
+    """A p-value for a table: '<0.001' rather than a row of zeros."""
+    if value is None or value != value:
+        return "n/a"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _tied_text(vs_best, name: str) -> str:
+    if name not in vs_best.index:
+        return "n/a"
+    if vs_best.at[name, "best"] == name:
+        return "best"
+    return "yes" if vs_best.at[name, "tied_with_best"] else "no"
+
+
+def _print_reports(result, order: list[str], primary: str) -> None:
+    """KPI table, segment table, new-course reach and (with --pairs all) every pair, below the leaderboard."""
+    import pandas as pd
+
+    print()
+    target = "/".join(f"{v:.0%}" for v in result.split["level_target"].values())
+    print(f"product KPIs of the top-{result.k} lists (targets: niche share >= 0.25, ~6 genres per list, "
+          f"level mix {target}; lower is better for level_distance, exposure_gini and popularity_percentile):")
+    kpis = result.kpi_table.set_index("name").loc[order].drop(columns="label")
+    kpis.columns = [c.replace(f"@{result.k}", "") for c in kpis.columns]
+    digits = {"aggregate_diversity": 0, "popularity_percentile": 1, "distinct_genres": 2}
+    shown = pd.DataFrame({"model": kpis.index})
+    for col in kpis.columns:
+        shown[col] = [fmt(v, digits=digits.get(col, 3)) for v in kpis[col]]
+    print_table(shown)
+    print()
+    print(f"{primary} by segment (activity = the learner's training courses; popularity = the held-out course is "
+          f"in the head ({result.split['head_courses']} courses holding the top {result.split['head_share']:.0%} "
+          f"of enrolments) or the tail; n = learners):")
+    matrix = result.segment_matrix(primary)
+    shown = matrix[["kind", "segment", "n_learners"]].rename(columns={"n_learners": "n"}).copy()
+    for name in order:
+        shown[name] = [fmt(v, digits=3) for v in matrix[name]]
+    print_table(shown)
+    notes = {d.name: d.new_courses for d in result.details.values() if d.new_courses is not None}
+    if notes:
+        print()
+        print(f"new courses ({len(result.split.get('new_courses', []))} courses without training ratings): "
+              "reach = share of them listed to anyone")
+        print_table(pd.DataFrame([{"model": n, "can recommend": "yes" if notes[n]["can_recommend"] else
+                                   "no: cannot recommend new courses", "reach": fmt(notes[n]["reach"], digits=3),
+                                   "learners shown one": notes[n]["learners_shown_a_new_course"]} for n in order]))
+    if result.pairs == "all":
+        pairs = result.all_pairs()
+        pairs = pairs[pairs["metric"] == primary]
+        print()
+        print(f"every pair on {primary} (Holm-adjusted over the {len(pairs)} pairs; * = significant at 0.05):")
+        print_table(pd.DataFrame({
+            "a": pairs["a"], "b": pairs["b"],
+            "a - b": [fmt(d, lo, hi) for d, lo, hi in zip(pairs["mean_diff"], pairs["ci_lo"], pairs["ci_hi"])],
+            "p": [_p(v) for v in pairs["p_value"]],
+            "p_holm": [_p(v) + (" *" if sig else "") for v, sig in zip(pairs["p_holm"], pairs["significant"])]}))
 
 
 # ----- tune ---------------------------------------------------------------------------------------
@@ -139,11 +237,12 @@ def _cmd_history(args) -> int:
     if args.run is not None:
         print(json.dumps(history.load_run(args.run), indent=2))
         return 0
-    runs = history.list_runs(limit=positive("--limit", args.limit), kind=args.kind)
+    runs = history.list_runs(limit=positive("--limit", args.limit), kind=args.kind, protocol=args.protocol)
     if runs.empty:
         print(f"no runs recorded yet in {history.path}")
         return 0
     show = runs[["id", "created_at", "kind", "dataset", "split", "models", "summary"]].copy()
+    show["summary"] = [m if len(m) <= 70 else m[:67] + "..." for m in show["summary"].fillna("")]
     show["models"] = [m if len(m) <= 40 else m[:37] + "..." for m in show["models"].fillna("")]
     print_table(show)
     return 0
@@ -157,15 +256,40 @@ def register(sub) -> None:
     keys = ", ".join(MODEL_KEYS)
     p = sub.add_parser("compare", help="evaluate models on one split: leaderboard with 95%% intervals",
                        description="Fit each model on the train part and score held-out courses through the "
-                                   "new-learner path. Prints a leaderboard (best ndcg first) and records the run.")
+                                   "new-learner path (the Recommend page's fold-in). Prints a leaderboard (best ndcg "
+                                   "first) with each model against the best (Wilcoxon, Holm-adjusted: 'tied with "
+                                   "best'), product KPIs and metrics per learner-activity and course-popularity "
+                                   "segment, and records the run. JSON: results[].metrics, ci, kpis, vs_best, "
+                                   "segments (and new_courses under --split new_courses); top-level pairs with "
+                                   "--pairs all.")
     add_data_arg(p)
     p.add_argument("--models", default="all", help=f"'all' (every installed model) or comma-separated keys: {keys}")
     p.add_argument("--param", action="append", metavar="MODEL.NAME=VALUE", help="hyperparameter for one model")
     p.add_argument("--k", type=int, default=10, help="list length K for the top-K metrics (default 10)")
-    p.add_argument("--split", choices=SPLIT_NAMES, default="holdout",
-                   help="holdout: hide courses per learner (default); ratio: hide a share of all ratings")
-    p.add_argument("--holdout", type=float, default=None, help="courses hidden per learner (int) or a fraction (default 1)")
-    p.add_argument("--test-size", type=float, default=0.2, help="test share for --split ratio (default 0.2)")
+    p.add_argument("--split", choices=SPLIT_NAMES, default="new_learners",
+                   help="new_learners (default): a share of learners is removed from training and folded in from "
+                        "part of their courses; holdout: hide courses per known learner; ratio: hide a share of all "
+                        "ratings; new_courses: a share of courses loses every training rating")
+    p.add_argument("--test-learners", type=float, default=None,
+                   help="new_learners: share of learners held out (default 0.1)")
+    p.add_argument("--fold-in", type=float, default=None,
+                   help="new_learners: share of a held-out learner's courses the model is given (default 0.8, >= 1 course)")
+    p.add_argument("--min-ratings", type=int, default=None,
+                   help="new_learners/holdout: courses a learner needs to be tested (default 2)")
+    p.add_argument("--holdout", type=float, default=None, help="holdout: courses hidden per learner (int) or a fraction (default 1)")
+    p.add_argument("--test-size", type=float, default=None, help="ratio: test share of all ratings (default 0.2)")
+    p.add_argument("--new-courses", type=float, default=None,
+                   help="new_courses: share of the rated courses that lose every training rating (default 0.1)")
+    p.add_argument("--activity-bins", default="1,3,10", metavar="B1,B2,...",
+                   help="upper bounds of the learner-activity segments (default 1,3,10: 1, 2-3, 4-10, >10 courses)")
+    p.add_argument("--head-share", type=float, default=0.2,
+                   help="head courses hold this share of all enrolments; the rest is the tail/niche (default 0.2)")
+    p.add_argument("--level-target", default="30,40,30", metavar="B,I,A",
+                   help="target Beginner,Intermediate,Advanced mix for the level-distance KPI (default 30,40,30)")
+    p.add_argument("--pairs", choices=("best", "all"), default="best",
+                   help="best: each model against the best (default); all: also every pair, Holm-adjusted")
+    p.add_argument("--resamples", type=int, default=1000,
+                   help="bootstrap resamples for the intervals (default 1000; 0 = no intervals)")
     p.add_argument("--seed", type=int, default=0, help="seed for the split, bootstrap and seeded models (default 0)")
     p.add_argument("--json", metavar="OUT", help="also write the results as JSON (atomically)")
     add_db_arg(p)
@@ -193,6 +317,8 @@ def register(sub) -> None:
                        description="Runs recorded by compare and tune (CLI and app share the same file).")
     p.add_argument("--limit", type=int, default=20, help="number of runs to list, newest first (default 20)")
     p.add_argument("--kind", choices=("compare", "tune"), help="only this kind of run")
+    p.add_argument("--protocol", choices=("new_learners", "holdout", "ratio", "new_courses", "kfold"),
+                   help="only runs on this split protocol")
     p.add_argument("--run", type=int, metavar="ID", help="print one whole run as JSON")
     add_db_arg(p)
     p.set_defaults(func=guard(_cmd_history))

@@ -407,6 +407,17 @@ class ExperimentResult:
             raise ValueError(f"'{metric}' is not a per-learner metric (use one of: {', '.join(c for c in a.columns if '@' in c)})")
         return paired_test(a[metric].to_numpy(), b[metric].to_numpy(), seed=self.seed, n_resamples=n_resamples)
 
+    def segment_matrix(self, metric: str) -> pd.DataFrame:
+        """One row per segment (kind, segment, n_learners), one column per model name: `metric`'s mean."""
+        table = self.segment_table
+        if metric not in table:
+            raise ValueError(f"'{metric}' is not a per-learner metric (use one of: {', '.join(self.per_learner_metrics)})")
+        wide = table.pivot_table(index=["kind", "segment"], columns="name", values=metric, sort=False, dropna=False)
+        counts = table.drop_duplicates(["kind", "segment"]).set_index(["kind", "segment"])["n_learners"]
+        wide = wide.reindex(counts.index)[list(self.details)]
+        wide.columns.name = None
+        return wide.assign(n_learners=counts).reset_index()[["kind", "segment", "n_learners", *self.details]]
+
     def to_json(self) -> dict[str, Any]:
         """The JSON report: {"dataset": {...}, "split": {...}, "results": [...]} (+ "pairs" when pairs="all").
 
@@ -505,12 +516,8 @@ class Experiment:
             raise ValueError(f"unknown split '{split}' (known: {', '.join(SPLIT_NAMES)})")
         if not isinstance(split, (str, Split)):
             raise ValueError(f"split must be a Split or one of {', '.join(SPLIT_NAMES)}, got {split!r}")
-        if pairs not in PAIRS:
-            raise ValueError(f"pairs must be one of {', '.join(PAIRS)}, got {pairs!r}")
-        self.activity_bins = S.check_bins(activity_bins)
-        self.head_share = M.check_head_share(head_share)
-        self.level_target = M.check_level_target(level_target)
-        self.pairs = pairs
+        options = self.check_options(activity_bins, head_share, level_target, pairs)
+        self.activity_bins, self.head_share, self.level_target, self.pairs = options
         self.dataset, self.split, self.k, self.seed = dataset, split, int(k), int(seed)
         self.split_params = dict(split_params or {})
         self.n_resamples, self.chunk_size = int(n_resamples), int(chunk_size)
@@ -520,6 +527,14 @@ class Experiment:
 
             history = RunHistory(history)
         self.history = history
+
+    @staticmethod
+    def check_options(activity_bins=S.DEFAULT_ACTIVITY_BINS, head_share: float = M.DEFAULT_HEAD_SHARE,
+                      level_target=M.DEFAULT_LEVEL_TARGET, pairs: str = "best"):
+        """Validated (activity_bins, head_share, level_target, pairs); ValueError naming the bad option."""
+        if pairs not in PAIRS:
+            raise ValueError(f"pairs must be one of {', '.join(PAIRS)}, got {pairs!r}")
+        return S.check_bins(activity_bins), M.check_head_share(head_share), M.check_level_target(level_target), pairs
 
     def make_split(self) -> Split:
         if isinstance(self.split, Split):

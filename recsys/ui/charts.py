@@ -247,3 +247,71 @@ def runs_metric_chart(frame: pd.DataFrame, metric: str) -> go.Figure:
     fig.update_xaxes(type="category", title="run id")
     fig.update_yaxes(title=metric)
     return _tidy(fig, 380)
+
+
+# ----- segments and product KPIs (issue 13) -------------------------------------------------------
+def segment_small_multiples(segment_table: pd.DataFrame, metric: str) -> go.Figure:
+    """One small panel per segment (learner activity, then held-out course popularity), a bar per model."""
+    data = segment_table.copy()
+    data["panel"] = [f"{k}: {s} (n={n:,})" for k, s, n in zip(data["kind"], data["segment"], data["n_learners"])]
+    order = list(dict.fromkeys(data["panel"]))
+    fig = px.bar(data, x="label", y=metric, color="label", facet_col="panel", facet_col_wrap=3,
+                 category_orders={"panel": order}, title=f"{metric} by segment",
+                 labels={"label": "model", "panel": ""})
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))
+    fig.update_xaxes(showticklabels=False, title=None)
+    fig.update_layout(legend=dict(orientation="h", y=-0.12, title=None))
+    return _tidy(fig, 200 * ((len(order) + 2) // 3) + 140)
+
+
+def kpi_small_multiples(kpi_table: pd.DataFrame, k: int, targets: dict | None = None) -> go.Figure:
+    """One panel per product KPI (level shares aside), a bar per model; dotted lines mark product targets."""
+    from plotly.subplots import make_subplots
+
+    names = [c for c in kpi_table.columns[2:] if not c.startswith(("level_beginner", "level_intermediate",
+                                                                    "level_advanced"))]
+    targets = targets if targets is not None else {f"niche_share@{k}": 0.25, f"distinct_genres@{k}": 6.0,
+                                                   f"level_distance@{k}": 0.0}
+    cols = 3
+    fig = make_subplots(rows=(len(names) + cols - 1) // cols, cols=cols, subplot_titles=names,
+                        vertical_spacing=0.18, horizontal_spacing=0.06)
+    palette = px.colors.qualitative.Plotly
+    for i, name in enumerate(names):
+        row, col = i // cols + 1, i % cols + 1
+        for j, (label, value) in enumerate(zip(kpi_table["label"], kpi_table[name])):
+            fig.add_bar(x=[label], y=[value], name=label, marker_color=palette[j % len(palette)],
+                        showlegend=i == 0, legendgroup=label, row=row, col=col)
+        if name in targets:
+            fig.add_hline(y=targets[name], line_dash="dot", line_color="gray", row=row, col=col)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_layout(title="Product KPIs of the top-K lists (dotted: product target)",
+                      legend=dict(orientation="h", y=-0.08))
+    return _tidy(fig, 230 * ((len(names) + cols - 1) // cols) + 120)
+
+
+def level_mix_bars(kpi_table: pd.DataFrame, k: int, target: dict[str, float]) -> go.Figure:
+    """Stacked share of Beginner / Intermediate / Advanced slots per model, next to the target mix."""
+    rows = [{"model": "target", "level": lv, "share": share} for lv, share in target.items()]
+    for label, (_, r) in zip(kpi_table["label"], kpi_table.iterrows()):
+        rows += [{"model": label, "level": lv, "share": r.get(f"level_{lv.lower()}@{k}", np.nan)} for lv in target]
+    fig = px.bar(pd.DataFrame(rows), y="model", x="share", color="level", orientation="h",
+                 title="Level mix of the recommended courses vs the target", category_orders={"level": list(target)})
+    fig.update_xaxes(tickformat=".0%", range=[0, 1])
+    fig.update_yaxes(autorange="reversed", title=None)
+    return _tidy(fig, 120 + 32 * (len(kpi_table) + 1))
+
+
+def exposure_lorenz(exposure: dict[str, np.ndarray]) -> go.Figure:
+    """Lorenz curve of exposure per model: share of list slots taken by the least-shown share of courses."""
+    fig = go.Figure()
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="equal exposure", line=dict(dash="dot", color="gray"))
+    for label, counts in exposure.items():
+        x = np.sort(np.asarray(counts, dtype=float))
+        if x.sum() <= 0:
+            continue
+        fig.add_scatter(x=np.linspace(0, 1, len(x) + 1), y=np.concatenate(([0.0], np.cumsum(x) / x.sum())),
+                        mode="lines", name=label)
+    fig.update_layout(title="Exposure over courses (Lorenz curve; the further from the diagonal, the higher the Gini)")
+    fig.update_xaxes(title="share of courses (least shown first)", tickformat=".0%")
+    fig.update_yaxes(title="share of list slots", tickformat=".0%")
+    return _tidy(fig, 400)

@@ -6,7 +6,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-LOWER_IS_BETTER = {"rmse", "mae"}
+from recsys.evaluation.metrics import LOWER_IS_BETTER
 
 
 def _fmt(value, digits: int = 3) -> str:
@@ -15,14 +15,18 @@ def _fmt(value, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
-def leaderboard_frame(table: pd.DataFrame, metrics: list[str], sort_by: str) -> pd.DataFrame:
+def leaderboard_frame(table: pd.DataFrame, metrics: list[str], sort_by: str,
+                      tied: Mapping[str, str] | None = None) -> pd.DataFrame:
     """One row per model: label, parameters, each metric as 'value [lo, hi]' ('n/a' when not applicable), timings.
 
-    Sorted best first by `sort_by` (lower is better for rmse/mae); NaN last.
+    Sorted best first by `sort_by` (lower is better for rmse/mae); NaN last. `tied` (name -> best/yes/no, see
+    `tied_labels`) adds the "Tied with best" column next to the model.
     """
     ascending = sort_by in LOWER_IS_BETTER
     ordered = table.sort_values(sort_by, ascending=ascending, kind="stable", na_position="last")
     out = pd.DataFrame({"Model": ordered["label"].to_numpy()})
+    if tied is not None:
+        out["Tied with best"] = [tied.get(n, "n/a") for n in ordered["name"]]
     first = [m for m in metrics if m.startswith(sort_by.split("@")[0])]
     for metric in first + [m for m in metrics if m not in first]:
         values = ordered[metric].to_numpy(dtype=float)
@@ -80,12 +84,12 @@ def top_lists(models: Mapping[str, Any], history, k: int, titles: Mapping[str, s
 
 
 def history_metrics(history, run_ids, metric: str) -> pd.DataFrame:
-    """Long table (run, created_at, split, model, params, value) of `metric` for stored compare runs."""
+    """Long table (run, created_at, split, model, params, value) of `metric` (or product KPI) for stored runs."""
     rows = []
     for run_id in run_ids:
         run = history.load_run(int(run_id))
         for r in run.get("results", []):
-            value = (r.get("metrics") or {}).get(metric)
+            value = {**(r.get("metrics") or {}), **(r.get("kpis") or {})}.get(metric)
             if value is not None:
                 rows.append({"run": int(run_id), "created_at": run.get("created_at"),
                              "split": (run.get("split") or {}).get("name"), "model": r.get("label") or r.get("name"),
@@ -98,7 +102,94 @@ def history_metric_names(history, run_ids) -> list[str]:
     names: list[str] = []
     for run_id in run_ids:
         for r in history.load_run(int(run_id)).get("results", []):
-            for m in (r.get("metrics") or {}):
+            for m in [*(r.get("metrics") or {}), *(r.get("kpis") or {})]:
                 if m not in names:
                     names.append(m)
     return names
+
+
+# ----- corrected comparison, product KPIs, segments (issue 13) ----------------------------------------
+KPI_LABELS = {"niche_share": "Niche share", "level_beginner": "Beginner", "level_intermediate": "Intermediate",
+              "level_advanced": "Advanced", "level_distance": "Level distance to target",
+              "distinct_genres": "Distinct genres per list", "aggregate_diversity": "Courses recommended to anyone",
+              "exposure_gini": "Exposure Gini", "popularity_percentile": "Mean popularity percentile"}
+_KPI_DIGITS = {"aggregate_diversity": 0, "popularity_percentile": 1, "distinct_genres": 2}
+
+
+def p_text(value) -> str:
+    """A p-value for a table: '<0.001' rather than zeros, 'n/a' when missing."""
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def tied_labels(vs_best: pd.DataFrame, metric: str) -> dict[str, str]:
+    """name -> 'best' / 'yes' / 'no' for the "Tied with best" column of `metric`."""
+    rows = vs_best[vs_best["metric"] == metric]
+    return {r.name: "best" if r.name == r.best else ("yes" if r.tied_with_best else "no") for r in rows.itertuples()}
+
+
+def vs_best_frame(vs_best: pd.DataFrame, metric: str, labels: Mapping[str, str]) -> pd.DataFrame:
+    """Each model against the best on `metric`: difference with interval, effect size, p, Holm p, tied."""
+    rows = vs_best[vs_best["metric"] == metric].sort_values("mean", ascending=False, kind="stable")
+    return pd.DataFrame({
+        "Model": [labels.get(n, n) for n in rows["name"]],
+        metric: [_fmt(v, 4) for v in rows["mean"]],
+        "Difference to best [95% CI]": [
+            "best" if n == b else f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}]" if np.isfinite(lo) and np.isfinite(hi) else f"{d:+.4f}"
+            for n, b, d, lo, hi in zip(rows["name"], rows["best"], rows["mean_diff"], rows["ci_lo"], rows["ci_hi"])],
+        "Effect size": ["" if n == b else ("n/a" if not np.isfinite(e) else f"{e:+.1%}")
+                        for n, b, e in zip(rows["name"], rows["best"], rows["effect_size"])],
+        "Wilcoxon p": ["" if n == b else p_text(p) for n, b, p in zip(rows["name"], rows["best"], rows["p_value"])],
+        "Holm p": ["" if n == b else p_text(p) for n, b, p in zip(rows["name"], rows["best"], rows["p_holm"])],
+        "Tied with best": ["best" if n == b else ("yes" if t else "no")
+                           for n, b, t in zip(rows["name"], rows["best"], rows["tied_with_best"])],
+        "Learners": rows["n"].to_numpy(),
+    })
+
+
+def pairs_frame(pairs: pd.DataFrame, metric: str, labels: Mapping[str, str]) -> pd.DataFrame:
+    """Every pair on `metric` (A - B), Holm-adjusted over all pairs."""
+    rows = pairs[pairs["metric"] == metric]
+    return pd.DataFrame({
+        "Model A": [labels.get(n, n) for n in rows["a"]], "Model B": [labels.get(n, n) for n in rows["b"]],
+        "A - B [95% CI]": [f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}]" if np.isfinite(lo) and np.isfinite(hi) else f"{d:+.4f}"
+                           for d, lo, hi in zip(rows["mean_diff"], rows["ci_lo"], rows["ci_hi"])],
+        "Effect size (vs B)": ["n/a" if not np.isfinite(e) else f"{e:+.1%}" for e in rows["effect_size"]],
+        "Wilcoxon p": [p_text(p) for p in rows["p_value"]], "Holm p": [p_text(p) for p in rows["p_holm"]],
+        "Significant": ["yes" if s else "no" for s in rows["significant"]],
+    })
+
+
+def kpi_frame(kpi_table: pd.DataFrame, k: int) -> pd.DataFrame:
+    """One row per model, each product KPI with a readable header and sensible rounding."""
+    out = pd.DataFrame({"Model": kpi_table["label"].to_numpy()})
+    for column in kpi_table.columns[2:]:
+        base = column.split("@")[0]
+        digits = _KPI_DIGITS.get(base, 3)
+        out[KPI_LABELS.get(base, base)] = [_fmt(v, digits) for v in kpi_table[column]]
+    return out
+
+
+def segment_display(segment_table: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Segments as rows (with learner counts), models as columns: `metric`'s mean per segment."""
+    if segment_table.empty:
+        return pd.DataFrame()
+    wide = segment_table.pivot_table(index=["kind", "segment"], columns="label", values=metric, sort=False,
+                                     dropna=False)
+    counts = segment_table.drop_duplicates(["kind", "segment"]).set_index(["kind", "segment"])["n_learners"]
+    wide = wide.reindex(counts.index)[list(dict.fromkeys(segment_table["label"]))]
+    out = pd.DataFrame({"Segment": [f"{kind}: {seg}" for kind, seg in wide.index], "Learners": counts.to_numpy()})
+    for column in wide.columns:
+        out[column] = [_fmt(v, 3) for v in wide[column]]
+    return out
+
+
+def new_course_frame(details: Mapping[str, Any]) -> pd.DataFrame:
+    """Per model under the new_courses split: can it score a new course, and how far do new courses reach."""
+    rows = [{"Model": d.label,
+             "New courses": "can recommend" if d.new_courses["can_recommend"] else "cannot recommend new courses",
+             "Reach (share of new courses listed to anyone)": _fmt(d.new_courses["reach"], 3),
+             "Learners shown a new course": d.new_courses["learners_shown_a_new_course"]}
+            for d in details.values() if d.new_courses is not None]
+    return pd.DataFrame(rows)

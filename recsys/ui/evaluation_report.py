@@ -1,0 +1,109 @@
+"""Compare-page sections for the benchmarking questions: the split protocol inputs, each model against the
+best (Holm-corrected), product KPIs, segments and new-course reach. Kept out of views/compare.py so the page
+stays thin; the numbers all come from `ExperimentResult` (the CLI prints the same ones)."""
+from __future__ import annotations
+
+import streamlit as st
+
+from recsys.ui import charts, results
+
+PROTOCOL_LABELS = {"new_learners": "New learners", "holdout": "Per-learner holdout", "ratio": "Random ratio",
+                   "new_courses": "New courses"}
+PROTOCOL_HELP = ("New learners (default): 10% of learners are removed from training and folded in from 80% of "
+                 "their courses, like a learner on the Recommend page. Holdout: hide courses of known learners. "
+                 "Ratio: hide a share of all ratings. New courses: 10% of courses lose every training rating.")
+
+
+def split_inputs(split_column, param_columns) -> tuple[str, dict]:
+    """The protocol control and its parameters; defaults equal `python -m recsys compare`'s."""
+    split = split_column.segmented_control("Split", list(PROTOCOL_LABELS), default="new_learners", required=True,
+                                           key="cmp_split", format_func=PROTOCOL_LABELS.get, help=PROTOCOL_HELP,
+                                           persist_state="session")
+    a, b = param_columns
+    if split == "new_learners":
+        share = a.slider("Share of learners held out", 0.05, 0.5, 0.1, 0.05, key="cmp_test_learners",
+                         persist_state="session", help="Removed from training entirely (learners with >= 2 courses)")
+        fold_in = b.slider("Share of their courses given", 0.1, 0.9, 0.8, 0.1, key="cmp_fold_in",
+                           persist_state="session", help="Folded in as the learner's history; the rest is asked for")
+        return split, {"test_share": float(share), "fold_in": float(fold_in)}
+    if split == "holdout":
+        n_hidden = a.number_input("Courses hidden per learner", 1, 10, 1, key="cmp_n", persist_state="session")
+        min_ratings = b.number_input("Min. courses to be tested", 2, 20, 2, key="cmp_min", persist_state="session",
+                                     help="Learners with fewer courses stay in training only")
+        return split, {"n": int(n_hidden), "min_ratings": int(min_ratings)}
+    if split == "ratio":
+        test_size = a.slider("Test share of ratings", 0.05, 0.5, 0.2, 0.05, key="cmp_test_size",
+                             persist_state="session")
+        return split, {"test_size": float(test_size)}
+    share = a.slider("Share of courses made new", 0.05, 0.5, 0.1, 0.05, key="cmp_new_courses",
+                     persist_state="session", help="These courses lose every training rating")
+    return split, {"course_share": float(share)}
+
+
+def report_options() -> dict:
+    """Segment and KPI settings (same defaults as the CLI: bins 1,3,10; head 20%; level target 30/40/30)."""
+    with st.expander("Segments, KPI targets and pairwise tests", icon=":material/tune:"):
+        c1, c2, c3, c4 = st.columns([2, 1, 2, 1])
+        bins = c1.text_input("Activity segment upper bounds", "1,3,10", key="cmp_bins", persist_state="session",
+                             help="Training courses per learner: 1,3,10 gives 1, 2-3, 4-10, >10")
+        head = c2.number_input("Head share", 0.05, 0.95, 0.2, 0.05, key="cmp_head", persist_state="session",
+                               help="Head courses hold this share of all enrolments; the rest is niche")
+        target = c3.text_input("Target level mix (Beginner, Intermediate, Advanced)", "30,40,30", key="cmp_target",
+                               persist_state="session")
+        pairs = c4.segmented_control("Pairs", ["best", "all"], default="best", required=True, key="cmp_pairs",
+                                     persist_state="session", help="best: each model vs the best; all: every pair")
+    return {"activity_bins": _numbers(bins, "Activity segment upper bounds"), "head_share": float(head),
+            "level_target": _numbers(target, "Target level mix"), "pairs": pairs}
+
+
+def _numbers(text: str, what: str) -> list[float]:
+    try:
+        return [float(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"{what}: expected comma-separated numbers, got '{text}'") from None
+
+
+def corrected_comparison(result, metric: str) -> None:
+    """Each model against the best on `metric` (and every pair when the run asked for it)."""
+    labels = {n: d.label for n, d in result.details.items()}
+    st.dataframe(results.vs_best_frame(result.vs_best(), metric, labels), hide_index=True)
+    n_other = max(len(result.details) - 1, 0)
+    st.caption(f"Paired per-learner differences to the best model on the same test learners: 95% bootstrap interval, "
+               f"Wilcoxon signed-rank p, and Holm-adjusted p over the {n_other} comparisons with the best. Effect size "
+               "= difference relative to the best model's mean. Tied with best = Holm p >= 0.05.")
+    if result.pairs == "all" and len(result.details) > 2:
+        with st.expander("Every pair (Holm-adjusted over all pairs)", icon=":material/compare_arrows:"):
+            st.dataframe(results.pairs_frame(result.all_pairs(), metric, labels), hide_index=True)
+
+
+def kpis(result) -> None:
+    """Product KPI table next to the leaderboard."""
+    st.dataframe(results.kpi_frame(result.kpi_table, result.k), hide_index=True)
+    target = "/".join(f"{v:.0%}" for v in result.split["level_target"].values())
+    st.caption(f"Over every test learner's top-{result.k} list. Targets: niche share >= 25% (niche = outside the "
+               f"{result.split['head_courses']} head courses holding {result.split['head_share']:.0%} of enrolments), "
+               f"about 6 distinct genres per list, level mix {target} (distance 0 = on target). Lower exposure Gini = "
+               "exposure spread more evenly over the catalogue; lower popularity percentile = less mainstream lists.")
+
+
+def segments(result, metric: str) -> None:
+    """Leaderboard by learner-activity and course-popularity segment: a table and small multiples."""
+    table = result.segment_table
+    if table.empty:
+        st.caption("No segments for this run.")
+        return
+    st.dataframe(results.segment_display(table, metric), hide_index=True)
+    st.plotly_chart(charts.segment_small_multiples(table, metric), key="cmp_segments")
+    st.caption("Activity: the learner's number of training (fold-in) courses. Popularity: the held-out course is a "
+               "head or a tail (niche) course; each learner is scored against the held-out courses of that segment.")
+
+
+def new_courses(result) -> None:
+    """Under the new_courses split: which models can surface a brand-new course."""
+    frame = results.new_course_frame(result.details)
+    if frame.empty:
+        return
+    st.subheader("New courses")
+    st.dataframe(frame, hide_index=True)
+    st.caption(f"{len(result.split.get('new_courses', []))} courses had every training rating removed. A model that "
+               "scores them -inf cannot recommend new courses; reach = share of the new courses listed to anyone.")
