@@ -83,11 +83,7 @@ def render() -> None:
             b1, b2 = st.columns(2)
             if b1.button("Load this learner", key="rec_load_user", icon=":material/download:"):
                 with session.guard("Loading the learner", "Type an id that appears in ratings.csv."):
-                    ids = dataset.user_index.astype(str)
-                    pos = ids.get_indexer([user_text.strip()])[0]
-                    if pos < 0:
-                        raise KeyError(f"learner {user_text.strip()!r} is not in the dataset")
-                    uid = dataset.user_ids[pos]
+                    uid = dataset.find_learner(user_text)
                     learner.load(dataset.user_history(uid), f"dataset learner {uid}")
                     _bump_table()
             if b2.button("Random learner", key="rec_random_user", icon=":material/casino:"):

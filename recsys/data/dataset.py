@@ -13,6 +13,30 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+
+def history_row(item_index: pd.Index, history: Mapping[str, float] | Iterable[str],
+                completed: float) -> sparse.csr_matrix:
+    """A 1 x len(item_index) CSR row from a learner history: a mapping course id -> rating, or course ids
+    meaning completed (rating `completed`, the top of the scale). Unknown course ids raise ValueError naming
+    them. The one place a typed history becomes a matrix row (datasets and fitted models both use it)."""
+    if isinstance(history, Mapping):
+        ids, values = list(history.keys()), [float(v) for v in history.values()]
+    else:
+        ids = list(history)
+        values = [completed] * len(ids)
+    ids = [str(i).strip() for i in ids]
+    cols = item_index.get_indexer(ids) if ids else np.zeros(0, dtype=np.int64)
+    unknown = [i for i, c in zip(ids, cols) if c < 0]
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        raise ValueError(f"unknown course id(s) in history: {shown} (not in the catalogue of {len(item_index)} courses)")
+    row = sparse.csr_matrix(
+        (np.asarray(values, dtype=np.float32), (np.zeros(len(cols), dtype=np.int64), np.asarray(cols, np.int64))),
+        shape=(1, len(item_index)),
+    )
+    row.sum_duplicates()
+    return row
+
 LEVELS = ("Beginner", "Intermediate", "Advanced")
 
 
@@ -122,28 +146,15 @@ class Dataset:
         return Dataset(ratings, self.courses, self.genres, self.rating_scale, self.bows, name or self.name)
 
     def history_vector(self, history: Mapping[str, float] | Iterable[str]) -> sparse.csr_matrix:
-        """A 1 x n_items CSR row from a learner history.
+        """A 1 x n_items CSR row from a learner history (see `history_row`)."""
+        return history_row(self.item_index, history, completed=self.rating_scale[1])
 
-        `history` is a mapping course id -> rating, or an iterable of course ids meaning completed
-        (the top of the rating scale). Unknown course ids raise ValueError naming them.
-        """
-        if isinstance(history, Mapping):
-            ids, values = list(history.keys()), [float(v) for v in history.values()]
-        else:
-            ids = list(history)
-            values = [self.rating_scale[1]] * len(ids)
-        ids = [str(i).strip() for i in ids]
-        cols = self.item_index.get_indexer(ids) if ids else np.zeros(0, dtype=np.int64)
-        unknown = [i for i, c in zip(ids, cols) if c < 0]
-        if unknown:
-            shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
-            raise ValueError(f"unknown course id(s) in history: {shown} (not in the catalogue of {self.n_items} courses)")
-        row = sparse.csr_matrix(
-            (np.asarray(values, dtype=np.float32), (np.zeros(len(cols), dtype=np.int64), cols)),
-            shape=(1, self.n_items),
-        )
-        row.sum_duplicates()
-        return row
+    def find_learner(self, text: str):
+        """The learner id typed as `text` (ids may be integers or strings in ratings.csv); KeyError if absent."""
+        pos = self.user_index.astype(str).get_indexer([str(text).strip()])[0]
+        if pos < 0:
+            raise KeyError(f"learner {str(text).strip()!r} is not in the dataset; type an id from ratings.csv")
+        return self.user_ids[pos]
 
     def user_history(self, user_id) -> dict[str, float]:
         """The rated courses of a learner in this dataset, as course id -> rating."""

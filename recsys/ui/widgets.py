@@ -128,12 +128,11 @@ def learner_picker(dataset, key: str) -> tuple[dict[str, float], str]:
         return picked, names["picked"]
     if choice == "dataset":
         text = c2.text_input("Learner id", value=str(dataset.user_ids[0]), key=f"{key}_id")
-        ids = dataset.user_index.astype(str)
-        pos = ids.get_indexer([text.strip()])[0]
-        if pos < 0:
-            st.warning(f"Learner {text.strip()!r} is not in the dataset; type an id from ratings.csv.")
+        try:
+            uid = dataset.find_learner(text)
+        except KeyError as exc:
+            st.warning(str(exc.args[0]))
             return {}, "unknown learner"
-        uid = dataset.user_ids[pos]
         return dataset.user_history(uid), f"dataset learner {uid}"
     persona = next(p for p in PERSONAS if p.key == choice)
     return {cid: dataset.rating_scale[1] for cid in persona_history(dataset, persona)}, names[choice]
