@@ -343,8 +343,10 @@ def test_missing_file_lists_what_the_folder_must_contain(tmp_path):
     root = write_folder(tmp_path / "d", ratings=None)
     msg = load_failing(root)
     for part in ("missing ratings.csv", "course_genre.csv", "course_processed.csv", "course_meta.csv",
-                 "Found: course_genre.csv"):
+                 "Present: course_genre.csv"):
         assert part in msg
+    (root / "notes-private.txt").write_text("secret")
+    assert "notes-private" not in load_failing(root), "never a directory listing"
     with pytest.raises(DatasetError, match="does not exist"):
         load_dataset(tmp_path / "nowhere")
 
@@ -395,3 +397,90 @@ def test_generated_dataset_loads(small_data_dir):
     raw = pd.read_csv(small_data_dir / "ratings.csv")
     assert len(ds.ratings) == len(raw.drop_duplicates()) and ds.n_users == raw["user"].nunique()
     assert ds.load_report["rating_scale"] == (raw["rating"].min(), raw["rating"].max())
+
+
+# ----- bounds and confinement (issue 11) -----------------------------------------------------------
+def test_many_genre_columns_load_in_one_step_and_too_many_are_refused(tmp_path):
+    n = 800
+    header = "COURSE_ID,TITLE," + ",".join(f"g{i}" for i in range(n))
+    rows = [f"C{c},course {c}," + ",".join("1" if (i + c) % 97 == 0 else "0" for i in range(n)) for c in range(1, 6)]
+    ds = load_dataset(write_folder(tmp_path / "ok", course_genre="\n".join([header, *rows]) + "\n"))
+    assert len(ds.genres) == n and ds.genre_matrix.sum() == sum(1 for c in range(1, 6) for i in range(n) if (i + c) % 97 == 0)
+    too_many = "COURSE_ID,TITLE," + ",".join(f"g{i}" for i in range(1_001)) + "\nC1,t," + ",".join(["0"] * 1_001) + "\n"
+    msg = load_failing(write_folder(tmp_path / "big", course_genre=too_many))
+    assert "course_genre.csv" in msg and "1,001 genre columns" in msg and "at most 1,000" in msg
+
+
+def test_huge_header_or_cell_is_one_message_naming_the_file(tmp_path):
+    huge = "x" * 131_073
+    msg = load_failing(write_folder(tmp_path / "h", course_processed=f'COURSE_ID,TITLE,"{huge}"\nC1,t,d\n'))
+    assert "course_processed.csv" in msg and "header name is longer" in msg
+    body = PROCESSED_CSV.replace("learn select and join", huge)
+    msg = load_failing(write_folder(tmp_path / "c", course_processed=body))
+    assert "course_processed.csv" in msg and "column 'DESCRIPTION'" in msg and "131,073 characters" in msg
+
+
+@pytest.mark.parametrize("data, what", [(b"\x00" * 5000, "NUL bytes"), (b"PK\x03\x04rest", "zip file"),
+                                        (b"%PDF-1.7 ...", "PDF"), (b"user,item,rating\n1,C1,3\x00\n", "NUL bytes")])
+def test_binary_files_are_refused_before_parsing(tmp_path, data, what):
+    root = write_folder(tmp_path / "d")
+    (root / "ratings.csv").write_bytes(data)
+    msg = load_failing(root)
+    assert "ratings.csv" in msg and what in msg
+
+
+def test_file_size_limit_is_a_setting(tmp_path, monkeypatch):
+    root = write_folder(tmp_path / "d")
+    monkeypatch.setenv("RECSYS_MAX_FILE_MB", "0.0001")  # ~100 bytes
+    msg = load_failing(root)
+    assert "the limit is 104 bytes" in msg and "RECSYS_MAX_FILE_MB" in msg and ".csv is " in msg
+    with pytest.raises(DatasetError, match="uploaded .*csv is .* the limit"):
+        load_dataset_from_files({n: t.encode() for n, t in BASE.items()})
+
+
+def test_learner_ids_beyond_int64_stay_exact_text(tmp_path):
+    big = [2**63, 2**64 - 1, 2**64 + 7]
+    ratings = "user,item,rating\n" + "".join(f"{u},C{n + 1},3\n" for n, u in enumerate(big)) + "5,C4,3\n"
+    ds = load_dataset(write_folder(tmp_path / "d", ratings=ratings))
+    assert {str(u) for u in big} <= set(map(str, ds.user_ids)) and all(not str(u).startswith("-") for u in ds.user_ids)
+    only_uint = "user,item,rating\n" + f"{2**63},C1,3\n{2**63 + 1},C2,3\n"
+    ds = load_dataset(write_folder(tmp_path / "u", ratings=only_uint))
+    assert sorted(map(str, ds.user_ids)) == [str(2**63), str(2**63 + 1)]
+
+
+@pytest.mark.parametrize("value", ["1e308", "1e-300", "-1e9"])
+def test_ratings_of_unsafe_magnitude_are_refused_with_the_range(tmp_path, value):
+    msg = load_failing(write_folder(tmp_path / "d", ratings=f"user,item,rating\n1,C1,{value}\n2,C2,3\n"))
+    assert "ratings.csv" in msg and "1e-06 and 1e+06" in msg
+
+
+def test_folder_named_ratings_csv_and_absurd_paths(tmp_path):
+    root = write_folder(tmp_path / "d", ratings=None)
+    (root / "ratings.csv").mkdir()
+    with pytest.raises(DatasetError, match="ratings.csv is a folder, not a file"):
+        load_dataset(root)
+    with pytest.raises(DatasetError) as info:
+        load_dataset(tmp_path / ("x" * 5_000))
+    msg = str(info.value)
+    assert "5,000 characters" in msg and "4,096" in msg
+
+
+def test_confined_folder_loading(tmp_path):
+    allowed = tmp_path / "allowed"
+    ok = write_folder(allowed / "d")
+    assert load_dataset(ok, allowed_roots=[allowed]).n_items == 5
+    outside = write_folder(tmp_path / "outside")
+    messages = set()
+    for p in (outside, tmp_path / "missing", Path("/etc"), Path("/proc/self"), allowed / ".." / "outside", ""):
+        with pytest.raises(DatasetError) as info:
+            load_dataset(p, allowed_roots=[allowed])
+        messages.add(str(info.value))
+    assert len(messages) == 1, "one message for everything outside: nothing about the path leaks"
+    only = messages.pop()
+    assert "outside" not in only and "/etc" not in only and "passwd" not in only
+    (allowed / "link").symlink_to(outside, target_is_directory=True)
+    assert load_failing(allowed / "link", allowed_roots=[allowed]) == only
+    linked = write_folder(allowed / "e")
+    (linked / "ratings.csv").unlink()
+    (linked / "ratings.csv").symlink_to(outside / "ratings.csv")  # per-file symlink out of the roots
+    assert "ratings.csv" in load_failing(linked, allowed_roots=[allowed])

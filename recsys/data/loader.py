@@ -23,6 +23,12 @@ Policies (deliberate, tested):
 - Headers match ignoring case and surrounding whitespace when that is unambiguous; cells are stripped; a
   UTF-8 BOM is accepted; blank lines are skipped; integer learner ids stay int64, others stay strings.
 - Nothing is ever written to the folder.
+
+Bounds (each breach is one `DatasetError` naming the file): a file is at most `max_file_bytes()` (setting
+RECSYS_MAX_FILE_MB, default 500), text (no NUL bytes or known binary signatures), with cells of at most
+MAX_FIELD_CHARS characters and at most MAX_GENRES genre columns; ratings lie in RATING_RANGE in magnitude;
+learner ids too large for int64 stay text. With `allowed_roots`, the folder and every file it supplies must
+resolve (symlinks followed) inside one of those roots, and a refusal says nothing about the path.
 """
 from __future__ import annotations
 
@@ -30,6 +36,7 @@ import codecs
 import csv
 import difflib
 import io
+import os
 import re
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -46,29 +53,115 @@ REQUIRED_FILES = (RATINGS, GENRE, PROCESSED)
 OPTIONAL_FILES = (META, BOWS)
 ROWS_NOTE = "spreadsheet rows; the header is row 1"
 SHOW = 5
+MAX_GENRES = 1_000              # genre columns in course_genre.csv
+MAX_FIELD_CHARS = 100_000       # characters in one header name or cell
+MAX_PATH_CHARS = 4_096          # characters in a folder path (Linux PATH_MAX)
+RATING_RANGE = (1e-6, 1e6)      # |rating| outside this makes sums, means and products unsafe in float math
+FILE_LIMIT_ENV = "RECSYS_MAX_FILE_MB"
+_BINARY_SIGNATURES = {b"PK\x03\x04": "a zip file or Excel workbook", b"%PDF": "a PDF document",
+                      b"\x89PNG": "a PNG image", b"\x7fELF": "a program (ELF binary)", b"GIF8": "a GIF image",
+                      b"\xff\xd8\xff": "a JPEG image", b"\x1f\x8b": "a gzip archive", b"SQLite format": "a SQLite database"}
+FOLDER_REFUSED = ("this folder cannot be used: datasets can only be loaded from the data folders this server "
+                  "allows (ask the operator to add it to RECSYS_DATA_ROOTS)")
+
+
+def max_file_bytes() -> int:
+    """Largest accepted data file in bytes (setting RECSYS_MAX_FILE_MB, default 500 MB)."""
+    try:
+        return int(float(os.environ.get(FILE_LIMIT_ENV) or 500) * 1024 * 1024)
+    except ValueError:
+        return 500 * 1024 * 1024
+
+
+def inside_roots(path: Path, roots) -> bool:
+    """True if `path` (symlinks resolved) is one of `roots` or below one of them (each resolved too)."""
+    try:
+        real = Path(os.path.realpath(path))
+    except (OSError, ValueError):
+        return False
+    for root in roots:
+        try:
+            if real.is_relative_to(Path(os.path.realpath(root))):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
 
 
 # ----- public entry points ------------------------------------------------------------------------
-def load_dataset(path, *, rating_scale=None, name: str | None = None) -> Dataset:
-    """Load an IBM-format folder. Reads bytes only; the folder is never modified."""
+def load_dataset(path, *, rating_scale=None, name: str | None = None, allowed_roots=None) -> Dataset:
+    """Load an IBM-format folder. Reads bytes only; the folder is never modified.
+
+    `allowed_roots` (a list of folders; None = anywhere, for the CLI) confines the folder and each file in it,
+    after resolving symlinks; anything outside gets one message that reveals nothing about it.
+    """
+    text = str(path)
+    if len(text) > MAX_PATH_CHARS:
+        raise DatasetError(f"the folder path is {len(text):,} characters long; expected at most {MAX_PATH_CHARS:,}")
+    if "\x00" in text:
+        raise DatasetError("the folder path contains a NUL character; expected a plain folder path")
     folder = Path(path)
-    if not folder.is_dir():
+    if allowed_roots is not None and (not text.strip() or not inside_roots(folder, allowed_roots)):
+        raise DatasetError(FOLDER_REFUSED)
+    try:
+        is_dir = folder.is_dir()
+    except OSError as exc:
+        raise DatasetError(f"the folder path cannot be used ({exc.strerror or 'invalid path'}); expected a folder "
+                           f"containing {_file_list()}") from None
+    if not is_dir:
         raise DatasetError(f"dataset folder {str(folder)!r} does not exist or is not a folder; "
                            f"expected a folder containing {_file_list()}")
-    present = {p.name for p in folder.iterdir() if p.is_file()}
+    present, folders = set(), set()
+    for fname in REQUIRED_FILES + OPTIONAL_FILES:  # look up only the expected names: never list the folder
+        candidate = folder / fname
+        if candidate.is_dir():
+            folders.add(fname)
+        elif candidate.is_file():
+            present.add(fname)
     missing = [f for f in REQUIRED_FILES if f not in present]
     if missing:
+        shapes = [f"{f} is a folder, not a file" for f in missing if f in folders]
         raise DatasetError(
-            f"dataset folder {str(folder)!r} is missing {', '.join(missing)}; it must contain {_file_list()}. "
-            f"Found: {', '.join(sorted(present)) or 'no files'}{_suggest_names(missing, present)}")
+            f"dataset folder {str(folder)!r} is missing {', '.join(missing)}"
+            + (f" ({'; '.join(shapes)})" if shapes else "")
+            + f"; it must contain {_file_list()}. Present: {', '.join(sorted(present)) or 'none of these'}"
+            + _case_hints(folder, missing))
     files = {}
+    limit = max_file_bytes()
     for fname in REQUIRED_FILES + OPTIONAL_FILES:
         if fname in present:
+            file = folder / fname
+            if allowed_roots is not None and not inside_roots(file, allowed_roots):
+                raise DatasetError(f"{fname}: {FOLDER_REFUSED} (the file links outside them)")
             try:
-                files[fname] = (fname, (folder / fname).read_bytes())
+                size = file.stat().st_size
+                if size > limit:
+                    raise DatasetError(_too_large(fname, size, limit))
+                files[fname] = (fname, file.read_bytes())
             except OSError as exc:
-                raise DatasetError(f"{fname}: cannot be read from {str(folder)!r} ({exc.strerror or exc})") from None
+                raise DatasetError(f"{fname}: cannot be read ({exc.strerror or exc})") from None
     return _build(files, rating_scale, name or folder.name, source=str(folder))
+
+
+def _case_hints(folder: Path, missing) -> str:
+    """Expected files present under another letter case (only those names are ever reported)."""
+    wanted, hints = {m.lower(): m for m in missing}, []
+    try:
+        for n, entry in enumerate(os.scandir(folder)):
+            if n > 10_000:
+                break
+            if entry.name.lower() in wanted and entry.name != wanted[entry.name.lower()]:
+                hints.append(f"{entry.name!r} -> {wanted[entry.name.lower()]!r}")
+    except OSError:
+        return ""
+    return f". Rename: {', '.join(hints)}?" if hints else ""
+
+
+def _too_large(label: str, size: int, limit: int) -> str:
+    def amount(n: int) -> str:
+        return f"{n / 2**20:,.1f} MB" if n >= 2**20 // 10 else f"{n:,} bytes"
+
+    return f"{label} is {amount(size)}; the limit is {amount(limit)} per file (setting {FILE_LIMIT_ENV})"
 
 
 def load_dataset_from_files(files: Mapping[str, bytes], *, rating_scale=None, name: str = "uploaded") -> Dataset:
@@ -84,6 +177,8 @@ def load_dataset_from_files(files: Mapping[str, bytes], *, rating_scale=None, na
         if canonical in chosen:
             raise DatasetError(f"two uploaded files are both {canonical}: {chosen[canonical][0]!r} and {base!r}; "
                                f"upload each file once")
+        if len(data) > max_file_bytes():
+            raise DatasetError(_too_large(f"uploaded {base}", len(data), max_file_bytes()))
         chosen[canonical] = (f"uploaded {base}", bytes(data))
     missing = [f for f in REQUIRED_FILES if f not in chosen]
     if missing:
@@ -160,16 +255,19 @@ def _read_catalogue(t: "_Table") -> tuple[pd.DataFrame, list[str]]:
     ids = t.nonempty(cid, "a course id")
     t.unique(ids, cid)
     titles = t.nonempty(title, "a course title")
-    flags = {}
-    for g in genres:
-        raw = df[g]
-        num = pd.to_numeric(raw, errors="coerce")
-        t.check(g, ~num.isin([0, 1]).to_numpy(), raw, "a genre flag that is not 0 or 1", "0 or 1")
-        flags[g] = num.astype(np.int64).to_numpy()
-    courses = pd.DataFrame({"COURSE_ID": ids.to_numpy(), "TITLE": titles.to_numpy()})
-    courses["DESCRIPTION"] = ""
-    for g in genres:
-        courses[g] = flags[g]
+    # one step for all genre columns (one DataFrame column at a time is quadratic in the number of genres)
+    raw = df[genres].to_numpy(dtype=object)
+    flags = np.zeros(raw.shape, dtype=np.int64)
+    flags[raw == "1"] = 1
+    odd = ~((raw == "0") | (raw == "1"))
+    if odd.any():  # '1.0', ' 1' and the like: parse only those cells
+        cols = np.flatnonzero(odd.any(axis=0))
+        for j in cols:
+            num = pd.to_numeric(df[genres[j]], errors="coerce")
+            t.check(genres[j], ~num.isin([0, 1]).to_numpy(), df[genres[j]], "a genre flag that is not 0 or 1", "0 or 1")
+            flags[:, j] = num.astype(np.int64).to_numpy()
+    base = pd.DataFrame({"COURSE_ID": ids.to_numpy(), "TITLE": titles.to_numpy(), "DESCRIPTION": ""})
+    courses = pd.concat([base, pd.DataFrame(flags, columns=genres)], axis=1)
     return courses, genres
 
 
@@ -249,6 +347,9 @@ def _read_ratings(t: "_Table", ids: pd.Index, scale, report: dict) -> pd.DataFra
     rating = raw.to_numpy(np.float64) if pd.api.types.is_float_dtype(raw) or pd.api.types.is_integer_dtype(raw) \
         else pd.to_numeric(raw.astype(str).str.strip(), errors="coerce").to_numpy(np.float64)
     t.check(rcol, ~np.isfinite(rating), raw, "an empty, non-numeric or non-finite rating", "a finite number")
+    lo, hi = RATING_RANGE
+    t.check(rcol, (np.abs(rating) > hi) | ((rating != 0) & (np.abs(rating) < lo)), raw,
+            "a rating too large or too small for safe arithmetic", f"ratings between {lo:g} and {hi:g} in magnitude")
     if scale is None:
         t.check(rcol, rating <= 0, raw, "a rating <= 0", "a rating > 0 (0 means 'not rated' in the matrix)")
     else:
@@ -323,13 +424,24 @@ class _Table:
 
     def __init__(self, fname: str, label: str, data: bytes, str_columns: Sequence[str] | None):
         self.fname, self.label, self.data = fname, label, data
+        _check_binary(label, data)
         _check_utf8(label, data)
         data = self._body()
         if not re.search(rb"\S", data):
             raise DatasetError(f"{label} is empty (no header, no data rows); expected {_EXPECTED[fname]}")
         if not data.split(b"\n", 1)[0].strip():
             raise DatasetError(f"{label}: line 1 is blank; expected the header ({_EXPECTED[fname]}) on line 1")
-        header = next(csv.reader(io.StringIO(data[:data.find(b"\n") if b"\n" in data else None].decode())), [])
+        first = data[:data.find(b"\n") if b"\n" in data else None].decode()
+        try:
+            header = next(csv.reader(io.StringIO(first)), [])
+        except csv.Error:  # e.g. a header cell longer than the csv module's field limit
+            header = [first[:MAX_FIELD_CHARS + 1]]
+        if any(len(h) > MAX_FIELD_CHARS for h in header):
+            raise DatasetError(f"{label}: a header name is longer than {MAX_FIELD_CHARS:,} characters; expected "
+                               f"{_EXPECTED[fname]}")
+        if fname == GENRE and len(header) > MAX_GENRES + 2:
+            raise DatasetError(f"{label} has {len(header) - 2:,} genre columns; at most {MAX_GENRES:,} genres are "
+                               f"supported (expected COURSE_ID, TITLE, then one 0/1 column per genre)")
         self.found = [h.strip().lstrip("\ufeff") for h in header]
         if len(self.found) == 1 and re.search(r"[;\t|]", self.found[0]):
             sep = re.search(r"[;\t|]", self.found[0]).group()
@@ -355,6 +467,12 @@ class _Table:
         if str_columns is None:
             df = df.fillna("").apply(lambda s: s.str.replace("\r\n", "\n").str.strip())
             blank = (df == "").all(axis=1).to_numpy()
+            if len(df.columns) and len(data) > MAX_FIELD_CHARS:  # only a file this large can hold a huge cell
+                longest = df.apply(lambda s: s.str.len()).max()
+                if longest.max() > MAX_FIELD_CHARS:
+                    col = longest.idxmax()
+                    raise DatasetError(f"{label}, column '{col}': a cell is {int(longest.max()):,} characters long; "
+                                       f"expected at most {MAX_FIELD_CHARS:,} characters per cell")
         else:
             blank = df.isna().all(axis=1).to_numpy()
         self.row_numbers = np.arange(len(df), dtype=np.int64) + 2
@@ -414,7 +532,7 @@ class _Table:
     def user_ids(self, col: str) -> pd.Series:
         """Learner ids: int64 when every id is a whole number, else stripped strings."""
         s = self.df[col]
-        if pd.api.types.is_integer_dtype(s):
+        if pd.api.types.is_signed_integer_dtype(s):
             return s.astype(np.int64)
         raw = pd.read_csv(io.BytesIO(self._body()), usecols=[self._position(col)], dtype=str,
                           keep_default_na=False, skip_blank_lines=False).iloc[:, 0]
@@ -474,6 +592,19 @@ def _show(v) -> str:
         return "empty"
     text = f"{v:g}" if isinstance(v, (float, np.floating)) else str(v)
     return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def _check_binary(label: str, data: bytes) -> None:
+    """Refuse binary files before parsing them (a 1 GB file of NUL bytes would otherwise be parsed as CSV)."""
+    for magic, what in _BINARY_SIGNATURES.items():
+        if data.startswith(magic):
+            raise DatasetError(f"{label} is {what}, not a CSV text file; expected comma-separated UTF-8 text")
+    nul = data.find(b"\x00", 0, 1 << 20)
+    if nul < 0 and len(data) > 1 << 20:
+        nul = data.find(b"\x00")
+    if nul >= 0 and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise DatasetError(f"{label} contains NUL bytes (first at byte offset {nul}): it is a binary file, not CSV "
+                           f"text; expected comma-separated UTF-8 text")
 
 
 def _check_utf8(label: str, data: bytes) -> None:
