@@ -22,6 +22,8 @@ TUNE = "views/tune.py"
 EVALUATION = "views/evaluation.py"
 EXPERIMENTS = "views/experiments.py"
 FEEDBACK_ADMIN = "views/feedback_admin.py"
+LEARNING_PATH = "views/learning_path.py"
+COURSE_INSIGHTS = "views/course_insights.py"
 
 SECTIONS: dict[str, list[PageSpec]] = {
     "Workbench": [
@@ -37,6 +39,10 @@ SECTIONS: dict[str, list[PageSpec]] = {
     "Experiment": [
         PageSpec(EXPERIMENTS, "Experiments", ":material/science:"),
         PageSpec(FEEDBACK_ADMIN, "Feedback log", ":material/thumbs_up_down:"),
+    ],
+    "Stories": [
+        PageSpec(LEARNING_PATH, "Learning path", ":material/route:"),
+        PageSpec(COURSE_INSIGHTS, "Course insights", ":material/insights:"),
     ],
 }
 
