@@ -460,7 +460,7 @@ def test_folder_named_ratings_csv_and_absurd_paths(tmp_path):
     with pytest.raises(DatasetError, match="ratings.csv is a folder, not a file"):
         load_dataset(root)
     with pytest.raises(DatasetError) as info:
-        load_dataset(tmp_path / ("x" * 5_000))
+        load_dataset("/" + "x" * 4_999)
     msg = str(info.value)
     assert "5,000 characters" in msg and "4,096" in msg
 
