@@ -8,6 +8,7 @@ own short connection, so a restart loses nothing that was committed.
 """
 from __future__ import annotations
 
+import csv
 import io
 import sqlite3
 import uuid
@@ -175,7 +176,8 @@ class FeedbackLog:
     def export_csv(self, session_id: str | None = None) -> str:
         """All votes as CSV text, every text cell neutralized against spreadsheet formula injection."""
         df = self.votes(session_id)
-        df = df.apply(lambda col: col.map(neutralize) if col.dtype == object else col)
+        text = [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]
+        df[text] = df[text].apply(lambda col: col.map(neutralize))
         buf = io.StringIO()
-        df.to_csv(buf, index=False, lineterminator="\n")
+        df.to_csv(buf, index=False, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)  # quoted: CR/tab stay in-cell
         return buf.getvalue()
