@@ -248,3 +248,89 @@ def test_experiment_seed_reaches_seeded_models():
     key = seeded[0]
     assert resolve_models([key], seed=5)[0].model.seed == 5
     assert resolve_models([(key, {"seed": 2})], seed=5)[0].model.seed == 2  # an explicit seed wins
+
+
+# ----- new_learners / new_courses protocols, KPIs, segments, corrected comparison ----------------------
+class NoColdStartRecommender(CooccurrenceRecommender):
+    """Like co-occurrence, but a course nobody took in training scores -inf (it cannot be recommended)."""
+
+    key = "no_cold_start"
+    label = "No cold start"
+
+    def score_histories(self, histories):
+        scores = super().score_histories(histories)
+        scores[:, self.pop_ == 0] = -np.inf
+        return scores
+
+
+@pytest.fixture(scope="module")
+def new_learner_result(small_dataset):
+    return Experiment(small_dataset, "new_learners", ["popularity", CooccurrenceRecommender(),
+                                                      LeastPopularRecommender(), "knn"],
+                      k=10, seed=0, n_resamples=200).run()
+
+
+def test_new_learners_scored_like_the_recommend_page(new_learner_result, small_dataset):
+    from recsys.evaluation import make_split
+
+    split = make_split(small_dataset, "new_learners", seed=0)
+    details = new_learner_result.details["cooccurrence"]
+    users = details.per_learner["user"].to_numpy()
+    assert set(users) == set(split.test["user"]) and not set(users) & set(details.model.user_index_)
+    known = split.fold_in.groupby("user").apply(lambda g: dict(zip(g["item"], g["rating"])), include_groups=False)
+    for row in range(0, len(users), max(1, len(users) // 30)):
+        history = known[users[row]]
+        recs = details.model.recommend(history, k=10)  # what the Recommend page shows this learner
+        assert list(details.model.item_index_[details.top[row][details.top[row] >= 0]]) == list(recs["COURSE_ID"])
+        assert details.per_learner.loc[row, "n_train"] == len(history)
+    split_info = new_learner_result.split
+    assert split_info["name"] == "new_learners" and split_info["evaluated_learners"] == len(users)
+    assert new_learner_result.details["knn"].metrics["rmse"] is None and "rating_metrics" in split_info
+
+
+def test_kpis_segments_and_vs_best_in_results(new_learner_result, small_dataset):
+    res = new_learner_result
+    kpis = res.kpi_table.set_index("name")
+    for name, d in res.details.items():  # KPIs of each model's own lists, training enrolments, catalogue levels
+        expected = M.product_kpis(d.top, M.enrolments(d.model.train_matrix_), small_dataset.genre_matrix,
+                                  small_dataset.courses["LEVEL"].to_numpy())
+        assert kpis.loc[name, list(expected)].to_dict() == pytest.approx(expected)
+    seg = res.segment_table
+    activity = seg[(seg["name"] == "popularity") & (seg["kind"] == "activity")]
+    assert list(activity["segment"]) == ["1", "2-3", "4-10", ">10"]
+    assert activity["n_learners"].sum() == res.split["evaluated_learners"]
+    vs = res.vs_best()
+    ndcg = vs[vs["metric"] == "ndcg@10"].set_index("name")
+    best = ndcg["best"].iloc[0]
+    assert ndcg.loc[best, "mean"] == pytest.approx(res.table["ndcg@10"].max()) and ndcg.loc[best, "tied_with_best"]
+    assert ndcg.loc["least_popular", "mean_diff"] == pytest.approx(ndcg.loc["least_popular", "mean"] - ndcg.loc[best, "mean"])
+    assert not ndcg.loc["least_popular", "tied_with_best"] and ndcg.loc["least_popular", "p_holm"] < 0.05
+    payload = json.loads(json.dumps(res.to_json(), allow_nan=False))
+    assert set(payload) == {"dataset", "split", "results"}
+    entry = payload["results"][2]
+    assert set(entry["kpis"]) == set(M.kpi_names(10))
+    assert entry["vs_best"]["ndcg@10"]["tied_with_best"] is False and entry["vs_best"]["ndcg@10"]["p_holm"] < 0.05
+    assert [s["segment"] for s in entry["segments"]["popularity"]] == ["head", "tail"]
+
+
+def test_same_seed_same_comparison(small_dataset, new_learner_result):
+    again = Experiment(small_dataset, "new_learners", ["popularity", CooccurrenceRecommender(),
+                                                       LeastPopularRecommender(), "knn"],
+                       k=10, seed=0, n_resamples=200).run()
+    pd.testing.assert_frame_equal(again.vs_best(), new_learner_result.vs_best())
+    pd.testing.assert_frame_equal(again.kpi_table, new_learner_result.kpi_table)
+    pd.testing.assert_frame_equal(again.segment_table, new_learner_result.segment_table)
+
+
+def test_new_courses_report_models_that_cannot_recommend_them(small_dataset):
+    res = Experiment(small_dataset, "new_courses", [NoColdStartRecommender(), ("course_similarity", {})],
+                     k=10, seed=0, n_resamples=0, pairs="all").run()
+    blind, content = res.details["no_cold_start"].new_courses, res.details["course_similarity"].new_courses
+    assert blind["can_recommend"] is False and blind["note"] == "cannot recommend new courses"
+    assert blind["reach"] == 0 and res.details["no_cold_start"].metrics["recall@10"] == 0
+    assert content["can_recommend"] is True and "note" not in content
+    payload = res.to_json()
+    assert payload["results"][0]["new_courses"]["note"] == "cannot recommend new courses"
+    assert len(payload["pairs"]) == len(res.per_learner_metrics)  # one pair of models per metric
+    with pytest.raises(ValueError, match="pairs"):
+        Experiment(small_dataset, "new_courses", ["popularity"], pairs="some")

@@ -101,3 +101,24 @@ def test_history_persists_across_processes(tmp_path, small_data_dir):
     assert out.returncode == 0, out.stderr
     count, listed_id, stored = out.stdout.split()
     assert count == "1" and listed_id == run_id and float(stored) == pytest.approx(float(ndcg))
+
+
+def test_history_stores_new_fields_and_filters_on_protocol(tmp_path, small_dataset, experiment_result):
+    history = RunHistory(tmp_path / "runs.sqlite")
+    holdout_id = history.record_experiment(experiment_result)
+    new = Experiment(small_dataset, "new_learners", ["popularity", ("popularity", {"weight_completions": True})],
+                     k=5, seed=0, n_resamples=50).run()
+    new_id = history.record_experiment(new)
+    runs = history.list_runs()
+    assert list(runs["protocol"]) == ["new_learners", "holdout"]
+    assert list(history.list_runs(protocol="new_learners")["id"]) == [new_id]
+    assert list(history.list_runs(kind="compare", protocol="holdout")["id"]) == [holdout_id]
+    assert history.list_runs(protocol="new_courses").empty
+    stored = history.load_run(new_id)
+    assert stored["split"]["name"] == "new_learners" and stored["split"]["activity_segments"] == ["1", "2-3", "4-10", ">10"]
+    entry = stored["results"][0]
+    assert entry["kpis"]["niche_share@5"] == pytest.approx(new.details["popularity"].kpis["niche_share@5"])
+    assert {"best", "p_holm", "tied_with_best", "effect_size"} <= set(entry["vs_best"]["ndcg@5"])
+    assert {"activity", "popularity"} == set(entry["segments"])
+    with pytest.raises(ValueError, match="protocol"):
+        history.list_runs(protocol="loo")

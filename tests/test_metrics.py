@@ -191,3 +191,102 @@ def test_paired_test_detects_a_shift_and_not_self():
     assert other.p_value > 0.01 and other.ci[0] < 0 < other.ci[1]
     with pytest.raises(ValueError):
         paired_test(a, b[:-1])
+
+
+# ----- Holm, corrected comparisons, product KPIs, segments -----------------------------------------
+from recsys.evaluation import comparison as C  # noqa: E402
+from recsys.evaluation import segments as S  # noqa: E402
+from recsys.evaluation.uncertainty import holm  # noqa: E402
+
+
+def test_holm_against_hand_computed_example():
+    # sorted: 0.005 x4 = 0.02, 0.01 x3 = 0.03, 0.03 x2 = 0.06, 0.04 x1 = 0.04 -> running max 0.06
+    np.testing.assert_allclose(holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+    np.testing.assert_allclose(holm([0.5, 0.6]), [1.0, 1.0])  # capped at 1, monotone
+    out = holm([0.02, np.nan, 0.01])  # NaN neither counts nor changes
+    assert np.isnan(out[1]) and out[0] == pytest.approx(0.02) and out[2] == pytest.approx(0.02)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        holm([1.5])
+
+
+def test_compare_to_best_and_all_pairs():
+    import pandas as pd
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    base = rng.random(400)
+    per = {"weak": pd.DataFrame({"m@5": base - 0.2 + 0.05 * rng.standard_normal(400)}),
+           "strong": pd.DataFrame({"m@5": base}),
+           "twin": pd.DataFrame({"m@5": base + 0.001 * rng.standard_normal(400)})}
+    table = C.compare_to_best(per, ["m@5"], seed=3, n_resamples=200).set_index("name")
+    best = table["best"].iloc[0]
+    assert best in ("strong", "twin")
+    other = "twin" if best == "strong" else "strong"
+    weak = table.loc["weak"]
+    diff = per["weak"]["m@5"] - per[best]["m@5"]
+    assert weak["mean_diff"] == pytest.approx(diff.mean())
+    assert weak["p_value"] == pytest.approx(stats.wilcoxon(diff).pvalue)
+    p = [table.loc["weak", "p_value"], table.loc[other, "p_value"]]
+    np.testing.assert_allclose([table.loc["weak", "p_holm"], table.loc[other, "p_holm"]], holm(p))
+    assert weak["effect_size"] == pytest.approx(diff.mean() / per[best]["m@5"].mean())
+    assert not weak["tied_with_best"] and weak["ci_hi"] < 0
+    same = paired_test(per["weak"]["m@5"], per[best]["m@5"], seed=3, n_resamples=200)
+    assert (weak["ci_lo"], weak["ci_hi"]) == pytest.approx(same.ci)  # same resamples as the one-pair test
+    assert table.loc[best, "tied_with_best"] and table.loc[best, "mean_diff"] == 0
+    pairs = C.all_pairs(per, ["m@5"], seed=3, n_resamples=200)
+    assert len(pairs) == 3
+    np.testing.assert_allclose(pairs["p_holm"], holm(pairs["p_value"]))
+    assert pairs.set_index(["a", "b"]).loc[("weak", "strong"), "significant"]
+
+
+def test_product_kpis_against_hand_computed_example():
+    enrol = np.array([50, 30, 10, 5, 5, 0], dtype=float)
+    np.testing.assert_array_equal(M.head_courses(enrol, 0.2), [True, False, False, False, False, False])
+    np.testing.assert_array_equal(M.head_courses(enrol, 0.6), [True, True, False, False, False, False])
+    top = np.array([[0, 1, -1], [2, 3, 4]])
+    levels = ["Beginner", "Intermediate", "Advanced", "Beginner", None, "Advanced"]
+    genres = np.array([[1, 0, 0], [1, 1, 0], [0, 0, 1], [0, 0, 0], [0, 1, 0], [1, 1, 1]])
+    kpis = M.product_kpis(top, enrol, genres, levels, head_share=0.2, level_target=(30, 40, 30))
+    assert kpis["niche_share@3"] == pytest.approx(4 / 5)  # 5 listed slots, only course 0 is head
+    # 4 slots with a level: 2 Beginner, 1 Intermediate, 1 Advanced
+    assert (kpis["level_beginner@3"], kpis["level_intermediate@3"], kpis["level_advanced@3"]) == (0.5, 0.25, 0.25)
+    assert kpis["level_distance@3"] == pytest.approx(0.5 * (0.2 + 0.15 + 0.05))
+    assert kpis["distinct_genres@3"] == 2.0  # {g0, g1} and {g2, g1}
+    assert kpis["aggregate_diversity@3"] == 5
+    assert kpis["exposure_gini@3"] == pytest.approx(1 / 6)  # exposure 1,1,1,1,1,0
+    # mid-rank percentiles: 50 -> 5.5/6, 30 -> 4.5/6, 10 -> 3.5/6, 5 and 5 -> 2/6 each
+    assert kpis["popularity_percentile@3"] == pytest.approx(100 * (5.5 + 4.5 + 3.5 + 2 + 2) / 6 / 5)
+    assert list(kpis) == M.kpi_names(3)
+    assert M.gini([3, 3, 3]) == 0 and M.gini([0, 0, 6]) == pytest.approx(2 / 3)
+    no_levels = M.product_kpis(top, enrol, genres, None)
+    assert np.isnan(no_levels["level_beginner@3"]) and np.isnan(no_levels["level_distance@3"])
+    with pytest.raises(ValueError, match="level target"):
+        M.product_kpis(top, enrol, genres, levels, level_target=(1, 2))
+
+
+def test_activity_segments_on_known_counts():
+    assert S.activity_labels((1, 3, 10)) == ["1", "2-3", "4-10", ">10"]
+    assert S.activity_labels((2, 5)) == ["1-2", "3-5", ">5"]
+    assert list(S.assign_activity([1, 2, 3, 4, 10, 11, 50])) == ["1", "2-3", "2-3", "4-10", "4-10", ">10", ">10"]
+    with pytest.raises(ValueError, match="increasing"):
+        S.check_bins([3, 3])
+
+
+def test_segment_frame_on_a_tiny_example():
+    import pandas as pd
+
+    # 4 learners, 4 courses; course 0 is the only head course.
+    head = np.array([True, False, False, False])
+    relevant = csr([{0}, {1}, {0, 2}, {3}], 4)
+    top = np.array([[0, 1], [2, 3], [2, 1], [0, 1]])
+    per = M.per_learner_metrics(top, relevant, np.eye(4), np.zeros(4))
+    frame = pd.DataFrame({"user": [1, 2, 3, 4], "n_train": [1, 3, 4, 12], **per})
+    seg = S.segment_frame(frame, top, relevant, head, np.eye(4), np.zeros(4)).set_index(["kind", "segment"])
+    counts = seg["n_learners"].to_dict()
+    assert counts == {("activity", "1"): 1, ("activity", "2-3"): 1, ("activity", "4-10"): 1, ("activity", ">10"): 1,
+                      ("popularity", "head"): 2, ("popularity", "tail"): 3}
+    # head: learner 0 finds course 0, learner 2 does not list it -> recall 0.5; tail: learner 1 misses course 1,
+    # learner 2 finds course 2, learner 3 misses course 3 -> recall 1/3
+    assert seg.loc[("popularity", "head"), "recall@2"] == pytest.approx(0.5)
+    assert seg.loc[("popularity", "tail"), "recall@2"] == pytest.approx(1 / 3)
+    assert seg.loc[("activity", "4-10"), "recall@2"] == pytest.approx(0.5)  # learner 2: 1 of 2 relevant

@@ -128,3 +128,62 @@ def test_duplicated_pairs_never_leak():
 def test_bad_split_arguments(handmade, call, message):
     with pytest.raises(ValueError, match=message):
         call(handmade)
+
+
+# ----- new_learners and new_courses protocols -------------------------------------------------------
+from recsys.evaluation.splits import new_courses_split, new_learners_split  # noqa: E402
+
+
+def test_new_learners_are_absent_from_training(handmade):
+    split = new_learners_split(handmade, test_share=0.1, fold_in=0.8, min_ratings=2, seed=4)
+    counts = handmade.ratings["user"].value_counts()
+    chosen = set(split.fold_in["user"])
+    assert chosen == set(split.test["user"]), "every new learner has known and asked-for courses"
+    assert not chosen & set(split.train.ratings["user"]), "no test learner in training"
+    assert len(chosen) == round(0.1 * (counts >= 2).sum())
+    assert all(counts[u] >= 2 for u in chosen)
+    # fold-in + test = exactly the chosen learners' ratings; train = everyone else's
+    assert not pairs(split.fold_in) & pairs(split.test)
+    assert pairs(split.fold_in) | pairs(split.test) == pairs(handmade.ratings[handmade.ratings["user"].isin(chosen)])
+    assert pairs(split.train.ratings) == pairs(handmade.ratings[~handmade.ratings["user"].isin(chosen)])
+    known = split.fold_in["user"].value_counts()
+    for user in chosen:  # round(80%) of their courses, at least one known and one asked for
+        assert known[user] == min(max(round(0.8 * counts[user]), 1), counts[user] - 1)
+    assert split.describe()["fold_in_ratings"] == len(split.fold_in)
+    assert list(split.train.item_ids) == list(handmade.item_ids)
+
+
+def test_new_courses_lose_every_training_rating(handmade):
+    split = new_courses_split(handmade, course_share=0.2, seed=1)
+    new = set(split.new_items)
+    assert len(new) == round(0.2 * handmade.ratings["item"].nunique())
+    assert not new & set(split.train.ratings["item"]), "no rating of a held-out course in training"
+    assert set(split.test["item"]) == new
+    check_partition(handmade, split)
+    assert split.describe()["new_courses"] == sorted(new, key=list(handmade.item_ids).index)
+
+
+def test_new_protocols_are_seeded(handmade):
+    for make in (lambda s: new_learners_split(handmade, seed=s), lambda s: new_courses_split(handmade, seed=s)):
+        a, b, c = make(7), make(7), make(8)
+        pd.testing.assert_frame_equal(a.test, b.test)
+        pd.testing.assert_frame_equal(a.train.ratings, b.train.ratings)
+        assert pairs(a.test) != pairs(c.test)
+    a, b = new_learners_split(handmade, seed=7), new_learners_split(handmade, seed=7)
+    pd.testing.assert_frame_equal(a.fold_in, b.fold_in)
+    split = make_split(handmade, "new_learners", seed=3, test_share=0.2, fold_in=0.5, min_ratings=3)
+    assert split.params == {"test_share": 0.2, "fold_in": 0.5, "min_ratings": 3, "seed": 3}
+
+
+def test_new_protocols_refuse_datasets_too_small():
+    courses = pd.DataFrame({"COURSE_ID": ["a", "b", "c"], "TITLE": ["a", "b", "c"], "A": [1, 0, 1]})
+    ratings = pd.DataFrame({"user": [1, 1, 2, 2, 3], "item": ["a", "b", "a", "c", "b"], "rating": [3.0] * 5})
+    ds = Dataset(ratings, courses, ["A"])
+    with pytest.raises(ValueError, match=r"new_learners split: 2 of 3 learners have >= 2 courses.*larger dataset"):
+        new_learners_split(ds, test_share=0.1)
+    with pytest.raises(ValueError, match=r"new_courses split: 3 courses have ratings.*larger dataset"):
+        new_courses_split(ds, course_share=0.1)
+    with pytest.raises(ValueError, match="fold_in"):
+        new_learners_split(ds, fold_in=1.0)
+    with pytest.raises(ValueError, match="no parameter"):
+        make_split(ds, "new_courses", test_share=0.5)

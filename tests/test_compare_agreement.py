@@ -1,0 +1,71 @@
+"""The CLI `compare` and the Compare page give the same numbers for the same data, defaults and seed.
+
+Both default to the new_learners protocol; the page's run (ExperimentResult.to_json) must equal the CLI's --json
+in every metric, interval, product KPI, segment and comparison with the best model.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ["popularity", "user_profile"]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    from recsys.data import generate_dataset
+
+    base = tmp_path_factory.mktemp("agree")
+    generate_dataset(base / "data", seed=5, n_learners=500, n_courses=30)
+    saved = {k: os.environ.get(k) for k in ("RECSYS_DATA_DIR", "RECSYS_ARTIFACTS_DIR")}
+    os.environ["RECSYS_DATA_DIR"] = str(base / "data")
+    os.environ["RECSYS_ARTIFACTS_DIR"] = str(base / "artifacts")
+    yield base
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def _without_timings(payload: dict) -> list[dict]:
+    return [{k: v for k, v in r.items() if k not in ("fit_seconds", "recommend_ms")} for r in payload["results"]]
+
+
+def test_cli_and_compare_page_agree(env):
+    out = subprocess.run([sys.executable, "-m", "recsys", "compare", "--data", str(env / "data"), "--models",
+                          ",".join(MODELS), "--json", str(env / "cli.json"), "--no-history"],
+                         cwd=env, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    cli = json.loads((env / "cli.json").read_text())
+    assert cli["split"]["name"] == "new_learners"  # the default protocol
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.run()
+    at.switch_page("views/compare.py")
+    at.run()
+    assert at.segmented_control(key="cmp_split").value == "new_learners"  # the page's default too
+    at.multiselect(key="cmp_models").set_value(MODELS)
+    at.run()
+    at.button(key="cmp_run").click()
+    at.run(timeout=300)
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    page = at.session_state["runs"][-1]["result"].to_json()
+
+    assert page["split"] == cli["split"]
+    assert _without_timings(page) == _without_timings(cli)
+    board = at.dataframe[0].value.set_index("Model")
+    for r in cli["results"]:
+        tied = r["vs_best"]["ndcg@10"]
+        expected = "best" if tied["best"] == r["name"] else ("yes" if tied["tied_with_best"] else "no")
+        assert board.loc[r["label"], "Tied with best"] == expected
+        assert board.loc[r["label"], "ndcg@10"].startswith(f"{r['metrics']['ndcg@10']:.3f}")
+    assert "tied_with_best" in out.stdout and "niche_share" in out.stdout and "by segment" in out.stdout
