@@ -50,7 +50,7 @@ def test_compare_json(workdir, compared):
     payload = json.loads((workdir / "out.json").read_text())
     assert set(payload) == {"dataset", "split", "results"}
     assert payload["dataset"]["counts"]["learners"] == 600 and isinstance(payload["dataset"]["fingerprint"], str)
-    assert payload["split"]["name"] == "holdout" and payload["split"]["seed"] == 0
+    assert payload["split"]["name"] == "new_learners" and payload["split"]["seed"] == 0  # the default protocol
     assert [r["model"] for r in payload["results"]] == models
     keys = ["precision@5", "recall@5", "ndcg@5", "map@5", "hit_rate@5", "coverage@5", "diversity@5", "novelty@5",
             "rmse", "mae"]
