@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import ndcg_at_10_on_frame
 import surprise
 from scipy.optimize import nnls
 
@@ -236,19 +237,6 @@ def test_user_based_refuses_too_many_learners(small_dataset, monkeypatch):
     KNNRecommender(user_based=False).fit(small_dataset)  # item-based is not limited
 
 
-def _ndcg_at_10(model, train, test) -> float:
-    pos = train.user_index.get_indexer(test["user"])
-    target = train.item_index.get_indexer(test["item"])
-    H = train.matrix[pos]
-    scores = model.score_histories(H).astype(np.float64)
-    rows = np.repeat(np.arange(H.shape[0]), np.diff(H.indptr))
-    scores[rows, H.indices] = -np.inf
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :10]
-    rank = np.argmax(top == target[:, None], axis=1)
-    hit = (top == target[:, None]).any(axis=1)
-    return float(np.where(hit, 1.0 / np.log2(rank + 2), 0.0).mean())
-
-
 def test_every_model_beats_popularity_on_a_holdout(small_dataset):
     ratings = small_dataset.ratings
     rng = np.random.default_rng(0)
@@ -256,11 +244,11 @@ def test_every_model_beats_popularity_on_a_holdout(small_dataset):
     counts = shuffled.groupby("user")["item"].transform("size")
     test = shuffled[counts >= 2].groupby("user").head(1)
     train = small_dataset.with_ratings(ratings.drop(index=test.index))
-    baseline = _ndcg_at_10(PopularityRecommender().fit(train), train, test)
+    baseline = ndcg_at_10_on_frame(PopularityRecommender().fit(train), train, test)
     results = {}
     for key, params in SERVING + [("knn", {"variant": "baseline", "similarity": "pearson_baseline"}),
                                   ("nmf", {"biased": True})]:
-        results[f"{key}{params}"] = _ndcg_at_10(make_model(key, **params).fit(train), train, test)
+        results[f"{key}{params}"] = ndcg_at_10_on_frame(make_model(key, **params).fit(train), train, test)
     assert all(v > baseline for v in results.values()), (baseline, results)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import ndcg_at_10
 from scipy import sparse
 
 from recsys.models import load_model, make_model
@@ -42,20 +43,6 @@ def holdout(dataset, seed=0):
         "user": dataset.user_ids[rows[keep]], "item": dataset.item_ids[m.indices[keep]], "rating": m.data[keep]}))
     assert train.n_users == dataset.n_users  # same row order, so `users` indexes train rows too
     return train, users, m.indices[picked]
-
-
-def ndcg_at_10(model, train, users, hidden) -> float:
-    """Mean NDCG@10 with one relevant course: 1/log2(rank + 2) if it ranks in the top 10 (ties by catalogue order)."""
-    histories = train.matrix[users]
-    scores = np.array(model.score_histories(histories), dtype=np.float64)
-    scores[~np.isfinite(scores)] = -np.inf
-    r, c = histories.nonzero()
-    scores[r, c] = -np.inf
-    target = scores[np.arange(len(users)), hidden]
-    cols = np.arange(scores.shape[1])[None, :]
-    rank = (scores > target[:, None]).sum(1) + ((scores == target[:, None]) & (cols < hidden[:, None])).sum(1)
-    gain = np.where(np.isfinite(target) & (rank < 10), 1.0 / np.log2(rank + 2.0), 0.0)
-    return float(gain.mean())
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import ndcg_at_10_on_frame
 
-from recsys.models import load_model, make_model, neural
+from recsys.models import load_model, make_model
+from recsys.models.neural.backend import PRIOR_EXAMPLES
 from recsys.models.baseline.popularity import PopularityRecommender
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -161,7 +163,7 @@ def test_fold_in_solves_the_learner_objective(fitted, tiny_dataset):
     n = taken.sum(1)
     w = taken + (1 - taken) * (n * model.negatives / (1 - taken @ q))[:, None] * q
     p = 1 / (1 + np.exp(-(u @ V.T + b)))
-    lam = 2 * model.regularization * (n * (1 + model.negatives) + neural._PRIOR_EXAMPLES)
+    lam = 2 * model.regularization * (n * (1 + model.negatives) + PRIOR_EXAMPLES)
     grad = ((p - taken) * w) @ V + lam[:, None] * u
     scale = np.abs((taken * w) @ np.abs(V)).max()
     assert np.abs(grad).max() < 1e-3 * scale
@@ -178,30 +180,18 @@ def test_same_seed_same_model_other_seed_differs(key, tiny_dataset):
     assert not np.allclose(a.score_histories(rows), c.score_histories(rows))
 
 
-def _ndcg_at_10(model, train, test) -> float:
-    """One held-out course per learner, scored through the new-learner path (training courses excluded)."""
-    pos = train.user_index.get_indexer(test["user"])
-    target = train.item_index.get_indexer(test["item"])
-    H = train.matrix[pos]
-    scores = np.asarray(model.score_histories(H), dtype=np.float64)
-    scores[np.repeat(np.arange(H.shape[0]), np.diff(H.indptr)), H.indices] = -np.inf
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :10]
-    hit = top == target[:, None]
-    return float(np.where(hit.any(axis=1), 1.0 / np.log2(hit.argmax(axis=1) + 2), 0.0).mean())
-
-
 def test_all_three_beat_popularity_on_a_holdout(small_dataset):
     ratings = small_dataset.ratings
     shuffled = ratings.iloc[np.random.default_rng(0).permutation(len(ratings))]
     counts = shuffled.groupby("user")["item"].transform("size")
     test = shuffled[counts >= 2].groupby("user").head(1)
     train = small_dataset.with_ratings(ratings.drop(index=test.index))
-    baseline = _ndcg_at_10(PopularityRecommender().fit(train), train, test)
+    baseline = ndcg_at_10_on_frame(PopularityRecommender().fit(train), train, test)
     common = {"epochs": 5, "embedding_size": 16}
     results = {
-        "neural": _ndcg_at_10(make_model("neural", **common, learning_rate=0.05).fit(train), train, test),
-        "embedding_regression": _ndcg_at_10(make_model("embedding_regression", **common).fit(train), train, test),
-        "embedding_classifier": _ndcg_at_10(make_model("embedding_classifier", **common).fit(train), train, test),
+        "neural": ndcg_at_10_on_frame(make_model("neural", **common, learning_rate=0.05).fit(train), train, test),
+        "embedding_regression": ndcg_at_10_on_frame(make_model("embedding_regression", **common).fit(train), train, test),
+        "embedding_classifier": ndcg_at_10_on_frame(make_model("embedding_classifier", **common).fit(train), train, test),
     }
     assert all(v > baseline for v in results.values()), (baseline, results)
 

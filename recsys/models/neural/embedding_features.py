@@ -165,6 +165,10 @@ class EmbeddingFeatureRecommender(Recommender):
         histories = sparse.csr_matrix(histories)
         return self._rank_scores(self.embedder_.fold_in(histories), histories)
 
+    def course_closeness(self, items) -> np.ndarray:
+        """Dislikes: cosine of the neural course embeddings the estimator's features are built from."""
+        return self.embedder_.course_closeness(items)
+
     def explain(self, history, items) -> list[str]:
         items = np.asarray(items, np.int64)
         if len(items) == 0:

@@ -15,7 +15,6 @@ Newton steps of the same regularised logistic objective with the course vectors 
 """
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -24,16 +23,13 @@ import pandas as pd
 from scipy import sparse
 
 from recsys.models.base import NotFittedError, Recommender
+from recsys.models.neural.backend import (PRIOR_EXAMPLES, RowSampler, Trainer, chunks, keep_entries, make_batch,
+                                          mean_loss, tensorflow_seeded, validation_mask)
 from recsys.models.params import HyperParam
 
 KERAS_FILE = "model.keras"
 _FOLD_IN_STEPS = 6      # max Newton steps for a new learner (from the mean vector: ~1e-4 after 3, ~1e-7 after 5)
 _FOLD_IN_CHUNK = 2048   # learners per batched fold-in block (memory: chunk x d^2 floats)
-_ADAM = (0.9, 0.999, 1e-7)
-_MAX_VALIDATION = 100_000  # held-out ratings for the validation curve at most (enough for a smooth curve)
-_RATING_REG = 100.0     # L2 per rating on the course rating vectors: ratings are nearly all 'completed'
-_BIAS_PRIOR = 30.0      # pseudo-ratings at the mean shrinking learner and course rating biases
-_PRIOR_EXAMPLES = 5.0   # every learner vector is also penalised as if in 5 more examples (one-course learners)
 _MIN_STEPS = 20         # steps per epoch at least: small datasets get smaller batches instead of 1-2 steps
 
 
@@ -102,16 +98,16 @@ class NeuralRecommender(Recommender):
         self.rating_mean_ = float(full.data.mean())
 
         rng = np.random.default_rng(self.seed)
-        val_mask = _validation_mask(full, float(self.validation_share), rng)
-        train = _keep(full, ~val_mask)
-        valid = _keep(full, val_mask)
-        sampler = _RowSampler(self.negative_probs_, int(self.negatives))
+        val_mask = validation_mask(full, float(self.validation_share), rng)
+        train = keep_entries(full, ~val_mask)
+        valid = keep_entries(full, val_mask)
+        sampler = RowSampler(self.negative_probs_, int(self.negatives))
 
-        tf, keras = _tensorflow(int(self.seed))
-        trainer = _Trainer(tf, keras, n_users, n_items, int(self.embedding_size), float(self.regularization),
+        tf, keras = tensorflow_seeded(int(self.seed))
+        trainer = Trainer(tf, keras, n_users, n_items, int(self.embedding_size), float(self.regularization),
                            float(self.learning_rate), self.rating_mean_, int(self.seed), train.nnz)
         val_rows = np.flatnonzero(np.diff(valid.indptr))
-        val_chunks = list(_chunks(val_rows, 4 * int(self.batch_size)))
+        val_chunks = list(chunks(val_rows, 4 * int(self.batch_size)))
         learners = np.flatnonzero(np.diff(train.indptr))
         batch_size = max(1, min(int(self.batch_size), -(-len(learners) // _MIN_STEPS)))
         history = []
@@ -119,14 +115,14 @@ class NeuralRecommender(Recommender):
         for epoch in range(1, epochs + 1):
             ep_rng = np.random.default_rng([self.seed, 2, epoch])
             total = np.zeros(4)
-            for rows in _chunks(ep_rng.permutation(learners), batch_size):
-                total += trainer.train_step(_batch(rows, full, train, sampler, ep_rng))
-            loss = _combine(total)
+            for rows in chunks(ep_rng.permutation(learners), batch_size):
+                total += trainer.train_step(make_batch(rows, full, train, sampler, ep_rng))
+            loss = mean_loss(total)
             val_total = np.zeros(4)
             for i, rows in enumerate(val_chunks):  # same seeded negatives every epoch, built on the fly
                 val_rng = np.random.default_rng([self.seed, 1, i])
-                val_total += trainer.eval_step(_batch(rows, full, valid, sampler, val_rng))
-            val_loss = _combine(val_total)
+                val_total += trainer.eval_step(make_batch(rows, full, valid, sampler, val_rng))
+            val_loss = mean_loss(val_total)
             history.append({"epoch": epoch, "loss": loss, "val_loss": val_loss})
             if progress:
                 progress(epoch / epochs, f"epoch {epoch}/{epochs}: loss {loss:.4f}, val {val_loss:.4f}")
@@ -177,7 +173,7 @@ class NeuralRecommender(Recommender):
         q = self.negative_probs_.astype(np.float32)
         free = np.clip(1.0 - taken @ q, 1e-6, None)
         weights = taken + (1.0 - taken) * (n_taken * self.negatives / free)[:, None] * q[None, :]
-        lam = 2.0 * float(self.regularization) * (n_taken * (1 + self.negatives) + _PRIOR_EXAMPLES) + 1e-6
+        lam = 2.0 * float(self.regularization) * (n_taken * (1 + self.negatives) + PRIOR_EXAMPLES) + 1e-6
         outer = (V[:, :, None] * V[:, None, :]).reshape(n_items, d * d)
         x = np.tile(self.mean_user_embedding_, (len(n_taken), 1))
         if not (n_taken > 0).any():
@@ -257,7 +253,7 @@ class NeuralRecommender(Recommender):
                 raise NotFittedError("no Keras model: fit the model or load it from a saved artifact")
             if not Path(path).is_file():
                 raise FileNotFoundError(f"{path}: the saved Keras model is missing; re-save or retrain the model")
-            _, keras = _tensorflow(int(self.seed))
+            _, keras = tensorflow_seeded(int(self.seed))
             model = keras.saving.load_model(path, compile=False, safe_mode=True)
             self._keras = model
         return model
@@ -281,182 +277,3 @@ class NeuralRecommender(Recommender):
     def _load_extra(self, folder: Path) -> None:
         self._keras = None
         self._keras_file = str(Path(folder) / KERAS_FILE)
-
-
-# ----- training internals -------------------------------------------------------------------------
-def _tensorflow(seed: int):
-    """Import TF/Keras on demand, seeded, with deterministic kernels.
-
-    Op determinism is process-wide; with it and seeded initialisers/negatives, two fits with the same
-    seed give bit-identical weights on CPU (no thread-count pinning needed: no op here reduces in a
-    thread-dependent order once determinism is on).
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-    return tf, keras
-
-
-class _Trainer:
-    """The Keras model plus a compiled train step: dense Adam for the course side, lazy Adam for learners."""
-
-    def __init__(self, tf, keras, n_users, n_items, d, reg, lr, rating_mean, seed, n_ratings):
-        layers = keras.layers
-        normal = lambda s: keras.initializers.RandomNormal(stddev=0.1, seed=seed + s)  # noqa: E731
-        vec = keras.Input(shape=(d,), name="learner_vector")
-        vec_bias = keras.Input(shape=(1,), name="learner_rating_bias_value")
-        enrol = layers.Dense(n_items, kernel_initializer=normal(2), name="course_scores")(vec)
-        rated = layers.Dense(n_items, kernel_initializer="zeros",
-                             bias_initializer=keras.initializers.Constant(rating_mean), name="course_ratings")(vec)
-        rating = layers.Add(name="rating")([rated, vec_bias])
-        head = keras.Model([vec, vec_bias], {"enrol": enrol, "rating": rating}, name="head")
-        ids = keras.Input(shape=(), dtype="int32", name="learner")
-        u_layer = layers.Embedding(n_users, d, embeddings_initializer=normal(1), name="learner_embedding")
-        b_layer = layers.Embedding(n_users, 1, embeddings_initializer="zeros", name="learner_rating_bias")
-        self.model = keras.Model(ids, head([u_layer(ids), b_layer(ids)]), name="neural_recommender")
-        self.head = head
-        self.tables = [u_layer.embeddings.value, b_layer.embeddings.value]
-        self.slots = [(tf.Variable(tf.zeros_like(t)), tf.Variable(tf.zeros_like(t))) for t in self.tables]
-        self.step_count = tf.Variable(0.0)
-        self.optimizer = keras.optimizers.Adam(learning_rate=lr, beta_1=_ADAM[0], beta_2=_ADAM[1], epsilon=_ADAM[2])
-        self.optimizer.build(head.trainable_variables)
-        self.tf, self.reg, self.lr = tf, reg, lr
-        self.rating_mean, self.n_ratings = float(rating_mean), float(max(n_ratings, 1))
-        spec = [tf.TensorSpec([None], tf.int32)] + [tf.TensorSpec([None, n_items], tf.float32)] * 4
-        self.train_step = _numpy_out(tf.function(self._train, input_signature=spec, autograph=False))
-        self.eval_step = _numpy_out(tf.function(self._eval, input_signature=spec, autograph=False))
-
-    def _losses(self, u, b, labels, weights, ratings, rated):
-        tf = self.tf
-        out = self.head([u, b], training=True)
-        bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=out["enrol"])
-        enrol_sum = tf.reduce_sum(weights * bce)
-        sq_sum = tf.reduce_sum(rated * tf.square(out["rating"] - ratings))
-        return enrol_sum, sq_sum
-
-    def _eval(self, ids, labels, weights, ratings, rated):
-        tf = self.tf
-        u, b = (tf.gather(t, ids) for t in self.tables)
-        enrol_sum, sq_sum = self._losses(u, b, labels, weights, ratings, rated)
-        return tf.stack([enrol_sum, tf.reduce_sum(weights), sq_sum]), tf.reduce_sum(rated)
-
-    def _train(self, ids, labels, weights, ratings, rated):
-        tf = self.tf
-        mass = tf.reduce_sum(weights)
-        n_rated = tf.maximum(tf.reduce_sum(rated), 1.0)
-        kernel = self.head.get_layer("course_scores").kernel
-        r_kernel = self.head.get_layer("course_ratings").kernel
-        r_bias = self.head.get_layer("course_ratings").bias
-        u, b = (tf.gather(t, ids) for t in self.tables)
-        with tf.GradientTape() as tape:
-            tape.watch([u, b])
-            enrol_sum, sq_sum = self._losses(u, b, labels, weights, ratings, rated)
-            # per-example L2: each learner (course) vector once per example it appears in (+ a prior)
-            penalty = (tf.reduce_sum((tf.reduce_sum(weights, 1) + _PRIOR_EXAMPLES) * tf.reduce_sum(u * u, 1))
-                       + tf.reduce_sum(tf.reduce_sum(weights, 0) * tf.reduce_sum(kernel * kernel, 0))) / mass
-            r_penalty = tf.reduce_sum(tf.reduce_sum(rated, 0) * tf.reduce_sum(r_kernel * r_kernel, 0)) / n_rated
-            # rating biases: priors worth _BIAS_PRIOR ratings at the mean (a learner or course with one
-            # audit would otherwise carry a full -1 to every prediction); the course term is spread over
-            # the batches of an epoch, the learner term counts the learners of this batch
-            b_penalty = _BIAS_PRIOR * (
-                tf.reduce_sum(tf.cast(tf.reduce_sum(rated, 1) > 0, tf.float32) * b[:, 0] ** 2) / n_rated
-                + tf.reduce_sum((r_bias - self.rating_mean) ** 2) / self.n_ratings)
-            rating_loss = sq_sum / n_rated + b_penalty + _RATING_REG * r_penalty
-            loss = enrol_sum / mass + self.reg * penalty + rating_loss
-        variables = self.head.trainable_variables
-        grads = tape.gradient(loss, [u, b] + variables)
-        self.optimizer.apply_gradients(zip(grads[2:], variables))
-        self.step_count.assign_add(1.0)
-        t = self.step_count
-        b1, b2, eps = _ADAM
-        lr = self.lr * tf.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
-        for table, (m, v), g in zip(self.tables, self.slots, grads[:2]):
-            m_rows = b1 * tf.gather(m, ids) + (1.0 - b1) * g
-            v_rows = b2 * tf.gather(v, ids) + (1.0 - b2) * g * g
-            m.scatter_update(tf.IndexedSlices(m_rows, ids))
-            v.scatter_update(tf.IndexedSlices(v_rows, ids))
-            table.scatter_sub(tf.IndexedSlices(lr * m_rows / (tf.sqrt(v_rows) + eps), ids))
-        return tf.stack([enrol_sum, mass, sq_sum]), tf.reduce_sum(rated)
-
-
-def _numpy_out(fn):
-    """Wrap a compiled step: numpy batch in, [logistic loss sum, weight mass, squared error sum, n rated] out."""
-    def run(batch):
-        sums, n_rated = fn(*batch)
-        return np.append(sums.numpy().astype(np.float64), float(n_rated))
-    return run
-
-
-def _combine(total: np.ndarray) -> float:
-    """Reported loss: mean logistic loss per (weighted) example + mean squared rating error."""
-    total = np.asarray(total, np.float64)
-    if len(total) < 4 or total[1] <= 0:
-        return float("nan")
-    return float(total[0] / total[1] + (total[2] / total[3] if total[3] > 0 else 0.0))
-
-
-class _RowSampler:
-    """Draws `negatives` courses per taken course from q, redrawing any the learner already took."""
-
-    def __init__(self, probs: np.ndarray, negatives: int):
-        self.cdf = np.cumsum(probs)
-        self.cdf[-1] = 1.0
-        self.negatives = negatives
-
-    def counts(self, taken: np.ndarray, n_pos: np.ndarray, rng) -> np.ndarray:
-        n_rows, n_items = taken.shape
-        rows = np.repeat(np.arange(n_rows), n_pos * self.negatives)
-        cols = np.searchsorted(self.cdf, rng.random(len(rows)), side="right")
-        bad = taken[rows, cols]
-        for _ in range(8):
-            if not bad.any():
-                break
-            idx = np.flatnonzero(bad)
-            cols[idx] = np.searchsorted(self.cdf, rng.random(len(idx)), side="right")
-            bad[idx] = taken[rows[idx], cols[idx]]
-        keep = ~bad  # leftover collisions (learners who took nearly everything) are dropped
-        return np.bincount(rows[keep] * n_items + cols[keep], minlength=n_rows * n_items).reshape(n_rows, n_items)
-
-
-def _batch(rows, full, part, sampler, rng):
-    """Dense arrays for a batch of learners: ids, labels, weights (1 + negative counts), ratings, rated."""
-    taken = full[rows].toarray() != 0
-    ratings = part[rows].toarray().astype(np.float32)
-    labels = (ratings != 0).astype(np.float32)
-    negatives = sampler.counts(taken, labels.sum(axis=1).astype(np.int64), rng)
-    weights = labels + negatives.astype(np.float32)
-    return (np.asarray(rows, np.int32), labels, weights, ratings, labels)
-
-
-def _chunks(values: np.ndarray, size: int):
-    for start in range(0, len(values), size):
-        yield values[start:start + size]
-
-
-def _keep(matrix: sparse.csr_matrix, mask: np.ndarray) -> sparse.csr_matrix:
-    """The entries of a CSR matrix where `mask` (aligned with .data) is true, same shape."""
-    coo = matrix.tocoo()
-    out = sparse.csr_matrix((coo.data[mask], (coo.row[mask], coo.col[mask])), shape=matrix.shape)
-    out.sort_indices()
-    return out
-
-
-def _validation_mask(matrix: sparse.csr_matrix, share: float, rng) -> np.ndarray:
-    """Seeded held-out share of the stored ratings (at most _MAX_VALIDATION); every learner keeps one."""
-    n = matrix.nnz
-    mask = np.zeros(n, bool)
-    if share <= 0 or n == 0:
-        return mask
-    per_user = np.diff(matrix.indptr)
-    users = np.repeat(np.arange(matrix.shape[0]), per_user)
-    # each learner's first stored rating in a random order is never held out
-    order = rng.permutation(n)
-    _, first = np.unique(users[order], return_index=True)
-    protected = np.zeros(n, bool)
-    protected[order[first]] = True
-    eligible = order[~protected[order]]
-    mask[eligible[: min(int(round(share * n)), _MAX_VALIDATION)]] = True
-    return mask
