@@ -18,7 +18,7 @@ outcome, which keeps batched scoring cheap without changing the top of the list.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 from scipy import sparse
@@ -194,10 +194,3 @@ class EmbeddingFeatureRecommender(Recommender):
 
     def _load_extra(self, folder: Path) -> None:
         self.embedder_._load_extra(folder)
-
-
-def set_params_from(obj: Any, values: dict) -> None:
-    """Store __init__ keyword arguments unchanged (scikit-learn convention)."""
-    for name, value in values.items():
-        if name not in ("self", "__class__"):
-            setattr(obj, name, value)

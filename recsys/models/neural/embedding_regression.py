@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys.models.neural.embedding_features import EmbeddingFeatureRecommender, embedding_hyperparams, set_params_from
+from recsys.models.neural.embedding_features import EmbeddingFeatureRecommender, embedding_hyperparams
 
 ESTIMATORS = ("ridge", "random_forest", "gradient_boosting")
 
@@ -29,7 +29,17 @@ class EmbeddingRegressionRecommender(EmbeddingFeatureRecommender):
     def __init__(self, estimator: str = "ridge", alpha: float = 1.0, n_estimators: int = 50, max_depth: int = 8,
                  candidates: int = 30, max_train_rows: int = 100_000, embedding_size: int = 32, epochs: int = 10,
                  negatives: int = 2, regularization: float = 0.01, seed: int = 0):
-        set_params_from(self, locals())
+        self.estimator = estimator
+        self.alpha = alpha
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.candidates = candidates
+        self.max_train_rows = max_train_rows
+        self.embedding_size = embedding_size
+        self.epochs = epochs
+        self.negatives = negatives
+        self.regularization = regularization
+        self.seed = seed
 
     def _make_estimator(self):
         if self.estimator == "ridge":
