@@ -205,7 +205,7 @@ class Recommender(BaseEstimator):
         return order[: max(0, int(k))]
 
     # ----- feedback: liked / disliked courses --------------------------------------------------
-    dislike_strength: ClassVar[float] = 0.5
+    dislike_strength: ClassVar[float] = 1.0
     """A disliked course pulls a course of closeness 1 down by this share of the learner's score spread
     (best score minus median score), so the penalty means the same on every model's score scale."""
 
@@ -347,7 +347,8 @@ class Recommender(BaseEstimator):
         return self._to_frame(scores, row, k, exclude_seen, filters, exclude)
 
     def _to_frame(self, scores, row, k, exclude_seen, filters, exclude, liked=()) -> pd.DataFrame:
-        top = self.rank(scores, row, k, exclude_seen, filters, exclude)
+        # called through the class: a model may declare a hyperparameter named `rank` (e.g. ALS factor rank)
+        top = Recommender.rank(self, scores, row, k, exclude_seen, filters, exclude)
         reasons = self.explain(row, top) if len(top) else []
         if len(liked) and len(top):
             titles = self.catalogue_["TITLE"].astype(str).to_numpy()

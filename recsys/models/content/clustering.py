@@ -110,6 +110,14 @@ class ClusteringRecommender(ContentRecommender):
         return points
 
     # ----- scoring ----------------------------------------------------------------------------
+    def course_closeness(self, items) -> np.ndarray:
+        """Dislikes: courses taken more than average by the same clusters are close (cosine of each course's
+        per-cluster share minus its global share)."""
+        lift = (self.cluster_share_ - self.global_share_[None, :]).T
+        norms = np.linalg.norm(lift, axis=1)
+        unit = lift / np.where(norms > 0, norms, 1.0)[:, None]
+        return unit[np.asarray(items, dtype=np.int64)] @ unit.T
+
     def _parts(self, histories) -> BlendParts:
         return BlendParts(self.cluster_share_[self.assign(histories)], self.global_share_[None, :])
 

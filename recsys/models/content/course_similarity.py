@@ -147,6 +147,10 @@ class CourseSimilarityRecommender(ContentRecommender):
         n = histories.shape[0]
         return BlendParts(agg, np.full(n, prior), None, best < self.similarity_threshold)
 
+    def course_closeness(self, items) -> np.ndarray:
+        """Dislikes: text cosine of the courses (the similarity this model ranks by)."""
+        return self.similarity_[np.asarray(items, dtype=np.int64)]
+
     def _explain(self, history, items) -> list[str]:
         taken = history.indices
         reasons = []

@@ -190,6 +190,13 @@ class NMFRecommender(Recommender):
         dot = (P @ self.qi_.T).ravel()
         return self._estimate(dot, has[rows], np.zeros(len(rows)), items).reshape(n, n_items)
 
+    def course_closeness(self, items) -> np.ndarray:
+        """Dislikes: cosine of the course factors the ranking uses (enrolment NMF, or Surprise's q_i)."""
+        from recsys.models.base import _cosine_rows
+
+        factors = self.qi_ if self.ranking == "surprise" else self.components_.T
+        return _cosine_rows(factors, items)
+
     # ----- reasons ----------------------------------------------------------------------------
     def explain(self, history, items) -> list[str]:
         H = sparse.csr_matrix(history, dtype=np.float64)

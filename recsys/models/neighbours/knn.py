@@ -99,6 +99,19 @@ class KNNRecommender(SurpriseRatingPredictor, ImplicitNeighbourRanker, Recommend
         tie = self.popularity_ / (self.popularity_.max() + 1.0) * 1e-6
         return scores + tie[None, :]
 
+    def course_closeness(self, items) -> np.ndarray:
+        """Dislikes: the course x course similarity this model ranks by (item-based: a disliked course's row,
+        i.e. what it would have added to each course had it been taken); user-based or Surprise ranking: the
+        plain cosine of who-took-what."""
+        items = np.asarray(items, dtype=np.int64)
+        if not self.user_based and self.ranking_similarity != "surprise":
+            return np.asarray(self.implicit_sim_[items])
+        from recsys.models.neighbours.similarities import asymmetric_cosine
+
+        B = sparse.csr_matrix(self.train_matrix_, dtype=np.float64, copy=True)
+        B.data = np.ones_like(B.data)
+        return asymmetric_cosine(B, 0.5)[items]
+
     def __getstate__(self):
         state = dict(super().__getstate__())
         state.pop("_enrol_t_cache", None)
