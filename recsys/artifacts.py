@@ -52,16 +52,21 @@ def model_source_files() -> list[Path]:
     return files + [PACKAGE / "data" / "dataset.py", PACKAGE / "_json.py"]
 
 
-_CODE_CACHE: dict[tuple, str] = {}
+_CODE_CACHE: dict = {}
 
 
 def code_version(key: str, files: Sequence[Path] | None = None) -> str:
     """Hash of the model's class name and the source files it can depend on (what the artifact was built by).
 
-    `files` defaults to `model_source_files()`; the hash is cached per (path, size, mtime), so an edited file
-    gives a new version even in a running process.
+    With the default files (`model_source_files()`) the hash is computed once per process: it describes the
+    code this process imported, even if the files are edited while it runs. Explicit `files` are re-read
+    whenever one changes (size or mtime), e.g. a store pointed at other sources.
     """
-    paths = [Path(f) for f in (model_source_files() if files is None else files)]
+    if files is None:
+        if key not in _CODE_CACHE:
+            _CODE_CACHE[key] = _hash_sources(key, model_source_files())
+        return _CODE_CACHE[key]
+    paths = [Path(f) for f in files]
     stamp = [key]
     for f in paths:
         try:
@@ -71,15 +76,19 @@ def code_version(key: str, files: Sequence[Path] | None = None) -> str:
             stamp.append((str(f), -1, -1))
     stamp = tuple(stamp)
     if stamp not in _CODE_CACHE:
-        h = hashlib.sha256(f"{REGISTRY[key].__module__}:{REGISTRY[key].__qualname__}".encode())
-        for f in paths:
-            h.update(str(f.name).encode())
-            try:
-                h.update(f.read_bytes())
-            except OSError:
-                h.update(b"<missing>")
-        _CODE_CACHE[stamp] = h.hexdigest()[:8]
+        _CODE_CACHE[stamp] = _hash_sources(key, paths)
     return _CODE_CACHE[stamp]
+
+
+def _hash_sources(key: str, paths: Sequence[Path]) -> str:
+    h = hashlib.sha256(f"{REGISTRY[key].__module__}:{REGISTRY[key].__qualname__}".encode())
+    for f in paths:
+        h.update(str(f.name).encode())
+        try:
+            h.update(f.read_bytes())
+        except OSError:
+            h.update(b"<missing>")
+    return h.hexdigest()[:8]
 
 
 def is_uploaded(dataset) -> bool:

@@ -9,6 +9,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_IBM = ROOT.parent / "shared" / "datasets" / "ibm-course"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# App tests load folders from pytest's temporary folders: allow them (the app confines folder loading).
+os.environ.setdefault("RECSYS_DATA_ROOTS", __import__("tempfile").gettempdir())
 
 
 @pytest.fixture(scope="session")

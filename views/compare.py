@@ -3,7 +3,7 @@ segments, timings, paired test, one learner's lists."""
 import streamlit as st
 
 from recsys.models import MODEL_KEYS
-from recsys.ui import catalogue, charts, evaluation_report, frame, results, session, widgets
+from recsys.ui import catalogue, charts, evaluation_report, frame, plain, results, session, widgets
 
 
 def render() -> None:
@@ -130,10 +130,10 @@ def render() -> None:
                 titles = dict(zip(dataset.item_ids.astype(str), dataset.courses["TITLE"].astype(str)))
                 fitted = {d.label: d.model for d in result.details.values()}
                 side, lists = results.top_lists(fitted, history, result.k, titles)
-                st.caption(f"Top {result.k} for {who} (courses: {'; '.join(titles.get(c, c) for c in history)}). "
+                st.caption(f"Top {result.k} for {plain.md(who)} (courses: {'; '.join(plain.md(titles.get(c, c)) for c in history)}). "
                            "Models as fitted on the run's training split.")
                 width = max(150, 880 // max(1, len(side.columns)))
-                st.dataframe(side, height=38 + 35 * result.k,
+                st.dataframe(plain.csv_safe(side), height=38 + 35 * result.k,
                              column_config={c: st.column_config.TextColumn(c, width=width) for c in side.columns})
                 st.columns([3, 2])[0].plotly_chart(charts.overlap_heatmap(charts.jaccard_matrix(lists)),
                                                    key="cmp_jaccard")

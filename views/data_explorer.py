@@ -1,13 +1,13 @@
 """Data explorer: the shape of the dataset in use (genres, activity, popular courses, ratings, titles)."""
 import streamlit as st
 
-from recsys.ui import charts, frame, session
+from recsys.ui import charts, frame, plain, session
 
 
 def render() -> None:
     st.title("Data explorer")
     dataset = session.require_dataset()
-    st.caption(f"{session.source_label()}: {dataset.n_users:,} learners, {dataset.n_items:,} courses, "
+    st.caption(f"{plain.md(session.source_label())}: {dataset.n_users:,} learners, {dataset.n_items:,} courses, "
                f"{len(dataset.ratings):,} ratings.")
 
     left, right = st.columns(2)

@@ -7,7 +7,7 @@ import streamlit as st
 from recsys.data import LEVELS
 from recsys.models import MODEL_KEYS
 from recsys.personas import PERSONAS, persona_history
-from recsys.ui import catalogue, feedback_log, frame, session, widgets
+from recsys.ui import catalogue, feedback_log, frame, plain, session, widgets
 from recsys.ui.learner import LearnerState
 
 
@@ -122,7 +122,7 @@ def render() -> None:
         "ENROLMENTS": st.column_config.NumberColumn("Learners", width=75, format="localized"),
     }
     st.caption(f"Tick the courses the learner completed ({len(view)} of {len(table)} courses shown).")
-    event = st.dataframe(view, key=state_key, on_select="rerun", selection_mode="multi-row", hide_index=True,
+    event = st.dataframe(plain.csv_safe(view), key=state_key, on_select="rerun", selection_mode="multi-row", hide_index=True,
                          selection_default={"selection": {"rows": default_rows}}, column_config=column_config,
                          height=300)
     selected = [visible[i] for i in event.selection.rows if i < len(visible)]
@@ -159,7 +159,7 @@ def render() -> None:
             bar = st.progress(0.0, text="starting")
             try:
                 model, source = session.model_store().fetch(
-                    dataset, model_key, params,
+                    dataset, model_key, params, notify=lambda note: st.warning(note, icon=":material/gpp_maybe:"),
                     progress=lambda f, msg: bar.progress(float(min(max(f, 0.0), 1.0)), text=msg or f"{f:.0%}"))
             except Exception as exc:
                 status.update(label=f"Training {label} failed", state="error")
@@ -213,12 +213,12 @@ def render() -> None:
         for row in ranked.itertuples(index=False):
             cols = st.columns(widths, vertical_alignment="center")
             cols[0].markdown(f"{row.RANK}")
-            cols[1].markdown(f"**{row.TITLE}**  \n:gray[{row.COURSE_ID} · {row.GENRES}]")
-            cols[2].markdown(str(getattr(row, "LEVEL", "") or "-"))
+            cols[1].markdown(f"**{plain.md(row.TITLE)}**  \n:gray[{plain.md(row.COURSE_ID)} · {plain.md(row.GENRES)}]")
+            cols[2].markdown(plain.md(getattr(row, "LEVEL", "") or "-"))
             hours = getattr(row, "DURATION_HOURS", None)
             cols[3].markdown(f"{hours:g}" if hours is not None and hours == hours else "-")
             cols[4].markdown(f"{row.SCORE:,.0f}" if abs(row.SCORE) >= 100 else f"{row.SCORE:.3f}")
-            cols[5].markdown(f":gray[{row.REASON}]")
+            cols[5].markdown(f":gray[{plain.md(row.REASON)}]")
             cols[6].button("", key=f"rec_up_{row.COURSE_ID}", icon=":material/thumb_up:", help="Like: add as completed",
                            on_click=_vote, args=(row.COURSE_ID, "up"))
             cols[7].button("", key=f"rec_down_{row.COURSE_ID}", icon=":material/thumb_down:",
@@ -232,8 +232,8 @@ def render() -> None:
         show_recommendations(active)
 
     if learner.feedback:
-        ups = [titles.get(c, c) for c, v in learner.feedback.items() if v == "up"]
-        downs = [titles.get(c, c) for c, v in learner.feedback.items() if v == "down"]
+        ups = [plain.md(titles.get(c, c)) for c, v in learner.feedback.items() if v == "up"]
+        downs = [plain.md(titles.get(c, c)) for c, v in learner.feedback.items() if v == "down"]
         f1, f2 = st.columns([6, 1], vertical_alignment="center")
         f1.caption(("**Liked:** " + "; ".join(ups) if ups else "") + ("  \n" if ups and downs else "")
                    + ("**Not for me:** " + "; ".join(downs) if downs else ""))

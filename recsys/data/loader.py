@@ -61,8 +61,8 @@ FILE_LIMIT_ENV = "RECSYS_MAX_FILE_MB"
 _BINARY_SIGNATURES = {b"PK\x03\x04": "a zip file or Excel workbook", b"%PDF": "a PDF document",
                       b"\x89PNG": "a PNG image", b"\x7fELF": "a program (ELF binary)", b"GIF8": "a GIF image",
                       b"\xff\xd8\xff": "a JPEG image", b"\x1f\x8b": "a gzip archive", b"SQLite format": "a SQLite database"}
-FOLDER_REFUSED = ("this folder cannot be used: datasets can only be loaded from the data folders this server "
-                  "allows (ask the operator to add it to RECSYS_DATA_ROOTS)")
+FOLDER_REFUSED = ("not a folder this server may load data from: datasets can only be loaded from the data folders "
+                  "the operator allowed (RECSYS_DATA_ROOTS); upload the files instead")
 
 
 def max_file_bytes() -> int:

@@ -9,6 +9,7 @@ from typing import Callable
 import streamlit as st
 
 from recsys.ui import session
+from recsys.ui.plain import md
 
 
 def page(title: str, render: Callable[[], None], *, needs_dataset: bool = True) -> None:
@@ -25,6 +26,6 @@ def page(title: str, render: Callable[[], None], *, needs_dataset: bool = True) 
     # After the page, so the note reflects a dataset chosen on this run and never delays the page itself.
     dataset = session.current_dataset()
     note.caption(
-        f"**Dataset:** {session.source_label()}  \n{dataset.n_users:,} learners · {dataset.n_items:,} courses · "
+        f"**Dataset:** {md(session.source_label())}  \n{dataset.n_users:,} learners · {dataset.n_items:,} courses · "
         f"{len(dataset.ratings):,} ratings" if dataset is not None else "**Dataset:** none loaded")
     session.prewarm_models()

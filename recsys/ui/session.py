@@ -1,8 +1,12 @@
 """Per-session state for the workbench: which dataset is in use, the shared model store, error display.
 
 Everything user-specific lives in `st.session_state` (one per browser session). Process-wide caches
-(`st.cache_resource`) hold only things keyed by content: datasets by folder path + file signature, and
-the model store (keyed by dataset fingerprint, model key and parameters).
+(`st.cache_resource`) hold only things keyed by content: datasets by folder path + file signature, uploaded
+datasets by the digest of their bytes (identical uploads share one copy, within a memory budget), and the
+model store (keyed by dataset fingerprint, model key and parameters).
+
+Safety for a shared server: folders load only from allowed roots (the built-in data folder plus
+RECSYS_DATA_ROOTS; RECSYS_FOLDER_LOADING=off turns folder loading off); uploads never reach the disk.
 """
 from __future__ import annotations
 
@@ -10,7 +14,10 @@ import hashlib
 import logging
 import os
 import threading
+import time
+from collections import OrderedDict
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
@@ -22,9 +29,14 @@ log = logging.getLogger("recsys.ui")
 ROOT = Path(__file__).resolve().parents[2]
 DATA_ENV = "RECSYS_DATA_DIR"            # overrides the built-in dataset folder (tests, small demos)
 ARTIFACTS_ENV = "RECSYS_ARTIFACTS_DIR"  # overrides where trained models and the run history go
+ROOTS_ENV = "RECSYS_DATA_ROOTS"         # extra folders (os.pathsep-separated) datasets may be loaded from
+FOLDERS_ENV = "RECSYS_FOLDER_LOADING"   # "off" hides folder loading
+UPLOAD_MEMORY_ENV = "RECSYS_UPLOAD_MEMORY_MB"  # server memory for uploaded datasets, all sessions together
+ARTIFACTS_CAP_ENV = "RECSYS_ARTIFACTS_MAX_MB"  # disk for saved models (least recently used removed first)
+UPLOAD_ENTRIES, UPLOAD_TTL = 8, 3600    # distinct uploads kept at once; seconds an unused upload is kept
 
 SOURCE = "dataset_source"        # {"kind": "builtin" | "folder" | "upload", ...}
-UPLOADED = "uploaded_dataset"    # the Dataset built from uploaded files (this session only)
+UPLOADED = "uploaded_dataset"    # an UploadHandle: which upload this session uses (the data is in upload_cache)
 
 
 def builtin_dir() -> Path:
@@ -33,6 +45,31 @@ def builtin_dir() -> Path:
 
 def artifacts_dir() -> Path:
     return Path(os.environ.get(ARTIFACTS_ENV) or ROOT / "artifacts")
+
+
+def _env_number(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name) or default)
+    except ValueError:
+        return default
+
+
+def allowed_roots() -> list[Path]:
+    """Folders datasets may be loaded from: the built-in data folder plus those named in RECSYS_DATA_ROOTS."""
+    extra = [Path(p).expanduser() for p in os.environ.get(ROOTS_ENV, "").split(os.pathsep) if p.strip()]
+    return [builtin_dir(), *extra]
+
+
+def folder_loading_enabled() -> bool:
+    return os.environ.get(FOLDERS_ENV, "on").strip().lower() not in ("off", "0", "false", "no")
+
+
+def upload_limit_mb() -> int:
+    """Largest uploaded file in MB: Streamlit's server.maxUploadSize (the one setting for the uploader)."""
+    try:
+        return int(st.get_option("server.maxUploadSize"))
+    except Exception:
+        return 200
 
 
 # ----- errors ----------------------------------------------------------------------------------
@@ -49,7 +86,9 @@ def describe_error(exc: BaseException) -> str:
 
 def show_error(action: str, exc: BaseException, hint: str = "") -> None:
     log.warning("%s failed", action, exc_info=exc)
-    text = f"**{action} failed:** {describe_error(exc)}"
+    from recsys.ui.plain import md
+
+    text = f"**{action} failed:** {md(describe_error(exc))}"
     if hint:
         text += f"  \n{hint}"
     st.error(text, icon=":material/error:")
@@ -72,37 +111,125 @@ def folder_signature(path: Path) -> tuple:
 
 
 @st.cache_resource(show_spinner="Loading dataset ...", max_entries=6)
-def _load_folder(path: str, signature: tuple):
+def _load_folder(path: str, signature: tuple, roots: tuple | None):
     from recsys.data import load_dataset
 
-    return load_dataset(path)
+    return load_dataset(path, allowed_roots=None if roots is None else [Path(r) for r in roots])
 
 
-def load_folder(path) -> "Dataset":
-    """The Dataset in an IBM-format folder (cached per path and file signature); raises DatasetError."""
+def load_folder(path, *, confined: bool = True) -> "Dataset":
+    """The Dataset in an IBM-format folder (cached per path and file signature); raises DatasetError.
+
+    `confined` (a browser user's choice): only inside `allowed_roots()`, symlinks resolved, one message that
+    reveals nothing for anything else; the built-in folder is always allowed."""
     from recsys.data import DatasetError
+    from recsys.data.loader import FOLDER_REFUSED, MAX_PATH_CHARS, inside_roots
 
-    path = Path(str(path).strip()).expanduser()
-    if not str(path) or not path.is_dir():
-        raise DatasetError(f"{path}: not a folder -- give the path of a folder holding ratings.csv and course_genre.csv")
-    return _load_folder(str(path.resolve()), folder_signature(path))
+    text = str(path).strip()
+    roots = None
+    if confined:
+        if not folder_loading_enabled():
+            raise DatasetError("loading folders is turned off on this server; upload the CSV files instead")
+        roots = tuple(str(r) for r in allowed_roots())
+        if not text or len(text) > MAX_PATH_CHARS or "\x00" in text or not inside_roots(Path(text).expanduser(), roots):
+            raise DatasetError(FOLDER_REFUSED)
+    folder = Path(text).expanduser()
+    if not text or not folder.is_dir():
+        raise DatasetError(f"{text}: not a folder -- give the path of a folder holding ratings.csv and course_genre.csv")
+    return _load_folder(os.path.realpath(folder), folder_signature(folder), roots)
+
+
+@dataclass(frozen=True)
+class UploadHandle:
+    """What a session keeps of its upload: a few numbers, not the data."""
+    digest: str
+    fingerprint: str
+    ratings: int
+
+
+class UploadCache:
+    """Uploaded datasets of all sessions, by content digest, within a memory budget (LRU + time-to-live).
+
+    Sessions keep only the digest: identical uploads share one Dataset, an upload unused for `ttl` seconds
+    or pushed out by newer ones is dropped (the session is told to upload again), and an upload that alone
+    exceeds the budget is refused with the numbers."""
+
+    def __init__(self, budget_bytes: int, max_entries: int = UPLOAD_ENTRIES, ttl: float = UPLOAD_TTL):
+        self.budget, self.max_entries, self.ttl = int(budget_bytes), int(max_entries), float(ttl)
+        self._items: OrderedDict[str, tuple] = OrderedDict()  # digest -> (dataset, bytes, last used)
+        self._lock = threading.Lock()
+
+    def get(self, digest: str):
+        with self._lock:
+            self._expire()
+            item = self._items.get(digest)
+            if item is None:
+                return None
+            self._items[digest] = (item[0], item[1], time.monotonic())
+            self._items.move_to_end(digest)
+            return item[0]
+
+    def put(self, digest: str, dataset) -> None:
+        from recsys.data import DatasetError
+
+        size = dataset_bytes(dataset)
+        if size > self.budget:
+            raise DatasetError(f"this upload needs about {size / 2**20:,.0f} MB of server memory; the limit for "
+                               f"uploads is {self.budget / 2**20:,.0f} MB (setting {UPLOAD_MEMORY_ENV}). Upload "
+                               f"fewer ratings, or ask the operator to put the files in an allowed folder")
+        with self._lock:
+            self._items[digest] = (dataset, size, time.monotonic())
+            self._items.move_to_end(digest)
+            self._expire()
+            while len(self._items) > 1 and (len(self._items) > self.max_entries or self.used() > self.budget):
+                self._items.popitem(last=False)
+
+    def used(self) -> int:
+        return sum(item[1] for item in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for digest in [d for d, item in self._items.items() if now - item[2] > self.ttl]:
+            del self._items[digest]
+
+
+def dataset_bytes(dataset) -> int:
+    """Server memory a dataset holds (frames deep, plus its rating matrix)."""
+    total = int(dataset.ratings.memory_usage(deep=True).sum()) + int(dataset.courses.memory_usage(deep=True).sum())
+    if dataset.bows is not None:
+        total += int(dataset.bows.memory_usage(deep=True).sum())
+    return total + 12 * len(dataset.ratings)  # the CSR matrix: float32 data + int32 index (+ index pointer)
+
+
+@st.cache_resource
+def upload_cache() -> UploadCache:
+    """One per server process."""
+    return UploadCache(int(_env_number(UPLOAD_MEMORY_ENV, 2048) * 2**20))
 
 
 def load_uploaded(files) -> "Dataset":
-    """A Dataset from uploaded CSV files (UploadedFile objects); raises DatasetError with a clear message."""
-    from recsys.data import DatasetError
+    """A Dataset from uploaded CSV files (UploadedFile objects); raises DatasetError with a clear message.
 
-    try:
-        from recsys.data.loader import load_dataset_from_files
-    except ImportError as exc:
-        raise DatasetError("loading uploaded files is not available in this version (recsys.data.loader missing)") from exc
+    Identical uploads (same bytes) from any session share one Dataset in `upload_cache()`."""
+    from recsys.data import DatasetError
+    from recsys.data.loader import load_dataset_from_files
+
+    digest = uploaded_digest(files)
+    cached = upload_cache().get(digest)
+    if cached is not None:
+        return cached
     named = {}
     for f in files:
         name = Path(f.name).name
         if not name.lower().endswith(".csv"):
             raise DatasetError(f"{name}: only .csv files can be uploaded")
         named[name] = f.getvalue()
-    return load_dataset_from_files(named, name="uploaded")
+    dataset = load_dataset_from_files(named, name="uploaded")
+    upload_cache().put(digest, dataset)
+    return dataset
 
 
 def uploaded_digest(files) -> str:
@@ -118,9 +245,14 @@ def dataset_source() -> dict:
 
 
 def use_source(source: dict, dataset=None) -> None:
+    """Switch this session's dataset. An upload is remembered by its digest only (the data is in
+    `upload_cache()`); `dataset` puts it there if it is not (e.g. a test building the session by hand)."""
     st.session_state[SOURCE] = dict(source)
     if source["kind"] == "upload":
-        st.session_state[UPLOADED] = dataset
+        if dataset is not None and upload_cache().get(source["digest"]) is None:
+            upload_cache().put(source["digest"], dataset)
+        if dataset is not None:
+            st.session_state[UPLOADED] = UploadHandle(source["digest"], dataset.fingerprint, len(dataset.ratings))
     else:
         st.session_state.pop(UPLOADED, None)
 
@@ -140,9 +272,10 @@ def current_dataset():
     st.session_state.pop("_dataset_problem", None)
     try:
         if source["kind"] == "upload":
-            ds = st.session_state.get(UPLOADED)
+            ds = upload_cache().get(source.get("digest", ""))
             if ds is None:
-                raise ValueError("the uploaded dataset is no longer in this session; upload the files again")
+                raise ValueError("the uploaded dataset is no longer in server memory (uploads are kept for "
+                                 f"{UPLOAD_TTL // 60} minutes unused, {UPLOAD_ENTRIES} at a time); upload the files again")
             return ds
         if source["kind"] == "folder":
             return load_folder(source["path"])
@@ -161,7 +294,9 @@ def dataset_problem() -> str:
 
 
 def no_dataset_message() -> None:
-    st.warning(f"No dataset is loaded: {dataset_problem()}", icon=":material/database:")
+    from recsys.ui.plain import md
+
+    st.warning(f"No dataset is loaded: {md(dataset_problem())}", icon=":material/database:")
     st.page_link(navigation.HOME, label="Choose a dataset on the Home page", icon=":material/home:")
 
 
@@ -178,15 +313,16 @@ def require_dataset():
 
 # ----- models ----------------------------------------------------------------------------------
 @st.cache_resource
-def _model_store(root: str):
+def _model_store(root: str, max_bytes: int):
     from recsys.artifacts import ModelStore  # imports scikit-learn: only when a page needs models
 
-    return ModelStore(root)
+    return ModelStore(root, max_bytes=max_bytes)
 
 
 def model_store():
-    """One store per server process: models are shared by content key, never by session."""
-    return _model_store(str(artifacts_dir() / "models"))
+    """One store per server process: models are shared by content key, never by session. Models trained on
+    uploads stay in its memory only; the disk copy is capped at RECSYS_ARTIFACTS_MAX_MB (LRU cleanup)."""
+    return _model_store(str(artifacts_dir() / "models"), int(_env_number(ARTIFACTS_CAP_ENV, 2048) * 2**20))
 
 
 _warm_started = threading.Event()  # process-wide, not user data: only says the import warm-up began

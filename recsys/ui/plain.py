@@ -1,0 +1,48 @@
+"""Data-derived text shown as text: no markdown, links, images, LaTeX or directives; no spreadsheet formulas.
+
+Course titles, CSV headers, ids, folder names and error messages that quote them come from files a user
+supplied. Streamlit renders markdown in st.markdown/caption/info/error and in widget labels, so an image link
+in a title would make every viewer's browser fetch a URL. `md()` escapes such text for those calls.
+Tables (st.dataframe) render plain text, but their toolbar's "Download as CSV" exports cells as they are:
+`csv_safe()` neutralizes formula-leading cells (OWASP: prefix with a quote) in frames shown or exported.
+"""
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+# Inline markup anywhere: emphasis, code, links/images ([ ]), HTML, LaTeX ($), tables, strikethrough;
+# ':' only before a letter (':material/x:' icons, ':red[...]' colours, emoji shortcodes).
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]<>$|~&])|(:)(?=[A-Za-z])")
+# Block markup only matters at the start of the text (one line): headings, lists, quotes, rules.
+_BLOCK_START = re.compile(r"^(\s*\d*)([#>+=.)-])")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def md(text) -> str:
+    """`text` escaped so Streamlit's markdown shows it literally, on one line."""
+    flat = _MARKDOWN.sub(lambda m: "\\" + (m.group(1) or m.group(2)), " ".join(str(text).split()))
+    return _BLOCK_START.sub(lambda m: m.group(1) + "\\" + m.group(2), flat)
+
+
+def csv_cell(value):
+    """A cell that cannot start a spreadsheet formula: text starting with = + - @ tab or CR gets a leading
+    quote, unless it is just a number written as text (e.g. '-0.5')."""
+    if not isinstance(value, str) or not value.startswith(_FORMULA_START):
+        return value
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return "'" + value
+
+
+def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `frame` whose text cells (and column names) are safe to export to a spreadsheet."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(csv_cell)
+    out.columns = [csv_cell(c) for c in out.columns]
+    return out
