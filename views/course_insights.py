@@ -60,8 +60,10 @@ def render() -> None:
 def course_section(dataset, study: ExposureStudy) -> None:
     table = catalogue.course_table(dataset)
     titles = dict(zip(table["COURSE_ID"], table["TITLE"]))
-    course_id = st.selectbox("Course", table["COURSE_ID"].tolist(), key="ci_course",
-                             format_func=lambda c: f"{titles.get(c, c)} ({c})")
+    ids = table["COURSE_ID"].tolist()
+    most_taken = int(table["ENROLMENTS"].to_numpy().argmax()) if len(table) else 0
+    course_id = st.selectbox("Course", ids, key="ci_course", format_func=lambda c: f"{titles.get(c, c)} ({c})",
+                             **({} if "ci_course" in st.session_state else {"index": most_taken}))
     with session.guard("The course report"):
         report = study.course_report(course_id)
         st.session_state["ci_report"] = report

@@ -58,15 +58,21 @@ def rank_distribution(report: Mapping[str, Any]) -> go.Figure:
 
 
 def segment_bars(report: Mapping[str, Any], by: str) -> go.Figure:
-    """Share of each segment's learners who get the course in their top-K, per model."""
+    """Share of each segment's learners who get the course in their top-K, per model; when no learner gets it,
+    the segment's median rank instead (where it lands, for whom)."""
     rows = [{"model": m["label"], "segment": s["segment"], "share": s["share"], "shown": s["shown"],
-             "learners": s["learners"]}
+             "learners": s["learners"], "median rank": s.get("median_rank")}
             for m in report["models"].values() if m.get("placeable", True) for s in m["segments"][by]]
-    frame = pd.DataFrame(rows, columns=["model", "segment", "share", "shown", "learners"])
+    frame = pd.DataFrame(rows, columns=["model", "segment", "share", "shown", "learners", "median rank"])
     title = {"activity": "By activity (courses taken)", "main_genre": "By main genre"}.get(by, by)
-    fig = px.bar(frame, x="segment", y="share", color="model", barmode="group", title=title,
-                 hover_data=["shown", "learners"])
-    fig.update_yaxes(title="share of the segment shown it", tickformat=".0%")
+    if len(frame) and frame["shown"].sum() == 0:
+        fig = px.bar(frame, x="segment", y="median rank", color="model", barmode="group", hover_data=["learners"],
+                     title=f"{title}: median rank (no learner gets it in the top-K)")
+        fig.update_yaxes(title="median rank (lower = closer to the top)", rangemode="tozero")
+    else:
+        fig = px.bar(frame, x="segment", y="share", color="model", barmode="group", title=title,
+                     hover_data=["shown", "learners", "median rank"])
+        fig.update_yaxes(title="share of the segment shown it", tickformat=".0%", rangemode="tozero")
     fig.update_xaxes(title=None)
     return _tidy(fig)
 
