@@ -129,25 +129,73 @@ def test_selection_survives_filter_changes(app_env):
 
 
 def test_thumbs_rerank_for_the_session(app_env):
+    """Issue 10: a thumbs-down is not a completion (no reason says the learner took it), a thumbs-up is a like
+    (not counted as completed), both are shown as chips apart from the completed courses, and undo is per course."""
     at = _open("recommend")
-    _select_rows(at, [1, 2])
+    picked = _select_rows(at, [1, 2])
+    at.selectbox(key="rec_model").set_value("knn")
+    at.run()
     at.button(key="rec_train").click()
     at.run()
+    titles = dict(zip(app_env["dataset"].courses["COURSE_ID"], app_env["dataset"].courses["TITLE"]))
     before = at.session_state["rec_last"]["COURSE_ID"].tolist()
-    at.button(key=f"rec_down_{before[0]}").click()
+    disliked = before[0]
+    at.button(key=f"rec_down_{disliked}").click()
     at.run()
-    after = at.session_state["rec_last"]["COURSE_ID"].tolist()
-    assert before[0] not in after, "a thumbs-down course is never recommended again"
-    at.button(key=f"rec_up_{after[0]}").click()
+    _ok(at)
+    recs = at.session_state["rec_last"]
+    after = recs["COURSE_ID"].tolist()
+    assert disliked not in after, "a thumbs-down course is never recommended again"
+    assert not any(titles[disliked] in r for r in recs["REASON"]), "no reason names the disliked course"
+    learner = at.session_state["rec_learner"]
+    assert set(learner.history) == set(picked) and learner.disliked() == [disliked]
+    box = next(m for m in at.multiselect if (m.key or "").startswith("rec_completed_"))
+    assert box.label.startswith("Completed courses (2)") and disliked not in box.value
+    assert at.button(key=f"rec_undo_{disliked}").label == titles[disliked], "a 'not for me' chip"
+    liked = after[0]
+    at.button(key=f"rec_up_{liked}").click()
     at.run()
     _ok(at)
     learner = at.session_state["rec_learner"]
-    history = learner.combined(app_env["dataset"].rating_scale)
-    lo, hi = app_env["dataset"].rating_scale
-    assert history[after[0]] == hi and history[before[0]] == lo
-    assert after[0] not in at.session_state["rec_last"]["COURSE_ID"].tolist(), "a liked course counts as taken"
+    assert set(learner.history) == set(picked) and learner.liked() == [liked], "a like is not a completion"
+    box = next(m for m in at.multiselect if (m.key or "").startswith("rec_completed_"))
+    assert box.label.startswith("Completed courses (2)")
+    recs = at.session_state["rec_last"]
+    assert liked not in recs["COURSE_ID"].tolist(), "a liked course is not recommended again"
+    assert not any(f"you took {titles[liked]}" in r for r in recs["REASON"])
+    assert any(f"because you liked {titles[liked]}" in r for r in recs["REASON"]), "reasons name the like"
+    assert any("Liked (1)" in m.value for m in at.markdown) and any("Not for me (1)" in m.value for m in at.markdown)
+    # Undo one vote: the disliked course can come back, the like stays.
+    at.button(key=f"rec_undo_{disliked}").click()
+    at.run()
+    _ok(at)
+    learner = at.session_state["rec_learner"]
+    assert learner.disliked() == [] and learner.liked() == [liked]
+    assert not [b for b in at.button if b.key == f"rec_undo_{disliked}"]
     # The dataset files are never written.
     assert sum(1 for _ in app_env["data"].iterdir()) == 6   # 5 CSV files + the behaviour model
+
+
+def test_random_learner_clears_the_id_box_and_picked_courses_come_first(app_env):
+    at = _open("recommend")
+    at.text_input(key="rec_user_id").input("something typed")
+    at.run()
+    at.button(key="rec_random_user").click()
+    at.run()
+    _ok(at)
+    assert at.text_input(key="rec_user_id").value == "", "the id box no longer names another learner"
+    history = at.session_state["rec_learner"].history
+    assert len(history) >= 3
+    table = next(d for d in at.dataframe if (d.key or "").startswith("rec_table_"))
+    shown = table.value["COURSE_ID"].tolist()
+    assert set(shown[:len(history)]) == set(history), "the loaded learner's courses are the first rows"
+    rows = at.session_state[table.key]["selection"]["rows"] if table.key in at.session_state else None
+    assert rows in (None, list(range(len(history))))
+    # Ticking one more row keeps the order (rows do not jump under the mouse).
+    extra = _select_rows(at, list(range(len(history))) + [len(history) + 2])
+    table = next(d for d in at.dataframe if (d.key or "").startswith("rec_table_"))
+    assert table.value["COURSE_ID"].tolist() == shown
+    assert set(at.session_state["rec_learner"].history) == set(extra)
 
 
 def test_persona_and_dataset_learner(app_env):
@@ -326,3 +374,24 @@ def test_recommend_page_groups_rating_only_parameters(app_env):
     assert "Predicted ratings only" in captions
     labels = [w.label for kind in (at.slider, at.number_input, at.selectbox, at.toggle) for w in kind]
     assert "Number of neighbours" in labels and "Similarity" in labels
+
+
+def test_evaluation_page_draws_what_each_model_reports(app_env):
+    """Diagnostics come from Recommender.diagnostics(): clusters (+ PCA variance) and the text similarity map."""
+    at = _open("compare")
+    at.multiselect(key="cmp_models").set_value(["clustering_pca", "course_similarity"])
+    at.select_slider(key="cmp_resamples").set_value(0)
+    at.run()
+    at.button(key="cmp_run").click()
+    at.run(timeout=300)
+    _ok(at)
+    at.switch_page(PAGE_FILES["evaluation"])
+    at.run()
+    expected = {"clustering_pca": {"ev_sizes", "ev_evr", "ev_scatter"}, "course_similarity": {"ev_sim"}}
+    for name, keys in expected.items():
+        at.selectbox(key="ev_model").set_value(name)
+        at.run()
+        _ok(at)
+        drawn = {c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")}  # ids end with the chart key
+        assert keys <= drawn, (name, drawn)
+        assert not (set().union(*expected.values()) - keys) & drawn, (name, drawn)

@@ -4,13 +4,12 @@ import numpy as np
 import streamlit as st
 
 from recsys.evaluation.history import PROTOCOLS
-from recsys.ui import charts, frame, navigation, results, session
+from recsys.ui import charts, diagnostics, frame, navigation, results, session
 
 
 def render() -> None:
     st.title("Evaluation plots")
     dataset = session.require_dataset()
-    ss = st.session_state
 
     runs = session.session_runs("compare")
     st.subheader("A run of this session")
@@ -47,30 +46,7 @@ def render() -> None:
             shown += 1
             with session.guard("Drawing the learning curve"):
                 st.plotly_chart(charts.learning_curve(d.learning_curve), key="ev_curve")
-        if hasattr(model, "cluster_sizes_"):
-            shown += 1
-            with session.guard("Drawing the cluster plots"):
-                left, right = st.columns(2)
-                left.plotly_chart(charts.cluster_sizes(model.cluster_sizes_), key="ev_sizes")
-                if hasattr(model, "explained_variance_ratio_"):
-                    right.plotly_chart(charts.variance_ratio(model.explained_variance_ratio_), key="ev_evr")
-                rows = model.train_matrix_
-                rng = np.random.default_rng(result.seed)
-                sample = np.sort(rng.choice(rows.shape[0], size=min(3000, rows.shape[0]), replace=False))
-                histories = rows[sample]
-                st.plotly_chart(charts.learner_scatter(model.learner_features(histories), model.assign(histories),
-                                                          seed=result.seed), key="ev_scatter")
-        if hasattr(model, "similarity_"):
-            shown += 1
-            with session.guard("Drawing the course similarity"):
-                n_top = st.columns([1, 2])[0].slider("Most-enrolled courses shown", 5, 40, 20, key="ev_sim_n")
-                enrol = np.bincount(model.train_matrix_.indices, minlength=model.train_matrix_.shape[1])
-                top = np.argsort(-enrol, kind="stable")[:n_top]
-                sim = np.asarray(model.similarity_[np.ix_(top, top)].todense() if hasattr(model.similarity_, "todense")
-                                 else model.similarity_[np.ix_(top, top)])
-                titles = model.catalogue_["TITLE"].astype(str).to_numpy()[top].tolist()
-                st.plotly_chart(charts.similarity_heatmap(sim, titles, f"Course similarity of the {n_top} most-enrolled "
-                                                                        "courses (text cosine)"), key="ev_sim")
+        shown += diagnostics.draw(model, result.seed)
         if not shown:
             st.caption(f"{d.label} has no model-specific plots (rating, learning-curve, cluster or similarity plots "
                        "appear for models that have them).")

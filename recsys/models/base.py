@@ -137,26 +137,22 @@ class Recommender(BaseEstimator):
         """One short learner-facing reason per recommended course index in `items`."""
         return ["recommended for you"] * len(items)
 
+    def diagnostics(self) -> dict[str, Any]:
+        """What this model can show about itself on the Evaluation page (recsys.ui.diagnostics draws it).
+
+        Known keys: "cluster_sizes" (array), "explained_variance" (array), "learner_map" (callable histories ->
+        (features, cluster labels)), "course_similarity" (n_courses x n_courses array) with
+        "similarity_label". Models without model-specific plots return {}.
+        """
+        return {}
+
     # ----- serving ----------------------------------------------------------------------------
     def history_row(self, history: Mapping[str, float] | Iterable[str]) -> sparse.csr_matrix:
         """Turn a mapping id -> rating (or a list of completed ids) into a 1 x n_courses row."""
+        from recsys.data.dataset import history_row
+
         self._check_fitted()
-        if isinstance(history, Mapping):
-            ids, values = [str(i).strip() for i in history], [float(v) for v in history.values()]
-        else:
-            ids = [str(i).strip() for i in history]
-            values = [self.rating_scale_[1]] * len(ids)
-        cols = self.item_index_.get_indexer(ids) if ids else np.zeros(0, dtype=np.int64)
-        unknown = [i for i, c in zip(ids, cols) if c < 0]
-        if unknown:
-            shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
-            raise ValueError(f"unknown course id(s): {shown} -- not in this model's catalogue of {len(self.item_index_)} courses")
-        row = sparse.csr_matrix(
-            (np.asarray(values, np.float32), (np.zeros(len(cols), np.int64), np.asarray(cols, np.int64))),
-            shape=(1, len(self.item_index_)),
-        )
-        row.sum_duplicates()
-        return row
+        return history_row(self.item_index_, history, completed=self.rating_scale_[1])
 
     def filter_mask(self, filters: Mapping[str, Any] | None) -> np.ndarray:
         """Boolean mask over the catalogue for filters {genres: [...], levels: [...], max_duration: h}."""

@@ -110,6 +110,10 @@ class ClusteringRecommender(ContentRecommender):
         return points
 
     # ----- scoring ----------------------------------------------------------------------------
+    def diagnostics(self) -> dict:
+        return {"cluster_sizes": self.cluster_sizes_,
+                "learner_map": lambda histories: (self.learner_features(histories), self.assign(histories))}
+
     def course_closeness(self, items) -> np.ndarray:
         """Dislikes: courses taken more than average by the same clusters are close (cosine of each course's
         per-cluster share minus its global share)."""

@@ -53,6 +53,9 @@ class ClusteringPCARecommender(ClusteringRecommender):
         self.explained_variance_ratio_ = self.pca_.explained_variance_ratio_
         self.n_components_ = int(self.pca_.n_components_)
 
+    def diagnostics(self) -> dict:
+        return {**super().diagnostics(), "explained_variance": self.explained_variance_ratio_}
+
     def _to_space(self, features: np.ndarray) -> np.ndarray:
         return self.pca_.transform(features)
 

@@ -147,6 +147,9 @@ class CourseSimilarityRecommender(ContentRecommender):
         n = histories.shape[0]
         return BlendParts(agg, np.full(n, prior), None, best < self.similarity_threshold)
 
+    def diagnostics(self) -> dict:
+        return {"course_similarity": self.similarity_, "similarity_label": "text cosine"}
+
     def course_closeness(self, items) -> np.ndarray:
         """Dislikes: text cosine of the courses (the similarity this model ranks by)."""
         return self.similarity_[np.asarray(items, dtype=np.int64)]
