@@ -37,16 +37,23 @@ def _cmd_recommend(args) -> int:
     if args.model_path:
         model = load_model(args.model_path, dataset)
     else:
-        model = None
+        model, refused = None, False
         if default_path.exists():
             try:
                 model = load_model(default_path, dataset)
-            except ValueError as exc:  # trained on another dataset or corrupted: refit below
+            except ValueError as exc:  # trained on another dataset, corrupted or forged: never read, refit below
                 print(f"note: not using {default_path}: {exc}", file=sys.stderr)
+                refused = True
         if model is None:
             model = make_model(args.model, seed=args.seed, **parse_params(args.param))
             print(f"note: fitting '{args.model}' now (save one with `python -m recsys train`)", file=sys.stderr)
             model.fit(dataset, progress=Progress(f"fit {args.model}"))
+            if refused:  # replace the unusable artifact (atomically) so the next call does not refit again
+                try:
+                    model.save(default_path)
+                    print(f"note: rewrote {default_path} with the refitted model", file=sys.stderr)
+                except (OSError, ValueError) as exc:
+                    print(f"note: could not rewrite {default_path}: {exc}", file=sys.stderr)
     if model.key != args.model:
         raise UsageError(f"{args.model_path} holds a '{model.key}' model, not '{args.model}'")
     recs = model.recommend(courses, k=args.k)

@@ -1,0 +1,48 @@
+"""CLI: a corrupted or forged default artifact is reported, never read, refitted and rewritten atomically."""
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(args, cwd, env):
+    return subprocess.run([sys.executable, "-m", "recsys", *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT), **env})
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_cli_rewrites_a_corrupted_artifact_once_and_never_runs_a_forged_one(tmp_path):
+    env = {"RECSYS_SECRET_KEY_FILE": str(tmp_path / "key" / "artifact.key")}
+    out = run(["generate", "--out", "data", "--seed", "3", "--learners", "200", "--courses", "20"], tmp_path, env)
+    assert out.returncode == 0, out.stderr
+    assert run(["train", "--data", "data", "--model", "popularity"], tmp_path, env).returncode == 0
+    artifact = tmp_path / "artifacts" / "models" / "popularity"
+    course = (tmp_path / "data" / "course_genre.csv").read_text().splitlines()[1].split(",")[0]
+    recommend = ["recommend", "--data", "data", "--model", "popularity", "--courses", course, "--k", "3"]
+
+    state = artifact / "state.npz"
+    state.write_bytes(state.read_bytes()[:100])  # truncated
+    first = run(recommend, tmp_path, env)
+    assert first.returncode == 0, first.stderr
+    assert "checksum mismatch" in first.stderr and "rewrote" in first.stderr
+    second = run(recommend, tmp_path, env)
+    assert second.returncode == 0 and "fitting" not in second.stderr, second.stderr
+    assert second.stdout == first.stdout
+
+    marker = tmp_path / "payload-ran"
+    (artifact / "objects.pkl").write_bytes(pickle.dumps([_Payload(str(marker))]))
+    third = run(recommend, tmp_path, env)
+    assert third.returncode == 0 and "not using" in third.stderr and not marker.exists()
+    assert third.stdout == first.stdout
