@@ -67,7 +67,7 @@ def segment_bars(report: Mapping[str, Any], by: str) -> go.Figure:
     title = {"activity": "By activity (courses taken)", "main_genre": "By main genre"}.get(by, by)
     if len(frame) and frame["shown"].sum() == 0:
         fig = px.bar(frame, x="segment", y="median rank", color="model", barmode="group", hover_data=["learners"],
-                     title=f"{title}: median rank (no learner gets it in the top-K)")
+                     title=f"{title}: median rank (in no top-K)")
         fig.update_yaxes(title="median rank (lower = closer to the top)", rangemode="tozero")
     else:
         fig = px.bar(frame, x="segment", y="share", color="model", barmode="group", title=title,
