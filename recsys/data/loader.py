@@ -460,6 +460,10 @@ class _Table:
             raise DatasetError(f"{label} could not be parsed as CSV: {_parser_message(exc)}") from None
         except pd.errors.EmptyDataError:
             raise DatasetError(f"{label} is empty (no header, no data rows); expected {_EXPECTED[fname]}") from None
+        if not isinstance(df.index, pd.RangeIndex):  # every row has more fields than the header: pandas made an index
+            raise DatasetError(f"{label} could not be parsed as CSV: the data rows have more fields than the header "
+                               f"({len(header)}); expected {len(header)} comma-separated fields per row "
+                               f"(quote cells that contain commas)")
         if len(self.found) != len(df.columns):  # e.g. blank lines above the header
             self.found = [str(c).strip() for c in df.columns]
         df.columns = self.found
