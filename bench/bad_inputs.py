@@ -166,7 +166,7 @@ def run_sessions(n: int, tmp: Path) -> dict:
     datasets = []
     for i in range(n):
         folder = tmp / f"s{i}"
-        generate_dataset(folder, seed=i, n_learners=60 + i, n_courses=12)
+        generate_dataset(folder, seed=i, n_learners=60 + i, n_courses=14)
         datasets.append((60 + i, [(f.name, f.read_bytes(), "text/csv") for f in sorted(folder.glob("*.csv"))]))
     os.environ.setdefault("RECSYS_DATA_DIR", str(tmp / "s0"))
     os.environ.setdefault("RECSYS_ARTIFACTS_DIR", str(tmp / "artifacts"))
