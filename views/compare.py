@@ -3,7 +3,7 @@ segments, timings, paired test, one learner's lists."""
 import streamlit as st
 
 from recsys.models import MODEL_KEYS
-from recsys.ui import catalogue, charts, evaluation_report, frame, plain, results, session, widgets
+from recsys.ui import catalogue, charts, evaluation_report, frame, long_task, plain, results, session, widgets
 
 
 def render() -> None:
@@ -39,21 +39,17 @@ def render() -> None:
     if st.button("Run comparison", type="primary", icon=":material/play_arrow:", disabled=not chosen, key="cmp_run"):
         from recsys.evaluation import Experiment
 
-        with st.status(f"Comparing {len(chosen)} model(s) ...", expanded=True) as status:
-            bar = st.progress(0.0, text="starting")
-            try:
-                experiment = Experiment(dataset, split, [(m, params.get(m, {})) for m in chosen], k=int(k), seed=int(seed),
-                                        split_params=split_params, n_resamples=int(resamples), **options)
-                result = experiment.run(progress=lambda f, msg: bar.progress(float(min(max(f, 0.0), 1.0)), text=msg))
-            except Exception as exc:
-                status.update(label="Comparison failed", state="error")
-                session.show_error("The comparison", exc, "Change the split or parameters and run again.")
-            else:
-                note = session.record("compare", result)
-                title = f"{', '.join(d.label for d in result.details.values())} ({split}, K={k}, seed {seed})"
-                entry = session.add_run("compare", title, result)
-                ss["cmp_selected_run"] = entry["id"]
-                status.update(label=f"Done: run {entry['id']} of this session, {note}", state="complete", expanded=False)
+        def compared(result) -> str:
+            note = session.record("compare", result)
+            title = f"{', '.join(d.label for d in result.details.values())} ({split}, K={k}, seed {seed})"
+            entry = session.add_run("compare", title, result)
+            ss["cmp_selected_run"] = entry["id"]
+            return f"Done: run {entry['id']} of this session, {note}"
+
+        long_task.run(f"Comparing {len(chosen)} model(s) ...", lambda progress: Experiment(
+            dataset, split, [(m, params.get(m, {})) for m in chosen], k=int(k), seed=int(seed),
+            split_params=split_params, n_resamples=int(resamples), **options).run(progress=progress),
+            what="The comparison", hint="Change the split or parameters and run again.", done=compared)
 
     # ----- results -----------------------------------------------------------------------------------
     runs = session.session_runs("compare")
@@ -74,10 +70,10 @@ def render() -> None:
         primary = f"ndcg@{result.k}"
         st.subheader("Leaderboard")
         tied = results.tied_labels(result.vs_best(), primary)
-        st.dataframe(results.leaderboard_frame(table, metrics, primary, tied), hide_index=True,
+        st.dataframe(results.leaderboard_frame(table, metrics, primary, tied), hide_index=True, key="cmp_leaderboard",
                      column_config={"Model": st.column_config.TextColumn(width="medium"),
                                     "Parameters": st.column_config.TextColumn(width="medium")})
-        st.caption(f"Metrics are means over test learners with 95% bootstrap intervals; RMSE/MAE only for models that "
+        st.caption("Metrics are means over test learners with 95% bootstrap intervals; RMSE/MAE only for models that "
                    "predict ratings on known learners (n/a otherwise). Tied with best: " + primary + " not "
                    "significantly below the best model (Wilcoxon, Holm-adjusted p >= 0.05). Fit time on the training "
                    "split; recommend time per learner.")

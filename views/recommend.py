@@ -7,7 +7,7 @@ import streamlit as st
 from recsys.data import LEVELS
 from recsys.models import MODEL_KEYS
 from recsys.personas import PERSONAS, persona_history
-from recsys.ui import catalogue, feedback_log, frame, plain, session, widgets
+from recsys.ui import catalogue, feedback_log, frame, long_task, plain, session, widgets
 from recsys.ui.learner import LearnerState
 
 
@@ -57,8 +57,41 @@ def render() -> None:
         learner.feedback.clear()
 
 
+    def _undo(course_id: str):
+        learner.undo(course_id)
+
+
+    def _random_learner():
+        """A seeded random learner with 3+ courses; the id box is emptied (it named another learner)."""
+        ss["rec_random_seed"] = ss.get("rec_random_seed", 0) + 1
+        rng = np.random.default_rng(ss["rec_random_seed"])
+        counts = np.diff(dataset.matrix.indptr)
+        pool = np.flatnonzero(counts >= 3) if (counts >= 3).any() else np.arange(dataset.n_users)
+        uid = dataset.user_ids[rng.choice(pool)]
+        learner.load(dataset.user_history(uid), f"dataset learner {uid}")
+        ss["rec_user_id"] = ""
+        _bump_table()
+
+
     table = catalogue.course_table(dataset)
     titles = dict(zip(table["COURSE_ID"], table["TITLE"]))
+
+
+    def feedback_chips() -> None:
+        """Liked and "not for me" courses as chips apart from the completed ones; a chip's x undoes the vote."""
+        groups = [("Liked", "rec_liked", learner.liked(), ":material/thumb_up:"),
+                  ("Not for me", "rec_disliked", learner.disliked(), ":material/thumb_down:")]
+        with st.container():  # always drawn, so what follows keeps its place (see the training slot)
+            for name, key, ids, icon in groups:
+                if not ids:
+                    continue
+                with st.container(horizontal=True, vertical_alignment="center", key=key, gap="small"):
+                    st.markdown(f"{icon} **{name} ({len(ids)}):**", width="content")
+                    for cid in ids:
+                        st.button(plain.md(titles.get(cid, cid)), key=f"rec_undo_{cid}", icon=":material/close:",
+                                  on_click=_undo, args=(cid,), help="Undo this vote", type="tertiary")
+            if learner.feedback:
+                st.button("Clear feedback", key="rec_clear_feedback", on_click=_clear_feedback, type="tertiary")
 
     st.subheader("1. The learner")
     with st.expander("Start from a sample learner", icon=":material/person_search:"):
@@ -86,14 +119,7 @@ def render() -> None:
                     uid = dataset.find_learner(user_text)
                     learner.load(dataset.user_history(uid), f"dataset learner {uid}")
                     _bump_table()
-            if b2.button("Random learner", key="rec_random_user", icon=":material/casino:"):
-                ss["rec_random_seed"] = ss.get("rec_random_seed", 0) + 1
-                rng = np.random.default_rng(ss["rec_random_seed"])
-                counts = np.diff(dataset.matrix.indptr)
-                pool = np.flatnonzero(counts >= 3) if (counts >= 3).any() else np.arange(dataset.n_users)
-                uid = dataset.user_ids[rng.choice(pool)]
-                learner.load(dataset.user_history(uid), f"dataset learner {uid}")
-                _bump_table()
+            b2.button("Random learner", key="rec_random_user", icon=":material/casino:", on_click=_random_learner)
 
     # Searchable table; its selection is reconciled into learner.history, so picks survive filter changes.
     f1, f2, f3 = st.columns([2, 2, 1.4])
@@ -104,15 +130,19 @@ def render() -> None:
     levels = [lv for lv in LEVELS if lv in present] + sorted(present - set(LEVELS))
     level_filter = f3.multiselect("Levels", levels, key="rec_table_levels", persist_state="session") if levels else []
     view = catalogue.filter_courses(table, dataset, text, genre_filter, level_filter)
-    visible = view["COURSE_ID"].tolist()
-    state_key = "rec_table_" + hashlib.sha1(
-        repr((text, genre_filter, level_filter, ss.get("rec_table_version", 0))).encode()).hexdigest()[:10]
-    # The default selection is fixed when this table version is first drawn: an unchanged element is not redrawn
-    # by the browser on the rerun a click causes, so a quick second click is not lost in a redraw.
+    state_key = "rec_table_" + hashlib.sha1(repr((dataset.fingerprint, text, genre_filter, level_filter,
+                                                  ss.get("rec_table_version", 0))).encode()).hexdigest()[:10]
+    # Row order and default selection are fixed when this table version is first drawn: picked courses first
+    # (a loaded learner's courses are not scattered through hundreds of rows), and an unchanged element is not
+    # redrawn by the browser on the rerun a click causes, so a quick second click is not lost in a redraw.
     defaults = ss.get("rec_table_default")
-    if not defaults or defaults[0] != state_key:
-        defaults = ss["rec_table_default"] = (state_key, [i for i, cid in enumerate(visible) if cid in learner.history])
-    default_rows = defaults[1]
+    if not defaults or defaults[0] != state_key or set(defaults[1]) != set(view["COURSE_ID"]):
+        picked = view["COURSE_ID"].isin(list(learner.history)).to_numpy()
+        order = view["COURSE_ID"][picked].tolist() + view["COURSE_ID"][~picked].tolist()
+        defaults = ss["rec_table_default"] = (state_key, order, int(picked.sum()))
+    view = view.set_index("COURSE_ID", drop=False).loc[defaults[1]].reset_index(drop=True)
+    visible = view["COURSE_ID"].tolist()
+    default_rows = list(range(defaults[2]))
     column_config = {
         "COURSE_ID": st.column_config.TextColumn("Id", width=90),
         "TITLE": st.column_config.TextColumn("Title", width=330),
@@ -121,7 +151,8 @@ def render() -> None:
         "DURATION_HOURS": st.column_config.NumberColumn("Hours", width=60, format="%d h"),
         "ENROLMENTS": st.column_config.NumberColumn("Learners", width=75, format="localized"),
     }
-    st.caption(f"Tick the courses the learner completed ({len(view)} of {len(table)} courses shown).")
+    st.caption(f"Tick the courses the learner completed ({len(view)} of {len(table)} courses shown"
+               f"{', picked first' if default_rows else ''}).")
     event = st.dataframe(plain.csv_safe(view), key=state_key, on_select="rerun", selection_mode="multi-row", hide_index=True,
                          selection_default={"selection": {"rows": default_rows}}, column_config=column_config,
                          height=300)
@@ -140,6 +171,7 @@ def render() -> None:
                    on_change=_apply_picks, args=(box_key,),
                    placeholder="Tick courses in the table above, or start from a sample learner")
     c2.button("Clear", key="rec_clear", on_click=_clear_learner, icon=":material/delete:", width="stretch")
+    feedback_chips()
 
     # ----- model ------------------------------------------------------------------------------------
     st.subheader("2. The model")
@@ -153,29 +185,33 @@ def render() -> None:
         params = widgets.hyperparam_inputs(model_key, "rec") if model_key else {}
 
     active = ss.get("rec_active")
-    if st.button("Train model", type="primary", key="rec_train", icon=":material/model_training:", disabled=not model_key):
-        label = catalogue.model_label(model_key)
-        with st.status(f"Training {label} ...", expanded=True) as status:
-            bar = st.progress(0.0, text="starting")
-            try:
-                model, source = session.model_store().fetch(
-                    dataset, model_key, params, notify=lambda note: st.warning(note, icon=":material/gpp_maybe:"),
-                    progress=lambda f, msg: bar.progress(float(min(max(f, 0.0), 1.0)), text=msg or f"{f:.0%}"))
-            except Exception as exc:
-                status.update(label=f"Training {label} failed", state="error")
-                session.show_error(f"Training {label}", exc, "Check the parameters, or pick another model.")
-            else:
+    train_clicked = st.button("Train model", type="primary", key="rec_train", icon=":material/model_training:", disabled=not model_key)
+    # Always drawn, even empty: elements below keep their place in the page between reruns, so the browser
+    # does not remount them (a remounted slider loses keyboard focus after each change).
+    with st.container():
+        if train_clicked:
+            label = catalogue.model_label(model_key)
+
+            def trained(fetched) -> str:
+                model, source = fetched
                 took = getattr(model, "fit_seconds_", 0.0)
-                ss["rec_active"] = active = {"key": model_key, "params": dict(params), "fp": dataset.fingerprint,
-                                             "note": {"trained": f"trained in {took:.1f} s",
-                                                      "disk": "loaded a saved model (same data and parameters)",
-                                                      "memory": "already trained in this server"}[source]}
-                status.update(label=f"{label}: {active['note']}", state="complete", expanded=False)
+                ss["rec_active"] = {"key": model_key, "params": dict(params), "fp": dataset.fingerprint,
+                                    "note": {"trained": f"trained in {took:.1f} s",
+                                             "disk": "loaded a saved model (same data and parameters)",
+                                             "memory": "already trained in this server"}[source]}
+                return f"{label}: {ss['rec_active']['note']}"
+
+            if long_task.run(f"Training {label} ...", lambda progress: session.model_store().fetch(
+                    dataset, model_key, params, notify=lambda note: st.warning(note, icon=":material/gpp_maybe:"),
+                    progress=progress), what=f"Training {label}", hint="Check the parameters, or pick another model.",
+                    done=trained):
+                active = ss["rec_active"]
 
     # ----- recommendations --------------------------------------------------------------------------
     def show_recommendations(active: dict) -> None:
+        note = st.container()  # always drawn (see the training slot above)
         if (active["key"], active["params"]) != (model_key, params):
-            st.caption(f":material/info: Showing **{catalogue.model_label(active['key'])}** as last trained; press "
+            note.caption(f":material/info: Showing **{catalogue.model_label(active['key'])}** as last trained; press "
                        "**Train model** to use the model settings above.")
         r1, r2, r3, r4 = st.columns([1, 2, 1.5, 1.5])
         k = r1.number_input("How many", 1, 50, 10, key="rec_k", persist_state="session")
@@ -192,13 +228,15 @@ def render() -> None:
             model = session.model_store().cached(dataset, active["key"], active["params"])
             if model is None:
                 raise RuntimeError("the trained model is no longer available; press Train model again")
-            recs = model.recommend(learner.combined(dataset.rating_scale), k=int(k), filters=filters,
-                                   exclude=learner.disliked())
+            recs = model.recommend(learner.history, k=int(k), liked=learner.liked(),
+                                   disliked=learner.disliked(), filters=filters)
             ranked = catalogue.recommendation_table(dataset, recs)
             ss["rec_last"] = ranked
             feedback_log.record_shown_list(ranked)
-            st.caption(f"From **{model.label}** ({active['note']}) for {learner.origin} with "
-                       f"{len(learner.history)} completed course(s). Thumbs up/down re-rank the list for this session.")
+            st.caption(f"From **{model.label}** ({active['note']}) for {plain.md(learner.origin)} with "
+                       f"{len(learner.history)} completed, {len(learner.liked())} liked and "
+                       f"{len(learner.disliked())} not-for-me course(s). Thumbs up/down re-rank the list for this "
+                       "session.")
             if ranked.empty:
                 st.info("No course matches these filters -- loosen them.", icon=":material/filter_alt_off:")
                 return
@@ -206,7 +244,7 @@ def render() -> None:
 
 
     def show_rows(ranked) -> None:
-        widths = [0.35, 4.0, 1.0, 0.75, 0.7, 3.0, 0.45, 0.45]
+        widths = [0.35, 3.6, 1.35, 0.7, 0.7, 3.0, 0.45, 0.45]  # Level fits "Intermediate" on one line
         head = st.columns(widths)
         for col, name in zip(head, ["#", "Course", "Level", "Hours", "Score", "Why"]):
             col.markdown(f"**{name}**")
@@ -219,10 +257,10 @@ def render() -> None:
             cols[3].markdown(f"{hours:g}" if hours is not None and hours == hours else "-")
             cols[4].markdown(f"{row.SCORE:,.0f}" if abs(row.SCORE) >= 100 else f"{row.SCORE:.3f}")
             cols[5].markdown(f":gray[{plain.md(row.REASON)}]")
-            cols[6].button("", key=f"rec_up_{row.COURSE_ID}", icon=":material/thumb_up:", help="Like: add as completed",
+            cols[6].button("", key=f"rec_up_{row.COURSE_ID}", icon=":material/thumb_up:", help="Like: more like this (kept apart from completed courses)",
                            on_click=_vote, args=(row.COURSE_ID, "up"))
             cols[7].button("", key=f"rec_down_{row.COURSE_ID}", icon=":material/thumb_down:",
-                           help="Not for me: never recommend it", on_click=_vote, args=(row.COURSE_ID, "down"))
+                           help="Not for me: never recommend it, and show fewer courses like it", on_click=_vote, args=(row.COURSE_ID, "down"))
 
 
     st.subheader("3. Recommendations")
@@ -231,13 +269,6 @@ def render() -> None:
     else:
         show_recommendations(active)
 
-    if learner.feedback:
-        ups = [plain.md(titles.get(c, c)) for c, v in learner.feedback.items() if v == "up"]
-        downs = [plain.md(titles.get(c, c)) for c, v in learner.feedback.items() if v == "down"]
-        f1, f2 = st.columns([6, 1], vertical_alignment="center")
-        f1.caption(("**Liked:** " + "; ".join(ups) if ups else "") + ("  \n" if ups and downs else "")
-                   + ("**Not for me:** " + "; ".join(downs) if downs else ""))
-        f2.button("Clear feedback", key="rec_clear_feedback", on_click=_clear_feedback)
 
 
 frame.page('Recommend', render)

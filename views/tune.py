@@ -1,7 +1,7 @@
 """Tune: cross-validate one model over a grid built from its declared parameters; hand the best to Recommend."""
 import streamlit as st
 
-from recsys.ui import catalogue, charts, frame, navigation, results, session, widgets
+from recsys.ui import catalogue, charts, frame, long_task, navigation, results, session, widgets
 
 
 def render() -> None:
@@ -87,20 +87,16 @@ def render() -> None:
         if st.button("Run tuning", type="primary", icon=":material/play_arrow:", disabled=not can_run, key="tune_run"):
             from recsys.evaluation import tune
 
-            with st.status(f"Tuning {cls.label} ...", expanded=True) as status:
-                bar = st.progress(0.0, text="starting")
-                try:
-                    result = tune(dataset, model_key, grid, metric=metric, folds=int(folds), k=int(k), seed=int(seed),
-                                  search=search, n_iter=int(n_iter) if n_iter else None,
-                                  progress=lambda f, msg: bar.progress(float(min(max(f, 0.0), 1.0)), text=msg))
-                except Exception as exc:
-                    status.update(label="Tuning failed", state="error")
-                    session.show_error("Tuning", exc, "Change the grid and run again.")
-                else:
-                    note = session.record("tune", result)
-                    entry = session.add_run("tune", f"{cls.label}: {metric}, {int(folds)} folds", result)
-                    ss["tune_selected_run"] = entry["id"]
-                    status.update(label=f"Done: {note}", state="complete", expanded=False)
+            def tuned(result) -> str:
+                note = session.record("tune", result)
+                entry = session.add_run("tune", f"{cls.label}: {metric}, {int(folds)} folds", result)
+                ss["tune_selected_run"] = entry["id"]
+                return f"Done: {note}"
+
+            long_task.run(f"Tuning {cls.label} ...", lambda progress: tune(
+                dataset, model_key, grid, metric=metric, folds=int(folds), k=int(k), seed=int(seed), search=search,
+                n_iter=int(n_iter) if n_iter else None, progress=progress),
+                what="Tuning", hint="Change the grid and run again.", done=tuned)
 
     # ----- results -----------------------------------------------------------------------------------
     runs = session.session_runs("tune")

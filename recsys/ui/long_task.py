@@ -1,0 +1,36 @@
+"""One way to run a long task on a page (train, compare, tune): an `st.status` box with a progress bar,
+errors shown as one readable message, and a completion label the caller derives from the result."""
+from __future__ import annotations
+
+from typing import Callable, TypeVar
+
+import streamlit as st
+
+from recsys.ui import session
+
+T = TypeVar("T")
+Progress = Callable[[float, str], None]
+
+
+def run(label: str, work: Callable[[Progress], T], *, what: str, hint: str,
+        done: Callable[[T], str]) -> T | None:
+    """Run `work(progress)` inside a status box; returns its result, or None after showing the error.
+
+    `what` names the task in the error message ("Training kNN"), `hint` says what to try next, and
+    `done(result)` gives the label the collapsed box keeps (it may also record the result).
+    """
+    with st.status(label, expanded=True) as status:
+        bar = st.progress(0.0, text="starting")
+
+        def progress(fraction: float, message: str = "") -> None:
+            fraction = float(min(max(fraction, 0.0), 1.0))
+            bar.progress(fraction, text=message or f"{fraction:.0%}")
+
+        try:
+            result = work(progress)
+        except Exception as exc:
+            status.update(label=f"{what} failed", state="error")
+            session.show_error(what, exc, hint)
+            return None
+        status.update(label=done(result), state="complete", expanded=False)
+        return result
