@@ -6,17 +6,21 @@ STAMP := $(VENV)/.requirements.sha
 DATA := data/builtin
 PORT ?= 8501
 
-.PHONY: run test setup data bench clean
+REQUIREMENTS := requirements.txt requirements-dev.txt pyproject.toml
+
+.PHONY: run test lint setup data bench clean
 
 setup: $(STAMP)
 
-# Re-install only when requirements.txt changed (its hash is kept next to the venv).
-$(STAMP): requirements.txt
+# Re-install only when the requirement files changed (their hash is kept next to the venv). The package is
+# installed editable, so the `recsys` console script works (`.venv/bin/recsys compare ...`).
+$(STAMP): $(REQUIREMENTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@if [ ! -f $(STAMP) ] || [ "$$(sha256sum requirements.txt | cut -d' ' -f1)" != "$$(cat $(STAMP))" ]; then \
+	@if [ ! -f $(STAMP) ] || [ "$$(cat $(REQUIREMENTS) | sha256sum | cut -d' ' -f1)" != "$$(cat $(STAMP))" ]; then \
 		$(PY) -m pip install --quiet --upgrade pip && \
-		$(PY) -m pip install --quiet -r requirements.txt && \
-		sha256sum requirements.txt | cut -d' ' -f1 > $(STAMP); \
+		$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt && \
+		$(PY) -m pip install --quiet --no-deps -e . && \
+		cat $(REQUIREMENTS) | sha256sum | cut -d' ' -f1 > $(STAMP); \
 	fi
 	@touch $(STAMP)
 
@@ -31,7 +35,14 @@ run: data
 	@echo "Workbench: http://localhost:$(PORT)"
 	$(PY) -m streamlit run app.py --server.headless true --server.port $(PORT)
 
-test: data
+# Lint, format and type checks: CI runs them through `make test`.
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy recsys/models/base.py recsys/models/params.py recsys/models/registry.py \
+		recsys/data/dataset.py recsys/cli/__init__.py recsys/artifacts.py
+
+test: lint data
 	$(PY) -m pytest -q
 
 bench: data
