@@ -1,0 +1,83 @@
+"""The layering ARCHITECTURE.md describes, checked on the import statements of every module.
+
+A module may import only from its own layer and the layers listed for it; only the UI layer (recsys.ui and the
+views) imports Streamlit, so the library, CLI and benchmarks run without it.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# layer -> layers it may import (besides itself). A layer is recsys.<name>; "evaluation.metrics" is the one
+# evaluation module (pure metric functions) that models may use, e.g. the hybrid learning its weights.
+ALLOWED = {
+    "_json": set(),
+    "data": {"_json"},
+    "models": {"_json", "data", "evaluation.metrics", "spark_session"},
+    "spark_session": set(),
+    "evaluation.metrics": {"evaluation"},
+    "evaluation": {"_json", "data", "models", "recsys", "evaluation.metrics"},
+    "artifacts": {"_json", "data", "models"},
+    "personas": {"data"},
+    "paths": {"data", "models"},
+    "insights": {"data", "models"},
+    "simulation": {"data", "models", "evaluation"},
+    "feedback": {"_json"},
+    "cli": {"_json", "data", "models", "evaluation", "artifacts", "paths", "insights", "simulation",
+            "spark_session", "recsys"},
+    "ui": {"_json", "data", "models", "evaluation", "artifacts", "personas", "paths", "insights", "simulation",
+           "feedback", "recsys"},
+}
+
+
+def _layer(module: str) -> str:
+    parts = module.split(".")
+    if len(parts) == 1:
+        return "recsys"
+    if parts[1] == "evaluation" and len(parts) > 2 and parts[2] == "metrics":
+        return "evaluation.metrics"
+    return parts[1]
+
+
+def _imports(path: Path) -> list[str]:
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module == "recsys.evaluation":
+            names += [f"recsys.evaluation.{a.name}" for a in node.names]  # `from recsys.evaluation import metrics`
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.append(node.module)
+        elif isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+    return names
+
+
+def test_every_module_imports_only_the_layers_below_it():
+    problems = []
+    for path in sorted((ROOT / "recsys").rglob("*.py")):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        own = _layer(module)
+        if own in ("recsys", "__init__", "__main__"):
+            continue
+        allowed = ALLOWED.get(own)
+        assert allowed is not None, f"{module}: layer '{own}' is not described (add it to ARCHITECTURE.md and here)"
+        for name in _imports(path):
+            if name.split(".")[0] == "streamlit" and own != "ui":
+                problems.append(f"{module} imports streamlit")
+            if not name.startswith("recsys"):
+                continue
+            target = _layer(name)
+            ok = target in (own, "recsys") or target in allowed or (
+                target == "evaluation.metrics" and "evaluation" in allowed)
+            if not ok:
+                problems.append(f"{module} imports {name}")
+    assert not problems, "\n".join(problems)
+
+
+def test_views_are_thin_and_go_through_the_ui_layer():
+    """Pages import the library or recsys.ui, never the CLI; none of them trains a model by hand."""
+    for path in sorted((ROOT / "views").glob("*.py")):
+        text = path.read_text()
+        assert "recsys.cli" not in text, path.name
+        assert ".fit(" not in text, f"{path.name} fits a model itself (use the model store)"
