@@ -160,7 +160,9 @@ def _w(folder, ratings):
 
 
 def run_sessions(n: int, tmp: Path) -> dict:
-    """n AppTest sessions at once, each uploading its own dataset; each must see only its own."""
+    """n AppTest sessions open at once in one server process (shared caches: uploads, datasets, models), each
+    uploading its own dataset after all have started; each must keep seeing only its own. AppTest is not
+    thread-safe, so the sessions' script runs are interleaved one at a time (a lock), not parallel."""
     from streamlit.testing.v1 import AppTest
 
     datasets = []
@@ -172,19 +174,25 @@ def run_sessions(n: int, tmp: Path) -> dict:
     os.environ.setdefault("RECSYS_ARTIFACTS_DIR", str(tmp / "artifacts"))
     outcome = [None] * n
     barrier = threading.Barrier(n)
+    lock = threading.Lock()
+
+    def run(at):
+        with lock:
+            at.run()
 
     def one(i):
         learners, files = datasets[i]
         try:
             at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
-            at.run()
+            run(at)
             at.segmented_control(key="home_source_kind").set_value("upload")
-            at.run()
-            barrier.wait(timeout=300)
+            run(at)
+            barrier.wait(timeout=600)
             at.file_uploader(key="home_upload").set_value(files)
-            at.run()
-            for _ in range(2):  # re-render after the others uploaded: still our own data
-                at.run()
+            run(at)
+            barrier.wait(timeout=600)
+            for _ in range(2):  # re-render after all the others uploaded: still our own data
+                run(at)
             caption = " ".join(c.value for c in at.sidebar.caption)
             outcome[i] = "ok" if f"{learners} learners" in caption and not at.exception else f"wrong: {caption[:80]}"
         except Exception as exc:  # noqa: BLE001

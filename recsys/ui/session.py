@@ -33,7 +33,7 @@ ROOTS_ENV = "RECSYS_DATA_ROOTS"         # extra folders (os.pathsep-separated) d
 FOLDERS_ENV = "RECSYS_FOLDER_LOADING"   # "off" hides folder loading
 UPLOAD_MEMORY_ENV = "RECSYS_UPLOAD_MEMORY_MB"  # server memory for uploaded datasets, all sessions together
 ARTIFACTS_CAP_ENV = "RECSYS_ARTIFACTS_MAX_MB"  # disk for saved models (least recently used removed first)
-UPLOAD_ENTRIES, UPLOAD_TTL = 8, 3600    # distinct uploads kept at once; seconds an unused upload is kept
+UPLOAD_ENTRIES, UPLOAD_TTL = 32, 3600   # distinct uploads kept at once; seconds an unused upload is kept
 
 SOURCE = "dataset_source"        # {"kind": "builtin" | "folder" | "upload", ...}
 UPLOADED = "uploaded_dataset"    # an UploadHandle: which upload this session uses (the data is in upload_cache)
