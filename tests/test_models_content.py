@@ -227,9 +227,9 @@ def test_course_similarity_threshold_removes_dissimilar_courses(fitted, history,
 
 def test_course_similarity_matches_a_direct_computation(small_dataset, monkeypatch):
     """The chunked max over history rows equals a plain per-learner loop, for both aggregates and vectorizers."""
-    import recsys.models.content.course_similarity as cs
+    from recsys.models.content.course_similarity import CourseSimilarityRecommender
 
-    monkeypatch.setattr(cs, "_CHUNK_ELEMENTS", 500)  # force many chunks
+    monkeypatch.setattr(CourseSimilarityRecommender, "chunk_elements", 500)  # force many chunks
     rows = small_dataset.matrix[:60]
     for vectorizer, aggregate in (("tfidf", "max"), ("bow", "sum")):
         model = make_model("course_similarity", vectorizer=vectorizer, aggregate=aggregate,

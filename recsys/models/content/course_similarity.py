@@ -16,7 +16,6 @@ from sklearn.preprocessing import normalize
 from recsys.models.content.profiles import BlendParts, ContentRecommender, blend_params, rating_weights
 from recsys.models.params import HyperParam
 
-_CHUNK_ELEMENTS = 4_000_000  # floats gathered at once when taking the max over a batch of histories
 
 
 def course_texts(dataset) -> list[str]:
@@ -58,12 +57,12 @@ class CourseSimilarityRecommender(ContentRecommender):
     hyperparams = (
         HyperParam("vectorizer", "choice", "tfidf", choices=("tfidf", "bow"),
                    help="Text representation: TF-IDF weights (rare words count more) or raw word counts"),
-        HyperParam("min_df", "int", 2, low=1, high=20,
+        HyperParam("min_df", "int", 2, tune_grid=(1, 2, 3, 5), low=1, high=20,
                    help="Ignore words that appear in fewer than this many course texts"),
         HyperParam("aggregate", "choice", "sum", choices=("max", "sum"),
                    help="Combine similarities to your courses: the best one (max) or all of them (sum, divided "
                         "by your history size so the popularity blend means the same for any history)"),
-        HyperParam("similarity_threshold", "float", 0.0, low=0.0, high=1.0, step=0.05,
+        HyperParam("similarity_threshold", "float", 0.0, tune_grid=(0.0, 0.05, 0.1), low=0.0, high=1.0, step=0.05,
                    help="Courses whose best similarity to one of your courses is below this are not recommended"),
         *blend_params(0.7, "text similarity"),
     )
@@ -93,6 +92,9 @@ class CourseSimilarityRecommender(ContentRecommender):
         self.text_vectorizer_ = vec  # kept to place texts the catalogue does not have (a new course, a goal)
         self.text_features_ = features
 
+    chunk_elements: int = 4_000_000
+    """Similarity floats gathered at once when taking the max over a batch of histories (bounds memory)."""
+
     def similarities(self, histories: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
         """(aggregated similarity, best unweighted similarity) of each course to each learner's courses.
 
@@ -108,7 +110,7 @@ class CourseSimilarityRecommender(ContentRecommender):
         else:
             agg = np.empty((n, n_items))
         indptr = histories.indptr
-        per_chunk = max(1, _CHUNK_ELEMENTS // max(1, n_items))
+        per_chunk = max(1, self.chunk_elements // max(1, n_items))
         start = 0
         while start < n:
             stop = int(np.searchsorted(indptr, indptr[start] + per_chunk, side="right")) - 1
