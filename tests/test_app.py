@@ -257,16 +257,29 @@ def test_two_model_comparison_gives_leaderboard(app_env):
 
 
 def test_tune_and_use_on_recommend(app_env):
+    from recsys.evaluation import RunHistory
+
     at = _open("tune")
     at.selectbox(key="tune_model").set_value("popularity")
     at.run()
+    assert at.button(key="tune_run").disabled, "nothing is ticked by default, so nothing runs unasked"
+    at.checkbox(key="tune_on.popularity.weight_completions").check()
     at.number_input(key="tune_folds").set_value(2)
     at.run()
     at.button(key="tune_run").click()
     at.run(timeout=300)
     _ok(at)
-    result = at.session_state["runs"][-1]["result"]
+    entry = at.session_state["runs"][-1]
+    result = entry["result"]
     assert len(result.table) == 2 and result.best_params
+    # One run numbering: the session shows the run-history id, nothing else.
+    newest = int(RunHistory(app_env["artifacts"] / "runs.sqlite").list_runs(kind="tune")["id"].iloc[0])
+    assert entry["id"] == newest
+    picker = at.selectbox(key="tune_selected_run")
+    assert picker.value == newest and picker.format_func(newest).startswith(f"#{newest}: ")
+    # The fits just measured give the next run an estimate before it starts.
+    at.run()
+    assert any("Estimated run time: about" in c.value for c in at.caption)
     at.button(key="tune_use").click()
     at.run()
     _ok(at)
@@ -395,3 +408,72 @@ def test_evaluation_page_draws_what_each_model_reports(app_env):
         drawn = {c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")}  # ids end with the chart key
         assert keys <= drawn, (name, drawn)
         assert not (set().union(*expected.values()) - keys) & drawn, (name, drawn)
+
+
+def _tune_labels(at: AppTest) -> list[str]:
+    return [c.label for c in at.checkbox if (c.key or "").startswith("tune_on.")]
+
+
+def test_tune_page_grids_labels_and_applicable_parameters(app_env):
+    """Issue 10 item 4: distinct labels for the model's neighbour count and the evaluation cutoff; default
+    grids from each parameter's declared tune_grid; nothing pre-ticked; no estimate without measured fits;
+    parameters that do not apply to the chosen estimator are hidden."""
+    from recsys.models import REGISTRY
+
+    at = _open("tune")
+    at.selectbox(key="tune_model").set_value("knn")
+    at.run()
+    _ok(at)
+    labels = _tune_labels(at)
+    cutoff = at.number_input(key="tune_k").label
+    assert "Number of neighbours" in labels and cutoff != "K"
+    assert cutoff.lower() not in {label.lower() for label in labels} and "k" not in {label.lower() for label in labels}
+    assert not any(c.value for c in at.checkbox if (c.key or "").startswith("tune_on.")), "nothing pre-ticked"
+    assert at.text_input(key="tune_vals.knn.n_neighbours").value == "10, 20, 40, 80, 160"
+    at.checkbox(key="tune_on.knn.n_neighbours").check()
+    at.run()
+    assert any("No fit of this model on this dataset has been timed yet" in c.value for c in at.caption)
+
+    at.selectbox(key="tune_model").set_value("clustering")
+    at.run()
+    spec = REGISTRY["clustering"].param_spec()["max_fit_learners"]
+    shown = at.text_input(key="tune_vals.clustering.max_fit_learners").value
+    assert shown == ", ".join(str(v) for v in spec.tune_grid) and max(spec.tune_grid) <= 1_000_000
+
+    at.selectbox(key="tune_model").set_value("embedding_classifier")
+    at.run()
+    _ok(at)
+    labels = _tune_labels(at)
+    assert "Number of estimators" not in labels and "Max depth" not in labels, "no tree settings for logistic regression"
+    assert "Alpha" in labels
+    at.checkbox(key="tune_on.embedding_classifier.estimator").check()
+    at.run()
+    at.multiselect(key="tune_vals.embedding_classifier.estimator").set_value(["random_forest"])
+    at.run()
+    labels = _tune_labels(at)
+    assert "Number of estimators" in labels and "Max depth" in labels and "Alpha" not in labels
+
+
+def test_user_input_errors_log_one_line_and_faults_keep_their_traceback(app_env, caplog):
+    """Issue 10 item 7: an unknown learner is the user's input, not a fault: one log line, no traceback."""
+    import logging
+
+    from recsys.ui import session
+
+    caplog.set_level(logging.DEBUG, logger="recsys.ui")
+    at = _open("recommend")
+    at.text_input(key="rec_user_id").input("no-such-learner")
+    at.button(key="rec_load_user").click()
+    at.run()
+    assert len(at.error) == 1
+    logged = [r for r in caplog.records if r.name == "recsys.ui" and r.levelno >= logging.WARNING]
+    assert len(logged) == 1, [r.getMessage() for r in logged]
+    assert logged[0].exc_info is None and "no-such-learner" in logged[0].getMessage()
+    assert "\n" not in logged[0].getMessage() and "Traceback" not in caplog.text.split("(traceback)")[0]
+    caplog.clear()
+    try:
+        1 / 0  # a real fault (a bug), caught as session.guard would catch it
+    except ZeroDivisionError as exc:
+        session.log_error("Recommending", exc)
+    fault = [r for r in caplog.records if r.name == "recsys.ui"]
+    assert fault[-1].levelno == logging.ERROR and fault[-1].exc_info is not None, "a fault keeps its traceback"

@@ -1,7 +1,8 @@
 """End to end in a real browser: `streamlit run app.py` driven by Debian's chromium through playwright.
 
-A learner picks three courses in the course table, gets recommendations from two models, gives a thumbs
-down, and runs a small comparison. Screenshots go to tests/screenshots/ (git-ignored) for a human to look
+A learner picks three courses in the course table, gets recommendations from two models, narrows them with
+the duration slider from the keyboard, gives a thumbs down, and runs a small comparison. Every wait is for a
+condition (a script run that started and finished, an element with a test id), never a fixed sleep. Screenshots go to tests/screenshots/ (git-ignored) for a human to look
 at. Skips with a reason when chromium or playwright is missing (never downloads a browser).
 """
 from __future__ import annotations
@@ -81,7 +82,26 @@ def _settle(page, timeout: float = 60_000) -> None:
     """Wait until the script run finished (the sidebar note is drawn last, the app reports notRunning)."""
     page.wait_for_selector("[data-testid='stSidebar'] >> text=Dataset:", timeout=timeout)
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
-    page.wait_for_timeout(300)
+
+
+_WATCH_RUNS = """() => {
+    const app = document.querySelector("[data-testid='stApp']");
+    if (window.__runWatch) window.__runWatch.disconnect();
+    window.__runsStarted = 0;
+    window.__runWatch = new MutationObserver(() => {
+        if (app.getAttribute('data-test-script-state') !== 'notRunning') window.__runsStarted++;
+    });
+    window.__runWatch.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
+
+
+def _rerun(page, action, timeout: float = 60_000) -> None:
+    """Do `action` (which makes the app rerun) and wait until that rerun started *and* finished: waiting for
+    'notRunning' alone can pass before the rerun the action asked for has even begun."""
+    page.evaluate(_WATCH_RUNS)
+    action()
+    page.wait_for_function("window.__runsStarted > 0", timeout=timeout)
+    _settle(page, timeout)
 
 
 def _shot(page, name: str) -> None:
@@ -91,8 +111,20 @@ def _shot(page, name: str) -> None:
 
 def _pick_model(page, label: str) -> None:
     page.get_by_role("combobox", name="Model", exact=True).click()
-    page.get_by_role("option", name=label, exact=True).click()
-    _settle(page)
+    _rerun(page, lambda: page.get_by_role("option", name=label, exact=True).click())
+
+
+_FOCUSED_KEY = """() => {
+    const el = document.activeElement;
+    const keyed = el && el.closest("[class*='st-key-']");
+    return keyed ? keyed.className.match(/st-key-[^ ]+/)[0] : null;
+}"""
+
+
+def _level_cells(page):
+    """The Level cells of the recommendation rows (markdown paragraphs holding just a level name)."""
+    return page.locator("[data-testid='stColumn'] [data-testid='stMarkdownContainer'] p").filter(
+        has_text=re.compile(r"^(Beginner|Intermediate|Advanced)$"))
 
 
 def _picked_count(page) -> int:
@@ -126,8 +158,7 @@ def test_learner_flow_and_comparison(server, tmp_path):
             _shot(page, "01_home")
 
             # A malformed upload gives one readable error, and the dataset in use stays.
-            page.get_by_role("radio", name="Upload CSV files").click()
-            _settle(page)
+            _rerun(page, lambda: page.get_by_role("radio", name="Upload CSV files").click())
             bad = tmp_path / "ratings.csv"
             bad.write_text("user,item\n1,ML0101EN\n")
             page.locator("input[type='file']").set_input_files(str(bad))
@@ -143,41 +174,55 @@ def test_learner_flow_and_comparison(server, tmp_path):
             grid = page.locator(".stDataFrame").first
             grid.scroll_into_view_if_needed()
             box = grid.bounding_box()
-            # Quick clicks, as a user would make them: none may be lost to the reruns they trigger.
+            # Quick clicks, back to back as a user would make them: none may be lost to the reruns they trigger.
             for row in range(3):
                 page.mouse.click(box["x"] + 18, box["y"] + 35 + 17 + 35 * row)
-                page.wait_for_timeout(200)
             page.wait_for_selector("text=Completed courses (3)", timeout=30_000)
             _settle(page)
             assert _picked_count(page) == 3
 
-            page.get_by_role("button", name="Train model").click()
+            _rerun(page, lambda: page.get_by_role("button", name="Train model").click())
             page.wait_for_selector("[class*='st-key-rec_down_']", timeout=60_000)
-            _settle(page)
             first_model = _recommended_ids(page)
             assert len(first_model) >= 5
             _shot(page, "02_recommend_popularity")
 
             _pick_model(page, "User profile (genres)")
-            page.get_by_role("button", name="Train model").click()
+            _rerun(page, lambda: page.get_by_role("button", name="Train model").click())
             page.wait_for_selector("text=From User profile (genres)", timeout=60_000)
-            _settle(page)
             second_model = _recommended_ids(page)
             assert len(second_model) >= 5
             _shot(page, "03_recommend_user_profile")
 
-            # Thumbs down on the first recommendation: it leaves the list for this session.
-            disliked = second_model[0]
-            page.locator(f".st-key-rec_down_{disliked} button").first.click()
-            _settle(page)
-            page.wait_for_selector("text=Not for me:", timeout=30_000)
-            assert disliked not in _recommended_ids(page)
+            # The Level column keeps its words whole ("Intermediate", not "Intermedia-te") at 1400 px.
+            cells = _level_cells(page)
+            assert cells.count() >= 1
+            for height, line in cells.evaluate_all(
+                    "els => els.map(e => [e.getBoundingClientRect().height, parseFloat(getComputedStyle(e).lineHeight)])"):
+                assert height < 1.5 * line, f"a level name wraps onto two lines ({height:.0f} px for {line:.0f} px lines)"
 
-            page.get_by_role("link", name="Compare").first.click()
-            _settle(page)
-            page.get_by_role("button", name="Run comparison").click()
-            page.wait_for_selector("text=Leaderboard", timeout=90_000)
-            _settle(page)
+            # The duration slider keeps keyboard focus across the reruns its changes cause.
+            handle = page.locator(".st-key-rec_f_hours input[type='range']")
+            handle.focus()
+            start = int(handle.get_attribute("value"))
+            for step in range(1, 3):
+                _rerun(page, lambda: page.keyboard.press("ArrowLeft"))
+                assert page.evaluate(_FOCUSED_KEY) == "st-key-rec_f_hours", f"focus lost after change {step}"
+            assert int(handle.get_attribute("value")) == start - 2
+
+            # Thumbs down on the first recommendation: it leaves the list for this session, shows as a
+            # "not for me" chip apart from the completed courses, and the chip undoes it.
+            disliked = _recommended_ids(page)[0]
+            _rerun(page, lambda: page.locator(f".st-key-rec_down_{disliked} button").first.click())
+            page.wait_for_selector(f".st-key-rec_disliked .st-key-rec_undo_{disliked}", timeout=30_000)
+            assert disliked not in _recommended_ids(page)
+            assert _picked_count(page) == 3, "a thumbs-down is not a completed course"
+            _shot(page, "03b_not_for_me")
+
+            _rerun(page, lambda: page.get_by_role("link", name="Compare").first.click())
+            _rerun(page, lambda: page.get_by_role("button", name="Run comparison").click(), timeout=90_000)
+            page.wait_for_selector(".st-key-cmp_leaderboard [data-testid='stDataFrame']", timeout=90_000)
+            _settle(page, 90_000)
             assert page.get_by_text("Paired test").is_visible()
             _shot(page, "04_compare")
             assert not errors, f"JavaScript errors in the page: {errors}"

@@ -40,11 +40,10 @@ def render() -> None:
         from recsys.evaluation import Experiment
 
         def compared(result) -> str:
-            note = session.record("compare", result)
             title = f"{', '.join(d.label for d in result.details.values())} ({split}, K={k}, seed {seed})"
-            entry = session.add_run("compare", title, result)
+            entry, note = session.save_run("compare", title, result)  # one numbering: the run-history id
             ss["cmp_selected_run"] = entry["id"]
-            return f"Done: run {entry['id']} of this session, {note}"
+            return f"Done: {note}"
 
         long_task.run(f"Comparing {len(chosen)} model(s) ...", lambda progress: Experiment(
             dataset, split, [(m, params.get(m, {})) for m in chosen], k=int(k), seed=int(seed),
@@ -70,9 +69,10 @@ def render() -> None:
         primary = f"ndcg@{result.k}"
         st.subheader("Leaderboard")
         tied = results.tied_labels(result.vs_best(), primary)
-        st.dataframe(results.leaderboard_frame(table, metrics, primary, tied), hide_index=True, key="cmp_leaderboard",
-                     column_config={"Model": st.column_config.TextColumn(width="medium"),
-                                    "Parameters": st.column_config.TextColumn(width="medium")})
+        with st.container(key="cmp_leaderboard"):  # a stable test id for the leaderboard (browser test waits on it)
+            st.dataframe(results.leaderboard_frame(table, metrics, primary, tied), hide_index=True,
+                         column_config={"Model": st.column_config.TextColumn(width="medium"),
+                                        "Parameters": st.column_config.TextColumn(width="medium")})
         st.caption("Metrics are means over test learners with 95% bootstrap intervals; RMSE/MAE only for models that "
                    "predict ratings on known learners (n/a otherwise). Tied with best: " + primary + " not "
                    "significantly below the best model (Wilcoxon, Holm-adjusted p >= 0.05). Fit time on the training "

@@ -4,24 +4,40 @@ import streamlit as st
 from recsys.ui import catalogue, charts, frame, long_task, navigation, results, session, widgets
 
 
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _measured_fit_seconds(db: str, stamp: float, model_key: str, fingerprint: str) -> list[float]:
+    """Fit times already in the run history for this model and dataset (cached until the file changes)."""
+    from recsys.evaluation import RunHistory
+    from recsys.evaluation.tuning import measured_fit_seconds
+
+    return measured_fit_seconds(RunHistory(db), model_key, fingerprint)
+
+
+def _fit_seconds(model_key: str, fingerprint: str) -> list[float]:
+    path = session.artifacts_dir() / "runs.sqlite"
+    if not path.is_file():
+        return []
+    try:
+        return _measured_fit_seconds(str(path), path.stat().st_mtime, model_key, fingerprint)
+    except Exception as exc:  # an unreadable history only costs the estimate
+        session.log.warning("no fit times for the estimate: %s", session.describe_error(exc))
+        return []
+
+
 def render() -> None:
     st.title("Tune a model")
     dataset = session.require_dataset()
     ss = st.session_state
 
-
-    def parse_values(text: str, p) -> list:
-        """'5, 10, 20' -> validated values of parameter `p` (ValueError names the bad entry)."""
-        values = []
-        for part in [t.strip() for t in text.replace(";", ",").split(",") if t.strip()]:
-            v = p.validate(part)
-            if v not in values:
-                values.append(v)
-        if not values:
-            raise ValueError(f"give at least one value for '{p.name}'")
-        return values
-
-
+    from recsys.evaluation.tuning import MAX_COMBINATIONS, estimate_seconds, parse_values  # noqa: E402
     from recsys.models import MODEL_KEYS, REGISTRY  # noqa: E402  (after the title: the page shows while models import)
 
     models = [m for m in MODEL_KEYS if any(p.role != "seed" for p in REGISTRY[m].hyperparams)]
@@ -33,10 +49,14 @@ def render() -> None:
         cls = REGISTRY[model_key]
         st.caption(cls.description)
         tunable = [p for p in cls.hyperparams if p.role != "seed"]
-        st.markdown("**Grid** -- values to try per parameter (others stay at their defaults)")
-        for i, p in enumerate(tunable):
+        st.markdown("**Model parameters to tune** -- tick a parameter to try the values next to it (each ticked "
+                    "parameter multiplies the number of fits); the others stay at their defaults")
+        for p in tunable:
+            if not widgets.applies(model_key, p.name, grid):
+                continue  # e.g. tree settings while the estimator is logistic regression
             c1, c2 = st.columns([1, 4], vertical_alignment="center")
-            on = c1.checkbox(widgets.pretty(p.name), value=i < 2, key=f"tune_on.{model_key}.{p.name}", help=p.help or None)
+            on = c1.checkbox(widgets.pretty(p.name), value=False, key=f"tune_on.{model_key}.{p.name}",
+                             help=p.help or None)
             if p.kind in ("choice", "bool"):
                 options = list(p.grid())
                 values = c2.multiselect(p.name, options, default=options, key=f"tune_vals.{model_key}.{p.name}",
@@ -59,8 +79,11 @@ def render() -> None:
 
         from recsys.evaluation.metrics import RANKING
 
+        st.markdown("**Evaluation**")
         c1, c2, c3, c4, c5 = st.columns(5)
-        k = c2.number_input("K", 1, 50, 10, key="tune_k", persist_state="session")
+        k = c2.number_input("Cutoff K (metric@K)", 1, 50, 10, key="tune_k", persist_state="session",
+                            help="Length of the top-K lists the metric scores -- an evaluation setting, not a "
+                                 "model parameter")
         ranking = ["ndcg"] + [m for m in RANKING if m != "ndcg"]
         metric_options = [f"{m}@{int(k)}" for m in ranking] + (["rmse", "mae"] if cls.predicts_ratings else [])
         metric = c1.selectbox("Metric", metric_options, key="tune_metric")
@@ -77,19 +100,28 @@ def render() -> None:
         for problem in problems:
             st.error(problem, icon=":material/error:")
         if not grid and not problems:
-            st.warning("Tick at least one parameter to tune.")
-        elif search == "grid" and n_combos > 200:
-            st.warning(f"{n_combos} combinations is over the limit of 200: remove values or use random search.")
-        else:
-            st.caption(f"{n_combos} combination(s) x {int(folds)} folds = {runs_needed} fits.")
+            st.info("Tick at least one model parameter to tune.", icon=":material/tune:")
+        elif search == "grid" and n_combos > MAX_COMBINATIONS:
+            st.warning(f"{n_combos} combinations is over the limit of {MAX_COMBINATIONS}: remove values or use "
+                       "random search.")
+        elif not problems:
+            measured = _fit_seconds(model_key, dataset.fingerprint)
+            expected = estimate_seconds(measured, runs_needed)
+            text = f"{n_combos} combination(s) x {int(folds)} folds = {runs_needed} fits."
+            if expected is None:
+                text += (" No fit of this model on this dataset has been timed yet, so no estimate: train it on "
+                         "Recommend or include it in a comparison first, or start with a small grid.")
+            else:
+                text += (f" Estimated run time: about {_duration(expected)} (median of {len(measured)} fit(s) of "
+                         f"this model already timed on this dataset; scoring the folds adds a little).")
+            st.caption(text, help="Fit times come from the run history (comparisons and tuning runs).")
 
-        can_run = bool(grid) and not problems and (search == "random" or n_combos <= 200)
+        can_run = bool(grid) and not problems and (search == "random" or n_combos <= MAX_COMBINATIONS)
         if st.button("Run tuning", type="primary", icon=":material/play_arrow:", disabled=not can_run, key="tune_run"):
             from recsys.evaluation import tune
 
             def tuned(result) -> str:
-                note = session.record("tune", result)
-                entry = session.add_run("tune", f"{cls.label}: {metric}, {int(folds)} folds", result)
+                entry, note = session.save_run("tune", f"{cls.label}: {metric}, {int(folds)} folds", result)
                 ss["tune_selected_run"] = entry["id"]
                 return f"Done: {note}"
 
@@ -102,7 +134,7 @@ def render() -> None:
     runs = session.session_runs("tune")
     if runs:
         st.divider()
-        result = session.pick_run(runs, "tune_selected_run", "Tuning run")
+        result = session.pick_run(runs, "tune_selected_run", "Tuning run (run-history id)")
         label = catalogue.model_label(result.model)
         b1, b2 = st.columns([1, 3], vertical_alignment="center")
         b1.metric(f"Best {result.metric}", "n/a" if result.best_score is None else f"{result.best_score:.4f}")

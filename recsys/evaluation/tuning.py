@@ -166,3 +166,40 @@ def tune(dataset, model_key: str, grid: Mapping[str, Sequence] | None = None, me
     if progress:
         progress(1.0, "done")
     return result
+
+
+# ----- what the Tune page needs before a run -------------------------------------------------------
+def parse_values(text: str, param) -> list:
+    """'5, 10, 20' (commas or semicolons) -> distinct validated values of HyperParam `param`, in order;
+    ValueError names the bad entry or says that none was given."""
+    values = []
+    for part in [t.strip() for t in str(text).replace(";", ",").split(",") if t.strip()]:
+        value = param.validate(part)
+        if value not in values:
+            values.append(value)
+    if not values:
+        raise ValueError(f"give at least one value for '{param.name}'")
+    return values
+
+
+def measured_fit_seconds(history, model_key: str, fingerprint: str, limit: int = 30) -> list[float]:
+    """Fit times of `model_key` already measured on the dataset `fingerprint` (tuning folds and comparison
+    training splits in the run history, newest `limit` runs), for estimating a run before starting it."""
+    runs = history.list_runs(limit=limit)
+    out: list[float] = []
+    for run_id in runs.loc[runs["fingerprint"] == fingerprint, "id"]:
+        payload = history.load_run(int(run_id))
+        if payload.get("kind") == "tune":
+            rows = payload.get("results", []) if payload.get("model") == model_key else []
+        else:
+            rows = [r for r in payload.get("results", []) if r.get("model") == model_key]
+        out += [float(r["fit_seconds"]) for r in rows if r.get("fit_seconds") is not None]
+    return out
+
+
+def estimate_seconds(fit_seconds: Sequence[float], n_fits: int) -> float | None:
+    """Expected time of `n_fits` fits from measured ones (their median; None when nothing was measured)."""
+    measured = [float(s) for s in fit_seconds if s is not None and np.isfinite(s)]
+    if not measured:
+        return None
+    return float(np.median(measured)) * int(n_fits)

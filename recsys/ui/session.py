@@ -84,8 +84,23 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+USER_INPUT_ERRORS = (ValueError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+                     PermissionError)
+"""What bad input raises (a wrong folder, a malformed upload, an unknown learner or parameter): the message
+says it all, so the log gets one line; anything else is a fault and keeps its traceback."""
+
+
+def log_error(action: str, exc: BaseException) -> None:
+    """One WARNING line for a user-input error (traceback only at DEBUG); ERROR with traceback otherwise."""
+    if isinstance(exc, USER_INPUT_ERRORS):
+        log.warning("%s failed: %s", action, " ".join(describe_error(exc).split()))
+        log.debug("%s failed (traceback)", action, exc_info=exc)
+    else:
+        log.error("%s failed", action, exc_info=exc)
+
+
 def show_error(action: str, exc: BaseException, hint: str = "") -> None:
-    log.warning("%s failed", action, exc_info=exc)
+    log_error(action, exc)
     from recsys.ui.plain import md
 
     text = f"**{action} failed:** {md(describe_error(exc))}"
@@ -359,9 +374,13 @@ def run_history():
     return RunHistory(artifacts_dir() / "runs.sqlite")
 
 
-def add_run(kind: str, title: str, result) -> dict:
+def add_run(kind: str, title: str, result, run_id: int | None = None) -> dict:
+    """Keep a finished run in this session; `run_id` = its id in the run history (the one number the pages
+    show), else the next number after this session's runs."""
     runs = st.session_state.setdefault(RUNS, [])
-    entry = {"id": (runs[-1]["id"] + 1) if runs else 1, "kind": kind, "title": title, "result": result}
+    if run_id is None:
+        run_id = max((r["id"] for r in runs), default=0) + 1
+    entry = {"id": int(run_id), "kind": kind, "title": title, "result": result}
     runs.append(entry)
     del runs[:-MAX_RUNS]
     return entry
@@ -383,6 +402,20 @@ def pick_run(runs: list[dict], key: str, label: str, *, prefer: str | None = Non
     run_id = container.selectbox(label, ids[::-1], key=key,
                                  format_func=lambda i: f"#{i}: " + next(r["title"] for r in runs if r["id"] == i))
     return next(r["result"] for r in runs if r["id"] == run_id)
+
+
+def save_run(kind: str, title: str, result) -> tuple[dict, str]:
+    """Record a run in the SQLite history and keep it in this session under the same id.
+
+    Returns (session entry, note for the page): one numbering, the run-history id ("run #12")."""
+    try:
+        history = run_history()
+        run_id = history.record_experiment(result) if kind == "compare" else history.record_tuning(result)
+    except Exception as exc:
+        log.warning("could not record run: %s", describe_error(exc))
+        entry = add_run(kind, f"{title} (not saved)", result)
+        return entry, f"not saved in the run history ({describe_error(exc)})"
+    return add_run(kind, title, result, run_id=run_id), f"saved as run #{run_id} in the run history"
 
 
 def record(kind: str, result) -> str:

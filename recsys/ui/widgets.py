@@ -73,21 +73,45 @@ def hyperparam_inputs(model_key: str, prefix: str, columns: int = 2) -> dict[str
         return {}
     ranking = [p for p in params if p.role != "rating"]
     rating_only = [p for p in params if p.role == "rating"]
-    values = _laid_out(ranking, model_key, prefix, columns)
+    values = _laid_out(ranking, model_key, prefix, columns, {})
     if rating_only:
         with st.container(border=True):  # not an expander: pages may already hold these inputs in one
             st.caption("**Predicted ratings only** -- these parameters change predicted ratings (RMSE/MAE), "
                        "not the ranked list")
-            values.update(_laid_out(rating_only, model_key, prefix, columns))
+            values.update(_laid_out(rating_only, model_key, prefix, columns, values))
     return {p.name: values[p.name] for p in params}
 
 
-def _laid_out(params: list[HyperParam], model_key: str, prefix: str, columns: int) -> dict[str, Any]:
+def applies(model_key: str, name: str, chosen: dict[str, Any]) -> bool:
+    """Whether parameter `name` is used given the values `chosen` for the others (a value, or a list of values
+    that may be tried). Models declare `param_conditions = {name: (other parameter, values it is used for)}`,
+    e.g. n_estimators only with a tree estimator; a parameter without a condition always applies."""
+    cls = REGISTRY[model_key]
+    condition = getattr(cls, "param_conditions", {}).get(name)
+    if not condition:
+        return True
+    other, allowed = condition
+    value = chosen.get(other, cls.param_spec()[other].default)
+    values = value if isinstance(value, (list, tuple, set)) else [value]
+    return any(v in allowed for v in values)
+
+
+def _laid_out(params: list[HyperParam], model_key: str, prefix: str, columns: int,
+              known: dict[str, Any]) -> dict[str, Any]:
+    """Widgets for `params` in columns; a parameter that does not apply to the values chosen so far is not
+    shown (it keeps its last value, or its default)."""
     if not params:
         return {}
     cols = st.columns(min(columns, len(params)))
-    return {p.name: hyperparam_input(p, param_key(prefix, model_key, p.name), cols[i % len(cols)])
-            for i, p in enumerate(params)}
+    values, shown = {}, 0
+    for p in params:
+        key = param_key(prefix, model_key, p.name)
+        if not applies(model_key, p.name, {**known, **values}):
+            values[p.name] = st.session_state.get(key, p.default)
+            continue
+        values[p.name] = hyperparam_input(p, key, cols[shown % len(cols)])
+        shown += 1
+    return values
 
 
 def set_params(prefix: str, model_key: str, params: dict[str, Any]) -> None:

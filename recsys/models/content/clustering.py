@@ -17,11 +17,11 @@ from recsys.models.content.profiles import BlendParts, ContentRecommender, blend
 from recsys.models.params import HyperParam
 
 CLUSTER_PARAMS = (
-    HyperParam("n_clusters", "int", 20, low=2, high=50, step=1,
+    HyperParam("n_clusters", "int", 20, tune_grid=(5, 10, 20, 30), low=2, high=50, step=1,
                help="Number of learner groups k-means looks for"),
-    HyperParam("n_init", "int", 2, low=1, high=10, step=1,
+    HyperParam("n_init", "int", 2, tune_grid=(1, 2, 5), low=1, high=10, step=1,
                help="k-means restarts; the best (lowest inertia) run is kept"),
-    HyperParam("max_fit_learners", "int", 200_000, low=1_000, high=10_000_000, step=1_000,
+    HyperParam("max_fit_learners", "int", 200_000, tune_grid=(20_000, 50_000, 200_000), low=1_000, high=10_000_000, step=1_000,
                help="k-means is fitted on a seeded random sample of at most this many learners (all learners "
                     "are then assigned); keeps fitting fast on millions of learners"),
     *blend_params(0.6, "the course's share inside your cluster",

@@ -20,14 +20,17 @@ class ClusteringPCARecommender(ClusteringRecommender):
     label = "Clustering + PCA"
     description = ("Like clustering, but groups learners on the main directions of their genre interests "
                    "(principal components) instead of all genres.")
+    param_conditions = {**ClusteringRecommender.param_conditions,
+                        "n_components": ("pca_mode", ("n_components",)),
+                        "variance_share": ("pca_mode", ("variance_share",))}
     hyperparams = CLUSTER_PARAMS + (
         HyperParam("pca_mode", "choice", "variance_share", choices=("variance_share", "n_components"),
                    help="Keep the fewest components explaining `variance_share` of the variance, or exactly "
                         "`n_components`"),
-        HyperParam("n_components", "int", 8, low=1, high=50, step=1,
+        HyperParam("n_components", "int", 8, tune_grid=(4, 6, 8, 10), low=1, high=50, step=1,
                    help="Number of principal components when pca_mode is n_components (at most the number "
                         "of genres)"),
-        HyperParam("variance_share", "float", 0.9, low=0.3, high=0.99, step=0.01,
+        HyperParam("variance_share", "float", 0.9, tune_grid=(0.8, 0.9, 0.95), low=0.3, high=0.99, step=0.01,
                    help="Share of profile variance the kept components must explain when pca_mode is "
                         "variance_share"),
     )

@@ -31,7 +31,7 @@ def blend_params(default_weight: float, what: str,
         HyperParam("auto_weight", "bool", True,
                    help="Choose the popularity weight in fit (best NDCG@10 on a seeded one-course holdout of "
                         "training learners); off = use popularity_weight as given"),
-        HyperParam("popularity_weight", "float", default_weight, low=0.0, high=1.0, step=0.05,
+        HyperParam("popularity_weight", "float", default_weight, tune_grid=(0.2, 0.4, 0.6, 0.8), low=0.0, high=1.0, step=0.05,
                    help=f"Share of the score from popularity, the rest from {what} (0 = {what} only, "
                         f"1 = popularity only); used when auto_weight is off"),
         HyperParam("seed", "int", 0, low=0, high=2**31 - 1, role="seed", step=1,
@@ -116,6 +116,8 @@ class ContentRecommender(Recommender):
     Subclasses implement `_fit_content`, `_parts` (components for rows with at least one rated course) and
     `_explain`, and have the `auto_weight`, `popularity_weight` and `seed` hyperparameters.
     """
+
+    param_conditions = {"popularity_weight": ("auto_weight", (False,))}  # the UI hides it while auto_weight is on
 
     def _fit(self, dataset, progress) -> None:
         self.enrolments_, self.prior_ = popularity_prior(dataset.matrix, dataset.n_items)

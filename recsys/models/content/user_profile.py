@@ -55,10 +55,10 @@ class UserProfileRecommender(ContentRecommender):
     description = ("Builds your genre profile from the courses you rated and recommends courses in those genres, "
                    "preferring well-attended ones at your level.")
     hyperparams = (
-        HyperParam("score_threshold", "float", 0.0, low=0.0, high=1.0, step=0.05,
+        HyperParam("score_threshold", "float", 0.0, tune_grid=(0.0, 0.1, 0.2), low=0.0, high=1.0, step=0.05,
                    help="Courses whose genre match (cosine with your profile, 0-1) is below this are not recommended"),
         *blend_params(0.85, "genre match"),
-        HyperParam("level_weight", "float", 0.2, low=0.0, high=2.0, step=0.05,
+        HyperParam("level_weight", "float", 0.2, tune_grid=(0.0, 0.1, 0.2, 0.4), low=0.0, high=2.0, step=0.05,
                    help="Bonus for courses whose level you are ready for: you took the level below in their "
                         "genres (needs LEVEL in the catalogue)"),
     )

@@ -42,22 +42,22 @@ def embedding_hyperparams(estimators: tuple[str, ...], target: str) -> tuple[Hyp
     return (
         HyperParam("estimator", "choice", estimators[0], choices=estimators,
                    help=f"scikit-learn model predicting {target} from the embeddings"),
-        HyperParam("alpha", "float", 1.0, low=1e-4, high=1e3, log=True,
+        HyperParam("alpha", "float", 1.0, tune_grid=(0.1, 1.0, 10.0), low=1e-4, high=1e3, log=True,
                    help="L2 strength of the linear estimator (logistic regression uses C = 1 / alpha)"),
-        HyperParam("n_estimators", "int", 50, low=10, high=1000, step=10,
+        HyperParam("n_estimators", "int", 50, tune_grid=(50, 100, 200), low=10, high=1000, step=10,
                    help="Trees of the random forest / boosting iterations of gradient boosting"),
-        HyperParam("max_depth", "int", 8, low=2, high=40, step=1, help="Maximum depth of each tree"),
-        HyperParam("candidates", "int", 30, low=0, high=10_000, step=10,
+        HyperParam("max_depth", "int", 8, tune_grid=(4, 8, 16), low=2, high=40, step=1, help="Maximum depth of each tree"),
+        HyperParam("candidates", "int", 30, tune_grid=(10, 30, 100), low=0, high=10_000, step=10,
                    help="Courses per learner (most likely enrolments) scored by the estimator; 0 = all"),
-        HyperParam("max_train_rows", "int", 100_000, low=1_000, high=100_000_000, step=1_000, log=True,
+        HyperParam("max_train_rows", "int", 100_000, tune_grid=(50_000, 100_000, 300_000), low=1_000, high=100_000_000, step=1_000, log=True,
                    help="Ratings sampled (seeded) to train the estimator; bounds fit time on large data"),
-        HyperParam("embedding_size", "int", nn["embedding_size"].default, low=2, high=256, step=2,
+        HyperParam("embedding_size", "int", nn["embedding_size"].default, tune_grid=(16, 32, 64), low=2, high=256, step=2,
                    help="Neural embeddings: length of the learner and course vectors"),
-        HyperParam("epochs", "int", nn["epochs"].default, low=1, high=200, step=1,
+        HyperParam("epochs", "int", nn["epochs"].default, tune_grid=(5, 10, 20), low=1, high=200, step=1,
                    help="Neural embeddings: training passes over the learners"),
-        HyperParam("negatives", "int", nn["negatives"].default, low=1, high=50, step=1,
+        HyperParam("negatives", "int", nn["negatives"].default, tune_grid=(1, 2, 4), low=1, high=50, step=1,
                    help="Neural embeddings: sampled non-enrolled courses per enrolment"),
-        HyperParam("regularization", "float", nn["regularization"].default, low=0.0, high=1.0, log=True,
+        HyperParam("regularization", "float", nn["regularization"].default, tune_grid=(0.001, 0.01, 0.05), low=0.0, high=1.0, log=True,
                    help="Neural embeddings: L2 penalty per training example"),
         HyperParam("seed", "int", 0, low=0, high=2**31 - 1, role="seed",
                    help="Seed of the embeddings, the row sample and the estimator"),
@@ -70,6 +70,12 @@ class EmbeddingFeatureRecommender(Recommender):
     predicts_ratings = True
     uses_tensorflow = True
     estimator_names: ClassVar[tuple[str, ...]] = ()
+    # parameter -> (the parameter it depends on, the values for which it is used); the UI hides the others
+    param_conditions: ClassVar[dict] = {
+        "alpha": ("estimator", ("ridge", "logistic_regression")),
+        "n_estimators": ("estimator", ("random_forest", "gradient_boosting")),
+        "max_depth": ("estimator", ("random_forest", "gradient_boosting")),
+    }
 
     # ----- subclass hooks ---------------------------------------------------------------------
     def _make_estimator(self):

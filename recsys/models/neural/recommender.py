@@ -53,21 +53,21 @@ class NeuralRecommender(Recommender):
     predicts_ratings = True
     uses_tensorflow = True
     hyperparams = (
-        HyperParam("embedding_size", "int", 32, low=2, high=256, step=2,
+        HyperParam("embedding_size", "int", 32, tune_grid=(16, 32, 64), low=2, high=256, step=2,
                    help="Length of the learner and course vectors"),
-        HyperParam("epochs", "int", 10, low=1, high=200, step=1,
+        HyperParam("epochs", "int", 10, tune_grid=(5, 10, 20), low=1, high=200, step=1,
                    help="Passes over the learners (fresh negatives each pass)"),
-        HyperParam("learning_rate", "float", 0.02, low=1e-4, high=1.0, log=True, help="Adam step size"),
-        HyperParam("regularization", "float", 0.01, low=0.0, high=1.0, log=True,
+        HyperParam("learning_rate", "float", 0.02, tune_grid=(0.005, 0.02, 0.05), low=1e-4, high=1.0, log=True, help="Adam step size"),
+        HyperParam("regularization", "float", 0.01, tune_grid=(0.001, 0.01, 0.05), low=0.0, high=1.0, log=True,
                    help="L2 penalty per training example on the learner and course vectors"),
-        HyperParam("batch_size", "int", 512, low=8, high=65536, step=8, log=True,
+        HyperParam("batch_size", "int", 512, tune_grid=(256, 512, 1024), low=8, high=65536, step=8, log=True,
                    help="Learners per gradient step (each brings all its courses and negatives); "
                         "lowered on small data so an epoch has at least 20 steps"),
-        HyperParam("negatives", "int", 2, low=1, high=50, step=1,
+        HyperParam("negatives", "int", 2, tune_grid=(1, 2, 4), low=1, high=50, step=1,
                    help="Sampled non-enrolled courses per enrolment, redrawn every epoch"),
-        HyperParam("negative_exponent", "float", 0.5, low=0.0, high=1.0, step=0.05,
+        HyperParam("negative_exponent", "float", 0.5, tune_grid=(0.0, 0.5, 1.0), low=0.0, high=1.0, step=0.05,
                    help="Negatives drawn by popularity ** exponent (0 uniform, 1 proportional)"),
-        HyperParam("validation_share", "float", 0.1, low=0.0, high=0.5, step=0.05,
+        HyperParam("validation_share", "float", 0.1, tune_grid=(0.0, 0.1), low=0.0, high=0.5, step=0.05,
                    help="Share of training ratings held out for the validation loss curve "
                         "(at most 100,000 ratings)"),
         HyperParam("seed", "int", 0, low=0, high=2**31 - 1, role="seed", help="Random seed (same seed, same model)"),
