@@ -1,6 +1,10 @@
 """Shared test helpers (one copy of each): imported by test modules as `from helpers import ...`."""
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
 import numpy as np
 
 
@@ -27,3 +31,29 @@ def ndcg_at_10_on_frame(model, train, test) -> float:
     """`ndcg_at_10` for a held-out frame with one (user, item) row per learner."""
     return ndcg_at_10(model, train, train.user_index.get_indexer(test["user"]),
                       train.item_index.get_indexer(test["item"]))
+
+
+@contextmanager
+def app_environment(base: Path, *, seed: int = 5, n_learners: int = 500, n_courses: int = 30):
+    """Point the app (and the CLI's model store) at a small generated dataset and a private artifacts folder
+    under `base`; yields {"data", "artifacts", "dataset"} and restores the environment afterwards."""
+    from recsys.data import generate_dataset, load_dataset
+
+    generate_dataset(base / "data", seed=seed, n_learners=n_learners, n_courses=n_courses)
+    saved = {k: os.environ.get(k) for k in ("RECSYS_DATA_DIR", "RECSYS_ARTIFACTS_DIR")}
+    os.environ["RECSYS_DATA_DIR"] = str(base / "data")
+    os.environ["RECSYS_ARTIFACTS_DIR"] = str(base / "artifacts")
+    try:
+        yield {"data": base / "data", "artifacts": base / "artifacts", "dataset": load_dataset(base / "data")}
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def assert_page_ok(at) -> None:
+    """No exception element and no error message on an AppTest page."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]

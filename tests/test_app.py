@@ -5,9 +5,11 @@ one st.error. Runs on a small generated dataset (RECSYS_DATA_DIR) with a tempora
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
+from helpers import app_environment, assert_page_ok
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,25 +24,11 @@ FAST = {"neural": {"epochs": 2, "embedding_size": 8}, "embedding_regression": {"
 @pytest.fixture(scope="module")
 def app_env(tmp_path_factory):
     """Point the app at a small generated dataset and a private artifacts folder for this module."""
-    from recsys.data import generate_dataset, load_dataset
-
-    base = tmp_path_factory.mktemp("app")
-    generate_dataset(base / "data", seed=5, n_learners=500, n_courses=30)
-    saved = {k: os.environ.get(k) for k in ("RECSYS_DATA_DIR", "RECSYS_ARTIFACTS_DIR")}
-    os.environ["RECSYS_DATA_DIR"] = str(base / "data")
-    os.environ["RECSYS_ARTIFACTS_DIR"] = str(base / "artifacts")
-    yield {"data": base / "data", "artifacts": base / "artifacts", "dataset": load_dataset(base / "data")}
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with app_environment(tmp_path_factory.mktemp("app"), n_courses=30) as env:
+        yield env
 
 
-def _ok(at: AppTest) -> None:
-    """No exception element and no error message on the page."""
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
+_ok = assert_page_ok
 
 
 def _open(page: str) -> AppTest:
@@ -239,11 +227,17 @@ def test_two_model_comparison_gives_leaderboard(app_env):
     at.button(key="cmp_run").click()
     at.run(timeout=300)
     _ok(at)
-    board = at.dataframe[0].value
+    main, board = at.dataframe[0].value, at.dataframe[1].value
     assert sorted(board["Model"]) == sorted(["Popularity", "User profile (genres)"])
     assert (board["rmse"] == "n/a").all(), "ranking-only models have no RMSE"
     assert board["ndcg@10"].str.match(r"^\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]$").all(), "metric with its interval"
-    assert any("95% interval of the difference" in m.value for m in at.markdown), "paired test is shown"
+    # Issue 10 item 3: the main leaderboard holds the main metrics only (it fits a 1400 px window); the rest is
+    # in the expander's full table. p-values read "< 0.001", never "p = 0".
+    assert list(main.columns) == ["Model", "Tied with best", "ndcg@10", "precision@10", "recall@10", "Fit (s)"]
+    assert set(main.columns) < set(board.columns) and "Parameters" in board
+    paired = next(m.value for m in at.markdown if "95% interval of the difference" in m.value)
+    assert "p = 0." in paired or "p < 0.001" in paired
+    assert not re.search(r"p = 0\.?(\s|,|$)|e-\d", paired), paired
     runs = RunHistory(app_env["artifacts"] / "runs.sqlite").list_runs(kind="compare")
     assert len(runs) >= 1 and "popularity" in runs["models"].iloc[0]
     # Evaluation plots for this run render for every model in it.
@@ -477,3 +471,14 @@ def test_user_input_errors_log_one_line_and_faults_keep_their_traceback(app_env,
         session.log_error("Recommending", exc)
     fault = [r for r in caplog.records if r.name == "recsys.ui"]
     assert fault[-1].levelno == logging.ERROR and fault[-1].exc_info is not None, "a fault keeps its traceback"
+
+
+def test_paired_summary_never_says_p_equals_zero():
+    """A bootstrap where no resample crosses zero gives p = 0.0 exactly: shown as "< 0.001"."""
+    from recsys.evaluation.uncertainty import PairedTestResult
+    from recsys.ui.results import paired_summary
+
+    text = paired_summary(PairedTestResult(0.05, (0.01, 0.09), 0.0, 0.0, 300), "a", "b", "A", "B", "ndcg@10")
+    assert text.count("p < 0.001") == 2 and not re.search(r"p = 0\.?(\s|,|$)", text), text
+    text = paired_summary(PairedTestResult(0.01, (-0.01, 0.03), 0.0421, 0.5, 300), "a", "b", "A", "B", "ndcg@10")
+    assert "Wilcoxon p = 0.042" in text and "paired-bootstrap p = 0.500" in text

@@ -2,10 +2,10 @@
 against the library functions the CLI prints (same numbers for the same seed)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from helpers import app_environment, assert_page_ok
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -14,24 +14,11 @@ APP = str(ROOT / "app.py")
 
 @pytest.fixture(scope="module")
 def app_env(tmp_path_factory):
-    from recsys.data import generate_dataset, load_dataset
-
-    base = tmp_path_factory.mktemp("stories")
-    generate_dataset(base / "data", seed=5, n_learners=500, n_courses=40)
-    saved = {k: os.environ.get(k) for k in ("RECSYS_DATA_DIR", "RECSYS_ARTIFACTS_DIR")}
-    os.environ["RECSYS_DATA_DIR"] = str(base / "data")
-    os.environ["RECSYS_ARTIFACTS_DIR"] = str(base / "artifacts")
-    yield {"dataset": load_dataset(base / "data"), "artifacts": base / "artifacts"}
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with app_environment(tmp_path_factory.mktemp("stories"), n_courses=40) as env:
+        yield env
 
 
-def _ok(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
+_ok = assert_page_ok
 
 
 def _open(path: str) -> AppTest:

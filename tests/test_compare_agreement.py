@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import app_environment
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,19 +21,9 @@ MODELS = ["popularity", "user_profile"]
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    from recsys.data import generate_dataset
-
     base = tmp_path_factory.mktemp("agree")
-    generate_dataset(base / "data", seed=5, n_learners=500, n_courses=30)
-    saved = {k: os.environ.get(k) for k in ("RECSYS_DATA_DIR", "RECSYS_ARTIFACTS_DIR")}
-    os.environ["RECSYS_DATA_DIR"] = str(base / "data")
-    os.environ["RECSYS_ARTIFACTS_DIR"] = str(base / "artifacts")
-    yield base
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with app_environment(base, n_courses=30):
+        yield base
 
 
 def _without_timings(payload: dict) -> list[dict]:
