@@ -482,3 +482,21 @@ def test_paired_summary_never_says_p_equals_zero():
     assert text.count("p < 0.001") == 2 and not re.search(r"p = 0\.?(\s|,|$)", text), text
     text = paired_summary(PairedTestResult(0.01, (-0.01, 0.03), 0.0421, 0.5, 300), "a", "b", "A", "B", "ndcg@10")
     assert "Wilcoxon p = 0.042" in text and "paired-bootstrap p = 0.500" in text
+
+
+def test_upload_same_name_twice_replaces_the_first_with_a_note(app_env):
+    """Issue 10 item 6: the later file of a name wins, visibly; the success message is readable, not a repr."""
+    at = _open("home")
+    at.segmented_control(key="home_source_kind").set_value("upload")
+    at.run()
+    files = [(f.name, f.read_bytes(), "text/csv") for f in sorted(app_env["data"].glob("*.csv"))]
+    broken = ("ratings.csv", b"user,item\n1,ML0101EN\n", "text/csv")  # no rating column: would fail if it won
+    at.file_uploader(key="home_upload").set_value([broken] + files)
+    at.run()
+    _ok(at)
+    assert any("ratings.csv was uploaded more than once" in i.value for i in at.info)
+    assert at.session_state["dataset_source"]["kind"] == "upload"
+    ds = app_env["dataset"]
+    expected = (f"Loaded {len(files)} uploaded file(s): {ds.n_users:,} learners · {ds.n_items:,} courses · "
+                f"{len(ds.ratings):,} ratings")
+    assert [s.value for s in at.success] == [expected]

@@ -224,6 +224,20 @@ def test_learner_flow_and_comparison(server, tmp_path):
             page.wait_for_selector(".st-key-cmp_leaderboard [data-testid='stDataFrame']", timeout=90_000)
             _settle(page, 90_000)
             assert page.get_by_text("Paired test").is_visible()
+            # The leaderboard's main metrics fit the 1400 px window: no horizontal scrolling.
+            width, visible = page.locator(".st-key-cmp_leaderboard [data-testid='stDataFrame']").evaluate(
+                "el => { const s = el.querySelector('.dvn-scroller') || el; return [s.scrollWidth, s.clientWidth]; }")
+            assert width <= visible + 1, f"the leaderboard scrolls sideways ({width} px in {visible} px)"
+            # The timing chart's panel titles are not cut, and no blank gap is left under the metric chart.
+            page.wait_for_selector(".st-key-cmp_times .main-svg", timeout=30_000)
+            for title, left, right in page.locator(".st-key-cmp_times").evaluate(
+                    """el => { const r = el.getBoundingClientRect();
+                        return [...el.querySelectorAll('.annotation-text, .gtitle')].map(t => {
+                            const b = t.getBoundingClientRect(); return [t.textContent, b.left - r.left, r.right - b.right]; }); }"""):
+                assert left >= -1 and right >= -1, f"chart title cut: {title!r}"
+            bars = page.locator(".st-key-cmp_bars").bounding_box()
+            below = page.locator(".st-key-cmp_times").bounding_box()
+            assert below["y"] - (bars["y"] + bars["height"]) < 60, "blank gap under the metric chart"
             _shot(page, "04_compare")
             assert not errors, f"JavaScript errors in the page: {errors}"
             assert page.locator("[data-testid='stException']").count() == 0

@@ -69,9 +69,17 @@ def render() -> None:
         primary = f"ndcg@{result.k}"
         st.subheader("Leaderboard")
         tied = results.tied_labels(result.vs_best(), primary)
+        board = results.leaderboard_frame(table, metrics, primary, tied)
+        # The main metrics fit a 1400 px window; every metric, timing and parameter is one click away.
+        main = [c for c in ["Model", "Tied with best", primary, f"precision@{result.k}", f"recall@{result.k}",
+                            "Fit (s)"] if c in board]
+        model_width = int(min(360, max(150, 7.5 * board["Model"].astype(str).str.len().max() + 30)))
         with st.container(key="cmp_leaderboard"):  # a stable test id for the leaderboard (browser test waits on it)
-            st.dataframe(results.leaderboard_frame(table, metrics, primary, tied), hide_index=True,
-                         column_config={"Model": st.column_config.TextColumn(width="medium"),
+            st.dataframe(board[main], hide_index=True,
+                         column_config={"Model": st.column_config.TextColumn(width=model_width)})
+        with st.expander("All metrics, timings and parameters", icon=":material/table_view:"):
+            st.dataframe(board, hide_index=True, key="cmp_leaderboard_all",
+                         column_config={"Model": st.column_config.TextColumn(width=model_width),
                                         "Parameters": st.column_config.TextColumn(width="medium")})
         st.caption("Metrics are means over test learners with 95% bootstrap intervals; RMSE/MAE only for models that "
                    "predict ratings on known learners (n/a otherwise). Tied with best: " + primary + " not "
@@ -84,9 +92,10 @@ def render() -> None:
         available = [m for m in metrics if table[m].notna().any()]
         shown = st.columns([1, 2])[0].selectbox("Metric", available, key="cmp_chart_metric",
                                                 index=available.index(primary) if primary in available else 0)
-        left, right = st.columns([3, 2])
-        left.plotly_chart(charts.metric_bars(table, shown, f"{shown}_lo", f"{shown}_hi", label="label"), key="cmp_bars")
-        right.plotly_chart(charts.timing_bars(table), key="cmp_times")
+        # One under the other at full width: side by side, the taller timing panels left a blank gap under the
+        # metric chart and their subplot titles were cut in the narrow column.
+        st.plotly_chart(charts.metric_bars(table, shown, f"{shown}_lo", f"{shown}_hi", label="label"), key="cmp_bars")
+        st.plotly_chart(charts.timing_bars(table), key="cmp_times")
 
         per_learner_metrics = [m for m in result.per_learner_metrics if table[m].notna().any()]
         st.subheader("Each model against the best")

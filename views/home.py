@@ -1,5 +1,6 @@
 """Home: what the workbench does, the dataset in use (built-in, a folder, or uploaded CSV files) and its summary."""
 import os
+from pathlib import Path
 
 import streamlit as st
 
@@ -62,7 +63,7 @@ def render() -> None:
             with session.guard("Loading the folder", "Check the path and the files' columns, then try again."):
                 dataset = session.load_folder(path)
                 session.use_source({"kind": "folder", "path": str(path).strip()})
-                st.success(f"Loaded {plain.md(repr(dataset))}.")
+                st.success(session.loaded_text(dataset, f"folder {Path(str(path).strip()).name or path}"))
 
     else:
         limit = session.upload_limit_mb()
@@ -71,6 +72,10 @@ def render() -> None:
                                  help="The files stay in server memory for this session only (never on disk). The "
                                       "size limit is the server.maxUploadSize setting.")
         if files:
+            files, replaced = session.latest_per_name(files)  # same name twice: the later upload replaces the first
+            for name in replaced:
+                st.info(f"{plain.md(name)} was uploaded more than once: the latest upload replaces the earlier one.",
+                        icon=":material/swap_horiz:")
             digest = session.uploaded_digest(files)
             if current.get("digest") != digest:
                 with session.guard("Reading the uploaded files",
@@ -79,7 +84,7 @@ def render() -> None:
                                    f"missing."):
                     dataset = session.load_uploaded(files)
                     session.use_source({"kind": "upload", "digest": digest}, dataset)
-                    st.success(f"Loaded {plain.md(repr(dataset))} from {len(files)} file(s).")
+                    st.success(session.loaded_text(dataset, f"{len(files)} uploaded file(s)"))
 
 
     def show_summary(dataset) -> None:

@@ -56,8 +56,8 @@ def paired_summary(result, name_a: str, name_b: str, label_a: str, label_b: str,
     else:
         verdict = "No clear difference: the 95% interval of the difference includes 0"
     return (f"{verdict}. Mean {metric} difference ({label_a} - {label_b}) = **{diff:+.4f}** "
-            f"[{lo:+.4f}, {hi:+.4f}] over {result.n:,} learners; Wilcoxon p = {result.p_value:.3g}, "
-            f"paired-bootstrap p = {result.p_bootstrap:.3g}.")
+            f"[{lo:+.4f}, {hi:+.4f}] over {result.n:,} learners; Wilcoxon {p_phrase(result.p_value)}, "
+            f"paired-bootstrap {p_phrase(result.p_bootstrap)}.")
 
 
 def tune_table(table: pd.DataFrame, param_names: list[str], metric: str) -> pd.DataFrame:
@@ -114,6 +114,12 @@ KPI_LABELS = {"niche_share": "Niche share", "level_beginner": "Beginner", "level
               "distinct_genres": "Distinct genres per list", "aggregate_diversity": "Courses recommended to anyone",
               "exposure_gini": "Exposure Gini", "popularity_percentile": "Mean popularity percentile"}
 _KPI_DIGITS = {"aggregate_diversity": 0, "popularity_percentile": 1, "distinct_genres": 2}
+
+
+def p_phrase(value) -> str:
+    """'p < 0.001' / 'p = 0.042' for prose: a p-value is never shown as 'p = 0'."""
+    text = p_text(value)
+    return f"p {text[0]} {text[1:]}" if text.startswith("<") else f"p = {text}"
 
 
 def p_text(value) -> str:

@@ -247,6 +247,28 @@ def load_uploaded(files) -> "Dataset":
     return dataset
 
 
+def latest_per_name(files) -> tuple[list, list[str]]:
+    """The uploaded files with one file per name -- a later upload of the same name replaces the earlier one --
+    and the names that were replaced (for a visible note instead of a silent choice)."""
+    latest: dict[str, object] = {}
+    replaced: list[str] = []
+    for f in files:
+        name = Path(f.name).name
+        if name in latest and name not in replaced:
+            replaced.append(name)
+        latest.pop(name, None)
+        latest[name] = f
+    return list(latest.values()), replaced
+
+
+def loaded_text(dataset, what: str) -> str:
+    """'Loaded built-in dataset: 34,000 learners · 300 courses · 228,724 ratings' (`what` is shown as text)."""
+    from recsys.ui.plain import md
+
+    return (f"Loaded {md(what)}: {dataset.n_users:,} learners · {dataset.n_items:,} courses · "
+            f"{len(dataset.ratings):,} ratings")
+
+
 def uploaded_digest(files) -> str:
     h = hashlib.sha256()
     for f in sorted(files, key=lambda f: f.name):
