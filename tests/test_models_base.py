@@ -173,3 +173,18 @@ def test_metadata_filters_on_a_catalogue_without_metadata_say_so(small_dataset):
     with pytest.raises(ValueError, match="DURATION_HOURS"):
         model.recommend([], filters={"max_duration": 5})
     assert len(model.recommend([], k=5, filters={"genres": [bare.genres[0]]})) > 0
+
+
+def test_nan_or_infinite_scores_fail_clearly_instead_of_an_empty_list(small_dataset):
+    """-inf means "never recommend"; NaN or +inf are arithmetic faults and must not pass as a (short) list."""
+    from recsys.models.baseline.popularity import PopularityRecommender
+
+    class Broken(PopularityRecommender):
+        def score_histories(self, histories):
+            scores = super().score_histories(histories)
+            scores[:, 3] = np.nan
+            return scores
+
+    model = Broken().fit(small_dataset)
+    with pytest.raises(ValueError, match="NaN or infinite scores"):
+        model.recommend([small_dataset.item_ids[0]], k=5)

@@ -188,7 +188,10 @@ class Recommender(BaseEstimator):
              filters: Mapping[str, Any] | None = None, exclude: Iterable[str] = ()) -> np.ndarray:
         """Indices of the top-k courses for one learner (ties broken by catalogue order)."""
         scores = np.asarray(scores, dtype=np.float64).ravel().copy()
-        scores[~np.isfinite(scores)] = -np.inf
+        broken = np.isnan(scores) | (scores == np.inf)  # -inf is the "never recommend" mark; these are faults
+        if broken.any():
+            raise ValueError(f"model '{self.key}' produced {int(broken.sum())} NaN or infinite scores, so it cannot "
+                             f"rank courses; the ratings it was trained on may be outside a numerically safe range")
         if exclude_seen:
             scores[history.indices] = -np.inf
         exclude = list(exclude or [])
