@@ -1,0 +1,1 @@
+"""Linear item-to-item models learned in closed form (EASE^R)."""

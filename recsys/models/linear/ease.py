@@ -1,0 +1,67 @@
+"""EASE^R (Steck, "Embarrassingly Shallow Autoencoders for Sparse Data", WWW 2019).
+
+A course x course weight matrix B that reconstructs each learner's enrolments from their *other* enrolments,
+learned in closed form on the binary enrolment matrix X:
+
+    P = (X^T X + l2 I)^-1,    B = I - P diagMat(1 / diag(P))    (so diag(B) = 0)
+
+A learner -- in the training data or brand new -- is scored as x B from their history row alone, so the
+new-learner path is one sparse x dense product. Fitting costs one n_courses^2 Gram matrix and one inverse,
+independent of how many learners there are beyond the sparse product.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from recsys.models.base import Recommender
+from recsys.models.params import HyperParam
+from recsys.models.shared.item_weights import (because_you_took, enrolment_counts, enrolment_matrix,
+                                               score_with_weights)
+
+
+def ease_weights(X, l2: float) -> np.ndarray:
+    """The EASE^R weight matrix for a (learners x courses) binary matrix; dense n_courses x n_courses."""
+    G = np.asarray((X.T @ X).todense(), dtype=np.float64)
+    G[np.diag_indices_from(G)] += float(l2)
+    P = np.linalg.inv(G)
+    B = -P / np.diag(P)[None, :]
+    B[np.diag_indices_from(B)] = 0.0
+    return B
+
+
+class EASERecommender(Recommender):
+    """Closed-form linear item-to-item model: score = history x B, B learned with an L2 penalty."""
+
+    key = "ease"
+    label = "EASE^R (linear item-item)"
+    description = ("Learns, for every course, how much each other course predicts it (closed-form ridge "
+                   "regression on who took what); strong and fast on enrolment data.")
+    hyperparams = (
+        HyperParam("l2", "float", 200.0, low=0.1, high=100000.0, step=10.0, log=True, role="ranking",
+                   tune_grid=(20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 3000.0),
+                   help="L2 penalty lambda: larger shrinks the weights toward popularity-like smooth scores"),
+    )
+
+    def __init__(self, l2: float = 200.0):
+        self.l2 = l2
+
+    def _fit(self, dataset, progress) -> None:
+        X = enrolment_matrix(dataset.matrix)
+        if progress:
+            progress(0.1, "Gram matrix X^T X")
+        self.enrolments_ = enrolment_counts(X)
+        if progress:
+            progress(0.5, f"inverting the {X.shape[1]} x {X.shape[1]} regularised Gram matrix")
+        self.weights_ = ease_weights(X, float(self.l2))
+
+    def score_histories(self, histories) -> np.ndarray:
+        H = self._check_histories(histories)
+        return score_with_weights(H, self.weights_)
+
+    def course_closeness(self, items) -> np.ndarray:
+        """Dislikes: a disliked course's row of the item-item weights (what it adds to each course's score)."""
+        return self.weights_[np.asarray(items, dtype=np.int64)]
+
+    def explain(self, history, items) -> list[str]:
+        titles = self.catalogue_["TITLE"].astype(str).to_numpy()
+        return because_you_took(self.weights_, history, items, titles, self.enrolments_)
