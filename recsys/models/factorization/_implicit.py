@@ -1,0 +1,39 @@
+"""What the two `implicit`-backed models share: the enrolment input, a single-threaded BLAS while the library
+runs its own threads (its advice; avoids oversubscribing the cores), and progress from its epoch callback."""
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+import numpy as np
+from scipy import sparse
+
+
+@contextlib.contextmanager
+def library_threads():
+    """BLAS limited to one thread for `implicit` (which parallelises itself); its BLAS warning silenced."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, "blas"), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*OpenBLAS.*")
+        yield
+
+
+def epoch_callback(progress, iterations: int, name: str, start: float = 0.1, width: float = 0.85):
+    """An `implicit` fit callback(iteration, seconds, loss) reporting to our progress(fraction, message)."""
+    if progress is None:
+        return None
+
+    def callback(iteration, elapsed, loss=None):
+        done = iteration + 1
+        progress(start + width * done / max(1, iterations), f"{name} iteration {done}/{iterations}")
+
+    return callback
+
+
+def binary_float32(matrix) -> sparse.csr_matrix:
+    """Enrolment as float32 CSR (1 = took the course): the library's input format."""
+    X = sparse.csr_matrix(matrix, dtype=np.float32, copy=True)
+    X.eliminate_zeros()
+    X.data[:] = 1.0
+    return X

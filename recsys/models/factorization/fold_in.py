@@ -1,0 +1,151 @@
+"""Fold a learner into a fitted factor model from their history alone, with the course factors frozen.
+
+* `als_fold_in`: the closed-form implicit-ALS user step (Hu, Koren & Volinsky 2008) -- weighted ridge
+  regression of the learner's preference row p_u (1 where r_ui > 0) on the course factors Y with confidence
+  c_ui = 1 + alpha * r_ui (1 for courses not taken):
+
+      x_u = (Y^T Y + Y^T (C_u - I) Y + lambda_u I)^-1  Y^T C_u p_u
+
+  This is exactly what `implicit`'s `recalculate_user=True` computes when it is given the confidence matrix
+  1 + alpha * r (see factorization/als.py), so a folded-in learner equals the library's answer. It is written
+  against plain arrays (no `implicit` object) so any implicit-ALS model -- e.g. Spark's ALS(implicitPrefs=True),
+  which uses the same confidence and scales lambda by the learner's number of ratings
+  (`scale_regularization=True`) -- can reuse it.
+* `bpr_fold_in`: BPR has no closed form. The learner's factors are fitted by gradient ascent on their BPR
+  objective (mean log-sigmoid of taken-minus-not-taken score differences, L2 penalty as in training) with
+  Nesterov momentum and a step of 1/L (L bounds the curvature). The gradient is taken over *all*
+  (taken, not taken) pairs -- with a few hundred courses that is cheap and it is the expectation of the
+  sampled SGD step, so the result is deterministic without a random stream.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+_CHUNK_FLOATS = 4_000_000  # floats held at once per chunk of learners
+
+
+def als_fold_in(histories, item_factors: np.ndarray, regularization: float, alpha: float,
+                scale_regularization: bool = False) -> np.ndarray:
+    """Implicit-ALS learner factors (n_learners x n_factors, float64) for a batch of history rows.
+
+    `histories`: learners x courses, value r_ui > 0 where the learner took the course (the same values the
+    model was trained on). A row without history gets zero factors.
+    """
+    H = sparse.csr_matrix(histories, dtype=np.float64)
+    H.eliminate_zeros()
+    Y = np.asarray(item_factors, dtype=np.float64)
+    f = Y.shape[1]
+    base = Y.T @ Y
+    out = np.zeros((H.shape[0], f))
+    rows = max(1, _CHUNK_FLOATS // (f * f))
+    for start in range(0, H.shape[0], rows):
+        C = H[start:start + rows]
+        if C.nnz == 0:
+            continue
+        cols = np.unique(C.indices)                    # only the courses this chunk touches
+        Ys = Y[cols]
+        Cs = C[:, cols]
+        confidence_minus_one = Cs.copy()
+        confidence_minus_one.data = float(alpha) * Cs.data
+        outer = np.einsum("if,ig->ifg", Ys, Ys).reshape(len(cols), f * f)
+        A = (confidence_minus_one @ outer).reshape(-1, f, f) + base
+        lam = float(regularization) * (np.diff(C.indptr) if scale_regularization else np.ones(C.shape[0]))
+        A[:, np.arange(f), np.arange(f)] += lam[:, None]
+        confidence = Cs.copy()
+        confidence.data = 1.0 + float(alpha) * Cs.data
+        b = np.asarray(confidence @ Ys)
+        has = np.diff(C.indptr) > 0
+        out[start:start + C.shape[0]][has] = np.linalg.solve(A[has], b[has][..., None])[..., 0]
+    return out
+
+
+def bpr_auc(scores: np.ndarray, taken: np.ndarray) -> float:
+    """Share of (taken, not taken) course pairs a learner's scores order correctly (ties count half)."""
+    taken = np.asarray(taken, dtype=bool)
+    pos, neg = scores[taken], scores[~taken]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    diff = pos[:, None] - neg[None, :]
+    return float(((diff > 0).sum() + 0.5 * (diff == 0).sum()) / diff.size)
+
+
+def bpr_fold_in(histories, item_factors: np.ndarray, item_bias: np.ndarray, regularization: float,
+                steps: int = 30, init: np.ndarray | None = None) -> np.ndarray:
+    """BPR learner factors (n_learners x n_factors) for a batch of history rows, course factors frozen.
+
+    Score of course j = x . item_factors[j] + item_bias[j]. `init` (n_factors,) is the starting point of every
+    learner (e.g. the average training learner); a row without history keeps it.
+    """
+    H = sparse.csr_matrix(histories, dtype=np.float64)
+    H.eliminate_zeros()
+    Y = np.asarray(item_factors, dtype=np.float64)
+    bias = np.asarray(item_bias, dtype=np.float64)
+    n, n_items = H.shape
+    f = Y.shape[1]
+    start_point = np.zeros(f) if init is None else np.asarray(init, dtype=np.float64)
+    out = np.tile(start_point, (n, 1))
+    lengths = np.diff(H.indptr)
+    # Curvature bound of the mean log-sigmoid pair loss: 1/4 max ||y_i - y_j||^2 <= max ||y||^2.
+    step = 1.0 / (float(np.max(np.einsum("if,if->i", Y, Y))) + float(regularization) + 1e-12)
+    order = np.argsort(lengths, kind="stable")           # similar lengths together: little padding
+    order = order[lengths[order] > 0]
+    pos = 0
+    while pos < len(order):
+        width = int(lengths[order[pos]])
+        take = max(1, _CHUNK_FLOATS // (n_items * max(width, 1)))
+        # grow the chunk while the longest history in it keeps the padded block within budget
+        end = pos + 1
+        while end < len(order) and end - pos < take:
+            width = int(lengths[order[end]])
+            take = max(1, _CHUNK_FLOATS // (n_items * width))
+            end += 1
+        rows = order[pos:end]
+        out[rows] = _bpr_chunk(H[rows], Y, bias, float(regularization), int(steps), step, start_point)
+        pos = end
+    return out
+
+
+def _bpr_chunk(H: sparse.csr_matrix, Y, bias, reg: float, steps: int, step: float, start) -> np.ndarray:
+    """Gradient ascent for learners with a padded (rows x longest history) index block."""
+    n, n_items = H.shape
+    lengths = np.diff(H.indptr)
+    width = int(lengths.max())
+    slot = np.arange(width)[None, :]
+    valid = slot < lengths[:, None]
+    taken_idx = np.zeros((n, width), dtype=np.int64)
+    taken_idx[valid] = H.indices
+    not_taken = np.ones((n, n_items))
+    not_taken[np.repeat(np.arange(n), lengths), H.indices] = 0.0
+    pairs = (lengths * not_taken.sum(axis=1)).astype(np.float64)
+    pairs[pairs == 0] = 1.0
+    mask = valid[:, :, None] * not_taken[:, None, :]       # (n, width, items): pairs that count
+    Yp = Y[taken_idx]                                      # (n, width, f)
+    x = np.tile(start, (n, 1))
+    previous = x.copy()
+    for t in range(steps):
+        look = x + (t / (t + 3.0)) * (x - previous)        # Nesterov look-ahead
+        s = look @ Y.T + bias
+        sp = np.take_along_axis(s, taken_idx, axis=1)
+        g = 1.0 / (1.0 + np.exp(np.clip(sp[:, :, None] - s[:, None, :], -50, 50))) * mask   # sigma(s_j - s_i)
+        grad = (np.einsum("np,npf->nf", g.sum(axis=2), Yp) - g.sum(axis=1) @ Y) / pairs[:, None] - reg * look
+        previous, x = x, look + step * grad
+    return x
+
+
+def als_contributions(history_row, item_factors: np.ndarray, regularization: float, alpha: float,
+                      items, scale_regularization: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(taken course indices, their contribution to each of `items`' scores) for one learner.
+
+    The folded-in score is linear in the taken courses: score_j = sum_i c_i y_i^T A^-1 y_j (Hu et al.'s
+    explanation), so each taken course's share of a recommendation is exact. Returns (taken, taken x items).
+    """
+    row = sparse.csr_matrix(history_row, dtype=np.float64)
+    row.eliminate_zeros()
+    taken, r = row.indices, row.data
+    Y = np.asarray(item_factors, dtype=np.float64)
+    Yt = Y[taken]
+    lam = float(regularization) * (len(taken) if scale_regularization else 1.0)
+    A = Y.T @ Y + (Yt.T * (float(alpha) * r)) @ Yt + lam * np.eye(Y.shape[1])
+    weighted = (1.0 + float(alpha) * r)[:, None] * Yt                       # c_i y_i
+    return taken, weighted @ np.linalg.solve(A, Y[np.asarray(items, dtype=np.int64)].T)
