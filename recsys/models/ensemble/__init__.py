@@ -1,0 +1,1 @@
+"""Models that combine other registry models (the weighted rank blend `hybrid`)."""

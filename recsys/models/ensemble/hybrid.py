@@ -1,0 +1,306 @@
+"""Hybrid: a weighted blend of 1-4 registry models' rank-normalized scores.
+
+Members score on different scales (EASE weights, cosine similarities, factor dot products), so each member's
+scores for a learner become a normalized rank over the courses the learner has not taken:
+1 - log(rank) / log(n_courses) -- 1 for the member's best course, falling fast over the first places (the
+top of each list is what matters for a top-10) and slowly below. The hybrid score is the weighted sum. A course
+a member will not recommend (-inf) gets nothing from it; a course no weighted member can score stays -inf;
+courses already taken get 0 (they are excluded anyway unless the caller asks to see them).
+
+Weights come from the `weight_i` hyperparameters, or -- `learn_weights` (default) -- from a seeded
+validation split of the training data that imitates serving new learners: 20% of the learners with 2+
+courses (at most 10,000) are removed, the members are fitted on the rest, each removed learner is scored from
+80% of their courses, and the weights on a 0.1 simplex grid with the best NDCG@10 on the hidden 20% win. The
+weights are learned separately for learners with 1, 2-4 and 5+ known courses: with one course, a
+co-enrolment model knows little and content, genre profile or a popularity-damped walk add most; with many,
+co-enrolment alone is hard to beat. The members are then refitted on all the data. So the blend adapts to
+each dataset (a member whose signal does not help gets little or no weight) instead of carrying weights tuned
+to one dataset.
+
+The default members -- EASE (co-enrolment), the learner's genre profile, course text similarity (the only way
+a course nobody has taken yet can surface) and RP3beta (random walk with a popularity penalty) -- are four
+different signals.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from scipy import sparse
+
+from recsys.models.base import Recommender
+from recsys.models.params import HyperParam
+from recsys.models.registry import LOCATIONS
+
+NONE = "none"
+MEMBER_CHOICES = tuple(k for k in LOCATIONS if k != "hybrid")
+SLOTS = 4
+GRID_STEP = 0.1
+VALIDATION_SHARE = 0.2
+VALIDATION_MAX_LEARNERS = 10_000
+SEGMENTS = ((1, 1), (2, 4), (5, None))  # known courses per learner: weights are learned per segment
+MIN_SEGMENT_LEARNERS = 200  # a smaller validation segment uses the weights learned on everyone
+HIDDEN_SHARE = 0.2
+_BASE_STATE = ("fingerprint_", "catalogue_", "genres_", "item_index_", "user_index_", "rating_scale_",
+               "train_matrix_")
+
+
+def _member_param(slot: int, default: str) -> HyperParam:
+    choices = MEMBER_CHOICES if slot == 1 else (NONE, *MEMBER_CHOICES)
+    return HyperParam(f"member_{slot}", "choice", default, choices=choices, role="ranking",
+                      help=f"Model {slot} of the blend" + ("" if slot == 1 else " ('none' = unused)"))
+
+
+def _weight_param(slot: int, default: float) -> HyperParam:
+    return HyperParam(f"weight_{slot}", "float", default, low=0.0, high=1.0, step=0.05, role="ranking",
+                      tune_grid=(0.0, 0.25, 0.5, 0.75, 1.0),
+                      help=f"Weight of model {slot} (weights are rescaled to sum to 1; ignored when learned)")
+
+
+def rank_normalize(scores: np.ndarray, seen: sparse.spmatrix | None = None) -> np.ndarray:
+    """Per row, 1 - log(rank) / log(n) over the courses not in `seen` (rank 1 = best; ties share their mean
+    rank): 1 for the best course, >= 0 for the worst. -inf/NaN scores and seen courses get 0."""
+    from scipy.stats import rankdata
+
+    scores = np.array(scores, dtype=np.float64, copy=True)
+    scores[~np.isfinite(scores)] = -np.inf
+    if seen is not None:
+        seen = sparse.csr_matrix(seen)
+        scores[np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr)), seen.indices] = -np.inf
+    n = scores.shape[1]
+    if n < 2:
+        return np.where(np.isfinite(scores), 1.0, 0.0)
+    normalized = 1.0 - np.log(rankdata(-scores, method="average", axis=1)) / np.log(n)
+    normalized[~np.isfinite(scores)] = 0.0
+    return normalized
+
+
+def segment_of(histories: sparse.spmatrix) -> np.ndarray:
+    """Index into SEGMENTS per learner row, by how many courses the row holds (0 courses -> segment 0)."""
+    counts = np.diff(sparse.csr_matrix(histories).indptr)
+    out = np.zeros(len(counts), dtype=np.int64)
+    for n, (low, _) in enumerate(SEGMENTS):
+        out[counts >= low] = n
+    return out
+
+
+def simplex_grid(n_members: int, step: float = GRID_STEP) -> np.ndarray:
+    """Every weight vector on a `step` grid with non-negative entries summing to 1 (rows)."""
+    units = int(round(1.0 / step))
+    rows = [c for c in itertools.product(range(units + 1), repeat=n_members) if sum(c) == units]
+    return np.asarray(rows, dtype=np.float64) / units
+
+
+class HybridRecommender(Recommender):
+    """Weighted blend of rank-normalized member scores, weights set by hand or learned on validation data."""
+
+    key = "hybrid"
+    label = "Hybrid (weighted rank blend)"
+    description = ("Combines several models -- by default co-enrolment (EASE, RP3beta), your genre profile and "
+                   "course content -- by blending their rankings, with weights learned on held-out learners.")
+    hyperparams = (
+        _member_param(1, "ease"), _member_param(2, "user_profile"), _member_param(3, "course_similarity"),
+        _member_param(4, "rp3beta"),
+        _weight_param(1, 0.7), _weight_param(2, 0.1), _weight_param(3, 0.1), _weight_param(4, 0.1),
+        HyperParam("learn_weights", "bool", True, role="ranking",
+                   help="Learn the weights on a seeded validation split of the training data (new-learner "
+                        "style) instead of using weight_1..weight_4"),
+        HyperParam("seed", "int", 0, low=0, high=2**31 - 1, role="seed",
+                   help="Seed of the validation split and of every member"),
+    )
+
+    def __init__(self, member_1: str = "ease", member_2: str = "user_profile", member_3: str = "course_similarity",
+                 member_4: str = "rp3beta", weight_1: float = 0.7, weight_2: float = 0.1, weight_3: float = 0.1,
+                 weight_4: float = 0.1, learn_weights: bool = True, seed: int = 0):
+        self.member_1 = member_1
+        self.member_2 = member_2
+        self.member_3 = member_3
+        self.member_4 = member_4
+        self.weight_1 = weight_1
+        self.weight_2 = weight_2
+        self.weight_3 = weight_3
+        self.weight_4 = weight_4
+        self.learn_weights = learn_weights
+        self.seed = seed
+
+    # ----- members ----------------------------------------------------------------------------
+    def chosen_members(self) -> list[tuple[str, float]]:
+        """(model key, hand-set weight) per used slot; ValueError for a model listed twice."""
+        chosen = [(getattr(self, f"member_{s}"), float(getattr(self, f"weight_{s}"))) for s in range(1, SLOTS + 1)]
+        chosen = [(k, w) for k, w in chosen if k != NONE]
+        keys = [k for k, _ in chosen]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        if twice:
+            raise ValueError(f"hybrid: model(s) {', '.join(twice)} chosen more than once; pick each model once")
+        return chosen
+
+    def _new_members(self, keys) -> list[Recommender]:
+        from recsys.models.registry import make_model
+
+        return [make_model(k, seed=int(self.seed)) for k in keys]
+
+    def _fit(self, dataset, progress) -> None:
+        chosen = self.chosen_members()
+        keys = [k for k, _ in chosen]
+        if self.learn_weights and len(keys) > 1:
+            weights, self.validation_ndcg_ = self._learn_weights(dataset, keys, progress)
+        else:
+            hand = np.array([w for _, w in chosen], dtype=np.float64)
+            if hand.sum() <= 0:
+                raise ValueError("hybrid: the member weights are all 0; give at least one a positive weight")
+            weights = np.tile(hand, (len(SEGMENTS), 1))
+            self.validation_ndcg_ = {}
+        self.weights_ = weights / weights.sum(axis=1, keepdims=True)     # segments x members, rows sum to 1
+        self.member_keys_ = keys
+        members = []
+        for n, model in enumerate(self._new_members(keys)):
+            model.fit(dataset, progress=_scaled(progress, 0.5 + 0.5 * n / len(keys), 0.5 / len(keys), model.key))
+            members.append(model)
+        self.member_params_ = [m.get_params() for m in members]
+        self.member_states_ = [_learned_state(m) for m in members]
+        self._members = members
+
+    def _learn_weights(self, dataset, keys, progress) -> tuple[np.ndarray, dict]:
+        """Per segment, the simplex-grid weights with the best NDCG@10 on seeded validation learners folded in
+        as new learners (segments with too few validation learners take the weights best for everyone)."""
+        from recsys.evaluation import metrics as M
+
+        train, histories, hidden = validation_split(dataset, int(self.seed))
+        normalized = []
+        for n, model in enumerate(self._new_members(keys)):
+            model.fit(train, progress=_scaled(progress, 0.4 * n / len(keys), 0.4 / len(keys), f"validation {model.key}"))
+            normalized.append(rank_normalize(model.score_histories(histories), seen=histories))
+        if progress:
+            progress(0.45, "searching blend weights")
+        grid = simplex_grid(len(keys))
+        n_hidden = np.diff(hidden.indptr)
+        per_learner = np.empty((len(grid), histories.shape[0]))
+        for g, weights in enumerate(grid):
+            blended = sum(w * part for w, part in zip(weights, normalized))
+            top = M.top_k(blended, 10, exclude=histories)
+            per_learner[g] = M.ndcg_at_k(M.hit_matrix(top, hidden), n_hidden)
+        overall = int(np.argmax(per_learner.mean(axis=1)))
+        segment = segment_of(histories)
+        chosen, report = [], {"overall": float(per_learner[overall].mean())}
+        for n in range(len(SEGMENTS)):
+            rows = segment == n
+            best = int(np.argmax(per_learner[:, rows].mean(axis=1))) if rows.sum() >= MIN_SEGMENT_LEARNERS else overall
+            chosen.append(grid[best])
+            report[f"segment_{n}_learners"] = int(rows.sum())
+            report[f"segment_{n}_blend"] = float(per_learner[best, rows].mean()) if rows.any() else None
+            for m, key in enumerate(keys):
+                alone = int(np.flatnonzero(grid[:, m] == 1.0)[0])
+                report[f"segment_{n}_{key}"] = float(per_learner[alone, rows].mean()) if rows.any() else None
+        return np.asarray(chosen, dtype=np.float64), report
+
+    @property
+    def members(self) -> list[Recommender]:
+        """The fitted member models (rebuilt from their plain learned state after loading)."""
+        self._check_fitted()
+        if getattr(self, "_members", None) is None:
+            members = []
+            for key, params, state in zip(self.member_keys_, self.member_params_, self.member_states_):
+                from recsys.models.registry import make_model
+
+                model = make_model(key, **params)
+                for name in _BASE_STATE:
+                    setattr(model, name, getattr(self, name))
+                for name, value in state.items():
+                    setattr(model, name, value)
+                members.append(model)
+            self._members = members
+        return self._members
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        state.pop("_members", None)        # saved as member_states_ (plain values), rebuilt on use
+        return state
+
+    # ----- scoring ----------------------------------------------------------------------------
+    def member_scores(self, histories) -> list[np.ndarray]:
+        """Rank-normalized scores of each member (aligned with member_keys_); -inf where the member cannot score."""
+        H = self._check_histories(histories)
+        out = []
+        for model in self.members:
+            raw = np.asarray(model.score_histories(H), dtype=np.float64)
+            normalized = rank_normalize(raw, seen=H)
+            normalized[~np.isfinite(raw)] = -np.inf
+            out.append(normalized)
+        return out
+
+    def learner_weights(self, histories) -> np.ndarray:
+        """(learners x members) blend weights: the row of each learner's history-length segment."""
+        return self.weights_[segment_of(histories)]
+
+    def score_histories(self, histories) -> np.ndarray:
+        H = self._check_histories(histories)
+        parts = self.member_scores(H)
+        weights = self.learner_weights(H)
+        total = np.zeros_like(parts[0])
+        scorable = np.zeros(parts[0].shape, dtype=bool)
+        for m, part in enumerate(parts):
+            finite = np.isfinite(part)
+            w = weights[:, m][:, None]
+            total += w * np.where(finite, part, 0.0)
+            scorable |= finite & (w > 0)
+        total[~scorable] = -np.inf
+        return total
+
+    def explain(self, history, items) -> list[str]:
+        """The reasons of the members that pushed each course up most (up to two, strongest first)."""
+        items = np.asarray(items, dtype=np.int64)
+        H = self._check_histories(history)
+        weights = self.learner_weights(H)[0]
+        parts = self.member_scores(H)
+        contributions = np.array([w * np.where(np.isfinite(p[0, items]), p[0, items], 0.0)
+                                  for w, p in zip(weights, parts)])          # members x items
+        reasons = [m.explain(H, items) if w > 0 else [""] * len(items) for m, w in zip(self.members, weights)]
+        out = []
+        for n in range(len(items)):
+            merged = []
+            for m in np.argsort(-contributions[:, n], kind="stable"):
+                text = reasons[m][n]
+                if contributions[m, n] > 0 and text and text not in merged:
+                    merged.append(text)
+            out.append("; ".join(merged[:2]) if merged else "recommended by the blended models")
+        return out
+
+
+def validation_split(dataset, seed: int):
+    """(training Dataset without the validation learners, their 80% histories, their hidden 20%) -- rows of
+    the two matrices are the validation learners, columns the catalogue."""
+    X = sparse.csr_matrix(dataset.matrix)
+    counts = np.diff(X.indptr)
+    eligible = np.flatnonzero(counts >= 2)
+    rng = np.random.default_rng(seed)
+    n_val = min(VALIDATION_MAX_LEARNERS, int(round(VALIDATION_SHARE * len(eligible))))
+    if n_val < 1:
+        raise ValueError("hybrid: learning weights needs learners with at least 2 courses; set learn_weights "
+                         "to false or add ratings")
+    rows = np.sort(rng.choice(eligible, size=n_val, replace=False))
+    V = X[rows].tocsr()
+    V.sort_indices()
+    lengths = np.diff(V.indptr)
+    n_hide = np.clip(np.round(HIDDEN_SHARE * lengths), 1, lengths - 1).astype(np.int64)
+    keys = rng.random(V.nnz)
+    row_of = np.repeat(np.arange(len(rows)), lengths)
+    order = np.lexsort((keys, row_of))                      # random order within each row
+    rank = np.empty(V.nnz, dtype=np.int64)
+    rank[order] = np.arange(V.nnz) - np.repeat(V.indptr[:-1], lengths)
+    hide = rank < n_hide[row_of]
+    histories = sparse.csr_matrix((V.data[~hide], (row_of[~hide], V.indices[~hide])), shape=V.shape)
+    hidden = sparse.csr_matrix((np.ones(int(hide.sum())), (row_of[hide], V.indices[hide])), shape=V.shape)
+    held_users = set(dataset.user_ids[rows].tolist())
+    keep = ~dataset.ratings["user"].isin(held_users).to_numpy()
+    return dataset.with_ratings(dataset.ratings[keep]), histories, hidden
+
+
+def _learned_state(model: Recommender) -> dict:
+    """A member's learned attributes (ending in _), minus what the hybrid already holds itself."""
+    return {k: v for k, v in vars(model).items() if k.endswith("_") and not k.startswith("_") and k not in _BASE_STATE}
+
+
+def _scaled(progress, start: float, width: float, prefix: str):
+    if progress is None:
+        return None
+    return lambda fraction, message: progress(min(1.0, start + width * float(fraction)), f"{prefix}: {message}")
