@@ -24,6 +24,11 @@ LOCATIONS: dict[str, str] = {
     "neural": "recsys.models.neural.recommender:NeuralRecommender",
     "embedding_regression": "recsys.models.neural.embedding_regression:EmbeddingRegressionRecommender",
     "embedding_classifier": "recsys.models.neural.embedding_classifier:EmbeddingClassifierRecommender",
+    "ease": "recsys.models.linear.ease:EASERecommender",
+    "rp3beta": "recsys.models.neighbours.rp3beta:RP3betaRecommender",
+    "als": "recsys.models.factorization.als:ALSRecommender",
+    "bpr": "recsys.models.factorization.bpr:BPRRecommender",
+    "hybrid": "recsys.models.ensemble.hybrid:HybridRecommender",
 }
 
 
