@@ -158,6 +158,7 @@ class ModelStore:
                     self._save(model, path)
             elif progress:
                 progress(1.0, "loaded a saved model")
+            _share_fitted(model)
             self._remember(ident, model)
             return model, source
 
@@ -168,6 +169,7 @@ class ModelStore:
         if model is None and not is_uploaded(dataset):
             model = self._load(self.root / key / ident[0] / f"{ident[2]}-{ident[3]}", dataset, key, full)
             if model is not None:
+                _share_fitted(model)
                 self._remember(ident, model)
         return model
 
@@ -246,6 +248,14 @@ class ModelStore:
             removed.append(folder)
             total -= size
         return removed
+
+
+def _share_fitted(model) -> None:
+    """Let models that reuse another's training see this one (a loaded `neural` network makes the embedding
+    models cheap: see recsys.models.neural.shared_embedding)."""
+    share = getattr(model, "share_fitted", None)
+    if callable(share):
+        share()
 
 
 def _touch(folder: Path) -> None:

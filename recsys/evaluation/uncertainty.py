@@ -7,6 +7,7 @@ models evaluated on the same split get comparable intervals.
 """
 from __future__ import annotations
 
+import threading
 import warnings
 from dataclasses import asdict, dataclass
 from typing import Mapping
@@ -16,6 +17,11 @@ from scipy import stats
 
 N_RESAMPLES = 1000
 _BATCH_CELLS = 4_000_000  # resamples x learners per batch (bounds memory to ~32 MB)
+# Resample counts kept per (learners, resamples, seed): every model of a comparison is evaluated on the same
+# learners with the same seed, so drawing them once saves most of the bootstrap time (same numbers).
+_COUNTS: dict[tuple[int, int, int], list[np.ndarray]] = {}
+_COUNTS_MAX_CELLS = 64_000_000  # ~64 MB of small-integer counts in total
+_COUNTS_LOCK = threading.Lock()  # Streamlit sessions run comparisons in threads
 
 
 def _resampled_means(values: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
@@ -30,14 +36,11 @@ def _resampled_means(values: np.ndarray, n_resamples: int, seed: int) -> np.ndar
     present = ~np.isnan(values)
     filled = np.where(present, values, 0.0)
     has_nan = not present.all()
-    rng = np.random.default_rng(seed)
     batch = max(1, min(n_resamples, _BATCH_CELLS // max(n, 1)))
     out = np.empty((n_resamples, values.shape[1]))
-    for start in range(0, n_resamples, batch):
-        b = min(batch, n_resamples - start)
-        idx = rng.integers(0, n, size=(b, n))
-        counts = np.bincount((np.arange(b)[:, None] * n + idx).ravel(), minlength=b * n)
-        counts = counts.reshape(b, n).astype(np.float64)
+    for start, small in zip(range(0, n_resamples, batch), _resample_counts(n, n_resamples, seed, batch)):
+        b = len(small)
+        counts = small.astype(np.float64)
         sums = counts @ filled
         if has_nan:
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -45,6 +48,27 @@ def _resampled_means(values: np.ndarray, n_resamples: int, seed: int) -> np.ndar
         else:
             out[start:start + b] = sums / n
     return out
+
+
+def _resample_counts(n: int, n_resamples: int, seed: int, batch: int) -> list[np.ndarray]:
+    """Per batch of resamples, how often each of the n learners is drawn (seeded; cached, see _COUNTS)."""
+    key = (n, n_resamples, seed)
+    with _COUNTS_LOCK:
+        if key in _COUNTS:
+            return _COUNTS[key]
+    rng = np.random.default_rng(seed)
+    batches = []
+    for start in range(0, n_resamples, batch):
+        b = min(batch, n_resamples - start)
+        idx = rng.integers(0, n, size=(b, n))
+        counts = np.bincount((np.arange(b)[:, None] * n + idx).ravel(), minlength=b * n).reshape(b, n)
+        batches.append(counts.astype(np.min_scalar_type(int(counts.max()))))
+    if n * n_resamples <= _COUNTS_MAX_CELLS:
+        with _COUNTS_LOCK:
+            while _COUNTS and sum(k[0] * k[1] for k in _COUNTS) + n * n_resamples > _COUNTS_MAX_CELLS:
+                _COUNTS.pop(next(iter(_COUNTS)))
+            _COUNTS[key] = batches
+    return batches
 
 
 def bootstrap_ci(values, n_resamples: int = N_RESAMPLES, seed: int = 0,

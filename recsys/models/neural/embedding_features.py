@@ -129,6 +129,10 @@ class EmbeddingFeatureRecommender(Recommender):
         self.train_rows_ = int(len(y))
         self.mean_outcome_ = float(np.mean(self._outcome(self._raw_chunked(X))))
 
+    def share_fitted(self) -> None:
+        """Offer the inner neural network to the other neural-family models (see `shared_embedding`)."""
+        self.embedder_.share_fitted()
+
     @property
     def history_(self):
         """Per-epoch loss of the embedding network (the only iterative part)."""

@@ -15,7 +15,10 @@ Newton steps of the same regularised logistic objective with the course vectors 
 """
 from __future__ import annotations
 
+import hashlib
 import shutil
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -25,12 +28,53 @@ from scipy import sparse
 from recsys.models.base import NotFittedError, Recommender
 from recsys.models.neural.backend import (PRIOR_EXAMPLES, RowSampler, Trainer, chunks, keep_entries, make_batch,
                                           mean_loss, tensorflow_seeded, validation_mask)
+from recsys.models.neural import shared_embedding
 from recsys.models.params import HyperParam
 
 KERAS_FILE = "model.keras"
 _FOLD_IN_STEPS = 6      # max Newton steps for a new learner (from the mean vector: ~1e-4 after 3, ~1e-7 after 5)
 _FOLD_IN_CHUNK = 2048   # learners per batched fold-in block (memory: chunk x d^2 floats)
 _MIN_STEPS = 20         # steps per epoch at least: small datasets get smaller batches instead of 1-2 steps
+_MEMO_ROWS = 65_536     # learner vectors kept by the fold-in memo (~8 MB at 32 dimensions)
+
+
+class _FoldInMemo:
+    """Fold-in results of recent history batches, keyed by a digest of the batch.
+
+    The embedding models score through the same (shared) neural model, so a comparison folds the same test
+    learners in once instead of three times. The result is a pure function of the frozen weights and the batch.
+    """
+
+    def __init__(self, max_rows: int = _MEMO_ROWS):
+        self.max_rows, self.rows = max_rows, 0
+        self.entries: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self.lock = threading.Lock()
+
+    @staticmethod
+    def digest(histories: sparse.csr_matrix) -> bytes:
+        h = hashlib.blake2b(digest_size=16)
+        h.update(np.asarray(histories.shape, np.int64).tobytes())
+        for part in (histories.indptr, histories.indices, histories.data):
+            h.update(np.ascontiguousarray(part).tobytes())
+        return h.digest()
+
+    def get(self, key: bytes):
+        with self.lock:
+            found = self.entries.get(key)
+            if found is not None:
+                self.entries.move_to_end(key)
+            return found
+
+    def put(self, key: bytes, vectors: np.ndarray) -> None:
+        if len(vectors) > self.max_rows:
+            return
+        vectors.setflags(write=False)  # shared by every caller: never modified in place
+        with self.lock:
+            if key not in self.entries:
+                self.entries[key] = vectors
+                self.rows += len(vectors)
+            while self.rows > self.max_rows:
+                self.rows -= len(self.entries.popitem(last=False)[1])
 
 
 class NeuralRecommender(Recommender):
@@ -88,6 +132,31 @@ class NeuralRecommender(Recommender):
 
     # ----- fitting ----------------------------------------------------------------------------
     def _fit(self, dataset, progress) -> None:
+        self._fold_in_memo = _FoldInMemo()
+        shared = shared_embedding.lookup(dataset.fingerprint, self)
+        if shared is not None:  # same data and parameters trained in this process: same weights
+            self._adopt(shared, progress)
+            return
+        self._train(dataset, progress)
+        shared_embedding.remember(self)
+
+    def _adopt(self, shared: "NeuralRecommender", progress) -> None:
+        """Take the learned state of an identical fit (deterministic training: the same weights)."""
+        own = set(self.__dict__) | set(self.get_params())
+        self.__dict__.update({k: v for k, v in shared.__dict__.items() if k not in own})
+        self._fold_in_memo = shared.__dict__.setdefault("_fold_in_memo", _FoldInMemo())
+        self.history_ = shared.history_.copy()
+        if progress:
+            epochs = len(self.history_)
+            for row in self.history_.itertuples():
+                progress(row.epoch / epochs, f"epoch {row.epoch}/{epochs}: loss {row.loss:.4f}, "
+                                             f"val {row.val_loss:.4f} (trained earlier in this session, reused)")
+
+    def share_fitted(self) -> None:
+        """Offer this fitted network to the embedding models (the model store calls it after a load)."""
+        shared_embedding.remember(self)
+
+    def _train(self, dataset, progress) -> None:
         full = dataset.matrix
         n_users, n_items = full.shape
         counts = np.bincount(full.indices, minlength=n_items).astype(np.float64)
@@ -159,10 +228,16 @@ class NeuralRecommender(Recommender):
         """
         self._check_fitted()
         histories = sparse.csr_matrix(histories)
+        memo = self.__dict__.setdefault("_fold_in_memo", _FoldInMemo())
+        key = memo.digest(histories)
+        found = memo.get(key)
+        if found is not None:
+            return found
         out = np.empty((histories.shape[0], self.item_embeddings_.shape[1]), np.float32)
         for start in range(0, histories.shape[0], _FOLD_IN_CHUNK):
             block = histories[start:start + _FOLD_IN_CHUNK]
             out[start:start + block.shape[0]] = self._fold_in_block(block)
+        memo.put(key, out)
         return out
 
     def _fold_in_block(self, block: sparse.csr_matrix) -> np.ndarray:
@@ -262,6 +337,7 @@ class NeuralRecommender(Recommender):
         state = dict(self.__dict__)
         state.pop("_keras", None)  # saved separately in Keras' own format (model.keras)
         state.pop("_keras_file", None)
+        state.pop("_fold_in_memo", None)
         return state
 
     def _save_extra(self, folder: Path) -> None:
