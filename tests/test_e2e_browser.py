@@ -88,9 +88,9 @@ _WATCH_RUNS = """() => {
     const app = document.querySelector("[data-testid='stApp']");
     if (window.__runWatch) window.__runWatch.disconnect();
     window.__runsStarted = 0;
-    window.__runWatch = new MutationObserver(() => {
-        if (app.getAttribute('data-test-script-state') !== 'notRunning') window.__runsStarted++;
-    });
+    // Every change of the state counts: a quick run can go running -> notRunning before this callback runs,
+    // so the current value alone may already read notRunning again.
+    window.__runWatch = new MutationObserver(records => { window.__runsStarted += records.length; });
     window.__runWatch.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
 }"""
 
@@ -223,7 +223,9 @@ def test_learner_flow_and_comparison(server, tmp_path):
             _rerun(page, lambda: page.get_by_role("button", name="Run comparison").click(), timeout=90_000)
             page.wait_for_selector(".st-key-cmp_leaderboard [data-testid='stDataFrame']", timeout=90_000)
             _settle(page, 90_000)
-            assert page.get_by_text("Paired test").is_visible()
+            problems = page.locator("[data-testid='stException'], [data-testid='stAlertContentError']").all_inner_texts()
+            _shot(page, "04_compare")
+            assert page.get_by_text("Paired test").is_visible(), f"no paired test; errors on the page: {problems}"
             # The leaderboard's main metrics fit the 1400 px window: no horizontal scrolling.
             width, visible = page.locator(".st-key-cmp_leaderboard [data-testid='stDataFrame']").evaluate(
                 "el => { const s = el.querySelector('.dvn-scroller') || el; return [s.scrollWidth, s.clientWidth]; }")
@@ -238,7 +240,6 @@ def test_learner_flow_and_comparison(server, tmp_path):
             bars = page.locator(".st-key-cmp_bars").bounding_box()
             below = page.locator(".st-key-cmp_times").bounding_box()
             assert below["y"] - (bars["y"] + bars["height"]) < 60, "blank gap under the metric chart"
-            _shot(page, "04_compare")
             assert not errors, f"JavaScript errors in the page: {errors}"
             assert page.locator("[data-testid='stException']").count() == 0
         finally:
