@@ -6,6 +6,7 @@ code runs on a laptop and on a cluster (`spark://host:7077`, `yarn`, `k8s://...`
 Memory: RECSYS_SPARK_DRIVER_MEMORY (default 4g) and RECSYS_SPARK_EXECUTOR_MEMORY (default 4g, cluster only);
 both only take effect when the JVM starts, i.e. for the first session of a process.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -56,14 +57,18 @@ def get_spark(master: str | None = None, app_name: str = "recsys"):
     local = url.startswith("local")
     if local:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # no "hostname resolves to loopback" warning
-    builder = (SparkSession.builder.master(url).appName(app_name)
-               .config("spark.ui.enabled", "false")
-               .config("spark.ui.showConsoleProgress", "false")
-               .config("spark.driver.memory", os.environ.get("RECSYS_SPARK_DRIVER_MEMORY", "4g"))
-               .config("spark.sql.shuffle.partitions", os.environ.get("RECSYS_SPARK_SHUFFLE_PARTITIONS",
-                                                                      "8" if local else "200"))
-               .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-               .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{LOG_CONFIG}"))
+    builder = (
+        SparkSession.builder.master(url)
+        .appName(app_name)
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.memory", os.environ.get("RECSYS_SPARK_DRIVER_MEMORY", "4g"))
+        .config(
+            "spark.sql.shuffle.partitions", os.environ.get("RECSYS_SPARK_SHUFFLE_PARTITIONS", "4" if local else "200")
+        )
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{LOG_CONFIG}")
+    )
     if local:
         builder = builder.config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
     else:
@@ -92,8 +97,9 @@ def als_blocks(spark) -> int:
         return 10
 
 
-def run_with_progress(spark, action, progress=None, start: float = 0.0, width: float = 1.0,
-                      label: str = "Spark", interval: float = 0.5):
+def run_with_progress(
+    spark, action, progress=None, start: float = 0.0, width: float = 1.0, label: str = "Spark", interval: float = 0.5
+):
     """`action()` with Spark's own stage progress reported to `progress(fraction, message)`.
 
     The action runs in a worker thread whose jobs carry a job group; this (the caller's) thread polls the
@@ -121,7 +127,7 @@ def run_with_progress(spark, action, progress=None, start: float = 0.0, width: f
         done = total = 0
         for job in tracker.getJobIdsForGroup(group):
             info = tracker.getJobInfo(job)
-            for stage in (info.stageIds if info else ()):
+            for stage in info.stageIds if info else ():
                 s = tracker.getStageInfo(stage)
                 if s is not None:
                     done, total = done + s.numCompletedTasks, total + s.numTasks

@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "recsys.cli.data",  # generate
     "recsys.cli.models",  # train, recommend
     "recsys.cli.evaluate",  # compare, tune, history
+    "recsys.cli.spark",  # spark train|recommend|evaluate
     "recsys.cli.paths",  # path
     "recsys.cli.insights",  # course-report, new-course
     "recsys.cli.abtest",  # abtest (simulated A/B test, Thompson sampling)

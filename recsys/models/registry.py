@@ -21,6 +21,7 @@ LOCATIONS: dict[str, str] = {
     "clustering_pca": "recsys.models.content.clustering_pca:ClusteringPCARecommender",
     "knn": "recsys.models.neighbours.knn:KNNRecommender",
     "nmf": "recsys.models.factorization.nmf:NMFRecommender",
+    "spark_als": "recsys.models.factorization.spark_als:SparkALSRecommender",
     "neural": "recsys.models.neural.recommender:NeuralRecommender",
     "embedding_regression": "recsys.models.neural.embedding_regression:EmbeddingRegressionRecommender",
     "embedding_classifier": "recsys.models.neural.embedding_classifier:EmbeddingClassifierRecommender",
