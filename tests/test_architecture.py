@@ -81,3 +81,22 @@ def test_views_are_thin_and_go_through_the_ui_layer():
         text = path.read_text()
         assert "recsys.cli" not in text, path.name
         assert ".fit(" not in text, f"{path.name} fits a model itself (use the model store)"
+
+
+def test_every_table_goes_through_the_spreadsheet_safe_wrapper():
+    """st.dataframe's toolbar exports cells as shown, so every table is drawn by recsys.ui.plain.table."""
+    offenders = [p.name for p in [*ROOT.glob("views/*.py"), *ROOT.glob("recsys/ui/*.py")]
+                 if p.name != "plain.py" and "st.dataframe(" in p.read_text()]
+    assert not offenders, offenders
+
+
+def test_every_chart_goes_through_the_html_escaping_wrapper():
+    """Plotly renders HTML in labels; every st.plotly_chart call gets `plain.figure(...)` (data-derived text)."""
+    import re
+
+    offenders = []
+    for p in [*ROOT.glob("views/*.py"), *ROOT.glob("recsys/ui/*.py")]:
+        for match in re.finditer(r"\.plotly_chart\((.{0,14})", p.read_text()):
+            if not match.group(1).startswith("plain.figure("):
+                offenders.append(p.name)
+    assert not offenders, offenders

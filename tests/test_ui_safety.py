@@ -70,3 +70,21 @@ def test_upload_cache_shares_evicts_and_refuses_over_budget(tmp_path):
     expiring = session.UploadCache(budget_bytes=size * 10, ttl=0)
     expiring.put("a", datasets[0])
     assert expiring.get("a") is None, "an upload unused for ttl seconds is dropped"
+
+
+def test_chart_text_from_data_cannot_carry_html():
+    """A course title with a link or image tag is shown literally in bars, ticks and legends; our hover
+    templates keep their intended markup."""
+    import plotly.graph_objects as go
+
+    from recsys.ui import plain
+
+    title = '<a href="https://attacker.example/x">Python</a><img src=x>'
+    fig = go.Figure(go.Bar(x=[1], y=[title], name=title, text=[title], hovertemplate="%{y}<br>%{x}"))
+    fig.update_layout(title=title)
+    safe = plain.figure(fig).to_dict()
+    trace = safe["data"][0]
+    for value in (trace["y"][0], trace["name"], trace["text"][0], safe["layout"]["title"]["text"]):
+        assert "<" not in value and ">" not in value and "&lt;a href" in value
+    assert trace["hovertemplate"] == "%{y}<br>%{x}"
+    assert fig.to_dict()["data"][0]["name"] == title  # the original figure is untouched

@@ -75,10 +75,10 @@ def render() -> None:
                             "Fit (s)"] if c in board]
         model_width = int(min(360, max(150, 7.5 * board["Model"].astype(str).str.len().max() + 30)))
         with st.container(key="cmp_leaderboard"):  # a stable test id for the leaderboard (browser test waits on it)
-            st.dataframe(board[main], hide_index=True,
+            plain.table(board[main], hide_index=True,
                          column_config={"Model": st.column_config.TextColumn(width=model_width)})
         with st.expander("All metrics, timings and parameters", icon=":material/table_view:"):
-            st.dataframe(board, hide_index=True, key="cmp_leaderboard_all",
+            plain.table(board, hide_index=True, key="cmp_leaderboard_all",
                          column_config={"Model": st.column_config.TextColumn(width=model_width),
                                         "Parameters": st.column_config.TextColumn(width="medium")})
         st.caption("Metrics are means over test learners with 95% bootstrap intervals; RMSE/MAE only for models that "
@@ -94,8 +94,8 @@ def render() -> None:
                                                 index=available.index(primary) if primary in available else 0)
         # One under the other at full width: side by side, the taller timing panels left a blank gap under the
         # metric chart and their subplot titles were cut in the narrow column.
-        st.plotly_chart(charts.metric_bars(table, shown, f"{shown}_lo", f"{shown}_hi", label="label"), key="cmp_bars")
-        st.plotly_chart(charts.timing_bars(table), key="cmp_times")
+        st.plotly_chart(plain.figure(charts.metric_bars(table, shown, f"{shown}_lo", f"{shown}_hi", label="label")), key="cmp_bars")
+        st.plotly_chart(plain.figure(charts.timing_bars(table)), key="cmp_times")
 
         per_learner_metrics = [m for m in result.per_learner_metrics if table[m].notna().any()]
         st.subheader("Each model against the best")
@@ -138,9 +138,9 @@ def render() -> None:
                 st.caption(f"Top {result.k} for {plain.md(who)} (courses: {'; '.join(plain.md(titles.get(c, c)) for c in history)}). "
                            "Models as fitted on the run's training split.")
                 width = max(150, 880 // max(1, len(side.columns)))
-                st.dataframe(plain.csv_safe(side), height=38 + 35 * result.k,
+                plain.table(side, height=38 + 35 * result.k,
                              column_config={c: st.column_config.TextColumn(c, width=width) for c in side.columns})
-                st.columns([3, 2])[0].plotly_chart(charts.overlap_heatmap(charts.jaccard_matrix(lists)),
+                st.columns([3, 2])[0].plotly_chart(plain.figure(charts.overlap_heatmap(charts.jaccard_matrix(lists))),
                                                    key="cmp_jaccard")
 
 

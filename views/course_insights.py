@@ -5,7 +5,7 @@ import streamlit as st
 from recsys.data import LEVELS
 from recsys.insights import DEFAULT_K, DEFAULT_LEARNERS, ENROLMENT_PRESETS, ExposureStudy, assumed_enrolments
 from recsys.models import MODEL_KEYS
-from recsys.ui import catalogue, frame, session, stories
+from recsys.ui import catalogue, frame, plain, session, stories
 
 DEFAULT_MODELS = ("popularity", "user_profile", "course_similarity")
 
@@ -70,22 +70,22 @@ def course_section(dataset, study: ExposureStudy) -> None:
         facts = [", ".join(report["genres"]) or "no genre", report.get("level"),
                  f"{report['hours']:g} h" if report.get("hours") else None, f"{report['enrolments']:,} enrolments"]
         st.caption(" · ".join(f for f in facts if f))
-        st.dataframe(stories.side_by_side_table(report), hide_index=True, key="ci_side",
+        plain.table(stories.side_by_side_table(report), hide_index=True, key="ci_side",
                      column_config={"Exposure": st.column_config.NumberColumn(format="percent")})
         st.caption("Exposure = share of sampled learners with the course in their top-K; learners who already "
                    "took it never get it again.")
-        st.plotly_chart(stories.rank_distribution(report), key="ci_ranks")
+        st.plotly_chart(plain.figure(stories.rank_distribution(report)), key="ci_ranks")
         left, right = st.columns(2)
-        left.plotly_chart(stories.segment_bars(report, "activity"), key="ci_seg_activity")
-        right.plotly_chart(stories.segment_bars(report, "main_genre"), key="ci_seg_genre")
+        left.plotly_chart(plain.figure(stories.segment_bars(report, "activity")), key="ci_seg_activity")
+        right.plotly_chart(plain.figure(stories.segment_bars(report, "main_genre")), key="ci_seg_genre")
 
 
 def catalogue_section(study: ExposureStudy) -> None:
     curves = {e.label: study.catalogue_exposure(name) for name, e in study.exposures.items()}
-    st.plotly_chart(stories.exposure_long_tail(curves), key="ci_long_tail")
+    st.plotly_chart(plain.figure(stories.exposure_long_tail(curves)), key="ci_long_tail")
     summary = [{"Model": s["label"], "Courses ever shown": s["courses_shown"], "Coverage": s["coverage"],
                 "Gini": s["gini"], "Top 10% of courses take": s["top10pct_share"]} for s in study.catalogue_summary()]
-    st.dataframe(summary, hide_index=True, key="ci_tail_summary",
+    plain.table(summary, hide_index=True, key="ci_tail_summary",
                  column_config={"Coverage": st.column_config.NumberColumn(format="percent"),
                                 "Gini": st.column_config.NumberColumn(format="%.3f"),
                                 "Top 10% of courses take": st.column_config.NumberColumn(format="percent")})
@@ -129,15 +129,15 @@ def new_course_section(dataset, study: ExposureStudy) -> None:
     c = report["course"]
     st.caption(f"**{c['title'] or '(untitled)'}** · {', '.join(c['genres']) or 'no genre'} · {c['level'] or 'level unknown'}"
                f" · assuming {report['enrolments_assumed']:g} enrolments ({ENROLMENT_PRESETS.get(report.get('enrolments_preset'), 'custom')})")
-    st.dataframe(stories.side_by_side_table(report, previous), hide_index=True, key="ci_new_side",
+    plain.table(stories.side_by_side_table(report, previous), hide_index=True, key="ci_new_side",
                  column_config={"Exposure": st.column_config.NumberColumn(format="percent")})
     if previous:
         st.caption("Change in shown = learners reached now minus with the previous version of the course.")
     if any(m.get("placeable") for m in report["models"].values()):
-        st.plotly_chart(stories.rank_distribution(report), key="ci_new_ranks")
+        st.plotly_chart(plain.figure(stories.rank_distribution(report)), key="ci_new_ranks")
         left, right = st.columns(2)
-        left.plotly_chart(stories.segment_bars(report, "activity"), key="ci_new_seg_activity")
-        right.plotly_chart(stories.segment_bars(report, "main_genre"), key="ci_new_seg_genre")
+        left.plotly_chart(plain.figure(stories.segment_bars(report, "activity")), key="ci_new_seg_activity")
+        right.plotly_chart(plain.figure(stories.segment_bars(report, "main_genre")), key="ci_new_seg_genre")
 
 
 frame.page("Course insights", render)

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from recsys.evaluation.history import PROTOCOLS
-from recsys.ui import charts, diagnostics, frame, navigation, results, session
+from recsys.ui import charts, diagnostics, frame, navigation, plain, results, session
 
 
 def render() -> None:
@@ -29,7 +29,7 @@ def render() -> None:
             kpi_charts(result)
 
         with session.guard("Drawing the per-learner distribution"):
-            st.plotly_chart(charts.per_learner_distribution(result.details, primary), key="ev_ndcg")
+            st.plotly_chart(plain.figure(charts.per_learner_distribution(result.details, primary)), key="ev_ndcg")
             st.caption(f"Each test learner's {primary} on their held-out courses: 0 means none of them was in the top "
                        f"{result.k}; with one held-out course a hit at rank r scores 1/log2(r+1).")
 
@@ -38,14 +38,14 @@ def render() -> None:
             shown += 1
             with session.guard("Drawing the rating plots"):
                 left, right = st.columns(2)
-                left.plotly_chart(charts.predicted_vs_actual(d.predictions, seed=result.seed), key="ev_pred")
-                right.plotly_chart(charts.error_histogram(d.errors), key="ev_err")
+                left.plotly_chart(plain.figure(charts.predicted_vs_actual(d.predictions, seed=result.seed)), key="ev_pred")
+                right.plotly_chart(plain.figure(charts.error_histogram(d.errors)), key="ev_err")
                 st.caption(f"RMSE {d.metrics.get('rmse'):.4f}, MAE {d.metrics.get('mae'):.4f} over "
                            f"{len(d.errors):,} test ratings.")
         if d.learning_curve is not None and len(d.learning_curve):
             shown += 1
             with session.guard("Drawing the learning curve"):
-                st.plotly_chart(charts.learning_curve(d.learning_curve), key="ev_curve")
+                st.plotly_chart(plain.figure(charts.learning_curve(d.learning_curve)), key="ev_curve")
         shown += diagnostics.draw(model, result.seed)
         if not shown:
             st.caption(f"{d.label} has no model-specific plots (rating, learning-curve, cluster or similarity plots "
@@ -70,7 +70,7 @@ def render() -> None:
         if runs_df.empty:
             st.caption("No stored runs match these filters.")
         else:
-            st.dataframe(runs_df.drop(columns=["fingerprint", "recsys_version"]), hide_index=True,
+            plain.table(runs_df.drop(columns=["fingerprint", "recsys_version"]), hide_index=True,
                          column_config={"id": st.column_config.NumberColumn("Run", width="small"),
                                         "summary": st.column_config.TextColumn(width="large")})
             if (kind or "compare") == "compare":
@@ -84,7 +84,7 @@ def render() -> None:
                     if long.empty:
                         st.caption(f"No stored run has {metric}.")
                     else:
-                        st.plotly_chart(charts.runs_metric_chart(long, metric), key="ev_hist_chart")
+                        st.plotly_chart(plain.figure(charts.runs_metric_chart(long, metric)), key="ev_hist_chart")
 
 
 def kpi_charts(result) -> None:
@@ -93,12 +93,12 @@ def kpi_charts(result) -> None:
     if table.empty or table.drop(columns=["name", "label"]).isna().all().all():
         return
     st.subheader("Product KPIs")
-    st.plotly_chart(charts.kpi_small_multiples(table, result.k), key="ev_kpis")
+    st.plotly_chart(plain.figure(charts.kpi_small_multiples(table, result.k)), key="ev_kpis")
     left, right = st.columns(2)
-    left.plotly_chart(charts.level_mix_bars(table, result.k, result.split["level_target"]), key="ev_levels")
+    left.plotly_chart(plain.figure(charts.level_mix_bars(table, result.k, result.split["level_target"])), key="ev_levels")
     n_items = result.dataset["counts"]["courses"]
     exposure = {d.label: np.bincount(d.top[d.top >= 0], minlength=n_items) for d in result.details.values()}
-    right.plotly_chart(charts.exposure_lorenz(exposure), key="ev_lorenz")
+    right.plotly_chart(plain.figure(charts.exposure_lorenz(exposure)), key="ev_lorenz")
     st.caption("Niche = outside the head courses holding the top "
                f"{result.split['head_share']:.0%} of enrolments (target >= 25%); about 6 distinct genres per list "
                "is the product target; the level mix is compared with the target set on Compare.")

@@ -4,7 +4,7 @@ from pathlib import Path
 import streamlit as st
 
 from recsys.models import MODEL_KEYS
-from recsys.ui import catalogue, experiment_charts, frame, navigation, session, widgets
+from recsys.ui import catalogue, experiment_charts, frame, navigation, plain, session, widgets
 
 LETTERS = "ABCD"
 
@@ -123,7 +123,7 @@ def _show(result, stopping_rule: str) -> None:
                f"{', '.join(f'{p:.0%}' for p in s['split'])}, seed {s['seed']}. Control: **{ab.control}**. "
                "CTR = enrolments per shown list; intervals are 95%, over learners (the randomisation unit).")
     summary = ab.summary
-    st.dataframe(summary, hide_index=True, key="exp_summary", column_config={
+    plain.table(summary, hide_index=True, key="exp_summary", column_config={
         "ctr": st.column_config.NumberColumn("CTR", format="%.4f"),
         "ctr_lo": st.column_config.NumberColumn("CTR low", format="%.4f"),
         "ctr_hi": st.column_config.NumberColumn("CTR high", format="%.4f"),
@@ -131,7 +131,7 @@ def _show(result, stopping_rule: str) -> None:
         "enrolments_per_learner": st.column_config.NumberColumn("Enrolments / learner", format="%.3f"),
         "coverage": st.column_config.NumberColumn("Coverage", format="percent")})
     st.markdown("**Difference to control** (treatment minus control, 95% interval, two-sided p)")
-    st.dataframe(ab.comparisons, hide_index=True, key="exp_comparisons", column_config={
+    plain.table(ab.comparisons, hide_index=True, key="exp_comparisons", column_config={
         c: st.column_config.NumberColumn(format="%.4f") for c in ("control", "treatment", "diff", "lo", "hi")} | {
         "relative": st.column_config.NumberColumn("relative", format="percent"),
         "p_value": st.column_config.NumberColumn("p-value", format="%.3g")})
@@ -140,8 +140,8 @@ def _show(result, stopping_rule: str) -> None:
     st.info(f"**Stopping rule.** {stopping_rule}", icon=":material/rule:")
     treatments = ab.arms[1:]
     arm = st.selectbox("Arm vs control", treatments, key="exp_seq_arm") if len(treatments) > 1 else treatments[0]
-    st.plotly_chart(experiment_charts.sequential(ab.sequential, arm, ab.alpha), key="exp_seq_chart")
-    st.dataframe(ab.stopping(), hide_index=True, key="exp_stopping")
+    st.plotly_chart(plain.figure(experiment_charts.sequential(ab.sequential, arm, ab.alpha)), key="exp_seq_chart")
+    plain.table(ab.stopping(), hide_index=True, key="exp_stopping")
 
     bandit = result.get("bandit")
     if bandit is not None:
@@ -149,8 +149,8 @@ def _show(result, stopping_rule: str) -> None:
         st.caption("Each arriving learner gets the arm with the highest draw from its Gamma posterior of enrolments "
                    "per list; regret is measured against the best arm in hindsight, using the A/B test's arm means.")
         left, right = st.columns(2)
-        left.plotly_chart(experiment_charts.allocation(bandit.allocation), key="exp_alloc_chart")
-        right.plotly_chart(experiment_charts.regret(bandit.regret), key="exp_regret_chart")
+        left.plotly_chart(plain.figure(experiment_charts.allocation(bandit.allocation)), key="exp_alloc_chart")
+        right.plotly_chart(plain.figure(experiment_charts.regret(bandit.regret)), key="exp_regret_chart")
         share = bandit.final_share()
         st.caption("Share of the last 20% of learners: " + ", ".join(f"{a} {share[a]:.0%}" for a in bandit.arms))
 
@@ -161,7 +161,7 @@ def _show(result, stopping_rule: str) -> None:
         tau_text = "n/a (a tie in one order)" if tau != tau else f"{tau:.2f} (p = {p:.2g})"
         st.markdown(f"Offline NDCG@{s['k']} (per-learner holdout) rank order next to the simulated CTR order -- "
                     f"**Kendall's tau = {tau_text}**")
-        st.dataframe(table, hide_index=True, key="exp_agreement")
+        plain.table(table, hide_index=True, key="exp_agreement")
 
 
 frame.page("Experiments", render)

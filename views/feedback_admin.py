@@ -1,7 +1,7 @@
 """Feedback log (admin): thumbs up/down from the Recommend page per model, most-disliked courses, over time."""
 import streamlit as st
 
-from recsys.ui import experiment_charts, feedback_log, frame, navigation, session
+from recsys.ui import experiment_charts, feedback_log, frame, navigation, plain, session
 
 
 def render() -> None:
@@ -28,7 +28,7 @@ def render() -> None:
     st.caption(f"This session has {mine} vote(s) in the log.")
 
     st.subheader("Per model")
-    st.dataframe(per_model, hide_index=True, key="fb_per_model", column_config={
+    plain.table(per_model, hide_index=True, key="fb_per_model", column_config={
         "model_key": "Model", "params_hash": "Parameters (hash)", "lists_shown": "Lists shown",
         "courses_shown": "Courses shown", "up": "Thumbs up", "down": "Thumbs down",
         "up_rate": st.column_config.NumberColumn("Up per course shown", format="percent"),
@@ -41,13 +41,13 @@ def render() -> None:
     if dataset is not None and not disliked.empty:
         titles = dict(zip(dataset.courses["COURSE_ID"].astype(str), dataset.courses["TITLE"]))
         disliked.insert(1, "title", disliked["course_id"].map(lambda c: titles.get(c, "")))
-    st.dataframe(disliked, hide_index=True, key="fb_disliked")
+    plain.table(disliked, hide_index=True, key="fb_disliked")
 
     st.subheader("Over time")
     over_time = log.over_time("D")
     if not over_time.empty:
-        st.plotly_chart(experiment_charts.feedback_over_time(over_time), key="fb_over_time_chart")
-    st.dataframe(over_time, hide_index=True, key="fb_over_time")
+        st.plotly_chart(plain.figure(experiment_charts.feedback_over_time(over_time)), key="fb_over_time_chart")
+    plain.table(over_time, hide_index=True, key="fb_over_time")
 
     st.download_button("Export votes as CSV", log.export_csv(), file_name="feedback.csv", mime="text/csv",
                        key="fb_export", icon=":material/download:",

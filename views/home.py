@@ -98,7 +98,7 @@ def render() -> None:
         m[4].metric("Took one course", f"{summary['learners_with_one_course'] / max(1, summary['learners']):.0%}")
         m[5].metric("Density", f"{summary['density']:.2%}")
         left, right = st.columns([1, 1])
-        left.plotly_chart(charts.rating_split(dataset), key="home_rating_split")
+        left.plotly_chart(plain.figure(charts.rating_split(dataset)), key="home_rating_split")
         with right:
             st.markdown(
                 f"- Rating scale: **{dataset.rating_scale[0]:g} - {dataset.rating_scale[1]:g}** "

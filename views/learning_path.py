@@ -6,7 +6,7 @@ import streamlit as st
 from recsys.models import MODEL_KEYS
 from recsys.paths import DEFAULT_MIN_GOAL_MATCH, career_goals, learning_path
 from recsys.personas import PERSONAS, persona_history
-from recsys.ui import catalogue, frame, session, stories
+from recsys.ui import catalogue, frame, plain, session, stories
 
 NO_MODEL = "none"
 
@@ -129,11 +129,11 @@ def show_path(path: dict) -> None:
         st.warning("No course fits: loosen the filters, raise the budget or change the goal.",
                    icon=":material/filter_alt_off:")
         return
-    st.plotly_chart(stories.path_timeline(path), key="lp_timeline")
+    st.plotly_chart(plain.figure(stories.path_timeline(path)), key="lp_timeline")
     shown = [{"#": s["step"], "Course": s["title"], "ID": s["course_id"], "Level": s["level"] or "-",
               "Hours": s["hours"], "Total hours": s["cumulative_hours"], "Week": s["finish_week"],
               "Goal match": s["goal_match"], "Why": s["why"]} for s in steps]
-    st.dataframe(shown, hide_index=True, key="lp_steps",
+    plain.table(shown, hide_index=True, key="lp_steps",
                  column_config={"Why": st.column_config.TextColumn(width="large"),
                                 "Goal match": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0,
                                                                               format="%.2f")})

@@ -153,7 +153,7 @@ def render() -> None:
     }
     st.caption(f"Tick the courses the learner completed ({len(view)} of {len(table)} courses shown"
                f"{', picked first' if default_rows else ''}).")
-    event = st.dataframe(plain.csv_safe(view), key=state_key, on_select="rerun", selection_mode="multi-row", hide_index=True,
+    event = plain.table(view, key=state_key, on_select="rerun", selection_mode="multi-row", hide_index=True,
                          selection_default={"selection": {"rows": default_rows}}, column_config=column_config,
                          height=300)
     selected = [visible[i] for i in event.selection.rows if i < len(visible)]

@@ -1,7 +1,7 @@
 """Tune: cross-validate one model over a grid built from its declared parameters; hand the best to Recommend."""
 import streamlit as st
 
-from recsys.ui import catalogue, charts, frame, long_task, navigation, results, session, widgets
+from recsys.ui import catalogue, charts, frame, long_task, navigation, plain, results, session, widgets
 
 
 def _duration(seconds: float) -> str:
@@ -148,9 +148,9 @@ def render() -> None:
         if varied:
             cols = st.columns(min(2, len(varied)))
             for i, p in enumerate(varied):
-                cols[i % len(cols)].plotly_chart(charts.tune_curve(result.table, p, result.best_params, result.metric),
+                cols[i % len(cols)].plotly_chart(plain.figure(charts.tune_curve(result.table, p, result.best_params, result.metric)),
                                                  key=f"tune_curve_{p}")
-        st.dataframe(results.tune_table(result.table, result.param_names, result.metric), hide_index=True)
+        plain.table(results.tune_table(result.table, result.param_names, result.metric), hide_index=True)
         st.caption(f"Per-learner {result.split['params']['folds']}-fold cross-validation (seed {result.seed}); "
                    "each fold's test learners keep training history and are scored as new learners.")
 

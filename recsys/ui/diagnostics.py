@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from recsys.ui import charts, session
+from recsys.ui import charts, plain, session
 
 
 def draw(model, seed: int) -> int:
@@ -25,15 +25,15 @@ def draw(model, seed: int) -> int:
 
 def _clusters(model, info: dict, seed: int) -> None:
     left, right = st.columns(2)
-    left.plotly_chart(charts.cluster_sizes(info["cluster_sizes"]), key="ev_sizes")
+    left.plotly_chart(plain.figure(charts.cluster_sizes(info["cluster_sizes"])), key="ev_sizes")
     if "explained_variance" in info:
-        right.plotly_chart(charts.variance_ratio(info["explained_variance"]), key="ev_evr")
+        right.plotly_chart(plain.figure(charts.variance_ratio(info["explained_variance"])), key="ev_evr")
     if "learner_map" in info:
         rows = model.train_matrix_
         rng = np.random.default_rng(seed)
         sample = np.sort(rng.choice(rows.shape[0], size=min(3000, rows.shape[0]), replace=False))
         features, labels = info["learner_map"](rows[sample])
-        st.plotly_chart(charts.learner_scatter(features, labels, seed=seed), key="ev_scatter")
+        st.plotly_chart(plain.figure(charts.learner_scatter(features, labels, seed=seed)), key="ev_scatter")
 
 
 def _similarity(model, info: dict) -> None:
@@ -45,5 +45,5 @@ def _similarity(model, info: dict) -> None:
     block = np.asarray(block.todense() if hasattr(block, "todense") else block)
     titles = model.catalogue_["TITLE"].astype(str).to_numpy()[top].tolist()
     label = info.get("similarity_label", "similarity")
-    st.plotly_chart(charts.similarity_heatmap(block, titles, f"Course similarity of the {n_top} most-enrolled courses "
-                                                             f"({label})"), key="ev_sim")
+    st.plotly_chart(plain.figure(charts.similarity_heatmap(block, titles, f"Course similarity of the {n_top} most-enrolled courses "
+                                                             f"({label})")), key="ev_sim")

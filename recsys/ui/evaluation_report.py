@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from recsys.ui import charts, results
+from recsys.ui import charts, plain, results
 
 PROTOCOL_LABELS = {"new_learners": "New learners", "holdout": "Per-learner holdout", "ratio": "Random ratio",
                    "new_courses": "New courses"}
@@ -66,19 +66,19 @@ def _numbers(text: str, what: str) -> list[float]:
 def corrected_comparison(result, metric: str) -> None:
     """Each model against the best on `metric` (and every pair when the run asked for it)."""
     labels = {n: d.label for n, d in result.details.items()}
-    st.dataframe(results.vs_best_frame(result.vs_best(), metric, labels), hide_index=True)
+    plain.table(results.vs_best_frame(result.vs_best(), metric, labels), hide_index=True)
     n_other = max(len(result.details) - 1, 0)
     st.caption(f"Paired per-learner differences to the best model on the same test learners: 95% bootstrap interval, "
                f"Wilcoxon signed-rank p, and Holm-adjusted p over the {n_other} comparisons with the best. Effect size "
                "= difference relative to the best model's mean. Tied with best = Holm p >= 0.05.")
     if result.pairs == "all" and len(result.details) > 2:
         with st.expander("Every pair (Holm-adjusted over all pairs)", icon=":material/compare_arrows:"):
-            st.dataframe(results.pairs_frame(result.all_pairs(), metric, labels), hide_index=True)
+            plain.table(results.pairs_frame(result.all_pairs(), metric, labels), hide_index=True)
 
 
 def kpis(result) -> None:
     """Product KPI table next to the leaderboard."""
-    st.dataframe(results.kpi_frame(result.kpi_table, result.k), hide_index=True)
+    plain.table(results.kpi_frame(result.kpi_table, result.k), hide_index=True)
     target = "/".join(f"{v:.0%}" for v in result.split["level_target"].values())
     st.caption(f"Over every test learner's top-{result.k} list. Targets: niche share >= 25% (niche = outside the "
                f"{result.split['head_courses']} head courses holding {result.split['head_share']:.0%} of enrolments), "
@@ -92,8 +92,8 @@ def segments(result, metric: str) -> None:
     if table.empty:
         st.caption("No segments for this run.")
         return
-    st.dataframe(results.segment_display(table, metric), hide_index=True)
-    st.plotly_chart(charts.segment_small_multiples(table, metric), key="cmp_segments")
+    plain.table(results.segment_display(table, metric), hide_index=True)
+    st.plotly_chart(plain.figure(charts.segment_small_multiples(table, metric)), key="cmp_segments")
     st.caption("Activity: the learner's number of training (fold-in) courses. Popularity: the held-out course is a "
                "head or a tail (niche) course; each learner is scored against the held-out courses of that segment.")
 
@@ -104,6 +104,6 @@ def new_courses(result) -> None:
     if frame.empty:
         return
     st.subheader("New courses")
-    st.dataframe(frame, hide_index=True)
+    plain.table(frame, hide_index=True)
     st.caption(f"{len(result.split.get('new_courses', []))} courses had every training rating removed. A model that "
                "scores them -inf cannot recommend new courses; reach = share of the new courses listed to anyone.")

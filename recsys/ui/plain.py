@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import pandas as pd
+import streamlit as st
 
 # Inline markup anywhere: emphasis, code, links/images ([ ]), HTML, LaTeX ($), tables, strikethrough;
 # ':' only before a letter (':material/x:' icons, ':red[...]' colours, emoji shortcodes).
@@ -46,3 +47,35 @@ def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
             out[col] = out[col].map(csv_cell)
     out.columns = [csv_cell(c) for c in out.columns]
     return out
+
+
+def table(frame, **kwargs):
+    """`st.dataframe` for every table the app shows: cells made spreadsheet-safe first, because the table
+    toolbar's "Download as CSV" exports exactly what is shown. Returns what st.dataframe returns."""
+    if not isinstance(frame, pd.DataFrame):
+        frame = pd.DataFrame(frame)  # records or a mapping of columns
+    return st.dataframe(csv_safe(frame), **kwargs)
+
+
+_TEMPLATES = {"hovertemplate", "texttemplate", "template"}  # ours, with intended <br>/<extra> markup
+
+
+def figure(fig):
+    """A copy of a plotly figure whose strings cannot carry HTML: plotly renders <a href>, <b>, <span> etc. in
+    labels, ticks, legends and hover text, and course titles or ids from a user's files end up there."""
+    import plotly.graph_objects as go
+
+    def clean(value, key=None):
+        if key in _TEMPLATES:
+            return value
+        if isinstance(value, str):
+            return value.replace("<", "&lt;").replace(">", "&gt;") if ("<" in value or ">" in value) else value
+        if isinstance(value, dict):
+            return {k: clean(v, k) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        if hasattr(value, "dtype") and value.dtype == object:
+            return [clean(v) for v in value.tolist()]
+        return value
+
+    return go.Figure(clean(fig.to_dict()))
