@@ -98,9 +98,9 @@ def top_k(scores: np.ndarray, k: int, exclude: sparse.csr_matrix | None = None) 
 def _stable_top(scores: np.ndarray, k: int) -> np.ndarray:
     """The first min(k, courses) columns of a stable descending argsort of each row, without sorting whole rows.
 
-    Only the courses scoring at least the row's k-th best score (ties included) are sorted, by (score desc,
-    catalogue order): the same result as `np.argsort(-scores, kind="stable")[:, :k]`, ~10x faster for K=10
-    of 300 courses.
+    A partition finds each row's k best courses, which are then sorted by (score desc, catalogue order); rows
+    with a tie at the k-th score (the partition may have picked any of the tied courses) are sorted in full.
+    Same result as `np.argsort(-scores, kind="stable")[:, :k]`, several times faster for K=10 of 300 courses.
     """
     n, n_items = scores.shape
     k = min(int(k), n_items)
@@ -108,15 +108,13 @@ def _stable_top(scores: np.ndarray, k: int) -> np.ndarray:
         return np.zeros((n, k), dtype=np.int64)
     if 4 * k >= n_items:
         return np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1]
-    rows, cols = np.nonzero(scores >= kth[:, None])  # >= k per row (ties at the k-th score included)
-    order = np.lexsort((cols, -scores[rows, cols], rows))
-    rows, cols = rows[order], cols[order]
-    rank = np.arange(len(rows)) - np.searchsorted(rows, rows)  # position within the row
-    keep = rank < k
-    out = np.empty((n, k), dtype=np.int64)
-    out[rows[keep], rank[keep]] = cols[keep]
-    return out
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    values = np.take_along_axis(scores, part, axis=1)
+    out = np.take_along_axis(part, np.lexsort((part, -values), axis=1), axis=1)
+    tied = (scores >= values.min(axis=1)[:, None]).sum(axis=1) > k
+    if tied.any():
+        out[tied] = np.argsort(-scores[tied], axis=1, kind="stable")[:, :k]
+    return out.astype(np.int64, copy=False)
 
 
 def hit_matrix(top: np.ndarray, relevant: sparse.csr_matrix) -> np.ndarray:
