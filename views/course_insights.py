@@ -127,7 +127,8 @@ def new_course_section(dataset, study: ExposureStudy) -> None:
         return
     previous = ss.get("ci_new_previous")
     c = report["course"]
-    st.caption(f"**{c['title'] or '(untitled)'}** · {', '.join(c['genres']) or 'no genre'} · {c['level'] or 'level unknown'}"
+    st.caption(f"**{plain.md(c['title'] or '(untitled)')}** · {plain.md(', '.join(c['genres'])) or 'no genre'} · "
+               f"{plain.md(c['level'] or 'level unknown')}"
                f" · assuming {report['enrolments_assumed']:g} enrolments ({ENROLMENT_PRESETS.get(report.get('enrolments_preset'), 'custom')})")
     plain.table(stories.side_by_side_table(report, previous), hide_index=True, key="ci_new_side",
                  column_config={"Exposure": st.column_config.NumberColumn(format="percent")})

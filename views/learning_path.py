@@ -112,7 +112,7 @@ def show_path(path: dict) -> None:
     steps = path["steps"]
     goal = path["goal"]
     model = path["model"]["label"] if path["model"] else "no model"
-    st.subheader(f"Your path: {goal['label']}")
+    st.subheader(f"Your path: {plain.md(goal['label'])}")
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Courses", len(steps))
     m2.metric("Hours", f"{path['total_hours']:g}" if path["total_hours"] is not None else "n/a",
