@@ -112,6 +112,17 @@ def test_bpr_fold_in_raises_the_learners_training_auc(tiny_dataset):
     np.testing.assert_allclose(alone[0], folded[5], atol=1e-12)
 
 
+@pytest.mark.parametrize("key, params", [("als", {"factors": 4, "iterations": 3}),
+                                         ("bpr", {"factors": 4, "iterations": 3}),
+                                         ("hybrid", {"member_2": "popularity", "member_3": "none", "member_4": "none"})])
+def test_long_fits_report_progress(key, params, tiny_dataset):
+    calls = []
+    make_model(key, **params).fit(tiny_dataset, progress=lambda fraction, message: calls.append((fraction, message)))
+    fractions = [f for f, _ in calls]
+    assert len(calls) >= 4 and fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert all(isinstance(m, str) and m for _, m in calls)
+
+
 def test_rank_normalize_orders_and_handles_courses_a_model_cannot_score():
     scores = np.array([[3.0, -np.inf, 1.0, 2.0, 2.0]])
     out = rank_normalize(scores)

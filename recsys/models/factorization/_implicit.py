@@ -20,11 +20,12 @@ def library_threads():
 
 
 def epoch_callback(progress, iterations: int, name: str, start: float = 0.1, width: float = 0.85):
-    """An `implicit` fit callback(iteration, seconds, loss) reporting to our progress(fraction, message)."""
+    """An `implicit` fit callback reporting to our progress(fraction, message). ALS calls it with (iteration,
+    seconds, loss), BPR with (iteration, seconds, correct share, skipped share): only the iteration is used."""
     if progress is None:
         return None
 
-    def callback(iteration, elapsed, loss=None):
+    def callback(iteration, *_):
         done = iteration + 1
         progress(start + width * done / max(1, iterations), f"{name} iteration {done}/{iterations}")
 
