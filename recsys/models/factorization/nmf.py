@@ -83,17 +83,25 @@ class NMFRecommender(Recommender):
         a = rating_arrays(dataset)
         R = a.csr()
         n_users, n_items = R.shape
-        if progress:
-            progress(0.05, "building the Surprise trainset")
-        trainset = build_trainset(dataset, a)
-        if progress:
-            progress(0.15, "Surprise NMF on ratings")
-        algo = surprise.NMF(n_factors=int(self.n_factors), n_epochs=int(self.n_epochs), biased=bool(self.biased),
-                            reg_pu=float(self.reg_pu), reg_qi=float(self.reg_qi), lr_bu=float(self.lr),
-                            lr_bi=float(self.lr), random_state=int(self.seed), verbose=False)
-        algo.fit(trainset)
+        if self.biased:  # sequential bias updates inside the epoch: Surprise's own loop
+            if progress:
+                progress(0.05, "building the Surprise trainset")
+            trainset = build_trainset(dataset, a)
+            if progress:
+                progress(0.15, "Surprise NMF on ratings")
+            algo = surprise.NMF(n_factors=int(self.n_factors), n_epochs=int(self.n_epochs), biased=True,
+                                reg_pu=float(self.reg_pu), reg_qi=float(self.reg_qi), lr_bu=float(self.lr),
+                                lr_bi=float(self.lr), random_state=int(self.seed), verbose=False)
+            algo.fit(trainset)
+            global_mean = float(trainset.global_mean)
+        else:
+            if progress:
+                progress(0.15, "Surprise NMF on ratings (batched updates)")
+            algo = _surprise_nmf_unbiased(a, int(self.n_factors), int(self.n_epochs), float(self.reg_pu),
+                                          float(self.reg_qi), int(self.seed))
+            global_mean = a.global_mean
         inner = a.inner_item
-        self.global_mean_ = float(trainset.global_mean)
+        self.global_mean_ = global_mean
         self.item_known_ = a.item_inner >= 0
         self.pu_ = np.asarray(algo.pu, dtype=np.float64)          # inner learner id == matrix row
         self.qi_ = np.zeros((n_items, int(self.n_factors)))
@@ -102,7 +110,7 @@ class NMFRecommender(Recommender):
         self.bi_ = np.zeros(n_items)
         self.bi_[inner] = algo.bi
         self.popularity_ = popularity_scores(R)
-        del algo, trainset
+        del algo
         if progress:
             progress(0.6, "implicit NMF on enrolments")
         self._fit_implicit(R, dataset)
@@ -211,6 +219,44 @@ class NMFRecommender(Recommender):
         contrib = w[:, None] * self.components_[:, items]
         best = np.argmax(contrib, axis=0)
         return [f"fits your taste profile: {self.factor_labels_[f]}" for f in best]
+
+
+def _surprise_nmf_unbiased(a, n_factors: int, n_epochs: int, reg_pu: float, reg_qi: float, seed: int):
+    """Surprise's unbiased `NMF.fit` with each epoch as sparse matrix products (same result to float rounding).
+
+    Unbiased, an epoch of Surprise's loop only accumulates numerators (sum of q_i r) and denominators (sum of
+    q_i est) from the factors of the previous epoch, then applies the multiplicative update -- a batch
+    computation. Same initialisation (Surprise's RandomState draws in inner-id order), same update order.
+    """
+    from types import SimpleNamespace
+
+    from surprise.utils import get_rng
+
+    rng = get_rng(seed)
+    inner_cols = a.item_inner[a.cols]
+    n_users, n_inner = a.n_users, len(a.inner_item)
+    pu = rng.uniform(0, 1, size=(n_users, n_factors))
+    qi = rng.uniform(0, 1, size=(n_inner, n_factors))
+    R = sparse.csr_matrix((a.vals, (a.rows, inner_cols)), shape=(n_users, n_inner))
+    # the transpose's entry j is R's entry to_t[j]: estimates are computed once per epoch, for R's layout
+    to_t = sparse.csr_matrix((np.arange(R.nnz, dtype=np.float64), R.indices, R.indptr), shape=R.shape).T.tocsr()
+    to_t = to_t.data.astype(np.int64)
+    RT = R.T.tocsr()
+    rows, cols = np.repeat(np.arange(n_users), np.diff(R.indptr)), R.indices
+    user_reg = (np.diff(R.indptr).astype(np.float64) * reg_pu)[:, None]
+    item_reg = (np.diff(RT.indptr).astype(np.float64) * reg_qi)[:, None]
+    E, ET = R.copy(), RT.copy()
+    for _ in range(n_epochs):
+        E.data = np.einsum("ij,ij->i", qi[cols], pu[rows])
+        ET.data = E.data[to_t]
+        user_num, user_denom = R @ qi, E @ qi
+        item_num, item_denom = RT @ pu, ET @ pu
+        for factors, num, denom, reg in ((pu, user_num, user_denom, user_reg), (qi, item_num, item_denom, item_reg)):
+            live = factors != 0
+            denom = np.where(live, denom + reg * factors, denom)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                factors[live] *= (num / denom)[live]
+    return SimpleNamespace(pu=pu, qi=qi, bu=np.zeros(n_users), bi=np.zeros(n_inner))
 
 
 def _nnls_cd(gram: np.ndarray, target: np.ndarray) -> np.ndarray:
