@@ -47,7 +47,8 @@ _BASE_STATE = ("fingerprint_", "catalogue_", "genres_", "item_index_", "user_ind
 
 def _member_param(slot: int, default: str) -> HyperParam:
     choices = MEMBER_CHOICES if slot == 1 else (NONE, *MEMBER_CHOICES)
-    return HyperParam(f"member_{slot}", "choice", default, choices=choices, role="ranking",
+    grid = (default,) if slot == 1 else (default, NONE)  # tuning: keep or drop a member, not try all 16
+    return HyperParam(f"member_{slot}", "choice", default, choices=choices, role="ranking", tune_grid=grid,
                       help=f"Model {slot} of the blend" + ("" if slot == 1 else " ('none' = unused)"))
 
 
