@@ -72,22 +72,35 @@ def read_ratings(spark, path: str, fmt: str | None = None):
 def index_ids(spark, pairs):
     """(ratings with int columns user/item, user map [user_id, user], course ids in sorted order).
 
-    Learners: sorted distinct ids numbered by zipWithIndex (distributed, no driver collect); courses (a few
-    hundred) are collected and numbered on the driver.
+    Learners: sorted distinct ids numbered in Spark (distributed, no driver collect); courses (a few hundred)
+    are collected and numbered on the driver.
     """
     from pyspark.sql import functions as F
-    from pyspark.sql.types import IntegerType, StructField, StructType
 
     item_ids = [r[0] for r in pairs.select("item_id").distinct().orderBy("item_id").collect()]
     if not item_ids:
         raise UsageError("no enrolments (rating > 0) in the ratings")
     item_type = dict(pairs.dtypes)["item_id"]
     courses = spark.createDataFrame([(c, i) for i, c in enumerate(item_ids)], f"item_id {item_type}, item int")
-    users_sorted = pairs.select("user_id").distinct().orderBy("user_id")
-    user_field = users_sorted.schema["user_id"]
-    users = spark.createDataFrame(
-        users_sorted.rdd.zipWithIndex().map(lambda row_index: (row_index[0][0], int(row_index[1]))),
-        StructType([StructField("user_id", user_field.dataType), StructField("user", IntegerType())]),
+    # Dense numbers in sorted order without Python workers: a range-sorted, checkpointed list (so the
+    # partitions cannot change between the two passes), each partition offset by the sizes before it.
+    ordered = (
+        pairs.select("user_id")
+        .distinct()
+        .orderBy("user_id")
+        .select("user_id", F.spark_partition_id().alias("part"), F.monotonically_increasing_id().alias("mid"))
+        .localCheckpoint()
+    )
+    sizes = sorted(ordered.groupBy("part").agg(F.count("*").alias("n"), F.min("mid").alias("first")).collect())
+    bases, before = [], 0
+    for part, n, first in sizes:
+        bases.append((part, before - first))
+        before += n
+    if before >= 2**31:
+        raise UsageError(f"{before:,} learners: Spark's ALS numbers learners with 32-bit integers")
+    base = spark.createDataFrame(bases, "part int, base long")
+    users = ordered.join(F.broadcast(base), "part").select(
+        "user_id", (F.col("mid") + F.col("base")).cast("int").alias("user")
     )
     ratings = (
         pairs.join(F.broadcast(courses), "item_id")
