@@ -2,8 +2,8 @@
 
 Ratings are read by Spark straight from a path it understands (CSV with a header, or Parquet; local, hdfs://,
 s3a://) -- never through pandas -- with columns user, item and optionally rating (a row with rating <= 0 is
-not an enrolment). Learners are numbered 0..n-1 in sorted id order and courses likewise, as `spark_als`
-numbers them, so the same seed gives the same factors here and in the app.
+not an enrolment). Learners are numbered 0..n-1 in sorted id order, as `spark_als` numbers them, so the same
+seed gives the same factors here and in the app; courses are numbered in sorted id order.
 
 * train: fit in Spark, save the servable model (course factors) with the model's own `save`; optionally the
   full Spark model (user + course factors and the id maps) with --spark-model for `spark recommend`.

@@ -13,8 +13,9 @@ the course factors (`fold_in.als_fold_in`). That step is exactly Spark's own las
 * nonnegative=True: Spark solves the same normal equations under x >= 0 (its NNLS); the fold-in solves that
   problem exactly with scipy's NNLS on the Cholesky factor.
 
-Spark needs integer ids: learners are numbered by their matrix row (sorted ids) and courses by catalogue
-column, the same numbering the `spark` CLI commands use (sorted distinct ids).
+Spark needs integer ids: learners are numbered by their matrix row (sorted ids), as the `spark` CLI numbers
+them, so the same seed starts from the same factors in both (Spark seeds the initial learner factors per
+block of ids); courses by catalogue column (the CLI, which has no catalogue, uses sorted course ids).
 """
 
 from __future__ import annotations
