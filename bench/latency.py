@@ -6,7 +6,9 @@ request; for knn, nmf and neural we time a few of those refits (each is a full f
 
     .venv/bin/python bench/latency.py [--data DIR] [--models all] [--learners 200] [--refits 3] [--json OUT]
 
-The last line is the verdict: worst p95 across models against the 50 ms target.
+The last line is the verdict: every model's p95 <= 3 ms and p50 <= 1.5 ms (issue 14; the first target was
+p95 < 50 ms). Besides wall time each call's thread CPU time is recorded (cpu_p50/cpu_p95): on a shared machine
+the wall p95 includes waiting for a core, the CPU figures show the work of the call itself.
 """
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ import time
 
 import _common as C
 
-TARGET_P95_MS = 50.0
+TARGET_P95_MS = 3.0
+TARGET_P50_MS = 1.5
 REFIT_MODELS = ("knn", "nmf", "neural")
 
 
@@ -72,14 +75,17 @@ def measure(name: str, dataset, histories: list[list[str]], args) -> dict:
     fit_s, model = C.time_call(lambda: C.build_model(name, args.seed).fit(dataset))
     for courses in histories[:args.warmup]:
         model.recommend(courses, k=args.k)
-    times = []
+    times, cpu = [], []
     for courses in histories:
+        cpu_began = time.thread_time()
         took, recs = C.time_call(lambda: model.recommend(courses, k=args.k))
+        cpu.append((time.thread_time() - cpu_began) * 1000.0)
         times.append(took * 1000.0)
         if len(recs) == 0:
             raise RuntimeError(f"no recommendations for {courses}")
     row = {"model": name, "fit_s": round(fit_s, 3), "p50_ms": C.percentile(times, 50),
-           "p95_ms": C.percentile(times, 95), "mean_ms": sum(times) / len(times), "max_ms": max(times),
+           "p95_ms": C.percentile(times, 95), "cpu_p50_ms": C.percentile(cpu, 50),
+           "cpu_p95_ms": C.percentile(cpu, 95), "mean_ms": sum(times) / len(times), "max_ms": max(times),
            "calls": len(times), "refit_s": None, "refits": 0, "speedup_x": None}
     del model
     if args.refits and name in REFIT_MODELS:
@@ -130,23 +136,30 @@ def main(argv=None) -> int:
             errors.append({"model": name, "error": f"{type(exc).__name__}: {exc}"})
 
     print()
-    C.print_table(results, ["model", "fit_s", "p50_ms", "p95_ms", "mean_ms", "max_ms", "refit_s", "speedup_x"])
-    print("p50/p95/mean/max: model.recommend(5 course ids, k) on the fitted model; refit_s: median seconds to "
-          "append the learner's ratings, refit the same model and recommend (seed-app approach); "
-          "speedup_x = refit_s / p50")
+    C.print_table(results, ["model", "fit_s", "p50_ms", "p95_ms", "cpu_p50_ms", "cpu_p95_ms", "mean_ms", "max_ms",
+                            "refit_s", "speedup_x"])
+    print("p50/p95/mean/max: wall ms of model.recommend(5 course ids, k) on the fitted model; cpu_*: the calling "
+          "thread's CPU ms (without waiting for a core); refit_s: median seconds to append the learner's ratings, "
+          "refit the same model and recommend (seed-app approach); speedup_x = refit_s / p50")
     worst = max(results, key=lambda r: r["p95_ms"]) if results else None
     for e in errors:
         print(f"{e['model']}: FAILED ({e['error']})")
-    summary = {"target_p95_ms": TARGET_P95_MS, "skipped_not_installed": missing, "errors": errors}
+    summary = {"target_p95_ms": TARGET_P95_MS, "target_p50_ms": TARGET_P50_MS, "skipped_not_installed": missing,
+               "errors": errors}
     if worst:
-        met = worst["p95_ms"] < TARGET_P95_MS
-        summary.update(worst_model=worst["model"], worst_p95_ms=worst["p95_ms"], target_met=met)
+        met = all(r["p95_ms"] <= TARGET_P95_MS and r["p50_ms"] <= TARGET_P50_MS for r in results)
+        cpu_met = all(r["cpu_p95_ms"] <= TARGET_P95_MS and r["cpu_p50_ms"] <= TARGET_P50_MS for r in results)
+        summary.update(worst_model=worst["model"], worst_p95_ms=worst["p95_ms"], target_met=met,
+                       cpu_target_met=cpu_met, over_target=[r["model"] for r in results
+                                                            if r["p95_ms"] > TARGET_P95_MS or r["p50_ms"] > TARGET_P50_MS])
     C.finish('latency', args, info, results, summary)
     if worst:
         verdict = "met" if summary["target_met"] and not errors else "MISSED" if not summary["target_met"] else \
             f"met by the models that ran ({len(errors)} failed)"
-        print(f"worst p95: {worst['p95_ms']:.1f} ms ({worst['model']}) -- target < {TARGET_P95_MS:.0f} ms: "
-              f"{verdict}")
+        print(f"worst p95: {worst['p95_ms']:.1f} ms ({worst['model']}) -- target p95 <= {TARGET_P95_MS:.0f} ms and "
+              f"p50 <= {TARGET_P50_MS} ms for every model: {verdict}"
+              + (f" (over: {', '.join(summary['over_target'])})" if summary["over_target"] else "")
+              + f"; on CPU time: {'met' if summary['cpu_target_met'] else 'MISSED'}")
     else:
         print("worst p95: n/a (no models run)")
     return 1 if errors else 0
