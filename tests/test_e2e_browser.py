@@ -62,7 +62,8 @@ def server(tmp_path_factory):
     log = open(base / "server.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],  # files edited meanwhile never reload modules mid-test
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -84,29 +85,30 @@ def _settle(page, timeout: float = 60_000) -> None:
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
 
 
-_WATCH_RUNS = """() => {
-    const app = document.querySelector("[data-testid='stApp']");
-    if (window.__runWatch) window.__runWatch.disconnect();
-    window.__runsStarted = 0;
-    // Every change of the state counts: a quick run can go running -> notRunning before this callback runs,
-    // so the current value alone may already read notRunning again.
-    window.__runWatch = new MutationObserver(records => { window.__runsStarted += records.length; });
-    window.__runWatch.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
-}"""
+# Counts the messages the Streamlit server sends over the page's websocket: an action that makes the app rerun is
+# answered by at least one, while the app's own "script state" attribute can go running -> notRunning inside one
+# render (a quick run) and never show the change.
+_COUNT_MESSAGES = """(() => {
+    const Native = window.WebSocket;
+    window.__streamlitMessages = 0;
+    class Counting extends Native {
+        constructor(...args) {
+            super(...args);
+            this.addEventListener('message', () => { window.__streamlitMessages += 1; });
+        }
+    }
+    window.WebSocket = Counting;
+})();"""
 
 
 def _rerun(page, action, timeout: float = 60_000) -> None:
-    """Do `action` (which makes the app rerun) and wait until that rerun started *and* finished: waiting for
-    'notRunning' alone can pass before the rerun the action asked for has even begun."""
-    page.evaluate(_WATCH_RUNS)
+    """Do `action` (which makes the app rerun) and wait until the server answered it and the run finished:
+    waiting for 'notRunning' alone can pass before the rerun the action asked for has even begun."""
+    before = page.evaluate("window.__streamlitMessages")
     action()
-    page.wait_for_function("window.__runsStarted > 0", timeout=timeout)
+    page.wait_for_function(f"window.__streamlitMessages > {before}", timeout=timeout)
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
     _settle(page, timeout)
-
-
-def _shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def _pick_model(page, label: str) -> None:
@@ -149,6 +151,7 @@ def test_learner_flow_and_comparison(server, tmp_path):
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1800})
+            page.add_init_script(_COUNT_MESSAGES)
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
 
