@@ -111,6 +111,11 @@ def _rerun(page, action, timeout: float = 60_000) -> None:
     _settle(page, timeout)
 
 
+def _shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
 def _pick_model(page, label: str) -> None:
     page.get_by_role("combobox", name="Model", exact=True).click()
     _rerun(page, lambda: page.get_by_role("option", name=label, exact=True).click())
