@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     C.print_table(rows)
     new_above = {r["model"]: r["above_popularity"] for r in rows if r["model"] in NEW_MODELS}
     others = [r for r in rows if r["model"] != "hybrid"]
-    hybrid_wins = best == "hybrid" and all((r["p_holm_vs_best"] or 1.0) < 0.05 for r in others)
+    hybrid_wins = best == "hybrid" and all(r["p_holm_vs_best"] is not None and r["p_holm_vs_best"] < 0.05 for r in others)
     summary = {"split": report["split"], "compare_wall_s": wall, "best": best,
                "new_models_above_popularity": new_above, "hybrid_above_every_model": hybrid_wins}
     print(f"best by {METRIC}: {best}; new models above popularity (non-overlapping 95% CI): {new_above}; "

@@ -29,8 +29,8 @@ class BPRRecommender(Recommender):
         HyperParam("learning_rate", "float", 0.05, low=1e-4, high=1.0, step=0.005, log=True, role="ranking",
                    tune_grid=(0.01, 0.05, 0.1),
                    help="SGD step size"),
-        HyperParam("regularization", "float", 0.01, low=0.0, high=10.0, step=0.001, role="ranking",
-                   tune_grid=(0.001, 0.01, 0.05),
+        HyperParam("regularization", "float", 0.001, low=0.0, high=10.0, step=0.001, role="ranking",
+                   tune_grid=(0.0005, 0.001, 0.01),
                    help="L2 penalty on the factors (training and fold-in)"),
         HyperParam("iterations", "int", 100, low=1, high=1000, step=10, role="ranking", tune_grid=(50, 100, 200),
                    help="SGD passes (each samples as many pairs as there are enrolments)"),
@@ -39,7 +39,7 @@ class BPRRecommender(Recommender):
         HyperParam("seed", "int", 0, low=0, high=2**31 - 1, role="seed", help="Seed of the factors and pair sampling"),
     )
 
-    def __init__(self, factors: int = 64, learning_rate: float = 0.05, regularization: float = 0.01,
+    def __init__(self, factors: int = 64, learning_rate: float = 0.05, regularization: float = 0.001,
                  iterations: int = 100, fold_in_steps: int = 30, seed: int = 0):
         self.factors = factors
         self.learning_rate = learning_rate
