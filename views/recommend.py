@@ -171,104 +171,110 @@ def render() -> None:
                    on_change=_apply_picks, args=(box_key,),
                    placeholder="Tick courses in the table above, or start from a sample learner")
     c2.button("Clear", key="rec_clear", on_click=_clear_learner, icon=":material/delete:", width="stretch")
-    feedback_chips()
+    # Everything below the picks box is one fragment: a thumb, an undo, a list filter, the model picker or
+    # Train model reruns only this part (the course table and the picks box above stay as they are); ticking
+    # a course reruns the whole page, which redraws this part with the new history.
+    @st.fragment
+    def model_and_recommendations() -> None:
+        feedback_chips()
 
-    # ----- model ------------------------------------------------------------------------------------
-    st.subheader("2. The model")
-    models = list(MODEL_KEYS)
-    m1, m2 = st.columns([1, 2])
-    with m1:
-        model_key = widgets.model_picker("Model", "rec_model", models)
-        if model_key:
-            st.caption(catalogue.model_description(model_key))
-    with m2:
-        params = widgets.hyperparam_inputs(model_key, "rec") if model_key else {}
+        # ----- model ------------------------------------------------------------------------------------
+        st.subheader("2. The model")
+        models = list(MODEL_KEYS)
+        m1, m2 = st.columns([1, 2])
+        with m1:
+            model_key = widgets.model_picker("Model", "rec_model", models)
+            if model_key:
+                st.caption(catalogue.model_description(model_key))
+        with m2:
+            params = widgets.hyperparam_inputs(model_key, "rec") if model_key else {}
 
-    active = ss.get("rec_active")
-    train_clicked = st.button("Train model", type="primary", key="rec_train", icon=":material/model_training:", disabled=not model_key)
-    # Always drawn, even empty: elements below keep their place in the page between reruns, so the browser
-    # does not remount them (a remounted slider loses keyboard focus after each change).
-    with st.container():
-        if train_clicked:
-            label = catalogue.model_label(model_key)
+        active = ss.get("rec_active")
+        train_clicked = st.button("Train model", type="primary", key="rec_train", icon=":material/model_training:", disabled=not model_key)
+        # Always drawn, even empty: elements below keep their place in the page between reruns, so the browser
+        # does not remount them (a remounted slider loses keyboard focus after each change).
+        with st.container():
+            if train_clicked:
+                label = catalogue.model_label(model_key)
 
-            def trained(fetched) -> str:
-                model, source = fetched
-                took = getattr(model, "fit_seconds_", 0.0)
-                ss["rec_active"] = {"key": model_key, "params": dict(params), "fp": dataset.fingerprint,
-                                    "note": {"trained": f"trained in {took:.1f} s",
-                                             "disk": "loaded a saved model (same data and parameters)",
-                                             "memory": "already trained in this server"}[source]}
-                return f"{label}: {ss['rec_active']['note']}"
+                def trained(fetched) -> str:
+                    model, source = fetched
+                    took = getattr(model, "fit_seconds_", 0.0)
+                    ss["rec_active"] = {"key": model_key, "params": dict(params), "fp": dataset.fingerprint,
+                                        "note": {"trained": f"trained in {took:.1f} s",
+                                                 "disk": "loaded a saved model (same data and parameters)",
+                                                 "memory": "already trained in this server"}[source]}
+                    return f"{label}: {ss['rec_active']['note']}"
 
-            if long_task.run(f"Training {label} ...", lambda progress: session.model_store().fetch(
-                    dataset, model_key, params, notify=lambda note: st.warning(note, icon=":material/gpp_maybe:"),
-                    progress=progress), what=f"Training {label}", hint="Check the parameters, or pick another model.",
-                    done=trained):
-                active = ss["rec_active"]
+                if long_task.run(f"Training {label} ...", lambda progress: session.model_store().fetch(
+                        dataset, model_key, params, notify=lambda note: st.warning(note, icon=":material/gpp_maybe:"),
+                        progress=progress), what=f"Training {label}", hint="Check the parameters, or pick another model.",
+                        done=trained):
+                    active = ss["rec_active"]
 
-    # ----- recommendations --------------------------------------------------------------------------
-    def show_recommendations(active: dict) -> None:
-        note = st.container()  # always drawn (see the training slot above)
-        if (active["key"], active["params"]) != (model_key, params):
-            note.caption(f":material/info: Showing **{catalogue.model_label(active['key'])}** as last trained; press "
-                       "**Train model** to use the model settings above.")
-        r1, r2, r3, r4 = st.columns([1, 2, 1.5, 1.5])
-        k = r1.number_input("How many", 1, 50, 10, key="rec_k", persist_state="session")
-        rec_genres = r2.multiselect("Only genres", dataset.genres, key="rec_f_genres", persist_state="session")
-        rec_levels = r3.multiselect("Only levels", levels, key="rec_f_levels", persist_state="session") if levels else []
-        filters = {"genres": rec_genres, "levels": rec_levels}
-        if "DURATION_HOURS" in table and table["DURATION_HOURS"].notna().any():
-            longest = int(np.ceil(table["DURATION_HOURS"].max()))
-            max_h = r4.slider("Max duration (hours)", 1, longest, longest, key="rec_f_hours", persist_state="session")
-            if max_h < longest:
-                filters["max_duration"] = max_h
+        # ----- recommendations --------------------------------------------------------------------------
+        def show_recommendations(active: dict) -> None:
+            note = st.container()  # always drawn (see the training slot above)
+            if (active["key"], active["params"]) != (model_key, params):
+                note.caption(f":material/info: Showing **{catalogue.model_label(active['key'])}** as last trained; press "
+                           "**Train model** to use the model settings above.")
+            r1, r2, r3, r4 = st.columns([1, 2, 1.5, 1.5])
+            k = r1.number_input("How many", 1, 50, 10, key="rec_k", persist_state="session")
+            rec_genres = r2.multiselect("Only genres", dataset.genres, key="rec_f_genres", persist_state="session")
+            rec_levels = r3.multiselect("Only levels", levels, key="rec_f_levels", persist_state="session") if levels else []
+            filters = {"genres": rec_genres, "levels": rec_levels}
+            if "DURATION_HOURS" in table and table["DURATION_HOURS"].notna().any():
+                longest = int(np.ceil(table["DURATION_HOURS"].max()))
+                max_h = r4.slider("Max duration (hours)", 1, longest, longest, key="rec_f_hours", persist_state="session")
+                if max_h < longest:
+                    filters["max_duration"] = max_h
 
-        with session.guard("Recommending", "Train the model again, or pick other courses."):
-            model = session.model_store().cached(dataset, active["key"], active["params"])
-            if model is None:
-                raise RuntimeError("the trained model is no longer available; press Train model again")
-            recs = model.recommend(learner.history, k=int(k), liked=learner.liked(),
-                                   disliked=learner.disliked(), filters=filters)
-            ranked = catalogue.recommendation_table(dataset, recs)
-            ss["rec_last"] = ranked
-            feedback_log.record_shown_list(ranked)
-            st.caption(f"From **{model.label}** ({active['note']}) for {plain.md(learner.origin)} with "
-                       f"{len(learner.history)} completed, {len(learner.liked())} liked and "
-                       f"{len(learner.disliked())} not-for-me course(s). Thumbs up/down re-rank the list for this "
-                       "session.")
-            if ranked.empty:
-                st.info("No course matches these filters -- loosen them.", icon=":material/filter_alt_off:")
-                return
-            show_rows(ranked)
-
-
-    def show_rows(ranked) -> None:
-        widths = [0.35, 3.6, 1.35, 0.7, 0.7, 3.0, 0.45, 0.45]  # Level fits "Intermediate" on one line
-        head = st.columns(widths)
-        for col, name in zip(head, ["#", "Course", "Level", "Hours", "Score", "Why"]):
-            col.markdown(f"**{name}**")
-        for row in ranked.itertuples(index=False):
-            cols = st.columns(widths, vertical_alignment="center")
-            cols[0].markdown(f"{row.RANK}")
-            cols[1].markdown(f"**{plain.md(row.TITLE)}**  \n:gray[{plain.md(row.COURSE_ID)} · {plain.md(row.GENRES)}]")
-            cols[2].markdown(plain.md(getattr(row, "LEVEL", "") or "-"))
-            hours = getattr(row, "DURATION_HOURS", None)
-            cols[3].markdown(f"{hours:g}" if hours is not None and hours == hours else "-")
-            cols[4].markdown(f"{row.SCORE:,.0f}" if abs(row.SCORE) >= 100 else f"{row.SCORE:.3f}")
-            cols[5].markdown(f":gray[{plain.md(row.REASON)}]")
-            cols[6].button("", key=f"rec_up_{row.COURSE_ID}", icon=":material/thumb_up:", help="Like: more like this (kept apart from completed courses)",
-                           on_click=_vote, args=(row.COURSE_ID, "up"))
-            cols[7].button("", key=f"rec_down_{row.COURSE_ID}", icon=":material/thumb_down:",
-                           help="Not for me: never recommend it, and show fewer courses like it", on_click=_vote, args=(row.COURSE_ID, "down"))
+            with session.guard("Recommending", "Train the model again, or pick other courses."):
+                model = session.model_store().cached(dataset, active["key"], active["params"])
+                if model is None:
+                    raise RuntimeError("the trained model is no longer available; press Train model again")
+                recs = model.recommend(learner.history, k=int(k), liked=learner.liked(),
+                                       disliked=learner.disliked(), filters=filters)
+                ranked = catalogue.recommendation_table(dataset, recs)
+                ss["rec_last"] = ranked
+                feedback_log.record_shown_list(ranked)
+                st.caption(f"From **{model.label}** ({active['note']}) for {plain.md(learner.origin)} with "
+                           f"{len(learner.history)} completed, {len(learner.liked())} liked and "
+                           f"{len(learner.disliked())} not-for-me course(s). Thumbs up/down re-rank the list for this "
+                           "session.")
+                if ranked.empty:
+                    st.info("No course matches these filters -- loosen them.", icon=":material/filter_alt_off:")
+                    return
+                show_rows(ranked)
 
 
-    st.subheader("3. Recommendations")
-    if not active or active["fp"] != dataset.fingerprint:
-        st.info("Pick a model and press **Train model** to get recommendations.", icon=":material/arrow_upward:")
-    else:
-        show_recommendations(active)
+        def show_rows(ranked) -> None:
+            widths = [0.35, 3.6, 1.35, 0.7, 0.7, 3.0, 0.45, 0.45]  # Level fits "Intermediate" on one line
+            head = st.columns(widths)
+            for col, name in zip(head, ["#", "Course", "Level", "Hours", "Score", "Why"]):
+                col.markdown(f"**{name}**")
+            for row in ranked.itertuples(index=False):
+                cols = st.columns(widths, vertical_alignment="center")
+                cols[0].markdown(f"{row.RANK}")
+                cols[1].markdown(f"**{plain.md(row.TITLE)}**  \n:gray[{plain.md(row.COURSE_ID)} · {plain.md(row.GENRES)}]")
+                cols[2].markdown(plain.md(getattr(row, "LEVEL", "") or "-"))
+                hours = getattr(row, "DURATION_HOURS", None)
+                cols[3].markdown(f"{hours:g}" if hours is not None and hours == hours else "-")
+                cols[4].markdown(f"{row.SCORE:,.0f}" if abs(row.SCORE) >= 100 else f"{row.SCORE:.3f}")
+                cols[5].markdown(f":gray[{plain.md(row.REASON)}]")
+                cols[6].button("", key=f"rec_up_{row.COURSE_ID}", icon=":material/thumb_up:", help="Like: more like this (kept apart from completed courses)",
+                               on_click=_vote, args=(row.COURSE_ID, "up"))
+                cols[7].button("", key=f"rec_down_{row.COURSE_ID}", icon=":material/thumb_down:",
+                               help="Not for me: never recommend it, and show fewer courses like it", on_click=_vote, args=(row.COURSE_ID, "down"))
 
+
+        st.subheader("3. Recommendations")
+        if not active or active["fp"] != dataset.fingerprint:
+            st.info("Pick a model and press **Train model** to get recommendations.", icon=":material/arrow_upward:")
+        else:
+            show_recommendations(active)
+
+    model_and_recommendations()
 
 
 frame.page('Recommend', render)
