@@ -44,7 +44,7 @@ def surprise_algo(model):
         if params["similarity"] == "pearson_baseline":
             sim["shrinkage"] = float(params["shrinkage"])
         cls = getattr(surprise, _KNN_CLASSES[params["variant"]])
-        return cls(k=int(params["k"]), min_k=int(params["min_k"]), sim_options=sim, verbose=False)
+        return cls(k=int(params["n_neighbours"]), min_k=int(params["min_k"]), sim_options=sim, verbose=False)
     if model.key == "nmf":
         accepted = set(inspect.signature(surprise.NMF.__init__).parameters) - {"self", "verbose"}
         kwargs = {name: value for name, value in params.items() if name in accepted}
