@@ -17,8 +17,10 @@ APP = str(ROOT / "app.py")
 PAGES = ["home", "data_explorer", "recommend", "compare", "tune", "evaluation"]
 PAGE_FILES = {"data_explorer": "views/data_explorer.py", "recommend": "views/recommend.py",
               "compare": "views/compare.py", "tune": "views/tune.py", "evaluation": "views/evaluation.py"}
-FAST = {"neural": {"epochs": 2, "embedding_size": 8}, "embedding_regression": {"epochs": 2},
-        "embedding_classifier": {"epochs": 2}, "clustering": {"n_clusters": 4}, "clustering_pca": {"n_clusters": 4}}
+# The embedding models get the neural model's network parameters, so they reuse the network it trained (issue 14)
+FAST = {"neural": {"epochs": 2, "embedding_size": 8}, "embedding_regression": {"epochs": 2, "embedding_size": 8},
+        "embedding_classifier": {"epochs": 2, "embedding_size": 8}, "clustering": {"n_clusters": 4},
+        "clustering_pca": {"n_clusters": 4}}
 
 
 @pytest.fixture(scope="module")
