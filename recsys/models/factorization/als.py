@@ -65,11 +65,13 @@ class ALSRecommender(Recommender):
                                             calculate_training_loss=False)
             model.fit(C, show_progress=False, callback=epoch_callback(progress, int(self.iterations), "ALS"))
         self.item_factors_ = np.asarray(model.item_factors, dtype=np.float64)
+        self.gram_ = self.item_factors_.T @ self.item_factors_      # Y^T Y, shared by every fold-in
 
     def user_factors(self, histories) -> np.ndarray:
         """Folded-in factors for history rows (the library's recalculate_user, batched)."""
         H = self._check_histories(histories)
-        return als_fold_in(binary_float32(H), self.item_factors_, float(self.regularization), float(self.alpha))
+        return als_fold_in(binary_float32(H), self.item_factors_, float(self.regularization), float(self.alpha),
+                           gram=self.gram_)
 
     def score_histories(self, histories) -> np.ndarray:
         return self.user_factors(histories) @ self.item_factors_.T
@@ -83,7 +85,7 @@ class ALSRecommender(Recommender):
     def explain(self, history, items) -> list[str]:
         items = np.asarray(items, dtype=np.int64)
         taken, contrib = als_contributions(binary_float32(history), self.item_factors_,
-                                           float(self.regularization), float(self.alpha), items)
+                                           float(self.regularization), float(self.alpha), items, gram=self.gram_)
         titles = self.catalogue_["TITLE"].astype(str).to_numpy()
         reasons = []
         for n, j in enumerate(items):

@@ -26,17 +26,17 @@ _CHUNK_FLOATS = 4_000_000  # floats held at once per chunk of learners
 
 
 def als_fold_in(histories, item_factors: np.ndarray, regularization: float, alpha: float,
-                scale_regularization: bool = False) -> np.ndarray:
+                scale_regularization: bool = False, gram: np.ndarray | None = None) -> np.ndarray:
     """Implicit-ALS learner factors (n_learners x n_factors, float64) for a batch of history rows.
 
     `histories`: learners x courses, value r_ui > 0 where the learner took the course (the same values the
-    model was trained on). A row without history gets zero factors.
+    model was trained on). A row without history gets zero factors. `gram` = Y^T Y, if the caller keeps it.
     """
     H = sparse.csr_matrix(histories, dtype=np.float64)
     H.eliminate_zeros()
     Y = np.asarray(item_factors, dtype=np.float64)
     f = Y.shape[1]
-    base = Y.T @ Y
+    base = Y.T @ Y if gram is None else np.asarray(gram, dtype=np.float64)
     out = np.zeros((H.shape[0], f))
     rows = max(1, _CHUNK_FLOATS // (f * f))
     for start in range(0, H.shape[0], rows):
@@ -134,7 +134,8 @@ def _bpr_chunk(H: sparse.csr_matrix, Y, bias, reg: float, steps: int, step: floa
 
 
 def als_contributions(history_row, item_factors: np.ndarray, regularization: float, alpha: float,
-                      items, scale_regularization: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                      items, scale_regularization: bool = False,
+                      gram: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(taken course indices, their contribution to each of `items`' scores) for one learner.
 
     The folded-in score is linear in the taken courses: score_j = sum_i c_i y_i^T A^-1 y_j (Hu et al.'s
@@ -146,6 +147,6 @@ def als_contributions(history_row, item_factors: np.ndarray, regularization: flo
     Y = np.asarray(item_factors, dtype=np.float64)
     Yt = Y[taken]
     lam = float(regularization) * (len(taken) if scale_regularization else 1.0)
-    A = Y.T @ Y + (Yt.T * (float(alpha) * r)) @ Yt + lam * np.eye(Y.shape[1])
+    A = (Y.T @ Y if gram is None else gram) + (Yt.T * (float(alpha) * r)) @ Yt + lam * np.eye(Y.shape[1])
     weighted = (1.0 + float(alpha) * r)[:, None] * Yt                       # c_i y_i
     return taken, weighted @ np.linalg.solve(A, Y[np.asarray(items, dtype=np.int64)].T)
