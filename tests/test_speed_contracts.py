@@ -134,3 +134,15 @@ def test_app_start_and_home_page_do_not_import_tensorflow():
     modules = _modules_after(code)
     assert "recsys.models.neural.recommender" in modules  # the neural classes were imported ...
     assert "tensorflow" not in modules and "keras" not in modules  # ... but not TensorFlow
+
+
+@pytest.mark.parametrize("key", ["clustering", "clustering_pca"])
+def test_one_learner_at_a_time_lands_in_the_same_cluster_with_the_same_scores(key, small_dataset):
+    model = make_model(key, n_clusters=6, seed=1).fit(small_dataset)
+    H = small_dataset.matrix[:300]
+    batched_clusters, batched = model.assign(H), model.score_histories(H)  # sklearn path (large batch)
+    one_by_one = np.concatenate([model.assign(H[i:i + 1]) for i in range(H.shape[0])])
+    np.testing.assert_array_equal(one_by_one, batched_clusters)
+    np.testing.assert_allclose(np.vstack([model.score_histories(H[i:i + 1]) for i in range(40)]), batched[:40],
+                               rtol=1e-12, atol=0)
+    np.testing.assert_allclose(model.learner_features(H[:5]), model.learner_features(H)[:5], rtol=1e-12, atol=1e-12)

@@ -16,6 +16,10 @@ from sklearn.preprocessing import StandardScaler
 from recsys.models.content.profiles import BlendParts, ContentRecommender, blend_params, genre_profiles, top_genres
 from recsys.models.params import HyperParam
 
+# A served learner (a batch this small) is mapped with numpy instead of sklearn's transform/predict, whose
+# input validation costs ~1 ms per call; same arithmetic, so the same cluster.
+SMALL_BATCH = 16
+
 CLUSTER_PARAMS = (
     HyperParam("n_clusters", "int", 20, tune_grid=(5, 10, 20, 30), low=2, high=50, step=1,
                help="Number of learner groups k-means looks for"),
@@ -51,7 +55,13 @@ class ClusteringRecommender(ContentRecommender):
     def learner_features(self, histories) -> np.ndarray:
         """Standardized (L2-normalised) genre profiles, n x n_genres: the space to plot learners in (e.g. PCA)."""
         histories = self.check_histories(histories)
-        return self.scaler_.transform(genre_profiles(histories, self.genre_matrix_, self.top_rating_, norm="l2"))
+        profiles = genre_profiles(histories, self.genre_matrix_, self.top_rating_, norm="l2")
+        if histories.shape[0] <= SMALL_BATCH and self.scaler_.with_mean and self.scaler_.with_std:
+            standardized = np.array(profiles, copy=True)  # StandardScaler.transform's own arithmetic
+            standardized -= self.scaler_.mean_
+            standardized /= self.scaler_.scale_
+            return standardized
+        return self.scaler_.transform(profiles)
 
     def _fit_space(self, features: np.ndarray) -> None:
         """Fit the map from standardized profiles to the k-means space (identity here)."""
@@ -65,7 +75,12 @@ class ClusteringRecommender(ContentRecommender):
 
     def assign(self, histories) -> np.ndarray:
         """Cluster of each learner (nearest centroid), from their history rows."""
-        return self.kmeans_.predict(self.cluster_space(histories)).astype(np.int64)
+        points = self.cluster_space(histories)
+        if len(points) <= SMALL_BATCH:  # k-means' own criterion: argmin of |c|^2 - 2 x.c
+            centers = self.kmeans_.cluster_centers_
+            distances = (centers * centers).sum(axis=1)[None, :] - 2.0 * (points @ centers.T)
+            return np.argmin(distances, axis=1).astype(np.int64)
+        return self.kmeans_.predict(points).astype(np.int64)
 
     # ----- fitting ----------------------------------------------------------------------------
     def _fit_content(self, dataset, progress) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.decomposition import PCA
 
-from recsys.models.content.clustering import CLUSTER_PARAMS, ClusteringRecommender
+from recsys.models.content.clustering import CLUSTER_PARAMS, SMALL_BATCH, ClusteringRecommender
 from recsys.models.params import HyperParam
 
 
@@ -60,6 +60,10 @@ class ClusteringPCARecommender(ClusteringRecommender):
         return {**super().diagnostics(), "explained_variance": self.explained_variance_ratio_}
 
     def _to_space(self, features: np.ndarray) -> np.ndarray:
+        if len(features) <= SMALL_BATCH and not self.pca_.whiten:  # PCA.transform's arithmetic, without validation
+            projected = features @ self.pca_.components_.T
+            projected -= np.reshape(self.pca_.mean_, (1, -1)) @ self.pca_.components_.T
+            return projected
         return self.pca_.transform(features)
 
     def _from_space(self, points: np.ndarray) -> np.ndarray:
