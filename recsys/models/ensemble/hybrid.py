@@ -247,6 +247,19 @@ class HybridRecommender(Recommender):
         total[~scorable] = -np.inf
         return total
 
+    def course_closeness(self, items) -> np.ndarray:
+        """Dislikes: the members' own closeness (each scaled so its closest course is 1), weighted by the members'
+        average blend weight over the learner segments."""
+        items = np.asarray(items, dtype=np.int64)
+        total = np.zeros((len(items), len(self.item_index_)))
+        for w, model in zip(np.asarray(self.weights_).mean(axis=0), self.members):
+            if w > 0:
+                part = np.clip(np.nan_to_num(np.asarray(model.course_closeness(items), dtype=np.float64)), 0.0, None)
+                part[np.arange(len(items)), items] = 0.0
+                peak = part.max(axis=1, keepdims=True)
+                total += w * part / np.where(peak > 0, peak, 1.0)
+        return total
+
     def explain(self, history, items) -> list[str]:
         """The reasons of the members that pushed each course up most (up to two, strongest first)."""
         items = np.asarray(items, dtype=np.int64)
