@@ -99,8 +99,12 @@ def test_learner_state_reconciles_filtered_selections():
     s.reconcile(["B", "D"], ["D"], 3.0)
     assert s.history == {"A": 3.0, "D": 3.0}
     s.vote("E", "down")
-    s.vote("A", "up")
-    assert s.combined((2.0, 3.0)) == {"A": 3.0, "D": 3.0, "E": 2.0} and s.disliked() == ["E"]
+    s.vote("F", "up")
+    # A disliked course is never an enrolment; a liked one counts like a completion.
+    assert s.combined((2.0, 3.0)) == {"A": 3.0, "D": 3.0, "F": 3.0}
+    assert s.disliked() == ["E"] and s.liked() == ["F"]
+    s.undo("E")
+    assert s.disliked() == []
     with pytest.raises(ValueError):
         s.vote("A", "meh")
 

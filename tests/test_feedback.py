@@ -127,12 +127,16 @@ def test_thumbs_on_recommend_are_logged_and_the_panel_matches(app_env):
     shown = at.session_state["rec_last"]["COURSE_ID"].tolist()
     at.button(key=f"rec_down_{shown[1]}").click()
     at.run()
+    # A "not for me" re-ranks the list (courses close to it move down): the rank logged for the next vote is
+    # the rank the learner saw at that moment.
+    reranked = at.session_state["rec_last"]["COURSE_ID"].tolist()
     at.button(key=f"rec_up_{shown[0]}").click()
     at.run()
     assert not at.exception and not at.error
     log = FeedbackLog(app_env / "artifacts" / "feedback.sqlite")
     votes = log.votes()
-    assert votes[["course_id", "vote", "rank"]].values.tolist() == [[shown[1], "down", 2], [shown[0], "up", 1]]
+    expected = [[shown[1], "down", 2], [shown[0], "up", reranked.index(shown[0]) + 1]]
+    assert votes[["course_id", "vote", "rank"]].values.tolist() == expected
     assert votes["model_key"].eq(at.session_state["rec_active"]["key"]).all()
     assert votes["session_id"].nunique() == 1 and votes["params_hash"].str.len().eq(12).all()
     lists = log.lists()
