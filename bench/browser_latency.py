@@ -171,12 +171,12 @@ def run(args) -> tuple[list[dict], dict]:
                             grid.scroll_into_view_if_needed()
                             box = grid.bounding_box()
                             record("tick a course", _timed(
-                                page, lambda: page.mouse.click(box["x"] + 18, box["y"] + 35 + 17 + 35 * row)))
+                                page, lambda b=box, r=row: page.mouse.click(b["x"] + 18, b["y"] + 35 + 17 + 35 * r)))
                         if genres:
-                            record("genre filter", _timed(page, lambda: _choose(page, "Only genres", genres[i % len(genres)])))
+                            record("genre filter", _timed(page, lambda n=i: _choose(page, "Only genres", genres[n % len(genres)])))
                             _timed(page, lambda: _clear_multiselect(page, "Only genres"))
                         if levels:
-                            record("level filter", _timed(page, lambda: _choose(page, "Only levels", levels[i % len(levels)])))
+                            record("level filter", _timed(page, lambda n=i: _choose(page, "Only levels", levels[n % len(levels)])))
                             _timed(page, lambda: _clear_multiselect(page, "Only levels"))
                         handle = page.locator(".st-key-rec_f_hours input[type='range']")
                         if handle.count():
@@ -185,19 +185,19 @@ def run(args) -> tuple[list[dict], dict]:
                             record("duration filter", _timed(page, lambda k=key: page.keyboard.press(k)))
                         ids = _recommended_ids(page)
                         if ids:
-                            record("thumbs up", _timed(page, lambda: page.locator(f".st-key-rec_up_{ids[0]} button").first.click()))
+                            record("thumbs up", _timed(page, lambda c=ids[0]: page.locator(f".st-key-rec_up_{c} button").first.click()))
                             undo = page.locator(f".st-key-rec_undo_{ids[0]} button")
                             if undo.count():
-                                _timed(page, lambda: undo.first.click())
+                                _timed(page, lambda u=undo: u.first.click())
                         ids = _recommended_ids(page)
                         if ids:
-                            record("thumbs down", _timed(page, lambda: page.locator(f".st-key-rec_down_{ids[0]} button").first.click()))
+                            record("thumbs down", _timed(page, lambda c=ids[0]: page.locator(f".st-key-rec_down_{c} button").first.click()))
                             undo = page.locator(f".st-key-rec_undo_{ids[0]} button")
                             if undo.count():
-                                _timed(page, lambda: undo.first.click())
+                                _timed(page, lambda u=undo: u.first.click())
                         if len(labels) > 1:
                             other = labels[(i + 1) % len(labels)]
-                            pick = _timed(page, lambda: _pick_model(page, other))
+                            pick = _timed(page, lambda o=other: _pick_model(page, o))
                             train = _timed(page, lambda: page.get_by_role("button", name="Train model").click())
                             page.wait_for_selector(f"text=From {other}", timeout=60_000)
                             record("switch model (pick + train from memory)", pick + train)

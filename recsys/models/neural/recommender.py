@@ -26,9 +26,18 @@ import pandas as pd
 from scipy import sparse
 
 from recsys.models.base import NotFittedError, Recommender
-from recsys.models.neural.backend import (PRIOR_EXAMPLES, RowSampler, Trainer, chunks, keep_entries, make_batch,
-                                          mean_loss, tensorflow_seeded, validation_mask)
 from recsys.models.neural import shared_embedding
+from recsys.models.neural.backend import (
+    PRIOR_EXAMPLES,
+    RowSampler,
+    Trainer,
+    chunks,
+    keep_entries,
+    make_batch,
+    mean_loss,
+    tensorflow_seeded,
+    validation_mask,
+)
 from recsys.models.params import HyperParam
 
 KERAS_FILE = "model.keras"
@@ -140,7 +149,7 @@ class NeuralRecommender(Recommender):
         self._train(dataset, progress)
         shared_embedding.remember(self)
 
-    def _adopt(self, shared: "NeuralRecommender", progress) -> None:
+    def _adopt(self, shared: NeuralRecommender, progress) -> None:
         """Take the learned state of an identical fit (deterministic training: the same weights)."""
         own = set(self.__dict__) | set(self.get_params())
         self.__dict__.update({k: v for k, v in shared.__dict__.items() if k not in own})
