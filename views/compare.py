@@ -26,7 +26,7 @@ def render() -> None:
                 with tab:
                     params[key] = widgets.hyperparam_inputs(key, "cmp", columns=3)
 
-    c1, c4, c5 = st.columns([2, 1, 1])
+    c1, c4, c5 = st.columns([3, 1, 1])
     c2, c3, c6 = st.columns([1, 1, 2])
     split, split_params = evaluation_report.split_inputs(c1, (c2, c3))
     k = c4.number_input("K", 1, 50, 10, key="cmp_k", persist_state="session", help="Length of the top-K lists")

@@ -82,8 +82,10 @@ def kpis(result) -> None:
     target = "/".join(f"{v:.0%}" for v in result.split["level_target"].values())
     st.caption(f"Over every test learner's top-{result.k} list. Targets: niche share >= 25% (niche = outside the "
                f"{result.split['head_courses']} head courses holding {result.split['head_share']:.0%} of enrolments), "
-               f"about 6 distinct genres per list, level mix {target} (distance 0 = on target). Lower exposure Gini = "
-               "exposure spread more evenly over the catalogue; lower popularity percentile = less mainstream lists.")
+               f"about 6 distinct genres per list (Genres/list), level mix {target} (Level gap: distance to it, 0 = on "
+               "target). Courses shown: distinct courses recommended to anyone. Lower exposure Gini = exposure spread "
+               "more evenly over the catalogue; lower Popularity pct (mean popularity percentile) = less mainstream "
+               "lists.")
 
 
 def segments(result, metric: str) -> None:

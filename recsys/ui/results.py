@@ -109,10 +109,11 @@ def history_metric_names(history, run_ids) -> list[str]:
 
 
 # ----- corrected comparison, product KPIs, segments (issue 13) ----------------------------------------
+# Short headers so the KPI table fits a 1400 px window; the caption under the table explains each one.
 KPI_LABELS = {"niche_share": "Niche share", "level_beginner": "Beginner", "level_intermediate": "Intermediate",
-              "level_advanced": "Advanced", "level_distance": "Level distance to target",
-              "distinct_genres": "Distinct genres per list", "aggregate_diversity": "Courses recommended to anyone",
-              "exposure_gini": "Exposure Gini", "popularity_percentile": "Mean popularity percentile"}
+              "level_advanced": "Advanced", "level_distance": "Level gap",
+              "distinct_genres": "Genres/list", "aggregate_diversity": "Courses shown",
+              "exposure_gini": "Exposure Gini", "popularity_percentile": "Popularity pct"}
 _KPI_DIGITS = {"aggregate_diversity": 0, "popularity_percentile": 1, "distinct_genres": 2}
 
 
