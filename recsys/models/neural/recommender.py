@@ -224,6 +224,7 @@ class NeuralRecommender(Recommender):
         self.mean_user_embedding_ = self.user_embeddings_.mean(axis=0)
         self.item_norms_ = np.linalg.norm(self.item_embeddings_, axis=1) + 1e-12
         self.fold_in_radius_ = float(max(1.0, 4.0 * np.linalg.norm(self.user_embeddings_, axis=1).mean()))
+        self._outer_products = None
 
     # ----- learner vectors --------------------------------------------------------------------
     def fold_in(self, histories: sparse.csr_matrix) -> np.ndarray:
@@ -258,7 +259,9 @@ class NeuralRecommender(Recommender):
         free = np.clip(1.0 - taken @ q, 1e-6, None)
         weights = taken + (1.0 - taken) * (n_taken * self.negatives / free)[:, None] * q[None, :]
         lam = 2.0 * float(self.regularization) * (n_taken * (1 + self.negatives) + PRIOR_EXAMPLES) + 1e-6
-        outer = (V[:, :, None] * V[:, None, :]).reshape(n_items, d * d)
+        outer = self.__dict__.get("_outer_products")  # derived from the frozen course vectors, never saved
+        if outer is None or outer.shape != (n_items, d * d):
+            outer = self._outer_products = (V[:, :, None] * V[:, None, :]).reshape(n_items, d * d)
         x = np.tile(self.mean_user_embedding_, (len(n_taken), 1))
         if not (n_taken > 0).any():
             return x
@@ -347,6 +350,7 @@ class NeuralRecommender(Recommender):
         state.pop("_keras", None)  # saved separately in Keras' own format (model.keras)
         state.pop("_keras_file", None)
         state.pop("_fold_in_memo", None)
+        state.pop("_outer_products", None)
         return state
 
     def _save_extra(self, folder: Path) -> None:
