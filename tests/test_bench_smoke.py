@@ -100,9 +100,12 @@ def test_scale(tmp_path):
 def test_compare_all(bench_data, tmp_path, installed):
     models = [m for m in ("popularity", "knn") if m in installed]
     out = tmp_path / "compare.json"
+    # two protocols (one CLI process each) exercise the per-protocol table; four only cost start-up time
     stdout, report = run_bench("compare_all.py", "--data", str(bench_data), "--models", ",".join(models),
-                               "--json", str(out))
+                               "--split", "new_learners,holdout", "--json", str(out))
     assert [r["model"] for r in report["results"]] == models
+    assert [p["protocol"] for p in report["summary"]["per_protocol"]] == ["new_learners", "holdout"]
+    assert isinstance(report["summary"]["holdout_target_met"], bool)  # the issue-14 line for holdout
     assert all(r["fit_s"] is not None and r["score_s"] >= 0 for r in report["results"])
     assert report["summary"]["wall_s"] > 0
     assert stdout.strip().splitlines()[-1].startswith(f"compare --models {','.join(models)}: ")
