@@ -43,23 +43,23 @@ class NMFRecommender(Recommender):
     predicts_ratings = True
     param_conditions = {"lr": ("biased", (True,))}  # used only by the biased variant (UI hides it otherwise)
     hyperparams = (
-        HyperParam("n_factors", "int", 15, tune_grid=(5, 15, 30), low=1, high=200, step=1,
+        HyperParam("n_factors", "int", 15, tune_grid=(5, 15, 30), low=1, high=200, step=1, role="rating",
                    help="Latent factors of the Surprise rating NMF"),
-        HyperParam("n_epochs", "int", 50, tune_grid=(20, 50, 100), low=1, high=500, step=5,
+        HyperParam("n_epochs", "int", 50, tune_grid=(20, 50, 100), low=1, high=500, step=5, role="rating",
                    help="Passes of Surprise's multiplicative updates over the ratings"),
-        HyperParam("reg_pu", "float", 0.06, tune_grid=(0.02, 0.06, 0.2), low=0.0, high=10.0, step=0.01, help="Learner factor regularisation"),
-        HyperParam("reg_qi", "float", 0.06, tune_grid=(0.02, 0.06, 0.2), low=0.0, high=10.0, step=0.01, help="Course factor regularisation"),
-        HyperParam("biased", "bool", False, help="Add learner/course rating biases (Surprise's biased NMF)"),
-        HyperParam("lr", "float", 0.005, tune_grid=(0.002, 0.005, 0.01), low=1e-5, high=0.5, step=0.001, log=True,
+        HyperParam("reg_pu", "float", 0.06, tune_grid=(0.02, 0.06, 0.2), low=0.0, high=10.0, step=0.01, role="rating", help="Learner factor regularisation"),
+        HyperParam("reg_qi", "float", 0.06, tune_grid=(0.02, 0.06, 0.2), low=0.0, high=10.0, step=0.01, role="rating", help="Course factor regularisation"),
+        HyperParam("biased", "bool", False, role="rating", help="Add learner/course rating biases (Surprise's biased NMF)"),
+        HyperParam("lr", "float", 0.005, tune_grid=(0.002, 0.005, 0.01), low=1e-5, high=0.5, step=0.001, log=True, role="rating",
                    help="Learning rate of the biases (used only when biased)"),
         HyperParam("seed", "int", 0, low=0, high=2**31 - 1, role="seed", help="Random seed of both factorizations"),
         HyperParam("ranking", "choice", "implicit_nmf", choices=("implicit_nmf", "surprise"),
-                   help="Ranking: factors of who-took-what (default) or Surprise's predicted ratings "
+                   role="ranking", help="Ranking: factors of who-took-what (default) or Surprise's predicted ratings "
                         "(degenerate on ~98% identical ratings; for comparison)"),
         HyperParam("implicit_factors", "int", 12, tune_grid=(6, 12, 20, 30), low=1, high=100, step=1,
-                   help="Latent factors of the enrolment NMF used for ranking"),
+                   role="ranking", help="Latent factors of the enrolment NMF used for ranking"),
         HyperParam("fold_in_reg", "float", 1.5, tune_grid=(0.5, 1.5, 3.0, 6.0), low=0.0, high=100.0, step=0.5,
-                   help="Pull of a learner's factors toward the average learner (0 = plain NNLS; higher = "
+                   role="ranking", help="Pull of a learner's factors toward the average learner (0 = plain NNLS; higher = "
                         "closer to popularity)"),
     )
 
