@@ -1,5 +1,6 @@
 """Course recommender workbench -- `streamlit run app.py`. The router: page config and the sectioned
 navigation (recsys.ui.navigation); each page is a thin view in views/."""
+
 import streamlit as st
 
 from recsys.ui import navigation

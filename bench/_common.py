@@ -4,6 +4,7 @@ Every bench script prints the machine first and can write its results with `--js
 the README can always be traced to the hardware and load it was measured on (the load average is part of
 the record: on a shared machine a busy neighbour makes every number pessimistic).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,8 +13,9 @@ import platform
 import resource
 import sys
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # scripts run as `python bench/x.py`: make the package importable
@@ -42,7 +44,7 @@ def _ram_gb() -> float | None:
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemTotal:"):
-                return round(int(line.split()[1]) / 1024 ** 2, 1)
+                return round(int(line.split()[1]) / 1024**2, 1)
     except OSError:
         pass
     return None
@@ -89,8 +91,10 @@ def print_machine(info: Mapping[str, Any], stream=None) -> None:
     load = info.get("load_average")
     load_text = " / ".join(f"{v:.2f}" for v in load) if load else "n/a"
     stream.write(f"machine: {info['cores']} cores, {info['cpu']}, {info['ram_gb']} GB RAM, {info['os']}\n")
-    stream.write(f"versions: python {info['python']}, numpy {info['numpy']}, scipy {info['scipy']}, "
-                 f"pandas {info['pandas']}, surprise {info['scikit-surprise']}, tensorflow {info['tensorflow']}\n")
+    stream.write(
+        f"versions: python {info['python']}, numpy {info['numpy']}, scipy {info['scipy']}, "
+        f"pandas {info['pandas']}, surprise {info['scikit-surprise']}, tensorflow {info['tensorflow']}\n"
+    )
     stream.write(f"load average (1/5/15 min) at start: {load_text}\n")
     stream.flush()
 
@@ -124,7 +128,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 def peak_rss_mb() -> float:
     """Peak resident memory of this process in MB (Linux reports ru_maxrss in KB)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024.0 if sys.platform != "darwin" else peak / 1024.0 ** 2
+    return peak / 1024.0 if sys.platform != "darwin" else peak / 1024.0**2
 
 
 def current_rss_mb() -> float | None:
@@ -181,8 +185,11 @@ def load_data(path):
 
     path = Path(path)
     if not (path / "ratings.csv").is_file():
-        hint = " (create it with: .venv/bin/python -m recsys generate --out data/builtin --seed 0)" \
-            if path.resolve() == DEFAULT_DATA.resolve() else ""
+        hint = (
+            " (create it with: .venv/bin/python -m recsys generate --out data/builtin --seed 0)"
+            if path.resolve() == DEFAULT_DATA.resolve()
+            else ""
+        )
         raise SystemExit(f"error: no dataset at '{path}'{hint}")
     return load_dataset(path)
 
@@ -239,8 +246,9 @@ def fmt_seconds(seconds: float | None) -> str:
     return f"{seconds:.1f} s"
 
 
-def report(benchmark: str, info: Mapping[str, Any], params: Mapping[str, Any], results: list,
-           summary: Mapping[str, Any]) -> dict:
+def report(
+    benchmark: str, info: Mapping[str, Any], params: Mapping[str, Any], results: list, summary: Mapping[str, Any]
+) -> dict:
     """The JSON layout shared by every bench script."""
     return {
         "benchmark": benchmark,
@@ -270,8 +278,14 @@ def bench_models(text: str | None) -> tuple[list[str], list[str]]:
     return [n for n in names if n not in missing], missing
 
 
-def finish(benchmark: str, args, info: Mapping[str, Any], results: list, summary: Mapping[str, Any],
-           internal: Iterable[str] = ()) -> None:
+def finish(
+    benchmark: str,
+    args,
+    info: Mapping[str, Any],
+    results: list,
+    summary: Mapping[str, Any],
+    internal: Iterable[str] = (),
+) -> None:
     """Print the closing load average and, with --json, write the shared report (params = the CLI options)."""
     load_end = load_average()
     print(f"load average at end: {' / '.join(f'{v:.2f}' for v in load_end) if load_end else 'n/a'}")

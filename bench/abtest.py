@@ -8,6 +8,7 @@ fresh learners, serving every session (batched fold-in scoring + simulated react
 
 Target: < 60 s on 2 cores.
 """
+
 from __future__ import annotations
 
 import time
@@ -46,15 +47,25 @@ def main() -> int:
     n = args.learners_per_arm * len(arms)
     start = time.perf_counter()
     result = run_abtest(simulator, arms, n_learners=n, sessions=args.sessions, k=args.k, seed=args.seed)
-    summary, comparisons, _ = result.summary, result.comparisons, result.sequential
+    summary = result.summary
     ab_s = time.perf_counter() - start
-    rows = [{"arm": r.arm, "fit_s": round(fit_s[key], 2), "learners": r.learners, "CTR": round(r.ctr, 4),
-             "completion": round(r.completion_rate, 4), "coverage": round(r.coverage, 3)}
-            for r, key in zip(summary.itertuples(), keys)]
+    rows = [
+        {
+            "arm": r.arm,
+            "fit_s": round(fit_s[key], 2),
+            "learners": r.learners,
+            "CTR": round(r.ctr, 4),
+            "completion": round(r.completion_rate, 4),
+            "coverage": round(r.coverage, 3),
+        }
+        for r, key in zip(summary.itertuples(), keys)
+    ]
     C.print_table(rows)
-    print(f"A/B test: {len(arms)} arms x {args.learners_per_arm:,} learners x {args.sessions} sessions "
-          f"= {n * args.sessions:,} lists in {ab_s:.1f} s (target < {TARGET_S:.0f} s: "
-          f"{'met' if ab_s < TARGET_S else 'MISSED'})")
+    print(
+        f"A/B test: {len(arms)} arms x {args.learners_per_arm:,} learners x {args.sessions} sessions "
+        f"= {n * args.sessions:,} lists in {ab_s:.1f} s (target < {TARGET_S:.0f} s: "
+        f"{'met' if ab_s < TARGET_S else 'MISSED'})"
+    )
     out = {"ab_seconds": ab_s, "lists": n * args.sessions}
     if args.bandit:
         start = time.perf_counter()

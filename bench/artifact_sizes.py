@@ -4,6 +4,7 @@ npz + JSON, signed). Also checks that the reloaded model scores exactly like the
 
     python bench/artifact_sizes.py [--data data/builtin] [--models popularity,knn,...] [--out FILE.json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,10 +60,19 @@ def main(argv=None) -> int:
             loaded = load_model(path, dataset)
             H = dataset.matrix[:200]
             same = bool(np.array_equal(loaded.score_histories(H), model.score_histories(H)))
-        rows.append({"model": key, "before_bytes": before, "after_bytes": after, "same_scores": same,
-                     "fit_seconds": round(fit, 1)})
-        print(f"{key:22} {before / 1e6:9.2f}M {after / 1e6:9.2f}M {after / before:6.2f}  {same!s:11}  {fit:5.1f}",
-              flush=True)
+        rows.append(
+            {
+                "model": key,
+                "before_bytes": before,
+                "after_bytes": after,
+                "same_scores": same,
+                "fit_seconds": round(fit, 1),
+            }
+        )
+        print(
+            f"{key:22} {before / 1e6:9.2f}M {after / 1e6:9.2f}M {after / before:6.2f}  {same!s:11}  {fit:5.1f}",
+            flush=True,
+        )
     if args.out:
         write_json_atomic(args.out, {"dataset": repr(dataset), "load_average": os.getloadavg(), "rows": rows})
     return 0

@@ -6,6 +6,7 @@ a traceback (any other exception), or an unexpected success; and did anything ge
 
     python bench/bad_inputs.py [--sessions 20] [--out FILE.json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,26 +39,44 @@ def _ratings(body: str) -> dict:
 def corpus() -> list[tuple[str, dict]]:
     """(name, overrides of BASE: file name -> text/bytes, or None to leave the file out)."""
     cases = [
-        ("no ratings.csv", {"ratings.csv": None}), ("no course_genre.csv", {"course_genre.csv": None}),
-        ("no course_processed.csv", {"course_processed.csv": None}), ("empty ratings", {"ratings.csv": ""}),
-        ("header only", {"ratings.csv": "user,item,rating\n"}), ("blank first line", {"ratings.csv": "\n" + RATINGS}),
+        ("no ratings.csv", {"ratings.csv": None}),
+        ("no course_genre.csv", {"course_genre.csv": None}),
+        ("no course_processed.csv", {"course_processed.csv": None}),
+        ("empty ratings", {"ratings.csv": ""}),
+        ("header only", {"ratings.csv": "user,item,rating\n"}),
+        ("blank first line", {"ratings.csv": "\n" + RATINGS}),
         ("missing rating column", {"ratings.csv": "user,item\n1,C1\n"}),
         ("misspelt column", {"ratings.csv": "user,item,ratng\n1,C1,3\n"}),
-        ("semicolons", {"ratings.csv": "user;item;rating\n1;C1;3\n"}), ("tabs", {"ratings.csv": "user\titem\trating\n1\tC1\t3\n"}),
-        ("extra field", _ratings("1,C1,3,9\n")), ("unclosed quote", _ratings('1,"C1,3\n')),
-        ("unknown course", _ratings("1,C9,3\n")), ("case-different course", _ratings("1,c1,3\n")),
-        ("empty user", _ratings(",C1,3\n")), ("empty item", _ratings("1,,3\n")),
+        ("semicolons", {"ratings.csv": "user;item;rating\n1;C1;3\n"}),
+        ("tabs", {"ratings.csv": "user\titem\trating\n1\tC1\t3\n"}),
+        ("extra field", _ratings("1,C1,3,9\n")),
+        ("unclosed quote", _ratings('1,"C1,3\n')),
+        ("unknown course", _ratings("1,C9,3\n")),
+        ("case-different course", _ratings("1,c1,3\n")),
+        ("empty user", _ratings(",C1,3\n")),
+        ("empty item", _ratings("1,,3\n")),
         ("conflicting duplicate", _ratings("1,C1,3\n1,C1,2\n")),
-        ("latin-1", {"ratings.csv": "user,item,rating\n1,C1,3\n".encode() + b"caf\xe9,C2,3\n"}),
+        ("latin-1", {"ratings.csv": b"user,item,rating\n1,C1,3\n" + b"caf\xe9,C2,3\n"}),
         ("utf-16", {"ratings.csv": RATINGS.encode("utf-16")}),
-        ("NUL bytes", {"ratings.csv": b"\x00" * 4096}), ("NUL inside", {"ratings.csv": RATINGS.encode() + b"4,C1,\x003\n"}),
-        ("zip as csv", {"ratings.csv": b"PK\x03\x04" + b"\x00" * 100}), ("pdf as csv", {"ratings.csv": b"%PDF-1.7\n..."}),
-        ("png as csv", {"ratings.csv": b"\x89PNG\r\n\x1a\n...."}), ("elf as csv", {"ratings.csv": b"\x7fELF\x02\x01"}),
+        ("NUL bytes", {"ratings.csv": b"\x00" * 4096}),
+        ("NUL inside", {"ratings.csv": RATINGS.encode() + b"4,C1,\x003\n"}),
+        ("zip as csv", {"ratings.csv": b"PK\x03\x04" + b"\x00" * 100}),
+        ("pdf as csv", {"ratings.csv": b"%PDF-1.7\n..."}),
+        ("png as csv", {"ratings.csv": b"\x89PNG\r\n\x1a\n...."}),
+        ("elf as csv", {"ratings.csv": b"\x7fELF\x02\x01"}),
         ("gzip as csv", {"ratings.csv": b"\x1f\x8b\x08\x00...."}),
         ("huge header", {"course_genre.csv": "COURSE_ID,TITLE," + "g" * 131_073 + "\nC1,t,1\n"}),
         ("huge cell", {"course_processed.csv": PROCESSED.replace("select", "x" * 131_073)}),
-        ("1,001 genres", {"course_genre.csv": "COURSE_ID,TITLE," + ",".join(f"g{i}" for i in range(1001))
-                          + "\nC1,t," + ",".join("0" * 1001) + "\n"}),
+        (
+            "1,001 genres",
+            {
+                "course_genre.csv": "COURSE_ID,TITLE,"
+                + ",".join(f"g{i}" for i in range(1001))
+                + "\nC1,t,"
+                + ",".join("0" * 1001)
+                + "\n"
+            },
+        ),
         ("no genre columns", {"course_genre.csv": "COURSE_ID,TITLE\nC1,t\n"}),
         ("duplicate genre names", {"course_genre.csv": "COURSE_ID,TITLE,A,a\nC1,t,1,0\n"}),
         ("genre flag 2", {"course_genre.csv": GENRE.replace("C1,intro to sql,1,0", "C1,intro to sql,2,0")}),
@@ -78,9 +97,16 @@ def corpus() -> list[tuple[str, dict]]:
     ]
     for value in ("abc", "", "inf", "-inf", "nan", "0", "-1", "1e308", "1e-300", "-1e9", "1e7", "3 stars", "0x3"):
         cases.append((f"rating {value!r}", _ratings(f"9,C1,{value}\n")))
-    for value in ("=cmd|' /C calc'!A0", "![x](http://example.invalid/p.png)", "<img src=x onerror=alert(1)>",
-                  "$\\frac{1}{0}$", ":red[boom]"):
-        cases.append((f"hostile title {value[:12]!r}", {"course_genre.csv": GENRE.replace("intro to sql", f'"{value}"')}))
+    for value in (
+        "=cmd|' /C calc'!A0",
+        "![x](http://example.invalid/p.png)",
+        "<img src=x onerror=alert(1)>",
+        "$\\frac{1}{0}$",
+        ":red[boom]",
+    ):
+        cases.append(
+            (f"hostile title {value[:12]!r}", {"course_genre.csv": GENRE.replace("intro to sql", f'"{value}"')})
+        )
     return cases
 
 
@@ -100,8 +126,10 @@ def classify(fn) -> tuple[str, str]:
 
 
 def snapshot(folder: Path) -> dict:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
-            for p in sorted(folder.rglob("*"))}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        for p in sorted(folder.rglob("*"))
+    }
 
 
 def write(folder: Path, overrides: dict) -> None:
@@ -125,16 +153,26 @@ def run_corpus(tmp: Path) -> dict:
         before = snapshot(folder) if folder else None
         verdict, message = classify(fn)
         wrote = bool(folder) and snapshot(folder) != before
-        results.append({"route": route, "case": name, "verdict": verdict, "expected": expect, "wrote": wrote,
-                        "message": message[:300]})
+        results.append(
+            {
+                "route": route,
+                "case": name,
+                "verdict": verdict,
+                "expected": expect,
+                "wrote": wrote,
+                "message": message[:300],
+            }
+        )
 
     for n, (name, overrides) in enumerate(corpus()):
         folder = allowed / f"case{n}"
         write(folder, overrides)
         expect = "loaded" if name.startswith("hostile title") else "clear"
-        record("folder", name, lambda: load_dataset(folder), folder, expect)
-        files = {k: (v if isinstance(v, bytes) else v.encode()) for k, v in {**BASE, **overrides}.items() if v is not None}
-        record("upload", name, lambda: load_dataset_from_files(files), None, expect)
+        record("folder", name, lambda folder=folder: load_dataset(folder), folder, expect)
+        files = {
+            k: (v if isinstance(v, bytes) else v.encode()) for k, v in {**BASE, **overrides}.items() if v is not None
+        }
+        record("upload", name, lambda files=files: load_dataset_from_files(files), None, expect)
     # the app's confined folder route
     (allowed / "link").symlink_to(outside, target_is_directory=True)
     linked = allowed / "filelink"
@@ -143,12 +181,21 @@ def run_corpus(tmp: Path) -> dict:
     (allowed / "dir-named").mkdir()
     write(allowed / "dir-named", {"ratings.csv": None})
     (allowed / "dir-named" / "ratings.csv").mkdir()
-    for name, path in [("/etc", "/etc"), ("home", "~"), ("/proc/self", "/proc/self"), ("empty path", ""),
-                       ("outside folder", str(outside)), ("dot-dot escape", str(allowed / ".." / "outside")),
-                       ("symlinked folder", str(allowed / "link")), ("symlinked ratings.csv", str(linked)),
-                       ("folder named ratings.csv", str(allowed / "dir-named")), ("5,000-char path", "/" + "x" * 4999),
-                       ("NUL in path", "/tmp/\x00x"), ("missing inside roots", str(allowed / "nope"))]:
-        record("app folder", name, lambda: session.load_folder(path))
+    for name, path in [
+        ("/etc", "/etc"),
+        ("home", "~"),
+        ("/proc/self", "/proc/self"),
+        ("empty path", ""),
+        ("outside folder", str(outside)),
+        ("dot-dot escape", str(allowed / ".." / "outside")),
+        ("symlinked folder", str(allowed / "link")),
+        ("symlinked ratings.csv", str(linked)),
+        ("folder named ratings.csv", str(allowed / "dir-named")),
+        ("5,000-char path", "/" + "x" * 4999),
+        ("NUL in path", "/tmp/\x00x"),
+        ("missing inside roots", str(allowed / "nope")),
+    ]:
+        record("app folder", name, lambda path=path: session.load_folder(path))
     big = "user,item,rating\n" + "".join(f"{2**63 + i},C{i % 3 + 1},3\n" for i in range(4))
     record("folder", "ids beyond int64", lambda: load_dataset(allowed / "big"), _w(allowed / "big", big), "loaded")
     return {"cases": results}
@@ -204,9 +251,13 @@ def run_sessions(n: int, tmp: Path) -> dict:
         t.start()
     for t in threads:
         t.join()
-    return {"sessions": n, "ok": sum(o == "ok" for o in outcome), "problems": [o for o in outcome if o != "ok"],
-            "seconds": round(time.perf_counter() - start, 1),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    return {
+        "sessions": n,
+        "ok": sum(o == "ok" for o in outcome),
+        "problems": [o for o in outcome if o != "ok"],
+        "seconds": round(time.perf_counter() - start, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
 
 
 def main(argv=None) -> int:
@@ -220,9 +271,11 @@ def main(argv=None) -> int:
         cases = report["cases"]
         tally = {v: sum(c["verdict"] == v for c in cases) for v in ("clear", "unclear", "traceback", "loaded")}
         as_expected = sum(c["verdict"] == c["expected"] for c in cases)
-        print(f"bad inputs tried: {len(cases)}; clear messages: {tally['clear']}; unclear: {tally['unclear']}; "
-              f"tracebacks: {tally['traceback']}; loaded: {tally['loaded']}; as expected: {as_expected}; "
-              f"writes: {sum(c['wrote'] for c in cases)}")
+        print(
+            f"bad inputs tried: {len(cases)}; clear messages: {tally['clear']}; unclear: {tally['unclear']}; "
+            f"tracebacks: {tally['traceback']}; loaded: {tally['loaded']}; as expected: {as_expected}; "
+            f"writes: {sum(c['wrote'] for c in cases)}"
+        )
         for c in cases:
             if c["verdict"] != c["expected"]:
                 print(f"  {c['route']:10} {c['case']:32} {c['verdict']:9} {c['message'][:110]}")

@@ -10,6 +10,7 @@ checks, from its --json report:
 
 Latency and scale for the new models come from bench/latency.py and bench/scale.py (--models ease,...).
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,23 @@ def run_compare(args) -> tuple[dict, float]:
     """The CLI's JSON report and its wall seconds."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "compare.json"
-        cmd = [sys.executable, "-m", "recsys", "compare", "--data", str(args.data), "--models", args.models,
-               "--split", args.split, "--seed", str(args.seed), "--json", str(out), "--no-history"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "recsys",
+            "compare",
+            "--data",
+            str(args.data),
+            "--models",
+            args.models,
+            "--split",
+            args.split,
+            "--seed",
+            str(args.seed),
+            "--json",
+            str(out),
+            "--no-history",
+        ]
         print(" ".join(cmd[1:]), file=sys.stderr, flush=True)
         began = time.perf_counter()
         subprocess.run(cmd, cwd=C.ROOT, check=True, stdout=sys.stderr)
@@ -54,19 +70,37 @@ def main(argv=None) -> int:
     for name, r in sorted(by_name.items(), key=lambda kv: -kv[1]["metrics"][METRIC]):
         lo, hi = r["ci"][METRIC]
         vs = r["vs_best"].get(METRIC, {})
-        rows.append({"model": name, METRIC: round(r["metrics"][METRIC], 4), "ci_lo": round(lo, 4),
-                     "ci_hi": round(hi, 4), "above_popularity": (lo > pop_hi) if name != "popularity" else None,
-                     "diff_vs_best": vs.get("mean_diff"), "p_vs_best": vs.get("p_value"),
-                     "p_holm_vs_best": vs.get("p_holm"), "fit_s": round(r["fit_seconds"], 2)})
+        rows.append(
+            {
+                "model": name,
+                METRIC: round(r["metrics"][METRIC], 4),
+                "ci_lo": round(lo, 4),
+                "ci_hi": round(hi, 4),
+                "above_popularity": (lo > pop_hi) if name != "popularity" else None,
+                "diff_vs_best": vs.get("mean_diff"),
+                "p_vs_best": vs.get("p_value"),
+                "p_holm_vs_best": vs.get("p_holm"),
+                "fit_s": round(r["fit_seconds"], 2),
+            }
+        )
     print()
     C.print_table(rows)
     new_above = {r["model"]: r["above_popularity"] for r in rows if r["model"] in NEW_MODELS}
     others = [r for r in rows if r["model"] != "hybrid"]
-    hybrid_wins = best == "hybrid" and all(r["p_holm_vs_best"] is not None and r["p_holm_vs_best"] < 0.05 for r in others)
-    summary = {"split": report["split"], "compare_wall_s": wall, "best": best,
-               "new_models_above_popularity": new_above, "hybrid_above_every_model": hybrid_wins}
-    print(f"best by {METRIC}: {best}; new models above popularity (non-overlapping 95% CI): {new_above}; "
-          f"hybrid above every other model (Holm-adjusted Wilcoxon p < 0.05): {hybrid_wins}")
+    hybrid_wins = best == "hybrid" and all(
+        r["p_holm_vs_best"] is not None and r["p_holm_vs_best"] < 0.05 for r in others
+    )
+    summary = {
+        "split": report["split"],
+        "compare_wall_s": wall,
+        "best": best,
+        "new_models_above_popularity": new_above,
+        "hybrid_above_every_model": hybrid_wins,
+    }
+    print(
+        f"best by {METRIC}: {best}; new models above popularity (non-overlapping 95% CI): {new_above}; "
+        f"hybrid above every other model (Holm-adjusted Wilcoxon p < 0.05): {hybrid_wins}"
+    )
     C.finish("baselines", args, info, rows, summary)
     return 0 if hybrid_wins and all(new_above.values()) else 1
 

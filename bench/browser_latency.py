@@ -12,6 +12,7 @@ and a private artifacts folder, and drives Debian's chromium through playwright 
 
 Target: p95 <= 0.5 s for every kind of click; cold start <= 3 s.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,15 @@ from pathlib import Path
 import _common as C
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 TARGET_CLICK_P95_S = 0.5
 TARGET_COLD_S = 3.0
 
@@ -84,8 +92,11 @@ def _timed(page, action, timeout: float = 120_000) -> float:
 def _recommended_ids(page) -> list[str]:
     ids = []
     for element in page.locator("[class*='st-key-rec_down_']").all():
-        ids += [c.removeprefix("st-key-rec_down_") for c in (element.get_attribute("class") or "").split()
-                if c.startswith("st-key-rec_down_")]
+        ids += [
+            c.removeprefix("st-key-rec_down_")
+            for c in (element.get_attribute("class") or "").split()
+            if c.startswith("st-key-rec_down_")
+        ]
     return ids
 
 
@@ -116,8 +127,11 @@ def run(args) -> tuple[list[dict], dict]:
 
     dataset = load_dataset(args.data)
     genres = list(dataset.genres)[:3]
-    levels = [lv for lv in ("Beginner", "Intermediate", "Advanced")
-              if "LEVEL" in dataset.courses and lv in set(dataset.courses["LEVEL"].dropna())]
+    levels = [
+        lv
+        for lv in ("Beginner", "Intermediate", "Advanced")
+        if "LEVEL" in dataset.courses and lv in set(dataset.courses["LEVEL"].dropna())
+    ]
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     labels = [catalogue.model_label(m) for m in models]
     clicks: dict[str, list[float]] = {}
@@ -127,14 +141,37 @@ def run(args) -> tuple[list[dict], dict]:
 
     with tempfile.TemporaryDirectory(prefix="recsys-bench-browser-") as tmp:
         port = _free_port()
-        env = {**os.environ, "RECSYS_DATA_DIR": str(Path(args.data).resolve()),
-               "RECSYS_ARTIFACTS_DIR": str(Path(tmp) / "artifacts"), "TF_CPP_MIN_LOG_LEVEL": "3"}
+        env = {
+            **os.environ,
+            "RECSYS_DATA_DIR": str(Path(args.data).resolve()),
+            "RECSYS_ARTIFACTS_DIR": str(Path(tmp) / "artifacts"),
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+        }
         log = open(Path(tmp) / "server.log", "w")
         began = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
-             str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-             "--server.fileWatcherType", "none"], cwd=C.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--browser.gatherUsageStats",
+                "false",
+                "--server.fileWatcherType",
+                "none",
+            ],
+            cwd=C.ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             _wait_healthy(url, proc)
@@ -170,13 +207,23 @@ def run(args) -> tuple[list[dict], dict]:
                         for _ in range(2):
                             grid.scroll_into_view_if_needed()
                             box = grid.bounding_box()
-                            record("tick a course", _timed(
-                                page, lambda b=box, r=row: page.mouse.click(b["x"] + 18, b["y"] + 35 + 17 + 35 * r)))
+                            record(
+                                "tick a course",
+                                _timed(
+                                    page, lambda b=box, r=row: page.mouse.click(b["x"] + 18, b["y"] + 35 + 17 + 35 * r)
+                                ),
+                            )
                         if genres:
-                            record("genre filter", _timed(page, lambda n=i: _choose(page, "Only genres", genres[n % len(genres)])))
+                            record(
+                                "genre filter",
+                                _timed(page, lambda n=i: _choose(page, "Only genres", genres[n % len(genres)])),
+                            )
                             _timed(page, lambda: _clear_multiselect(page, "Only genres"))
                         if levels:
-                            record("level filter", _timed(page, lambda n=i: _choose(page, "Only levels", levels[n % len(levels)])))
+                            record(
+                                "level filter",
+                                _timed(page, lambda n=i: _choose(page, "Only levels", levels[n % len(levels)])),
+                            )
                             _timed(page, lambda: _clear_multiselect(page, "Only levels"))
                         handle = page.locator(".st-key-rec_f_hours input[type='range']")
                         if handle.count():
@@ -185,13 +232,21 @@ def run(args) -> tuple[list[dict], dict]:
                             record("duration filter", _timed(page, lambda k=key: page.keyboard.press(k)))
                         ids = _recommended_ids(page)
                         if ids:
-                            record("thumbs up", _timed(page, lambda c=ids[0]: page.locator(f".st-key-rec_up_{c} button").first.click()))
+                            record(
+                                "thumbs up",
+                                _timed(page, lambda c=ids[0]: page.locator(f".st-key-rec_up_{c} button").first.click()),
+                            )
                             undo = page.locator(f".st-key-rec_undo_{ids[0]} button")
                             if undo.count():
                                 _timed(page, lambda u=undo: u.first.click())
                         ids = _recommended_ids(page)
                         if ids:
-                            record("thumbs down", _timed(page, lambda c=ids[0]: page.locator(f".st-key-rec_down_{c} button").first.click()))
+                            record(
+                                "thumbs down",
+                                _timed(
+                                    page, lambda c=ids[0]: page.locator(f".st-key-rec_down_{c} button").first.click()
+                                ),
+                            )
                             undo = page.locator(f".st-key-rec_undo_{ids[0]} button")
                             if undo.count():
                                 _timed(page, lambda u=undo: u.first.click())
@@ -212,16 +267,21 @@ def run(args) -> tuple[list[dict], dict]:
                 proc.kill()
                 proc.wait()
             log.close()
-    rows = [{"click": kind, "n": len(v), "p50_s": C.percentile(v, 50), "p95_s": C.percentile(v, 95),
-             "max_s": max(v)} for kind, v in clicks.items()]
+    rows = [
+        {"click": kind, "n": len(v), "p50_s": C.percentile(v, 50), "p95_s": C.percentile(v, 95), "max_s": max(v)}
+        for kind, v in clicks.items()
+    ]
     return rows, {"server_healthy_s": healthy_s, "cold_first_page_s": cold_s, "problems": problems}
 
 
 def main(argv=None) -> int:
     p = C.parser("Recommend-page click latency and cold start in chromium (playwright).")
     p.add_argument("--repeats", type=int, default=8, help="rounds of every kind of click (default 8)")
-    p.add_argument("--models", default="knn,popularity",
-                   help="models trained on the page; the first is measured, the switch alternates (default knn,popularity)")
+    p.add_argument(
+        "--models",
+        default="knn,popularity",
+        help="models trained on the page; the first is measured, the switch alternates (default knn,popularity)",
+    )
     args = p.parse_args(argv)
     if not CHROMIUM.exists():
         print(f"error: {CHROMIUM} not found (apt-get install -y chromium); no browser is downloaded")
@@ -233,16 +293,27 @@ def main(argv=None) -> int:
     C.print_table(rows, ["click", "n", "p50_s", "p95_s", "max_s"])
     met = bool(rows) and all(r["p95_s"] <= TARGET_CLICK_P95_S for r in rows)
     cold_met = extra["cold_first_page_s"] <= TARGET_COLD_S
-    summary = {**extra, "target_click_p95_s": TARGET_CLICK_P95_S, "target_cold_s": TARGET_COLD_S,
-               "cold_target_met": cold_met, "target_met": bool(met and cold_met and not extra["problems"])}
-    print(f"server healthy after {extra['server_healthy_s']:.1f} s; first page drawn {extra['cold_first_page_s']:.2f} s "
-          f"after that -- target <= {TARGET_COLD_S:.0f} s: {'met' if cold_met else 'MISSED'}")
+    summary = {
+        **extra,
+        "target_click_p95_s": TARGET_CLICK_P95_S,
+        "target_cold_s": TARGET_COLD_S,
+        "cold_target_met": cold_met,
+        "target_met": bool(met and cold_met and not extra["problems"]),
+    }
+    print(
+        f"server healthy after {extra['server_healthy_s']:.1f} s; first page drawn {extra['cold_first_page_s']:.2f} s "
+        f"after that -- target <= {TARGET_COLD_S:.0f} s: {'met' if cold_met else 'MISSED'}"
+    )
     if extra["problems"]:
         print(f"exceptions on the page: {extra['problems']}")
     C.finish("browser_latency", args, info, rows, summary)
     worst = max(rows, key=lambda r: r["p95_s"]) if rows else None
-    print(f"worst click p95: {worst['p95_s']:.2f} s ({worst['click']}) -- target <= {TARGET_CLICK_P95_S} s: "
-          f"{'met' if met else 'MISSED'}" if worst else "no clicks measured")
+    print(
+        f"worst click p95: {worst['p95_s']:.2f} s ({worst['click']}) -- target <= {TARGET_CLICK_P95_S} s: "
+        f"{'met' if met else 'MISSED'}"
+        if worst
+        else "no clicks measured"
+    )
     return 0
 
 

@@ -13,6 +13,7 @@ the Compare page (driven headless with AppTest in a fresh process, `--page`) wit
     .venv/bin/python bench/compare_all.py [--data DIR] [--models all] [--exclude KEYS] [--split all|holdout,...]
                                           [--seed 0] [--page] [--keep DIR] [--json OUT]
 """
+
 from __future__ import annotations
 
 import json
@@ -37,7 +38,9 @@ def _protocols(text: str) -> list[str]:
     names = [p.strip() for p in text.split(",") if p.strip()]
     bad = [p for p in names if p not in PROTOCOLS]
     if bad or not names:
-        raise SystemExit(f"error: unknown protocol(s) {', '.join(bad) or '(none)'} (known: {', '.join(PROTOCOLS)}, all)")
+        raise SystemExit(
+            f"error: unknown protocol(s) {', '.join(bad) or '(none)'} (known: {', '.join(PROTOCOLS)}, all)"
+        )
     return names
 
 
@@ -52,7 +55,7 @@ def _models(args) -> str:
     return ",".join(k for k in keys if k not in drop)
 
 
-_PAGE_RUN = '''
+_PAGE_RUN = """
 import json, sys, time
 from streamlit.testing.v1 import AppTest
 models, split, seed = json.loads(sys.argv[1])
@@ -70,7 +73,7 @@ at.run(timeout=3600)
 took = time.perf_counter() - began
 problems = [str(e.value) for e in [*at.exception, *at.error]]
 print(json.dumps({"page_s": took, "problems": problems, "runs": len(at.session_state["runs"])}))
-'''
+"""
 
 
 def _run_page(args, split: str, models: str) -> dict:
@@ -83,12 +86,22 @@ def _run_page(args, split: str, models: str) -> dict:
         models = ",".join(MODEL_KEYS)
     payload = json.dumps([models.split(","), split, int(args.seed)])
     with tempfile.TemporaryDirectory(prefix="recsys-bench-page-") as tmp:
-        env = {**os.environ, "RECSYS_DATA_DIR": str(Path(args.data).resolve()), "RECSYS_ARTIFACTS_DIR": tmp,
-               "PYTHONPATH": str(C.ROOT)}
+        env = {
+            **os.environ,
+            "RECSYS_DATA_DIR": str(Path(args.data).resolve()),
+            "RECSYS_ARTIFACTS_DIR": tmp,
+            "PYTHONPATH": str(C.ROOT),
+        }
         print(f"running: the Compare page (AppTest) on {split}", flush=True)
         began = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", _PAGE_RUN, payload], cwd=C.ROOT, env=env, capture_output=True,
-                              text=True, timeout=args.timeout)
+        proc = subprocess.run(
+            [sys.executable, "-c", _PAGE_RUN, payload],
+            cwd=C.ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=args.timeout,
+        )
         wall = time.perf_counter() - began
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
@@ -99,8 +112,23 @@ def _run_page(args, split: str, models: str) -> dict:
 
 
 def _run(args, split: str, out_json: Path) -> tuple[float, float, dict | None]:
-    cmd = [sys.executable, "-m", "recsys", "compare", "--models", _models(args), "--data", str(args.data),
-           "--split", split, "--seed", str(args.seed), "--json", str(out_json), "--no-history"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "recsys",
+        "compare",
+        "--models",
+        _models(args),
+        "--data",
+        str(args.data),
+        "--split",
+        split,
+        "--seed",
+        str(args.seed),
+        "--json",
+        str(out_json),
+        "--no-history",
+    ]
     print("running: " + " ".join(cmd[1:]), flush=True)
     began, cpu_before = time.perf_counter(), C.cpu_seconds(C.resource.RUSAGE_CHILDREN)
     try:
@@ -121,10 +149,14 @@ def main(argv=None) -> int:
     p = C.parser("Wall time of `python -m recsys compare --models all` per protocol (CLI subprocesses).")
     p.add_argument("--models", default="all", help="passed to compare --models (default all)")
     p.add_argument("--exclude", default="", help="model keys left out of --models, comma-separated (e.g. spark_als)")
-    p.add_argument("--page", action="store_true",
-                   help="also run the first protocol's comparison from the Compare page (AppTest) and compare times")
-    p.add_argument("--split", default="all",
-                   help=f"protocols, comma-separated, or all (default: {', '.join(PROTOCOLS)})")
+    p.add_argument(
+        "--page",
+        action="store_true",
+        help="also run the first protocol's comparison from the Compare page (AppTest) and compare times",
+    )
+    p.add_argument(
+        "--split", default="all", help=f"protocols, comma-separated, or all (default: {', '.join(PROTOCOLS)})"
+    )
     p.add_argument("--keep", metavar="DIR", help="keep each protocol's compare JSON in DIR (compare_<protocol>.json)")
     p.add_argument("--timeout", type=float, default=1800.0, help="give up on a protocol after this many seconds")
     args = p.parse_args(argv)
@@ -140,8 +172,14 @@ def main(argv=None) -> int:
             if payload is None:
                 return 1
             payloads[split] = payload
-            per_protocol.append({"protocol": split, "wall_s": wall, "cpu_s": cpu,
-                                 "evaluated_learners": int(payload["split"].get("evaluated_learners") or 0)})
+            per_protocol.append(
+                {
+                    "protocol": split,
+                    "wall_s": wall,
+                    "cpu_s": cpu,
+                    "evaluated_learners": int(payload["split"].get("evaluated_learners") or 0),
+                }
+            )
             if args.keep:
                 Path(args.keep).mkdir(parents=True, exist_ok=True)
                 shutil.copy(out_json, Path(args.keep) / out_json.name)
@@ -151,15 +189,21 @@ def main(argv=None) -> int:
     evaluated = int(payload["split"].get("evaluated_learners") or 0)
     rows = []
     for i, r in enumerate(payload["results"]):
-        row = {"model": r["name"], "fit_s": r.get("fit_seconds"),
-               "score_s": (r.get("recommend_ms") or 0.0) * evaluated / 1000.0, "recommend_ms": r.get("recommend_ms")}
+        row = {
+            "model": r["name"],
+            "fit_s": r.get("fit_seconds"),
+            "score_s": (r.get("recommend_ms") or 0.0) * evaluated / 1000.0,
+            "recommend_ms": r.get("recommend_ms"),
+        }
         for split in protocols:
             other = payloads[split]["results"][i]
             row[f"ndcg@10 {split}"] = (other.get("metrics") or {}).get("ndcg@10")
         rows.append(row)
-    print(f"dataset {payload['dataset']['name']} ({payload['dataset']['counts']['learners']:,} learners, "
-          f"{payload['dataset']['counts']['ratings']:,} ratings); timings of split {main_split}, "
-          f"{evaluated:,} evaluated learners")
+    print(
+        f"dataset {payload['dataset']['name']} ({payload['dataset']['counts']['learners']:,} learners, "
+        f"{payload['dataset']['counts']['ratings']:,} ratings); timings of split {main_split}, "
+        f"{evaluated:,} evaluated learners"
+    )
     print()
     C.print_table(rows, ["model", "fit_s", "score_s", "recommend_ms", *[f"ndcg@10 {s}" for s in protocols]])
     print()
@@ -170,27 +214,45 @@ def main(argv=None) -> int:
     for r in per_protocol:
         print(f"compare --split {r['protocol']}: {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU")
     print(f"full comparison, all protocols ({', '.join(protocols)}): {wall:.1f} s wall, {cpu:.1f} s CPU")
-    summary = {"wall_s": wall, "cpu_s": cpu, "per_protocol": per_protocol, "target_s": TARGET_S, "target_met": met,
-               "models": [r["model"] for r in rows], "protocols": protocols}
+    summary = {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "per_protocol": per_protocol,
+        "target_s": TARGET_S,
+        "target_met": met,
+        "models": [r["model"] for r in rows],
+        "protocols": protocols,
+    }
     holdout = next((r for r in per_protocol if r["protocol"] == "holdout"), None)
     if holdout:
         summary["holdout_target_s"] = HOLDOUT_TARGET_S
         summary["holdout_target_met"] = bool(holdout["wall_s"] <= HOLDOUT_TARGET_S)
-        print(f"compare --split holdout ({len(rows)} models): {holdout['wall_s']:.1f} s wall -- target <= "
-              f"{HOLDOUT_TARGET_S:.0f} s: {'met' if summary['holdout_target_met'] else 'MISSED'}")
+        print(
+            f"compare --split holdout ({len(rows)} models): {holdout['wall_s']:.1f} s wall -- target <= "
+            f"{HOLDOUT_TARGET_S:.0f} s: {'met' if summary['holdout_target_met'] else 'MISSED'}"
+        )
     if args.page:
         page = _run_page(args, main_split, _models(args))
         cli_s = per_protocol[0]["wall_s"]
         ratio = page["page_s"] / cli_s if cli_s else float("nan")
-        summary["page"] = {**page, "cli_s": cli_s, "ratio": ratio, "target_ratio": 1 + PAGE_TOLERANCE,
-                           "target_met": bool(ratio <= 1 + PAGE_TOLERANCE and not page["problems"])}
-        print(f"Compare page ({main_split}): {page['page_s']:.1f} s from the click to the result (fresh process "
-              f"{page['process_s']:.1f} s in all) vs CLI {cli_s:.1f} s: x{ratio:.2f} -- target <= "
-              f"x{1 + PAGE_TOLERANCE:.2f}: {'met' if summary['page']['target_met'] else 'MISSED'}"
-              + (f"; problems: {page['problems']}" if page["problems"] else ""))
-    C.finish('compare_all', args, info, rows, summary, internal=("keep",))
-    print(f"compare --models {args.models}{(' minus ' + args.exclude) if args.exclude else ''}: {wall:.1f} s wall over {len(protocols)} protocol(s) -- target <= "
-          f"{TARGET_S:.0f} s per protocol: {'met' if met else 'MISSED'}")
+        summary["page"] = {
+            **page,
+            "cli_s": cli_s,
+            "ratio": ratio,
+            "target_ratio": 1 + PAGE_TOLERANCE,
+            "target_met": bool(ratio <= 1 + PAGE_TOLERANCE and not page["problems"]),
+        }
+        print(
+            f"Compare page ({main_split}): {page['page_s']:.1f} s from the click to the result (fresh process "
+            f"{page['process_s']:.1f} s in all) vs CLI {cli_s:.1f} s: x{ratio:.2f} -- target <= "
+            f"x{1 + PAGE_TOLERANCE:.2f}: {'met' if summary['page']['target_met'] else 'MISSED'}"
+            + (f"; problems: {page['problems']}" if page["problems"] else "")
+        )
+    C.finish("compare_all", args, info, rows, summary, internal=("keep",))
+    print(
+        f"compare --models {args.models}{(' minus ' + args.exclude) if args.exclude else ''}: {wall:.1f} s wall over {len(protocols)} protocol(s) -- target <= "
+        f"{TARGET_S:.0f} s per protocol: {'met' if met else 'MISSED'}"
+    )
     return 0
 
 

@@ -8,6 +8,7 @@ loading included, reported separately) and one model's memory cannot inflate ano
 
 User-based kNN is skipped above 100k learners (it compares every learner with every other).
 """
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,7 @@ TARGET_PEAK_GB = 8.0
 TARGET_SIZE = 1_000_000
 USER_BASED_LIMIT = 100_000
 DEFAULT_CACHE = Path("/tmp/recsys-scale")
-GB = 1024 ** 3
+GB = 1024**3
 
 
 # ----- worker: one fit in this process --------------------------------------------------------------
@@ -45,14 +46,23 @@ def worker(args) -> int:
     peak_mb = C.peak_rss_mb()
     m = dataset.matrix
     row = int(max(range(min(m.shape[0], 1000)), key=lambda r: m.indptr[r + 1] - m.indptr[r]))
-    courses = [str(c) for c in dataset.item_ids[m.indices[m.indptr[row]:m.indptr[row + 1]]][:5]]
+    courses = [str(c) for c in dataset.item_ids[m.indices[m.indptr[row] : m.indptr[row + 1]]][:5]]
     rec_s, recs = C.time_call(lambda: model.recommend(courses, k=10))
-    C.write_json(args.out, {
-        "model": args.model, "learners": int(dataset.n_users), "ratings": int(len(dataset.ratings)),
-        "load_s": load_s, "fit_s": fit_s, "fit_cpu_s": fit_cpu_s, "peak_after_load_mb": after_load_mb,
-        "peak_mb": peak_mb,
-        "recommend_ms": rec_s * 1000.0, "recommendations": int(len(recs)),
-    })
+    C.write_json(
+        args.out,
+        {
+            "model": args.model,
+            "learners": int(dataset.n_users),
+            "ratings": int(len(dataset.ratings)),
+            "load_s": load_s,
+            "fit_s": fit_s,
+            "fit_cpu_s": fit_cpu_s,
+            "peak_after_load_mb": after_load_mb,
+            "peak_mb": peak_mb,
+            "recommend_ms": rec_s * 1000.0,
+            "recommendations": int(len(recs)),
+        },
+    )
     return 0
 
 
@@ -69,8 +79,20 @@ def ensure_dataset(cache: Path, n: int, seed: int, courses: int) -> Path:
     if stamp.is_file() and json.loads(stamp.read_text()) == want and (folder / "ratings.csv").is_file():
         return folder
     print(f"[{time.strftime('%H:%M:%S')}] generating {n:,} learners into {folder} ...", file=sys.stderr, flush=True)
-    cmd = [sys.executable, "-m", "recsys", "generate", "--out", str(folder), "--seed", str(seed),
-           "--learners", str(n), "--courses", str(courses)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "recsys",
+        "generate",
+        "--out",
+        str(folder),
+        "--seed",
+        str(seed),
+        "--learners",
+        str(n),
+        "--courses",
+        str(courses),
+    ]
     subprocess.run(cmd, cwd=C.ROOT, check=True, stdout=subprocess.DEVNULL)
     stamp.write_text(json.dumps(want))
     return folder
@@ -81,8 +103,19 @@ def run_fit(folder: Path, name: str, seed: int, timeout: float) -> dict:
     with tempfile.TemporaryDirectory(prefix="recsys-scale-") as tmp:
         out = Path(tmp) / "result.json"
         log = Path(tmp) / "stderr.txt"
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--data", str(folder), "--model", name,
-               "--seed", str(seed), "--out", str(out)]
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--worker",
+            "--data",
+            str(folder),
+            "--model",
+            name,
+            "--seed",
+            str(seed),
+            "--out",
+            str(out),
+        ]
         began = time.perf_counter()
         with open(log, "w") as err:
             proc = subprocess.Popen(cmd, cwd=C.ROOT, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
@@ -106,8 +139,12 @@ def run_fit(folder: Path, name: str, seed: int, timeout: float) -> dict:
         wall = time.perf_counter() - began
         child_peak_mb = usage.ru_maxrss / 1024.0
         if timed_out:
-            return {"status": "timeout", "reason": f"killed after {timeout:.0f} s of fitting", "wall_s": wall,
-                    "peak_mb": child_peak_mb}
+            return {
+                "status": "timeout",
+                "reason": f"killed after {timeout:.0f} s of fitting",
+                "wall_s": wall,
+                "peak_mb": child_peak_mb,
+            }
         if proc.returncode != 0 or not out.is_file():
             tail = log.read_text().strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
             reason = "killed by the OS (out of memory?)" if proc.returncode < 0 else tail[0][:200]
@@ -118,8 +155,7 @@ def run_fit(folder: Path, name: str, seed: int, timeout: float) -> dict:
 
 
 def main(argv=None) -> int:
-    p = C.parser("Fit seconds and peak memory per model at growing learner counts (fresh process per fit).",
-                 data=False)
+    p = C.parser("Fit seconds and peak memory per model at growing learner counts (fresh process per fit).", data=False)
     p.add_argument("--learners", default="100000,300000,1000000", help="comma-separated sizes (default 100k,300k,1M)")
     p.add_argument("--models", default="all", help="'all' (every installed model + knn_user) or comma-separated names")
     p.add_argument("--timeout", type=float, default=TARGET_FIT_S, help="seconds allowed per fit (default 600)")
@@ -142,8 +178,11 @@ def main(argv=None) -> int:
     info = C.machine()
     C.print_machine(info)
     names, missing = C.bench_models(args.models)
-    print(f"sizes {', '.join(f'{n:,}' for n in sizes)} learners x {args.courses} courses (generator seed "
-          f"{args.seed}); models: {', '.join(names)}; timeout {args.timeout:.0f} s per fit", flush=True)
+    print(
+        f"sizes {', '.join(f'{n:,}' for n in sizes)} learners x {args.courses} courses (generator seed "
+        f"{args.seed}); models: {', '.join(names)}; timeout {args.timeout:.0f} s per fit",
+        flush=True,
+    )
     if missing:
         print(f"not installed yet (skipped): {', '.join(missing)}", flush=True)
 
@@ -153,49 +192,83 @@ def main(argv=None) -> int:
         for name in names:
             row = {"learners": n, "model": name}
             if name == "knn_user" and n > USER_BASED_LIMIT:
-                row.update(status="skipped", reason=f"user-based kNN compares every learner with every other "
-                                                    f"(n^2 similarities); run only up to {USER_BASED_LIMIT:,}")
+                row.update(
+                    status="skipped",
+                    reason=f"user-based kNN compares every learner with every other "
+                    f"(n^2 similarities); run only up to {USER_BASED_LIMIT:,}",
+                )
             else:
                 print(f"[{time.strftime('%H:%M:%S')}] {n:,} learners: fitting {name} ...", file=sys.stderr, flush=True)
                 row.update(run_fit(folder, name, args.seed, args.timeout))
                 row["load_average"] = C.load_average()
             results.append(row)
-            shown = f"fit {row['fit_s']:.1f} s, peak {row['peak_mb']:,.0f} MB" if row["status"] == "ok" else \
-                f"{row['status']}: {row.get('reason', '')}"
+            shown = (
+                f"fit {row['fit_s']:.1f} s, peak {row['peak_mb']:,.0f} MB"
+                if row["status"] == "ok"
+                else f"{row['status']}: {row.get('reason', '')}"
+            )
             print(f"[{time.strftime('%H:%M:%S')}] {n:,} learners, {name}: {shown}", file=sys.stderr, flush=True)
     add_growth(results)
 
     print()
-    C.print_table([{
-        "learners": r["learners"], "ratings": r.get("ratings"), "model": r["model"], "status": r["status"],
-        "load_s": r.get("load_s"), "fit_s": r.get("fit_s"), "fit_cpu_s": r.get("fit_cpu_s"),
-        "peak_MB": r.get("peak_mb"),
-        "after_load_MB": r.get("peak_after_load_mb"), "fit_growth": r.get("fit_growth"),
-        "mem_growth": r.get("mem_growth"),
-    } for r in results])
-    print("fit_cpu_s: user + system CPU seconds of the fit (all threads); peak_MB: the fit process's ru_maxrss "
-          "(data loading included; after_load_MB = peak before fitting); growth: ratio to the previous size "
-          "for the same model")
+    C.print_table(
+        [
+            {
+                "learners": r["learners"],
+                "ratings": r.get("ratings"),
+                "model": r["model"],
+                "status": r["status"],
+                "load_s": r.get("load_s"),
+                "fit_s": r.get("fit_s"),
+                "fit_cpu_s": r.get("fit_cpu_s"),
+                "peak_MB": r.get("peak_mb"),
+                "after_load_MB": r.get("peak_after_load_mb"),
+                "fit_growth": r.get("fit_growth"),
+                "mem_growth": r.get("mem_growth"),
+            }
+            for r in results
+        ]
+    )
+    print(
+        "fit_cpu_s: user + system CPU seconds of the fit (all threads); peak_MB: the fit process's ru_maxrss "
+        "(data loading included; after_load_MB = peak before fitting); growth: ratio to the previous size "
+        "for the same model"
+    )
     for r in results:
         if r["status"] != "ok":
             print(f"  {r['learners']:,} {r['model']}: {r['status']} -- {r.get('reason', '')}")
 
     target_n = TARGET_SIZE if TARGET_SIZE in sizes else max(sizes)
     at_target = [r for r in results if r["learners"] == target_n and r["status"] != "skipped"]
-    failures = [r for r in at_target if r["status"] != "ok" or r["fit_s"] > TARGET_FIT_S
-                or r["peak_mb"] * 1024 ** 2 > TARGET_PEAK_GB * GB]
+    failures = [
+        r
+        for r in at_target
+        if r["status"] != "ok" or r["fit_s"] > TARGET_FIT_S or r["peak_mb"] * 1024**2 > TARGET_PEAK_GB * GB
+    ]
     met = bool(at_target) and not failures
-    summary = {"target_learners": target_n, "target_fit_s": TARGET_FIT_S, "target_peak_gb": TARGET_PEAK_GB,
-               "target_met": met, "failing": [r["model"] for r in failures], "skipped_not_installed": missing}
-    C.finish('scale', args, info, results, summary, internal=("worker", "data", "model", "out"))
+    summary = {
+        "target_learners": target_n,
+        "target_fit_s": TARGET_FIT_S,
+        "target_peak_gb": TARGET_PEAK_GB,
+        "target_met": met,
+        "failing": [r["model"] for r in failures],
+        "skipped_not_installed": missing,
+    }
+    C.finish("scale", args, info, results, summary, internal=("worker", "data", "model", "out"))
     note = "" if target_n == TARGET_SIZE else f" (largest size run: {target_n:,}, not {TARGET_SIZE:,})"
     worst_fit = max((r for r in at_target if r["status"] == "ok"), key=lambda r: r["fit_s"], default=None)
     worst_mem = max((r for r in at_target if r["status"] == "ok"), key=lambda r: r["peak_mb"], default=None)
-    detail = (f"slowest {worst_fit['model']} {worst_fit['fit_s']:.0f} s, largest {worst_mem['model']} "
-              f"{worst_mem['peak_mb'] / 1024:.1f} GB" if worst_fit else "no successful fits")
-    print(f"at {target_n:,} learners{note}: {detail}; failing: {', '.join(summary['failing']) or 'none'} -- "
-          f"target <= {TARGET_FIT_S / 60:.0f} min and <= {TARGET_PEAK_GB:.0f} GB per fit: "
-          f"{'met' if met else 'MISSED'}")
+    detail = (
+        f"slowest {worst_fit['model']} {worst_fit['fit_s']:.0f} s, largest {worst_mem['model']} "
+        f"{worst_mem['peak_mb'] / 1024:.1f} GB"
+        if worst_fit
+        else "no successful fits"
+    )
+    print(
+        f"at {target_n:,} learners{note}: {detail}; failing: {', '.join(summary['failing']) or 'none'} -- "
+        f"target <= {TARGET_FIT_S / 60:.0f} min and <= {TARGET_PEAK_GB:.0f} GB per fit: "
+        f"{'met' if met else 'MISSED'}"
+    )
     return 0
 
 

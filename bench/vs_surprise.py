@@ -14,6 +14,7 @@ learners), so that comparison runs on a seeded sample of learners (--user-learne
 
     .venv/bin/python bench/vs_surprise.py [--data DIR] [--test-size 0.2] [--user-learners 5000] [--json OUT]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,11 @@ def surprise_algo(model):
 
     params = model.get_params()
     if model.key == "knn":
-        sim = {"name": params["similarity"], "user_based": bool(params["user_based"]),
-               "min_support": int(params["min_support"])}
+        sim = {
+            "name": params["similarity"],
+            "user_based": bool(params["user_based"]),
+            "min_support": int(params["min_support"]),
+        }
         if params["similarity"] == "pearson_baseline":
             sim["shrinkage"] = float(params["shrinkage"])
         cls = getattr(surprise, _KNN_CLASSES[params["variant"]])
@@ -76,7 +80,8 @@ def sample_learners(dataset, n: int, seed: int):
 
 def compare(name: str, dataset, test_size: float, seed: int, repeat: int = 5) -> dict:
     import numpy as np
-    from surprise import Dataset as SurpriseDataset, Reader
+    from surprise import Dataset as SurpriseDataset
+    from surprise import Reader
 
     from recsys.evaluation.splits import ratio_split
 
@@ -92,8 +97,7 @@ def compare(name: str, dataset, test_size: float, seed: int, repeat: int = 5) ->
     log("Surprise trainset + fit ...")
     frame = surprise_frame(train)
     reader = Reader(rating_scale=tuple(train.rating_scale))
-    build_s, trainset = C.time_call(
-        lambda: SurpriseDataset.load_from_df(frame, reader).build_full_trainset())
+    build_s, trainset = C.time_call(lambda: SurpriseDataset.load_from_df(frame, reader).build_full_trainset())
     algo = surprise_algo(model)
     fit_s, _ = C.time_call(lambda: algo.fit(trainset))
     testset = list(zip(users.tolist(), items.tolist(), actual.tolist()))
@@ -143,9 +147,24 @@ def worker(args) -> int:
 def run_worker(name: str, args) -> dict:
     with tempfile.TemporaryDirectory(prefix="recsys-vs-") as tmp:
         out = Path(tmp) / "row.json"
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, "--out", str(out),
-               "--data", str(args.data), "--seed", str(args.seed), "--test-size", str(args.test_size),
-               "--user-learners", str(args.user_learners), "--repeat", str(args.repeat)]
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--worker",
+            name,
+            "--out",
+            str(out),
+            "--data",
+            str(args.data),
+            "--seed",
+            str(args.seed),
+            "--test-size",
+            str(args.test_size),
+            "--user-learners",
+            str(args.user_learners),
+            "--repeat",
+            str(args.repeat),
+        ]
         proc = subprocess.run(cmd, cwd=C.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         sys.stderr.write(proc.stderr)
         if proc.returncode != 0 or not out.is_file():
@@ -158,10 +177,15 @@ def main(argv=None) -> int:
     p = C.parser("Our knn/nmf vs Surprise run directly: fit time, batched predict vs test(), RMSE.")
     p.add_argument("--models", default="all", help=f"comma-separated subset of {', '.join(CONFIGS)} (default all)")
     p.add_argument("--test-size", type=float, default=0.2, help="ratio split test share (default 0.2)")
-    p.add_argument("--user-learners", type=int, default=5000,
-                   help="learners sampled for the user-based kNN comparison (default 5000)")
-    p.add_argument("--repeat", type=int, default=5,
-                   help="prediction timings: fastest of this many interleaved rounds (default 5)")
+    p.add_argument(
+        "--user-learners",
+        type=int,
+        default=5000,
+        help="learners sampled for the user-based kNN comparison (default 5000)",
+    )
+    p.add_argument(
+        "--repeat", type=int, default=5, help="prediction timings: fastest of this many interleaved rounds (default 5)"
+    )
     p.add_argument("--worker", metavar="NAME", help=argparse.SUPPRESS)  # one comparison in this process
     p.add_argument("--out", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -176,18 +200,23 @@ def main(argv=None) -> int:
     C.print_machine(info)
     available = C.available_models()
     dataset = C.load_data(args.data)
-    print(f"dataset {args.data}: {dataset.n_users:,} learners, {len(dataset.ratings):,} ratings; ratio split "
-          f"test_size={args.test_size}, seed {args.seed}; default hyperparameters; each comparison in a fresh "
-          f"process", flush=True)
+    print(
+        f"dataset {args.data}: {dataset.n_users:,} learners, {len(dataset.ratings):,} ratings; ratio split "
+        f"test_size={args.test_size}, seed {args.seed}; default hyperparameters; each comparison in a fresh "
+        f"process",
+        flush=True,
+    )
     results, notes, errors = [], [], []
     for name in names:
         if C.model_spec(name)[0] not in available:
             notes.append(f"{name}: model not installed yet -- skipped")
             continue
         if name == "knn_user" and args.user_learners < dataset.n_users:
-            notes.append(f"knn_user: on {args.user_learners:,} sampled learners (Surprise's user-based fit holds "
-                         f"n_learners^2 float64 matrices: ~{dataset.n_users ** 2 * 8 / 1e9:.0f} GB each at "
-                         f"{dataset.n_users:,})")
+            notes.append(
+                f"knn_user: on {args.user_learners:,} sampled learners (Surprise's user-based fit holds "
+                f"n_learners^2 float64 matrices: ~{dataset.n_users**2 * 8 / 1e9:.0f} GB each at "
+                f"{dataset.n_users:,})"
+            )
         try:
             results.append(run_worker(name, args))
         except RuntimeError as exc:  # keep the other comparisons
@@ -195,16 +224,29 @@ def main(argv=None) -> int:
             errors.append({"model": name, "error": str(exc)})
 
     print()
-    C.print_table([{
-        "model": r["model"], "learners": r["learners"], "test_pairs": r["test_pairs"],
-        "fit_s ours": r["ours_fit_s"], "fit_s surprise": r["surprise_trainset_s"] + r["surprise_fit_s"],
-        "predict_ms ours": r["ours_predict_s"] * 1000, "test()_ms surprise": r["surprise_test_s"] * 1000,
-        "speedup_x": r["predict_speedup_x"], "rmse ours": f"{r['rmse_ours']:.6f}",
-        "rmse surprise": f"{r['rmse_surprise']:.6f}", "max|pred diff|": f"{r['max_abs_pred_diff']:.1e}",
-    } for r in results])
-    print("fit_s surprise = load_from_df + build_full_trainset + algo.fit; predict: one batched "
-          "model.predict(users, items) vs algo.test(testset) over the same test pairs, fastest of "
-          f"{args.repeat} interleaved rounds")
+    C.print_table(
+        [
+            {
+                "model": r["model"],
+                "learners": r["learners"],
+                "test_pairs": r["test_pairs"],
+                "fit_s ours": r["ours_fit_s"],
+                "fit_s surprise": r["surprise_trainset_s"] + r["surprise_fit_s"],
+                "predict_ms ours": r["ours_predict_s"] * 1000,
+                "test()_ms surprise": r["surprise_test_s"] * 1000,
+                "speedup_x": r["predict_speedup_x"],
+                "rmse ours": f"{r['rmse_ours']:.6f}",
+                "rmse surprise": f"{r['rmse_surprise']:.6f}",
+                "max|pred diff|": f"{r['max_abs_pred_diff']:.1e}",
+            }
+            for r in results
+        ]
+    )
+    print(
+        "fit_s surprise = load_from_df + build_full_trainset + algo.fit; predict: one batched "
+        "model.predict(users, items) vs algo.test(testset) over the same test pairs, fastest of "
+        f"{args.repeat} interleaved rounds"
+    )
     for note in notes:
         print(f"note: {note}")
     for e in errors:
@@ -214,14 +256,23 @@ def main(argv=None) -> int:
         fast = r["predict_speedup_x"] is not None and r["predict_speedup_x"] >= TARGET_SPEEDUP
         equal = r["rmse_abs_diff"] <= RMSE_TOLERANCE
         r["target_met"] = bool(fast and equal)
-        verdicts.append(f"{r['model']} {r['predict_speedup_x']:.1f}x, |d rmse| {r['rmse_abs_diff']:.1e}: "
-                        f"{'met' if r['target_met'] else 'MISSED'}")
+        verdicts.append(
+            f"{r['model']} {r['predict_speedup_x']:.1f}x, |d rmse| {r['rmse_abs_diff']:.1e}: "
+            f"{'met' if r['target_met'] else 'MISSED'}"
+        )
     met = bool(results) and all(r["target_met"] for r in results) and not errors
-    summary = {"target_speedup_x": TARGET_SPEEDUP, "rmse_tolerance": RMSE_TOLERANCE, "target_met": met,
-               "notes": notes, "errors": errors}
-    C.finish('vs_surprise', args, info, results, summary)
-    print(f"target (predict >= {TARGET_SPEEDUP:.0f}x faster than test(), equal RMSE): "
-          + ("; ".join(verdicts) if verdicts else "n/a"))
+    summary = {
+        "target_speedup_x": TARGET_SPEEDUP,
+        "rmse_tolerance": RMSE_TOLERANCE,
+        "target_met": met,
+        "notes": notes,
+        "errors": errors,
+    }
+    C.finish("vs_surprise", args, info, results, summary)
+    print(
+        f"target (predict >= {TARGET_SPEEDUP:.0f}x faster than test(), equal RMSE): "
+        + ("; ".join(verdicts) if verdicts else "n/a")
+    )
     return 1 if errors else 0
 
 

@@ -1,4 +1,5 @@
 """`python -m recsys ...` entry point."""
+
 import sys
 
 from recsys.cli import main

@@ -1,4 +1,5 @@
 """JSON-safe values and atomic JSON files, shared by artifacts' manifests, --json output and benchmarks."""
+
 from __future__ import annotations
 
 import json

@@ -10,22 +10,24 @@ a failed save only costs the disk copy (the trained model is still returned).
 Models trained on uploaded files stay in memory (the uploads' titles never reach the disk) unless the caller
 asks to persist them; the disk store is capped (`max_bytes`) with least-recently-used cleanup.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import os
 import shutil
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-import os
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
+from recsys._json import to_jsonable as _jsonable
 from recsys.models import REGISTRY, ArtifactError, load_model, make_model
 from recsys.models.base import MANIFEST
 from recsys.models.persistence import artifact_bytes
-from recsys._json import to_jsonable as _jsonable
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +69,14 @@ def code_version(key: str, files: Sequence[Path] | None = None) -> str:
             _CODE_CACHE[key] = _hash_sources(key, model_source_files())
         return _CODE_CACHE[key]
     paths = [Path(f) for f in files]
-    stamp = [key]
+    signature: list[tuple[str, int, int]] = []
     for f in paths:
         try:
             st = f.stat()
-            stamp.append((str(f), st.st_size, st.st_mtime_ns))
+            signature.append((str(f), st.st_size, st.st_mtime_ns))
         except OSError:
-            stamp.append((str(f), -1, -1))
-    stamp = tuple(stamp)
+            signature.append((str(f), -1, -1))
+    stamp = (key, *signature)
     if stamp not in _CODE_CACHE:
         _CODE_CACHE[stamp] = _hash_sources(key, paths)
     return _CODE_CACHE[stamp]
@@ -96,8 +98,10 @@ def is_uploaded(dataset) -> bool:
     return (getattr(dataset, "load_report", None) or {}).get("source") == "uploaded files"
 
 
-REFUSED_NOTE = ("The saved copy of this model could not be used ({reason}); it was not read, and the model "
-                "was trained again and saved.")
+REFUSED_NOTE = (
+    "The saved copy of this model could not be used ({reason}); it was not read, and the model "
+    "was trained again and saved."
+)
 
 
 class ModelStore:
@@ -106,8 +110,14 @@ class ModelStore:
     Thread-safe: concurrent requests for the same model (e.g. two browser sessions) train it once.
     """
 
-    def __init__(self, root="artifacts/models", memory_items: int = 16, *, max_bytes: int | None = None,
-                 source_files: Sequence[Path] | None = None):
+    def __init__(
+        self,
+        root="artifacts/models",
+        memory_items: int = 16,
+        *,
+        max_bytes: int | None = None,
+        source_files: Sequence[Path] | None = None,
+    ):
         self.root = Path(root)
         self.memory_items = int(memory_items)
         self.max_bytes = max_bytes
@@ -127,14 +137,22 @@ class ModelStore:
         return self.root / key / fingerprint / f"{pdigest}-{code}"
 
     # ----- lookup / training ------------------------------------------------------------------
-    def get_or_train(self, dataset, key: str, params: Mapping[str, Any] | None = None,
-                     progress: Progress | None = None, **options):
+    def get_or_train(
+        self, dataset, key: str, params: Mapping[str, Any] | None = None, progress: Progress | None = None, **options
+    ):
         """The fitted model for (dataset, key, params): from memory, else disk, else trained and saved."""
         return self.fetch(dataset, key, params, progress, **options)[0]
 
-    def fetch(self, dataset, key: str, params: Mapping[str, Any] | None = None,
-              progress: Progress | None = None, *, notify: Callable[[str], None] | None = None,
-              persist: bool | None = None) -> tuple[Any, str]:
+    def fetch(
+        self,
+        dataset,
+        key: str,
+        params: Mapping[str, Any] | None = None,
+        progress: Progress | None = None,
+        *,
+        notify: Callable[[str], None] | None = None,
+        persist: bool | None = None,
+    ) -> tuple[Any, str]:
         """Like `get_or_train` but also says where the model came from: 'memory', 'disk' or 'trained'.
 
         `notify(sentence)` hears about a saved artifact that was refused (for the page or the terminal).

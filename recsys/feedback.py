@@ -6,16 +6,17 @@ the model key and a hash of its full parameters, the course, the vote and the ra
 and a busy timeout let several browser sessions (threads or processes) append at once; every call opens its
 own short connection, so a restart loses nothing that was committed.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 import sqlite3
 import uuid
+from collections.abc import Iterable
 from contextlib import closing
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable
 
 import pandas as pd
 
@@ -56,7 +57,7 @@ def new_session_id() -> str:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def neutralize(value):
@@ -94,26 +95,58 @@ class FeedbackLog:
             return pd.read_sql_query(sql, con, params=params)
 
     # ----- appending --------------------------------------------------------------------------------
-    def record_vote(self, session_id: str, model_key: str, params_hash: str, course_id: str, vote: str,
-                    rank: int | None = None, dataset: str = "") -> None:
+    def record_vote(
+        self,
+        session_id: str,
+        model_key: str,
+        params_hash: str,
+        course_id: str,
+        vote: str,
+        rank: int | None = None,
+        dataset: str = "",
+    ) -> None:
         """Append one thumbs up/down: `vote` is 'up' or 'down', `rank` the 1-based position it was shown at."""
         if vote not in VOTES:
             raise ValueError(f"vote must be 'up' or 'down', got {vote!r}")
         if not session_id or not model_key or not course_id:
             raise ValueError("a vote needs a session id, a model key and a course id")
-        self._write("INSERT INTO votes (session_id, ts, model_key, params_hash, dataset, course_id, vote, rank) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(str(session_id), now_iso(), str(model_key), str(params_hash), str(dataset), str(course_id),
-                      vote, None if rank is None else int(rank))])
+        self._write(
+            "INSERT INTO votes (session_id, ts, model_key, params_hash, dataset, course_id, vote, rank) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    str(session_id),
+                    now_iso(),
+                    str(model_key),
+                    str(params_hash),
+                    str(dataset),
+                    str(course_id),
+                    vote,
+                    None if rank is None else int(rank),
+                )
+            ],
+        )
 
-    def record_list(self, session_id: str, model_key: str, params_hash: str, courses: Iterable[str],
-                    dataset: str = "") -> None:
+    def record_list(
+        self, session_id: str, model_key: str, params_hash: str, courses: Iterable[str], dataset: str = ""
+    ) -> None:
         """Append one shown list (its courses in rank order)."""
         courses = [str(c) for c in courses]
-        self._write("INSERT INTO lists (session_id, ts, model_key, params_hash, dataset, n_shown, courses) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(str(session_id), now_iso(), str(model_key), str(params_hash), str(dataset), len(courses),
-                      " ".join(courses))])
+        self._write(
+            "INSERT INTO lists (session_id, ts, model_key, params_hash, dataset, n_shown, courses) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    str(session_id),
+                    now_iso(),
+                    str(model_key),
+                    str(params_hash),
+                    str(dataset),
+                    len(courses),
+                    " ".join(courses),
+                )
+            ],
+        )
 
     def delete_session(self, session_id: str) -> int:
         """Remove every vote and list of one session (privacy); returns the number of rows deleted."""
@@ -135,10 +168,14 @@ class FeedbackLog:
 
     def per_model(self) -> pd.DataFrame:
         """Per model key and parameter hash: lists and courses shown, ups, downs, and rates per course shown."""
-        lists = self._read("SELECT model_key, params_hash, COUNT(*) AS lists_shown, SUM(n_shown) AS courses_shown "
-                           "FROM lists GROUP BY model_key, params_hash")
-        votes = self._read("SELECT model_key, params_hash, SUM(vote = 'up') AS up, SUM(vote = 'down') AS down "
-                           "FROM votes GROUP BY model_key, params_hash")
+        lists = self._read(
+            "SELECT model_key, params_hash, COUNT(*) AS lists_shown, SUM(n_shown) AS courses_shown "
+            "FROM lists GROUP BY model_key, params_hash"
+        )
+        votes = self._read(
+            "SELECT model_key, params_hash, SUM(vote = 'up') AS up, SUM(vote = 'down') AS down "
+            "FROM votes GROUP BY model_key, params_hash"
+        )
         out = lists.merge(votes, on=["model_key", "params_hash"], how="outer")
         for col in ("lists_shown", "courses_shown", "up", "down"):
             out[col] = out[col].fillna(0).astype(int)
@@ -155,13 +192,18 @@ class FeedbackLog:
         return self._read(
             f"SELECT course_id, SUM(vote = 'down') AS down, SUM(vote = 'up') AS up FROM votes {where} "
             f"GROUP BY course_id HAVING SUM(vote = 'down') > 0 ORDER BY down DESC, up ASC, course_id LIMIT ?",
-            (*params, int(limit)))
+            (*params, int(limit)),
+        )
 
     def over_time(self, freq: str = "D") -> pd.DataFrame:
         """Per period (pandas frequency, default day) and model: lists shown, ups and downs."""
         votes, lists = self.votes(), self.lists()
         frames = []
-        for df, kind in ((lists, "lists"), (votes[votes["vote"] == "up"], "up"), (votes[votes["vote"] == "down"], "down")):
+        for df, kind in (
+            (lists, "lists"),
+            (votes[votes["vote"] == "up"], "up"),
+            (votes[votes["vote"] == "down"], "down"),
+        ):
             if len(df):
                 period = pd.to_datetime(df["ts"], utc=True, format="ISO8601").dt.floor(freq)
                 frames.append(df.assign(period=period, kind=kind).groupby(["period", "model_key", "kind"]).size())
@@ -171,7 +213,11 @@ class FeedbackLog:
         for col in ("lists", "up", "down"):
             if col not in out:
                 out[col] = 0
-        return out[["period", "model_key", "lists", "up", "down"]].sort_values(["period", "model_key"]).reset_index(drop=True)
+        return (
+            out[["period", "model_key", "lists", "up", "down"]]
+            .sort_values(["period", "model_key"])
+            .reset_index(drop=True)
+        )
 
     def export_csv(self, session_id: str | None = None) -> str:
         """All votes as CSV text, every text cell neutralized against spreadsheet formula injection."""

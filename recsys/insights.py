@@ -12,10 +12,12 @@ the same numbers in the app and the CLI.
   retraining) and it is ranked against the existing courses for every sampled learner; models that score
   from enrolments only say they cannot place it.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,14 +61,19 @@ def learner_segments(dataset, positions: np.ndarray) -> pd.DataFrame:
     taken.data = np.ones_like(taken.data)
     per_genre = np.asarray(taken @ np.asarray(dataset.genre_matrix, dtype=np.float64))
     names = np.asarray(list(dataset.genres) + ["no genre"], dtype=object)
-    main = np.where(per_genre.max(axis=1) > 0, per_genre.argmax(axis=1), len(dataset.genres)) if len(
-        dataset.genres) else np.zeros(len(positions), dtype=np.int64)
-    return pd.DataFrame({
-        "user": dataset.user_ids[positions],
-        "courses": counts,
-        "activity": [activity_band(int(c)) for c in counts],
-        "main_genre": names[main],
-    })
+    main = (
+        np.where(per_genre.max(axis=1) > 0, per_genre.argmax(axis=1), len(dataset.genres))
+        if len(dataset.genres)
+        else np.zeros(len(positions), dtype=np.int64)
+    )
+    return pd.DataFrame(
+        {
+            "user": dataset.user_ids[positions],
+            "courses": counts,
+            "activity": [activity_band(int(c)) for c in counts],
+            "main_genre": names[main],
+        }
+    )
 
 
 # ----- scores of the sample under one model ---------------------------------------------------------
@@ -101,13 +108,14 @@ class ModelExposure:
 def score_sample(model, dataset, positions: np.ndarray, k: int = DEFAULT_K) -> ModelExposure:
     """Score the sampled learners (training rows of `dataset`) with a model fitted on that dataset."""
     if getattr(model, "fingerprint_", None) != dataset.fingerprint:
-        raise ValueError(f"model '{getattr(model, 'key', model)}' was not trained on this dataset; train it on it "
-                         f"first")
+        raise ValueError(
+            f"model '{getattr(model, 'key', model)}' was not trained on this dataset; train it on it first"
+        )
     if int(k) < 1:
         raise ValueError(f"k must be a positive whole number, got {k}")
     blocks = []
     for lo in range(0, len(positions), _BATCH):
-        part = positions[lo:lo + _BATCH]
+        part = positions[lo : lo + _BATCH]
         scores = np.array(model.score_users(part), dtype=np.float64)
         rows = dataset.matrix[part]
         scores[np.repeat(np.arange(len(part)), np.diff(rows.indptr)), rows.indices] = -np.inf
@@ -123,22 +131,33 @@ def _rank_summary(ranks: np.ndarray) -> dict[str, Any]:
     bins = []
     for lo, hi in RANK_BINS:
         inside = (ranked >= lo) & ((ranked <= hi) if hi is not None else True)
-        bins.append({"ranks": f"{lo}" if lo == hi else (f"{lo}-{hi}" if hi else f"{lo}+"), "learners": int(inside.sum())})
+        bins.append(
+            {"ranks": f"{lo}" if lo == hi else (f"{lo}-{hi}" if hi else f"{lo}+"), "learners": int(inside.sum())}
+        )
     if not len(ranked):
         return {"ranked_learners": 0, "best": None, "q1": None, "median": None, "q3": None, "bins": bins}
     q1, med, q3 = np.percentile(ranked, [25, 50, 75])
-    return {"ranked_learners": int(len(ranked)), "best": int(ranked.min()), "q1": float(q1), "median": float(med),
-            "q3": float(q3), "bins": bins}
+    return {
+        "ranked_learners": int(len(ranked)),
+        "best": int(ranked.min()),
+        "q1": float(q1),
+        "median": float(med),
+        "q3": float(q3),
+        "bins": bins,
+    }
 
 
-def _segment_table(segments: pd.DataFrame, shown: np.ndarray, by: str, eligible: np.ndarray,
-                   ranks: np.ndarray) -> list[dict[str, Any]]:
+def _segment_table(
+    segments: pd.DataFrame, shown: np.ndarray, by: str, eligible: np.ndarray, ranks: np.ndarray
+) -> list[dict[str, Any]]:
     """Per segment: sampled learners, learners who could get the course, learners who got it, shares, and the
     median rank where it is ranked at all."""
-    frame = pd.DataFrame({by: segments[by].to_numpy(), "shown": shown, "eligible": eligible,
-                          "rank": np.where(ranks > 0, ranks, np.nan)})
-    grouped = frame.groupby(by, sort=False).agg(learners=("shown", "size"), eligible=("eligible", "sum"),
-                                                shown=("shown", "sum"), median_rank=("rank", "median"))
+    frame = pd.DataFrame(
+        {by: segments[by].to_numpy(), "shown": shown, "eligible": eligible, "rank": np.where(ranks > 0, ranks, np.nan)}
+    )
+    grouped = frame.groupby(by, sort=False).agg(
+        learners=("shown", "size"), eligible=("eligible", "sum"), shown=("shown", "sum"), median_rank=("rank", "median")
+    )
     if by == "activity":
         order = [name for _, _, name in ACTIVITY_BANDS if name in grouped.index]
         grouped = grouped.loc[order]
@@ -146,10 +165,17 @@ def _segment_table(segments: pd.DataFrame, shown: np.ndarray, by: str, eligible:
         grouped = grouped.sort_values(["shown", "learners"], ascending=False, kind="stable")
     out = []
     for name, row in grouped.iterrows():
-        out.append({"segment": str(name), "learners": int(row["learners"]), "eligible": int(row["eligible"]),
-                    "shown": int(row["shown"]), "share": float(row["shown"] / row["learners"]) if row["learners"] else 0.0,
-                    "share_of_shown": float(row["shown"] / shown.sum()) if shown.sum() else 0.0,
-                    "median_rank": float(row["median_rank"]) if pd.notna(row["median_rank"]) else None})
+        out.append(
+            {
+                "segment": str(name),
+                "learners": int(row["learners"]),
+                "eligible": int(row["eligible"]),
+                "shown": int(row["shown"]),
+                "share": float(row["shown"] / row["learners"]) if row["learners"] else 0.0,
+                "share_of_shown": float(row["shown"] / shown.sum()) if shown.sum() else 0.0,
+                "median_rank": float(row["median_rank"]) if pd.notna(row["median_rank"]) else None,
+            }
+        )
     return out
 
 
@@ -166,8 +192,15 @@ def _gini(values: np.ndarray) -> float:
 class ExposureStudy:
     """A seeded learner sample scored by several fitted models; reports for any course are read off it."""
 
-    def __init__(self, dataset, models: Iterable, n_learners: int = DEFAULT_LEARNERS, seed: int = 0,
-                 k: int = DEFAULT_K, progress: Progress | None = None):
+    def __init__(
+        self,
+        dataset,
+        models: Iterable,
+        n_learners: int = DEFAULT_LEARNERS,
+        seed: int = 0,
+        k: int = DEFAULT_K,
+        progress: Progress | None = None,
+    ):
         self.dataset = dataset
         self.seed = int(seed)
         self.k = int(k)
@@ -186,17 +219,26 @@ class ExposureStudy:
             self.exposures[name] = score_sample(model, dataset, self.positions, self.k)
         if progress:
             progress(1.0, "done")
-        self.titles = dataset.courses["TITLE"].astype(str).to_numpy() if "TITLE" in dataset.courses \
+        self.titles = (
+            dataset.courses["TITLE"].astype(str).to_numpy()
+            if "TITLE" in dataset.courses
             else dataset.item_ids.astype(str)
+        )
 
     def describe(self) -> dict[str, Any]:
-        return {"learners": int(len(self.positions)), "seed": self.seed, "k": self.k,
-                "models": {name: e.label for name, e in self.exposures.items()}}
+        return {
+            "learners": int(len(self.positions)),
+            "seed": self.seed,
+            "k": self.k,
+            "models": {name: e.label for name, e in self.exposures.items()},
+        }
 
     def course_index(self, course_id: str) -> int:
         pos = self.dataset.item_index.get_indexer([str(course_id).strip()])[0]
         if pos < 0:
-            raise ValueError(f"unknown course id '{course_id}' (not in the catalogue of {self.dataset.n_items} courses)")
+            raise ValueError(
+                f"unknown course id '{course_id}' (not in the catalogue of {self.dataset.n_items} courses)"
+            )
         return int(pos)
 
     # ----- one existing course --------------------------------------------------------------------
@@ -217,16 +259,21 @@ class ExposureStudy:
                 "exposure": float(shown.mean()) if len(ranks) else 0.0,
                 "exposure_among_eligible": float(shown.sum() / eligible.sum()) if eligible.sum() else 0.0,
                 "rank": _rank_summary(ranks),
-                "segments": {"activity": _segment_table(self.segments, shown, "activity", eligible, ranks),
-                             "main_genre": _segment_table(self.segments, shown, "main_genre", eligible, ranks)},
+                "segments": {
+                    "activity": _segment_table(self.segments, shown, "activity", eligible, ranks),
+                    "main_genre": _segment_table(self.segments, shown, "main_genre", eligible, ranks),
+                },
             }
         return {**self._course_info(c), "sample": self.describe(), "models": per_model}
 
     def _course_info(self, c: int) -> dict[str, Any]:
         courses = self.dataset.courses
-        info = {"course_id": str(self.dataset.item_ids[c]), "title": str(self.titles[c]),
-                "genres": [g for g in self.dataset.genres if courses[g].iloc[c] > 0],
-                "enrolments": int(np.bincount(self.dataset.matrix.indices, minlength=self.dataset.n_items)[c])}
+        info = {
+            "course_id": str(self.dataset.item_ids[c]),
+            "title": str(self.titles[c]),
+            "genres": [g for g in self.dataset.genres if courses[g].iloc[c] > 0],
+            "enrolments": int(np.bincount(self.dataset.matrix.indices, minlength=self.dataset.n_items)[c]),
+        }
         for col, name in (("LEVEL", "level"), ("DURATION_HOURS", "hours")):
             if col in courses and pd.notna(courses[col].iloc[c]):
                 value = courses[col].iloc[c]
@@ -236,13 +283,29 @@ class ExposureStudy:
     def side_by_side(self, report: Mapping[str, Any]) -> pd.DataFrame:
         """One row per model of a course (or new-course) report: exposure and rank quartiles."""
         rows = []
-        for name, m in report["models"].items():
+        for m in report["models"].values():
             if not m.get("placeable", True):
-                rows.append({"model": m["label"], "shown in top-K": None, "exposure": None, "median rank": None,
-                             "best rank": None, "note": m["note"]})
+                rows.append(
+                    {
+                        "model": m["label"],
+                        "shown in top-K": None,
+                        "exposure": None,
+                        "median rank": None,
+                        "best rank": None,
+                        "note": m["note"],
+                    }
+                )
                 continue
-            rows.append({"model": m["label"], "shown in top-K": m["shown"], "exposure": m["exposure"],
-                         "median rank": m["rank"]["median"], "best rank": m["rank"]["best"], "note": m.get("note", "")})
+            rows.append(
+                {
+                    "model": m["label"],
+                    "shown in top-K": m["shown"],
+                    "exposure": m["exposure"],
+                    "median rank": m["rank"]["median"],
+                    "best rank": m["rank"]["best"],
+                    "note": m.get("note", ""),
+                }
+            )
         return pd.DataFrame(rows)
 
     # ----- the whole catalogue --------------------------------------------------------------------
@@ -262,9 +325,16 @@ class ExposureStudy:
         for name, e in self.exposures.items():
             counts = e.in_top.sum(axis=0).astype(np.float64)
             top = np.sort(counts)[::-1][: max(1, int(np.ceil(0.1 * len(counts))))]
-            out.append({"model": name, "label": e.label, "courses_shown": int((counts > 0).sum()),
-                        "coverage": float((counts > 0).mean()), "gini": _gini(counts),
-                        "top10pct_share": float(top.sum() / counts.sum()) if counts.sum() else 0.0})
+            out.append(
+                {
+                    "model": name,
+                    "label": e.label,
+                    "courses_shown": int((counts > 0).sum()),
+                    "coverage": float((counts > 0).mean()),
+                    "gini": _gini(counts),
+                    "top10pct_share": float(top.sum() / counts.sum()) if counts.sum() else 0.0,
+                }
+            )
         return out
 
     # ----- a new course, before launch ------------------------------------------------------------
@@ -280,9 +350,12 @@ class ExposureStudy:
         for name, e in self.exposures.items():
             scorer = getattr(e.model, "score_new_course", None)
             if scorer is None:
-                per_model[name] = {"label": e.label, "placeable": False,
-                                   "note": f"{e.label} cannot place a course without enrolments: it scores courses "
-                                           f"from who took them; retrain once learners have enrolled"}
+                per_model[name] = {
+                    "label": e.label,
+                    "placeable": False,
+                    "note": f"{e.label} cannot place a course without enrolments: it scores courses "
+                    f"from who took them; retrain once learners have enrolled",
+                }
                 continue
             new = np.asarray(scorer(course, histories, enrolments=enrolments), dtype=np.float64)
             finite = np.isfinite(new)
@@ -290,14 +363,24 @@ class ExposureStudy:
             shown = finite & (ranks <= self.k)
             eligible = np.ones(len(ranks), dtype=bool)
             per_model[name] = {
-                "label": e.label, "placeable": True, "learners": int(len(ranks)), "shown": int(shown.sum()),
-                "exposure": float(shown.mean()) if len(ranks) else 0.0, "rank": _rank_summary(ranks),
-                "segments": {"activity": _segment_table(self.segments, shown, "activity", eligible, ranks),
-                             "main_genre": _segment_table(self.segments, shown, "main_genre", eligible, ranks)},
+                "label": e.label,
+                "placeable": True,
+                "learners": int(len(ranks)),
+                "shown": int(shown.sum()),
+                "exposure": float(shown.mean()) if len(ranks) else 0.0,
+                "rank": _rank_summary(ranks),
+                "segments": {
+                    "activity": _segment_table(self.segments, shown, "activity", eligible, ranks),
+                    "main_genre": _segment_table(self.segments, shown, "main_genre", eligible, ranks),
+                },
                 "note": "" if finite.any() else "never shown: below the model's similarity/score threshold",
             }
-        return {"course": course, "enrolments_assumed": float(enrolments), "sample": self.describe(),
-                "models": per_model}
+        return {
+            "course": course,
+            "enrolments_assumed": float(enrolments),
+            "sample": self.describe(),
+            "models": per_model,
+        }
 
 
 def check_new_course(course: Mapping[str, Any], dataset) -> dict[str, Any]:
@@ -327,21 +410,26 @@ def check_new_course(course: Mapping[str, Any], dataset) -> dict[str, Any]:
     return {"title": title, "description": description, "genres": genres, "level": level, "hours": hours}
 
 
-ENROLMENT_PRESETS = {"launch": "launch day (0 enrolments)", "median": "a typical course (median enrolments)",
-                     "p90": "a well-attended course (90th percentile of enrolments)"}
+ENROLMENT_PRESETS = {
+    "launch": "launch day (0 enrolments)",
+    "median": "a typical course (median enrolments)",
+    "p90": "a well-attended course (90th percentile of enrolments)",
+}
 
 
 def assumed_enrolments(dataset, spec: str | float = "launch") -> float:
     """Enrolments to assume for a new course: a number >= 0, or a preset of ENROLMENT_PRESETS (catalogue-based)."""
     if isinstance(spec, str) and spec.strip().lower() in ENROLMENT_PRESETS:
         counts = np.bincount(dataset.matrix.indices, minlength=dataset.n_items)
-        return {"launch": 0.0, "median": float(np.median(counts)),
-                "p90": float(np.percentile(counts, 90))}[spec.strip().lower()]
+        return {"launch": 0.0, "median": float(np.median(counts)), "p90": float(np.percentile(counts, 90))}[
+            spec.strip().lower()
+        ]
     try:
         value = float(spec)
     except (TypeError, ValueError):
-        raise ValueError(f"enrolments must be a number >= 0 or one of {', '.join(ENROLMENT_PRESETS)}, "
-                         f"got {spec!r}") from None
+        raise ValueError(
+            f"enrolments must be a number >= 0 or one of {', '.join(ENROLMENT_PRESETS)}, got {spec!r}"
+        ) from None
     if not np.isfinite(value) or value < 0:
         raise ValueError(f"enrolments must be a number >= 0, got {spec!r}")
     return value
@@ -352,19 +440,34 @@ def median_enrolments(dataset) -> float:
     return assumed_enrolments(dataset, "median")
 
 
-def course_report(dataset, models: Iterable, course_id: str, n_learners: int = DEFAULT_LEARNERS, seed: int = 0,
-                  k: int = DEFAULT_K, catalogue_top: int = 0) -> dict[str, Any]:
+def course_report(
+    dataset,
+    models: Iterable,
+    course_id: str,
+    n_learners: int = DEFAULT_LEARNERS,
+    seed: int = 0,
+    k: int = DEFAULT_K,
+    catalogue_top: int = 0,
+) -> dict[str, Any]:
     """The course report as JSON-ready data (what `python -m recsys course-report` prints)."""
     study = ExposureStudy(dataset, models, n_learners, seed, k)
     report = study.course_report(course_id)
     report["catalogue"] = study.catalogue_summary()
     if catalogue_top:
-        report["catalogue_exposure"] = {name: study.catalogue_exposure(name).head(int(catalogue_top)).to_dict("records")
-                                        for name in study.exposures}
+        report["catalogue_exposure"] = {
+            name: study.catalogue_exposure(name).head(int(catalogue_top)).to_dict("records") for name in study.exposures
+        }
     return report
 
 
-def new_course_report(dataset, models: Iterable, course: Mapping[str, Any], n_learners: int = DEFAULT_LEARNERS,
-                      seed: int = 0, k: int = DEFAULT_K, enrolments: float = 0.0) -> dict[str, Any]:
+def new_course_report(
+    dataset,
+    models: Iterable,
+    course: Mapping[str, Any],
+    n_learners: int = DEFAULT_LEARNERS,
+    seed: int = 0,
+    k: int = DEFAULT_K,
+    enrolments: float = 0.0,
+) -> dict[str, Any]:
     """The new-course report as JSON-ready data (what `python -m recsys new-course` prints)."""
     return ExposureStudy(dataset, models, n_learners, seed, k).new_course_report(course, enrolments)

@@ -13,15 +13,17 @@ without an Intermediate one taken) brings the missing lower-level course of that
 skipped. Finally the chosen courses are ordered so that within every genre lower levels come first (the best
 course whose prerequisites are placed goes next), and each step gets its cumulative hours and finish week.
 """
+
 from __future__ import annotations
 
 import math
 import re
 import tomllib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 from scipy.stats import rankdata
@@ -78,8 +80,9 @@ def find_goal(name: str) -> CareerGoal | None:
 def get_goal(key: str) -> CareerGoal:
     goal = find_goal(key)
     if goal is None:
-        raise ValueError(f"unknown career goal '{key}' (known: {', '.join(career_goals())}); "
-                         f"or describe the goal in free text")
+        raise ValueError(
+            f"unknown career goal '{key}' (known: {', '.join(career_goals())}); or describe the goal in free text"
+        )
     return goal
 
 
@@ -87,10 +90,10 @@ def get_goal(key: str) -> CareerGoal:
 class GoalMatch:
     """How well each catalogue course serves a goal (0..1, catalogue order), with the goal's on-topic genres."""
 
-    kind: str            # "career" or "text"
+    kind: str  # "career" or "text"
     label: str
     scores: np.ndarray
-    genres: list[str]    # on-topic genres (career: declared; text: the genres of the best-matching courses)
+    genres: list[str]  # on-topic genres (career: declared; text: the genres of the best-matching courses)
     terms: list[list[str]] = field(default_factory=list)  # text goals: shared words per course (for reasons)
     key: str | None = None
 
@@ -102,8 +105,10 @@ def career_match(dataset, goal: CareerGoal) -> GoalMatch:
     """Cosine between the goal's genre weights and each course's genre flags."""
     weights = np.array([goal.genres.get(g, 0.0) for g in dataset.genres], dtype=np.float64)
     if not (weights > 0).any():
-        raise ValueError(f"goal '{goal.name}' uses genres {', '.join(goal.genres)}, none of which this dataset has "
-                         f"(its genres: {', '.join(dataset.genres) or 'none'})")
+        raise ValueError(
+            f"goal '{goal.name}' uses genres {', '.join(goal.genres)}, none of which this dataset has "
+            f"(its genres: {', '.join(dataset.genres) or 'none'})"
+        )
     flags = np.asarray(dataset.genre_matrix, dtype=np.float64)
     norms = np.linalg.norm(flags, axis=1) * np.linalg.norm(weights)
     scores = np.where(norms > 0, flags @ weights / np.where(norms > 0, norms, 1.0), 0.0)
@@ -119,15 +124,18 @@ def text_match(dataset, text: str, min_df: int = 2) -> GoalMatch:
 
     text = str(text or "").strip()
     if not text:
-        raise ValueError("the goal text is empty; describe the goal (e.g. 'deep learning for images') or pick a "
-                         "built-in career goal")
+        raise ValueError(
+            "the goal text is empty; describe the goal (e.g. 'deep learning for images') or pick a built-in career goal"
+        )
     texts = course_texts(dataset)
     vec, features = text_space(texts, "tfidf", min(int(min_df), max(1, len(texts) // 2)))
     goal_vec = vec.transform([text])
     known = [w for w in vec.get_feature_names_out()[goal_vec.indices]]
     if not known:
-        raise ValueError(f"no word of the goal '{text}' appears in the course titles or descriptions; "
-                         f"try other words or a built-in career goal")
+        raise ValueError(
+            f"no word of the goal '{text}' appears in the course titles or descriptions; "
+            f"try other words or a built-in career goal"
+        )
     raw = np.asarray((features @ goal_vec.T).todense()).ravel()
     scores = raw / raw.max() if raw.max() > 0 else raw
     words = vec.get_feature_names_out()
@@ -135,14 +143,18 @@ def text_match(dataset, text: str, min_df: int = 2) -> GoalMatch:
     terms = []
     for row in range(features.shape[0]):
         start, stop = features.indptr[row], features.indptr[row + 1]
-        shared = [(features.data[p] * weights[i], words[i]) for p, i in zip(range(start, stop),
-                                                                           features.indices[start:stop]) if i in weights]
+        shared = [
+            (features.data[p] * weights[i], words[i])
+            for p, i in zip(range(start, stop), features.indices[start:stop])
+            if i in weights
+        ]
         terms.append([w for _, w in sorted(shared, key=lambda t: (-t[0], t[1]))[:3]])
     # on-topic genres: the genres holding most of the match (at least 15% of it each)
     genre_mass = scores @ np.asarray(dataset.genre_matrix, dtype=np.float64)
     total = genre_mass.sum()
-    genres = [dataset.genres[g] for g in np.argsort(-genre_mass, kind="stable")
-              if total > 0 and genre_mass[g] / total >= 0.15]
+    genres = [
+        dataset.genres[g] for g in np.argsort(-genre_mass, kind="stable") if total > 0 and genre_mass[g] / total >= 0.15
+    ]
     return GoalMatch("text", f"“{text}”", scores, genres, terms)
 
 
@@ -215,10 +227,18 @@ class LearningPath:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "goal": self.goal, "model": self.model, "goal_weight": self.goal_weight,
-            "hours_per_week": self.hours_per_week, "weeks": self.weeks, "budget_hours": self.budget_hours,
-            "total_hours": self.total_hours, "completed": self.completed, "on_topic_share": self.on_topic_share(),
-            "steps": self.steps, "notes": self.notes, "unavailable": self.unavailable,
+            "goal": self.goal,
+            "model": self.model,
+            "goal_weight": self.goal_weight,
+            "hours_per_week": self.hours_per_week,
+            "weeks": self.weeks,
+            "budget_hours": self.budget_hours,
+            "total_hours": self.total_hours,
+            "completed": self.completed,
+            "on_topic_share": self.on_topic_share(),
+            "steps": self.steps,
+            "notes": self.notes,
+            "unavailable": self.unavailable,
         }
 
 
@@ -249,8 +269,9 @@ class _Planner:
         return int(below[-1]) if len(below) else -1
 
     def missing(self, course: int, reached: np.ndarray) -> list[tuple[int, int]]:
-        return [(g, need) for g in np.flatnonzero(self.flags[course])
-                if reached[g] < (need := self.required(course, g))]
+        return [
+            (g, need) for g in np.flatnonzero(self.flags[course]) if reached[g] < (need := self.required(course, g))
+        ]
 
     def reach(self, reached: np.ndarray, course: int) -> None:
         level = self.levels[course]
@@ -267,8 +288,11 @@ class _Planner:
         for genre, need in self.missing(course, state):
             if state[genre] >= need:  # an earlier prerequisite of this bundle covered it
                 continue
-            options = [int(c) for c in np.flatnonzero(self.usable & self.flags[:, genre] & (self.levels == need))
-                       if c not in taken and c not in plan]
+            options = [
+                int(c)
+                for c in np.flatnonzero(self.usable & self.flags[:, genre] & (self.levels == need))
+                if c not in taken and c not in plan
+            ]
             options.sort(key=lambda c: (-self.combined[c], c))
             chosen = None
             for option in options:
@@ -284,11 +308,20 @@ class _Planner:
         return plan + [course]
 
 
-def learning_path(dataset, goal: CareerGoal | GoalMatch | str, completed: Iterable[str] | Mapping[str, float] = (),
-                  model=None, *, goal_weight: float = 0.5, hours_per_week: float | None = None,
-                  weeks: int | None = None, max_courses: int | None = None, levels: Iterable[str] | None = None,
-                  max_course_hours: float | None = None, min_goal_match: float = DEFAULT_MIN_GOAL_MATCH
-                  ) -> LearningPath:
+def learning_path(
+    dataset,
+    goal: CareerGoal | GoalMatch | str,
+    completed: Iterable[str] | Mapping[str, float] = (),
+    model=None,
+    *,
+    goal_weight: float = 0.5,
+    hours_per_week: float | None = None,
+    weeks: int | None = None,
+    max_courses: int | None = None,
+    levels: Iterable[str] | None = None,
+    max_course_hours: float | None = None,
+    min_goal_match: float = DEFAULT_MIN_GOAL_MATCH,
+) -> LearningPath:
     """An ordered learning path towards `goal` for a learner who completed `completed` (course ids).
 
     `model`: a fitted recommender (any registry model) whose scores for this learner are combined with the goal
@@ -319,11 +352,15 @@ def learning_path(dataset, goal: CareerGoal | GoalMatch | str, completed: Iterab
     has_levels = bool((~np.isnan(level_codes)).any())
     has_hours = bool((~np.isnan(hours)).any())
     if not has_levels:
-        unavailable.append("level progression and the level filter: the catalogue has no LEVEL "
-                           "(add course_meta.csv with COURSE_ID, LEVEL, DURATION_HOURS)")
+        unavailable.append(
+            "level progression and the level filter: the catalogue has no LEVEL "
+            "(add course_meta.csv with COURSE_ID, LEVEL, DURATION_HOURS)"
+        )
     if not has_hours:
-        unavailable.append("the time budget, finish weeks and the course-length filter: the catalogue has no "
-                           "DURATION_HOURS (add course_meta.csv)")
+        unavailable.append(
+            "the time budget, finish weeks and the course-length filter: the catalogue has no "
+            "DURATION_HOURS (add course_meta.csv)"
+        )
 
     usable = ~done
     wanted_levels = [str(lv) for lv in (levels or [])]
@@ -367,8 +404,9 @@ def learning_path(dataset, goal: CareerGoal | GoalMatch | str, completed: Iterab
         notes.append("no model chosen: courses are ranked by goal match only")
     combined = (1.0 - weight) * model_pct + weight * match.scores
 
-    planner = _Planner(np.asarray(dataset.genre_matrix), level_codes, np.nan_to_num(hours), combined, usable,
-                       has_levels)
+    planner = _Planner(
+        np.asarray(dataset.genre_matrix), level_codes, np.nan_to_num(hours), combined, usable, has_levels
+    )
     reached = np.full(len(dataset.genres), -1.0)
     for c in row.indices:
         planner.reach(reached, c)
@@ -397,19 +435,41 @@ def learning_path(dataset, goal: CareerGoal | GoalMatch | str, completed: Iterab
             planner.reach(reached, p)
         used += cost
     if blocked:
-        notes.append(f"{blocked} on-goal course(s) left out: a lower-level course they need in their genre is "
-                     f"filtered out or missing")
+        notes.append(
+            f"{blocked} on-goal course(s) left out: a lower-level course they need in their genre is "
+            f"filtered out or missing"
+        )
     if not len(candidates):
         notes.append(f"no course left with a goal match of at least {min_goal_match:g}")
 
     order = _progression_order(chosen, planner)
-    steps = _steps(dataset, order, match, model, row, model_raw, model_pct, combined, hours, level_codes, unlocks,
-                   hours_per_week if budgeted else None, weight)
+    steps = _steps(
+        dataset,
+        order,
+        match,
+        model,
+        row,
+        model_raw,
+        model_pct,
+        combined,
+        hours,
+        level_codes,
+        unlocks,
+        hours_per_week if budgeted else None,
+        weight,
+    )
     return LearningPath(
-        goal=match.describe(), model=model_info, goal_weight=weight,
+        goal=match.describe(),
+        model=model_info,
+        goal_weight=weight,
         hours_per_week=float(hours_per_week) if hours_per_week is not None else None,
-        weeks=int(weeks) if weeks is not None else None, budget_hours=budget,
-        completed=[str(dataset.item_ids[c]) for c in row.indices], steps=steps, notes=notes, unavailable=unavailable)
+        weeks=int(weeks) if weeks is not None else None,
+        budget_hours=budget,
+        completed=[str(dataset.item_ids[c]) for c in row.indices],
+        steps=steps,
+        notes=notes,
+        unavailable=unavailable,
+    )
 
 
 def _check_model(model, dataset) -> None:
@@ -417,8 +477,10 @@ def _check_model(model, dataset) -> None:
     if ids is None:
         raise ValueError(f"model '{getattr(model, 'key', model)}' is not fitted; train it first")
     if len(ids) != dataset.n_items or not (np.asarray(ids, dtype=str) == dataset.item_ids.astype(str)).all():
-        raise ValueError(f"model '{model.key}' was trained on another catalogue ({len(ids)} courses) than this "
-                         f"dataset ({dataset.n_items}); retrain it on this dataset")
+        raise ValueError(
+            f"model '{model.key}' was trained on another catalogue ({len(ids)} courses) than this "
+            f"dataset ({dataset.n_items}); retrain it on this dataset"
+        )
 
 
 def _progression_order(chosen: list[int], planner: _Planner) -> list[int]:
@@ -426,12 +488,18 @@ def _progression_order(chosen: list[int], planner: _Planner) -> list[int]:
     remaining = list(chosen)
     order: list[int] = []
     while remaining:
+
         def ready(c: int) -> bool:
             level = planner.levels[c]
             if np.isnan(level):
                 return True
-            return not any(d != c and not np.isnan(planner.levels[d]) and planner.levels[d] < level
-                           and (planner.flags[c] & planner.flags[d]).any() for d in remaining)
+            return not any(
+                d != c
+                and not np.isnan(planner.levels[d])
+                and planner.levels[d] < level
+                and (planner.flags[c] & planner.flags[d]).any()
+                for d in remaining
+            )
 
         nxt = min((c for c in remaining if ready(c)), key=lambda c: (-planner.combined[c], c))
         order.append(nxt)
@@ -439,8 +507,9 @@ def _progression_order(chosen: list[int], planner: _Planner) -> list[int]:
     return order
 
 
-def _steps(dataset, order, match, model, row, model_raw, model_pct, combined, hours, levels, unlocks,
-           hours_per_week, weight) -> list[dict[str, Any]]:
+def _steps(
+    dataset, order, match, model, row, model_raw, model_pct, combined, hours, levels, unlocks, hours_per_week, weight
+) -> list[dict[str, Any]]:
     genres = np.asarray(dataset.genres, dtype=object)
     flags = np.asarray(dataset.genre_matrix) > 0
     titles = dataset.courses["TITLE"].astype(str).to_numpy() if "TITLE" in dataset.courses else dataset.item_ids
@@ -462,31 +531,41 @@ def _steps(dataset, order, match, model, row, model_raw, model_pct, combined, ho
         total += h or 0.0
         why = [_goal_reason(match, c, genres[flags[c]])]
         if model is not None:
-            place = (f"ranked {model_rank[c]} of {n_ranked} for this learner" if np.isfinite(model_raw[c])
-                     else "not recommended by it")
+            place = (
+                f"ranked {model_rank[c]} of {n_ranked} for this learner"
+                if np.isfinite(model_raw[c])
+                else "not recommended by it"
+            )
             why.append(f"{model.label}: {place}" + (f" ({reasons[n]})" if n < len(reasons) and reasons[n] else ""))
         if c in unlocks:
             why.append(f"prerequisite: unlocks {titles[unlocks[c]]} ({ids[unlocks[c]]})")
-        steps.append({
-            "step": n + 1,
-            "course_id": str(ids[c]),
-            "title": str(titles[c]),
-            "level": LEVELS[int(levels[c])] if not np.isnan(levels[c]) else None,
-            "genres": [str(g) for g in genres[flags[c]]],
-            "hours": h,
-            "cumulative_hours": round(total, 2) if timed else None,
-            "start_week": math.floor(start / hours_per_week + 1e-9) + 1 if hours_per_week and h is not None else None,
-            "finish_week": max(1, math.ceil(total / hours_per_week - 1e-9)) if hours_per_week and h is not None
-            else None,
-            "goal_match": round(float(match.scores[c]), 4),
-            "model_score": (float(model_raw[c]) if np.isfinite(model_raw[c]) else None) if model is not None else None,
-            "model_rank": int(model_rank[c]) if model is not None and np.isfinite(model_raw[c]) else None,
-            "model_percentile": round(float(model_pct[c]), 4) if model is not None else None,
-            "score": round(float(combined[c]), 4),
-            "role": "prerequisite" if c in unlocks else "goal",
-            "unlocks": str(ids[unlocks[c]]) if c in unlocks else None,
-            "why": "; ".join(why),
-        })
+        steps.append(
+            {
+                "step": n + 1,
+                "course_id": str(ids[c]),
+                "title": str(titles[c]),
+                "level": LEVELS[int(levels[c])] if not np.isnan(levels[c]) else None,
+                "genres": [str(g) for g in genres[flags[c]]],
+                "hours": h,
+                "cumulative_hours": round(total, 2) if timed else None,
+                "start_week": math.floor(start / hours_per_week + 1e-9) + 1
+                if hours_per_week and h is not None
+                else None,
+                "finish_week": max(1, math.ceil(total / hours_per_week - 1e-9))
+                if hours_per_week and h is not None
+                else None,
+                "goal_match": round(float(match.scores[c]), 4),
+                "model_score": (float(model_raw[c]) if np.isfinite(model_raw[c]) else None)
+                if model is not None
+                else None,
+                "model_rank": int(model_rank[c]) if model is not None and np.isfinite(model_raw[c]) else None,
+                "model_percentile": round(float(model_pct[c]), 4) if model is not None else None,
+                "score": round(float(combined[c]), 4),
+                "role": "prerequisite" if c in unlocks else "goal",
+                "unlocks": str(ids[unlocks[c]]) if c in unlocks else None,
+                "why": "; ".join(why),
+            }
+        )
     return steps
 
 

@@ -4,6 +4,7 @@ A persona is a few clauses "take up to N courses having any of these genres (at 
 courses are chosen from the catalogue of the dataset in use (most-enrolled first, catalogue order on ties),
 never hard-coded ids.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,20 +30,38 @@ class Persona:
 
 
 PERSONAS: tuple[Persona, ...] = (
-    Persona("ml_beginner", "Machine-learning beginner",
-            "Took introductory Python and machine-learning courses.",
-            (Clause(("Python",), 1, ("Beginner",)), Clause(("MachineLearning",), 2, ("Beginner",)))),
-    Persona("analyst_to_big_data", "Data analyst moving to big data",
-            "Knows data analysis and databases; started on big data.",
-            (Clause(("DataAnalysis",), 2, ("Beginner", "Intermediate")), Clause(("Database",), 1),
-             Clause(("BigData",), 1, ("Beginner",)))),
-    Persona("cloud_developer", "Cloud/containers developer",
-            "A back-end developer working with cloud platforms and containers.",
-            (Clause(("BackendDev",), 1), Clause(("CloudComputing",), 2, ("Beginner", "Intermediate")),
-             Clause(("Containers",), 1))),
-    Persona("vision_researcher", "Computer-vision enthusiast",
-            "Has done deep learning and image-recognition courses.",
-            (Clause(("MachineLearning",), 1, ("Intermediate", "Advanced")), Clause(("ComputerVision",), 2))),
+    Persona(
+        "ml_beginner",
+        "Machine-learning beginner",
+        "Took introductory Python and machine-learning courses.",
+        (Clause(("Python",), 1, ("Beginner",)), Clause(("MachineLearning",), 2, ("Beginner",))),
+    ),
+    Persona(
+        "analyst_to_big_data",
+        "Data analyst moving to big data",
+        "Knows data analysis and databases; started on big data.",
+        (
+            Clause(("DataAnalysis",), 2, ("Beginner", "Intermediate")),
+            Clause(("Database",), 1),
+            Clause(("BigData",), 1, ("Beginner",)),
+        ),
+    ),
+    Persona(
+        "cloud_developer",
+        "Cloud/containers developer",
+        "A back-end developer working with cloud platforms and containers.",
+        (
+            Clause(("BackendDev",), 1),
+            Clause(("CloudComputing",), 2, ("Beginner", "Intermediate")),
+            Clause(("Containers",), 1),
+        ),
+    ),
+    Persona(
+        "vision_researcher",
+        "Computer-vision enthusiast",
+        "Has done deep learning and image-recognition courses.",
+        (Clause(("MachineLearning",), 1, ("Intermediate", "Advanced")), Clause(("ComputerVision",), 2)),
+    ),
 )
 
 
@@ -62,7 +81,9 @@ def persona_history(dataset, persona: Persona | str) -> list[str]:
     if isinstance(persona, str):
         persona = get_persona(persona)
     courses = dataset.courses
-    enrolments = np.bincount(dataset.matrix.indices, minlength=dataset.n_items) if dataset.n_users else np.zeros(dataset.n_items)
+    enrolments = (
+        np.bincount(dataset.matrix.indices, minlength=dataset.n_items) if dataset.n_users else np.zeros(dataset.n_items)
+    )
     order = np.argsort(-enrolments, kind="stable")
     taken: list[int] = []
     for clause in persona.clauses:

@@ -1,4 +1,5 @@
 """Shared fixtures: small generated datasets (our own generator) and the path to the real catalogue."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Shared test helpers (one copy of each): imported by test modules as `from helpers import ...`."""
+
 from __future__ import annotations
 
 import os
@@ -29,8 +30,9 @@ def ndcg_at_10(model, train, users, hidden) -> float:
 
 def ndcg_at_10_on_frame(model, train, test) -> float:
     """`ndcg_at_10` for a held-out frame with one (user, item) row per learner."""
-    return ndcg_at_10(model, train, train.user_index.get_indexer(test["user"]),
-                      train.item_index.get_indexer(test["item"]))
+    return ndcg_at_10(
+        model, train, train.user_index.get_indexer(test["user"]), train.item_index.get_indexer(test["item"])
+    )
 
 
 @contextmanager

@@ -1,4 +1,5 @@
 """Simulated A/B tests, Thompson sampling and offline-vs-online agreement, through the library, CLI and page."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,15 @@ import pytest
 
 from recsys.data import generate_dataset, load_dataset
 from recsys.models import make_model
-from recsys.simulation import (BEHAVIOUR_FILE, Arm, agreement, offline_ndcg, run_abtest, run_thompson,
-                               simulator_for_folder)
+from recsys.simulation import (
+    BEHAVIOUR_FILE,
+    Arm,
+    agreement,
+    offline_ndcg,
+    run_abtest,
+    run_thompson,
+    simulator_for_folder,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -126,8 +134,24 @@ def test_cli_abtest(setup, tmp_path, capsys):
 
     folder = setup[0]
     out = tmp_path / "ab.json"
-    rc = main(["abtest", "--data", str(folder), "--models", "popularity,popularity", "--learners", "300",
-               "--sessions", "2", "--seed", "1", "--bandit", "--json", str(out)])
+    rc = main(
+        [
+            "abtest",
+            "--data",
+            str(folder),
+            "--models",
+            "popularity,popularity",
+            "--learners",
+            "300",
+            "--sessions",
+            "2",
+            "--seed",
+            "1",
+            "--bandit",
+            "--json",
+            str(out),
+        ]
+    )
     text = capsys.readouterr().out
     assert rc == 0 and "Stopping rule" in text and "A: Popularity" in text and "B: Popularity" in text
     report = json.loads(out.read_text())

@@ -2,6 +2,7 @@
 flow gives recommendations for every model whose module imports, comparison/tuning work, bad uploads give
 one st.error. Runs on a small generated dataset (RECSYS_DATA_DIR) with a temporary artifacts folder.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,12 +16,21 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
 PAGES = ["home", "data_explorer", "recommend", "compare", "tune", "evaluation"]
-PAGE_FILES = {"data_explorer": "views/data_explorer.py", "recommend": "views/recommend.py",
-              "compare": "views/compare.py", "tune": "views/tune.py", "evaluation": "views/evaluation.py"}
+PAGE_FILES = {
+    "data_explorer": "views/data_explorer.py",
+    "recommend": "views/recommend.py",
+    "compare": "views/compare.py",
+    "tune": "views/tune.py",
+    "evaluation": "views/evaluation.py",
+}
 # The embedding models get the neural model's network parameters, so they reuse the network it trained (issue 14)
-FAST = {"neural": {"epochs": 2, "embedding_size": 8}, "embedding_regression": {"epochs": 2, "embedding_size": 8},
-        "embedding_classifier": {"epochs": 2, "embedding_size": 8}, "clustering": {"n_clusters": 4},
-        "clustering_pca": {"n_clusters": 4}}
+FAST = {
+    "neural": {"epochs": 2, "embedding_size": 8},
+    "embedding_regression": {"epochs": 2, "embedding_size": 8},
+    "embedding_classifier": {"epochs": 2, "embedding_size": 8},
+    "clustering": {"n_clusters": 4},
+    "clustering_pca": {"n_clusters": 4},
+}
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +173,7 @@ def test_thumbs_rerank_for_the_session(app_env):
     assert learner.disliked() == [] and learner.liked() == [liked]
     assert not [b for b in at.button if b.key == f"rec_undo_{disliked}"]
     # The dataset files are never written.
-    assert sum(1 for _ in app_env["data"].iterdir()) == 6   # 5 CSV files + the behaviour model
+    assert sum(1 for _ in app_env["data"].iterdir()) == 6  # 5 CSV files + the behaviour model
 
 
 def test_random_learner_clears_the_id_box_and_picked_courses_come_first(app_env):
@@ -178,7 +188,7 @@ def test_random_learner_clears_the_id_box_and_picked_courses_come_first(app_env)
     assert len(history) >= 3
     table = next(d for d in at.dataframe if (d.key or "").startswith("rec_table_"))
     shown = table.value["COURSE_ID"].tolist()
-    assert set(shown[:len(history)]) == set(history), "the loaded learner's courses are the first rows"
+    assert set(shown[: len(history)]) == set(history), "the loaded learner's courses are the first rows"
     rows = at.session_state[table.key]["selection"]["rows"] if table.key in at.session_state else None
     assert rows in (None, list(range(len(history))))
     # Ticking one more row keeps the order (rows do not jump under the mouse).
@@ -290,11 +300,13 @@ def test_bad_upload_shows_one_error(app_env):
     at.segmented_control(key="home_source_kind").set_value("upload")
     at.run()
     good = {f.name: f.read_bytes() for f in app_env["data"].glob("*.csv")}
-    at.file_uploader(key="home_upload").set_value([
-        ("ratings.csv", b"user,item\n1,ML0101EN\n", "text/csv"),  # no rating column
-        ("course_genre.csv", good["course_genre.csv"], "text/csv"),
-        ("course_processed.csv", good["course_processed.csv"], "text/csv"),
-    ])
+    at.file_uploader(key="home_upload").set_value(
+        [
+            ("ratings.csv", b"user,item\n1,ML0101EN\n", "text/csv"),  # no rating column
+            ("course_genre.csv", good["course_genre.csv"], "text/csv"),
+            ("course_processed.csv", good["course_processed.csv"], "text/csv"),
+        ]
+    )
     at.run()
     assert not at.exception
     assert len(at.error) == 1
@@ -341,8 +353,9 @@ for t in threading.enumerate():
         t.join(60)
 print("TF" if "tensorflow" in sys.modules or "keras" in sys.modules else "NO-TF")
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180,
-                         cwd=ROOT, env=os.environ.copy())
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=180, cwd=ROOT, env=os.environ.copy()
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "NO-TF"
 
@@ -440,7 +453,9 @@ def test_tune_page_grids_labels_and_applicable_parameters(app_env):
     at.run()
     _ok(at)
     labels = _tune_labels(at)
-    assert "Number of estimators" not in labels and "Max depth" not in labels, "no tree settings for logistic regression"
+    assert "Number of estimators" not in labels and "Max depth" not in labels, (
+        "no tree settings for logistic regression"
+    )
     assert "Alpha" in labels
     at.checkbox(key="tune_on.embedding_classifier.estimator").check()
     at.run()
@@ -468,7 +483,7 @@ def test_user_input_errors_log_one_line_and_faults_keep_their_traceback(app_env,
     assert "\n" not in logged[0].getMessage() and "Traceback" not in caplog.text.split("(traceback)")[0]
     caplog.clear()
     try:
-        1 / 0  # a real fault (a bug), caught as session.guard would catch it
+        _ = 1 / 0  # a real fault (a bug), caught as session.guard would catch it
     except ZeroDivisionError as exc:
         session.log_error("Recommending", exc)
     fault = [r for r in caplog.records if r.name == "recsys.ui"]
@@ -499,6 +514,8 @@ def test_upload_same_name_twice_replaces_the_first_with_a_note(app_env):
     assert any("ratings.csv was uploaded more than once" in i.value for i in at.info)
     assert at.session_state["dataset_source"]["kind"] == "upload"
     ds = app_env["dataset"]
-    expected = (f"Loaded {len(files)} uploaded file(s): {ds.n_users:,} learners · {ds.n_items:,} courses · "
-                f"{len(ds.ratings):,} ratings")
+    expected = (
+        f"Loaded {len(files)} uploaded file(s): {ds.n_users:,} learners · {ds.n_items:,} courses · "
+        f"{len(ds.ratings):,} ratings"
+    )
     assert [s.value for s in at.success] == [expected]

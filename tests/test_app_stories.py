@@ -1,5 +1,6 @@
 """The story pages through AppTest: Learning path and Course insights on a small generated dataset, checked
 against the library functions the CLI prints (same numbers for the same seed)."""
+
 from __future__ import annotations
 
 from pathlib import Path

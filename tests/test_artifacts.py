@@ -1,4 +1,5 @@
 """Model store (memory + disk, retrain on change or corruption), personas, and the UI's pure helpers."""
+
 from __future__ import annotations
 
 import json
@@ -23,12 +24,16 @@ def test_store_trains_once_then_serves_from_memory_and_disk(tiny_dataset, tmp_pa
     assert source == "trained" and calls and calls[-1] == 1.0
     path = store.path_for(tiny_dataset, "popularity", {})
     assert (path / "manifest.json").is_file()
-    assert store.fetch(tiny_dataset, "popularity")[0] is model and store.fetch(tiny_dataset, "popularity")[1] == "memory"
+    assert (
+        store.fetch(tiny_dataset, "popularity")[0] is model and store.fetch(tiny_dataset, "popularity")[1] == "memory"
+    )
 
     fresh = ModelStore(tmp_path)  # a new process: nothing in memory, the artifact is on disk
     loaded, source = fresh.fetch(tiny_dataset, "popularity", {"weight_completions": False})
     assert source == "disk", "explicit defaults name the same model as no parameters"
-    assert np.array_equal(loaded.score_histories(tiny_dataset.matrix[:5]), model.score_histories(tiny_dataset.matrix[:5]))
+    assert np.array_equal(
+        loaded.score_histories(tiny_dataset.matrix[:5]), model.score_histories(tiny_dataset.matrix[:5])
+    )
 
 
 def test_store_retrains_when_parameters_or_data_change(tiny_dataset, small_dataset, tmp_path):
@@ -125,9 +130,19 @@ def test_jaccard_and_leaderboard_formatting():
     assert m.loc["a", "b"] == pytest.approx(1 / 3) and m.loc["a", "a"] == 1 and m.loc["c", "a"] == 0
     import pandas as pd
 
-    table = pd.DataFrame({"label": ["P", "Q"], "params": ["", "k=3"], "ndcg@10": [0.2, 0.3],
-                          "ndcg@10_lo": [0.1, 0.25], "ndcg@10_hi": [0.3, 0.35], "rmse": [np.nan, 0.5],
-                          "fit_seconds": [1.0, 2.0], "recommend_ms": [0.1, 0.2], "n_learners": [10, 10]})
+    table = pd.DataFrame(
+        {
+            "label": ["P", "Q"],
+            "params": ["", "k=3"],
+            "ndcg@10": [0.2, 0.3],
+            "ndcg@10_lo": [0.1, 0.25],
+            "ndcg@10_hi": [0.3, 0.35],
+            "rmse": [np.nan, 0.5],
+            "fit_seconds": [1.0, 2.0],
+            "recommend_ms": [0.1, 0.2],
+            "n_learners": [10, 10],
+        }
+    )
     board = results.leaderboard_frame(table, ["ndcg@10", "rmse"], "ndcg@10")
     assert board["Model"].tolist() == ["Q", "P"]
     assert board["ndcg@10"].tolist() == ["0.300 [0.250, 0.350]", "0.200 [0.100, 0.300]"]

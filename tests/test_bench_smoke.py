@@ -3,6 +3,7 @@
 Structure only -- never timings (those depend on the machine). The one numeric check is a behaviour:
 our batched predictions must reproduce Surprise's RMSE on the same split.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,9 @@ def installed() -> set[str]:
 
 def run_bench(script: str, *args: str, timeout: float = 300) -> tuple[str, dict]:
     out = Path(args[args.index("--json") + 1])
-    proc = subprocess.run([sys.executable, str(BENCH / script), *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / script), *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
     assert proc.returncode == 0, f"{script} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     report = json.loads(out.read_text())
     assert report["benchmark"] == script.removesuffix(".py")
@@ -51,8 +53,21 @@ def run_bench(script: str, *args: str, timeout: float = 300) -> tuple[str, dict]
 def test_latency(bench_data, tmp_path, installed):
     models = [m for m in ("popularity", "knn") if m in installed]
     out = tmp_path / "latency.json"
-    stdout, report = run_bench("latency.py", "--data", str(bench_data), "--models", ",".join(models),
-                               "--learners", "15", "--refits", "1", "--warmup", "1", "--json", str(out))
+    stdout, report = run_bench(
+        "latency.py",
+        "--data",
+        str(bench_data),
+        "--models",
+        ",".join(models),
+        "--learners",
+        "15",
+        "--refits",
+        "1",
+        "--warmup",
+        "1",
+        "--json",
+        str(out),
+    )
     rows = {r["model"]: r for r in report["results"]}
     assert list(rows) == models
     for name, r in rows.items():
@@ -68,8 +83,17 @@ def test_vs_surprise(bench_data, tmp_path, installed):
     if not models:
         pytest.skip("no Surprise-based model installed yet")
     out = tmp_path / "vs.json"
-    _, report = run_bench("vs_surprise.py", "--data", str(bench_data), "--models", ",".join(models),
-                          "--user-learners", "150", "--json", str(out))
+    _, report = run_bench(
+        "vs_surprise.py",
+        "--data",
+        str(bench_data),
+        "--models",
+        ",".join(models),
+        "--user-learners",
+        "150",
+        "--json",
+        str(out),
+    )
     rows = {r["model"]: r for r in report["results"]}
     assert list(rows) == models
     for r in rows.values():
@@ -83,8 +107,19 @@ def test_vs_surprise(bench_data, tmp_path, installed):
 
 def test_scale(tmp_path):
     out = tmp_path / "scale.json"
-    stdout, report = run_bench("scale.py", "--learners", "120,240", "--models", "popularity", "--courses", "20",
-                               "--cache", str(tmp_path / "cache"), "--json", str(out))
+    stdout, report = run_bench(
+        "scale.py",
+        "--learners",
+        "120,240",
+        "--models",
+        "popularity",
+        "--courses",
+        "20",
+        "--cache",
+        str(tmp_path / "cache"),
+        "--json",
+        str(out),
+    )
     rows = report["results"]
     assert [(r["learners"], r["model"]) for r in rows] == [(120, "popularity"), (240, "popularity")]
     for r in rows:
@@ -101,8 +136,17 @@ def test_compare_all(bench_data, tmp_path, installed):
     models = [m for m in ("popularity", "knn") if m in installed]
     out = tmp_path / "compare.json"
     # two protocols (one CLI process each) exercise the per-protocol table; four only cost start-up time
-    stdout, report = run_bench("compare_all.py", "--data", str(bench_data), "--models", ",".join(models),
-                               "--split", "new_learners,holdout", "--json", str(out))
+    stdout, report = run_bench(
+        "compare_all.py",
+        "--data",
+        str(bench_data),
+        "--models",
+        ",".join(models),
+        "--split",
+        "new_learners,holdout",
+        "--json",
+        str(out),
+    )
     assert [r["model"] for r in report["results"]] == models
     assert [p["protocol"] for p in report["summary"]["per_protocol"]] == ["new_learners", "holdout"]
     assert isinstance(report["summary"]["holdout_target_met"], bool)  # the issue-14 line for holdout

@@ -1,4 +1,5 @@
 """CLI end to end in subprocesses (generate, compare --json, train, recommend, tune, history) and bad input."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -18,8 +19,14 @@ CHEAP = ("user_profile", "course_similarity")  # fast personalised models, used 
 
 def run(args, cwd, timeout=300):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "recsys", *map(str, args)], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "recsys", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def installed(key: str) -> bool:
@@ -39,8 +46,24 @@ def workdir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def compared(workdir):
     models = ",".join(["popularity", *[m for m in CHEAP if installed(m)]])
-    out = run(["compare", "--data", "data", "--models", models, "--k", "5", "--seed", "0", "--json", "out.json",
-               "--db", "runs.sqlite"], workdir)
+    out = run(
+        [
+            "compare",
+            "--data",
+            "data",
+            "--models",
+            models,
+            "--k",
+            "5",
+            "--seed",
+            "0",
+            "--json",
+            "out.json",
+            "--db",
+            "runs.sqlite",
+        ],
+        workdir,
+    )
     assert out.returncode == 0, out.stderr
     return out, models.split(",")
 
@@ -52,8 +75,18 @@ def test_compare_json(workdir, compared):
     assert payload["dataset"]["counts"]["learners"] == 600 and isinstance(payload["dataset"]["fingerprint"], str)
     assert payload["split"]["name"] == "new_learners" and payload["split"]["seed"] == 0  # the default protocol
     assert [r["model"] for r in payload["results"]] == models
-    keys = ["precision@5", "recall@5", "ndcg@5", "map@5", "hit_rate@5", "coverage@5", "diversity@5", "novelty@5",
-            "rmse", "mae"]
+    keys = [
+        "precision@5",
+        "recall@5",
+        "ndcg@5",
+        "map@5",
+        "hit_rate@5",
+        "coverage@5",
+        "diversity@5",
+        "novelty@5",
+        "rmse",
+        "mae",
+    ]
     for r in payload["results"]:
         assert list(r["metrics"]) == keys
         assert all(isinstance(r["metrics"][k], float) and 0 <= r["metrics"][k] for k in keys[:8])
@@ -68,8 +101,22 @@ def test_compare_json(workdir, compared):
 
 
 def test_compare_is_reproducible_and_recorded(workdir, compared):
-    out = run(["compare", "--data", "data", "--models", "popularity", "--k", "5", "--json", "again.json",
-               "--db", "runs.sqlite"], workdir)
+    out = run(
+        [
+            "compare",
+            "--data",
+            "data",
+            "--models",
+            "popularity",
+            "--k",
+            "5",
+            "--json",
+            "again.json",
+            "--db",
+            "runs.sqlite",
+        ],
+        workdir,
+    )
     assert out.returncode == 0, out.stderr
     first = json.loads((workdir / "out.json").read_text())["results"][0]
     again = json.loads((workdir / "again.json").read_text())["results"][0]
@@ -83,13 +130,39 @@ def test_compare_is_reproducible_and_recorded(workdir, compared):
 
 
 def test_train_then_recommend(workdir):
-    out = run(["train", "--data", "data", "--model", "popularity", "--param", "weight_completions=true",
-               "--out", "models/pop"], workdir)
+    out = run(
+        [
+            "train",
+            "--data",
+            "data",
+            "--model",
+            "popularity",
+            "--param",
+            "weight_completions=true",
+            "--out",
+            "models/pop",
+        ],
+        workdir,
+    )
     assert out.returncode == 0, out.stderr
     assert "models/pop" in out.stdout and (workdir / "models" / "pop" / "manifest.json").is_file()
     courses = __import__("pandas").read_csv(workdir / "data" / "course_genre.csv")["COURSE_ID"].tolist()[:2]
-    out = run(["recommend", "--data", "data", "--model", "popularity", "--model-path", "models/pop",
-               "--courses", ",".join(courses), "--k", "4"], workdir)
+    out = run(
+        [
+            "recommend",
+            "--data",
+            "data",
+            "--model",
+            "popularity",
+            "--model-path",
+            "models/pop",
+            "--courses",
+            ",".join(courses),
+            "--k",
+            "4",
+        ],
+        workdir,
+    )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
     assert lines[0].split() == ["COURSE_ID", "TITLE", "SCORE", "REASON"]
@@ -100,8 +173,24 @@ def test_train_then_recommend(workdir):
 
 
 def test_tune_command(workdir):
-    out = run(["tune", "--data", "data", "--model", "popularity", "--grid", "weight_completions=false,true",
-               "--metric", "recall@5", "--folds", "2", "--db", "runs.sqlite"], workdir)
+    out = run(
+        [
+            "tune",
+            "--data",
+            "data",
+            "--model",
+            "popularity",
+            "--grid",
+            "weight_completions=false,true",
+            "--metric",
+            "recall@5",
+            "--folds",
+            "2",
+            "--db",
+            "runs.sqlite",
+        ],
+        workdir,
+    )
     assert out.returncode == 0, out.stderr
     assert "best: weight_completions=" in out.stdout and "recall@5" in out.stdout
 
@@ -113,21 +202,24 @@ def test_bad_input_in_subprocess_is_one_line(workdir):
     assert "Traceback" not in out.stderr
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["compare", "--models", "nope"], "unknown model 'nope'"),
-    (["compare", "--models", "popularity", "--param", "popularity.alpha=1"], "no parameter 'alpha'"),
-    (["compare", "--models", "popularity", "--param", "popularity.weight_completions=maybe"], "true or false"),
-    (["compare", "--models", "popularity", "--param", "knn.n_neighbours=3"], "not in --models"),
-    (["compare", "--models", "popularity", "--k", "0"], "--k must be"),
-    (["train", "--model", "nope"], "unknown model"),
-    (["train", "--model", "popularity", "--param", "weight_completions"], "NAME=VALUE"),
-    (["tune", "--model", "popularity", "--metric", "auc@5"], "unknown metric"),
-    (["tune", "--model", "popularity", "--grid", "weight_completions=maybe"], "true or false"),
-    (["tune", "--model", "popularity", "--grid", "alpha=1,2"], "no parameter 'alpha'"),
-    (["recommend", "--model", "popularity", "--courses", "NOPE123"], "unknown course id"),
-    (["recommend", "--model", "popularity", "--courses", " , "], "at least one course"),
-    (["history", "--limit", "0"], "--limit"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["compare", "--models", "nope"], "unknown model 'nope'"),
+        (["compare", "--models", "popularity", "--param", "popularity.alpha=1"], "no parameter 'alpha'"),
+        (["compare", "--models", "popularity", "--param", "popularity.weight_completions=maybe"], "true or false"),
+        (["compare", "--models", "popularity", "--param", "knn.n_neighbours=3"], "not in --models"),
+        (["compare", "--models", "popularity", "--k", "0"], "--k must be"),
+        (["train", "--model", "nope"], "unknown model"),
+        (["train", "--model", "popularity", "--param", "weight_completions"], "NAME=VALUE"),
+        (["tune", "--model", "popularity", "--metric", "auc@5"], "unknown metric"),
+        (["tune", "--model", "popularity", "--grid", "weight_completions=maybe"], "true or false"),
+        (["tune", "--model", "popularity", "--grid", "alpha=1,2"], "no parameter 'alpha'"),
+        (["recommend", "--model", "popularity", "--courses", "NOPE123"], "unknown course id"),
+        (["recommend", "--model", "popularity", "--courses", " , "], "at least one course"),
+        (["history", "--limit", "0"], "--limit"),
+    ],
+)
 def test_bad_input_exit_2(argv, message, workdir, capsys, monkeypatch):
     monkeypatch.chdir(workdir)
     extra = ["--data", "data"] if argv[0] != "history" else ["--db", "runs.sqlite"]

@@ -3,6 +3,7 @@
 Both default to the new_learners protocol; the page's run (ExperimentResult.to_json) must equal the CLI's --json
 in every metric, interval, product KPI, segment and comparison with the best model.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,10 +32,26 @@ def _without_timings(payload: dict) -> list[dict]:
 
 
 def test_cli_and_compare_page_agree(env):
-    out = subprocess.run([sys.executable, "-m", "recsys", "compare", "--data", str(env / "data"), "--models",
-                          ",".join(MODELS), "--json", str(env / "cli.json"), "--no-history"],
-                         cwd=env, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "recsys",
+            "compare",
+            "--data",
+            str(env / "data"),
+            "--models",
+            ",".join(MODELS),
+            "--json",
+            str(env / "cli.json"),
+            "--no-history",
+        ],
+        cwd=env,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     cli = json.loads((env / "cli.json").read_text())
     assert cli["split"]["name"] == "new_learners"  # the default protocol

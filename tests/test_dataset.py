@@ -1,4 +1,5 @@
 """`Dataset` properties, checked against independent pandas computations on loaded data."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,9 +12,15 @@ from recsys.data import Dataset
 
 def _catalogue(n: int = 6) -> tuple[pd.DataFrame, list[str]]:
     genres = ["Python", "Database"]
-    courses = pd.DataFrame({"COURSE_ID": [f"C{i}" for i in range(n)], "TITLE": [f"course {i}" for i in range(n)],
-                            "DESCRIPTION": "", "Python": [i % 2 for i in range(n)],
-                            "Database": [int(i % 3 == 0) for i in range(n)]})
+    courses = pd.DataFrame(
+        {
+            "COURSE_ID": [f"C{i}" for i in range(n)],
+            "TITLE": [f"course {i}" for i in range(n)],
+            "DESCRIPTION": "",
+            "Python": [i % 2 for i in range(n)],
+            "Database": [int(i % 3 == 0) for i in range(n)],
+        }
+    )
     return courses, genres
 
 
@@ -21,8 +28,13 @@ def _catalogue(n: int = 6) -> tuple[pd.DataFrame, list[str]]:
 def str_dataset() -> Dataset:
     """String learner ids, an unrated course (C5), ratings in file order not sorted."""
     courses, genres = _catalogue()
-    ratings = pd.DataFrame({"user": ["u9", "u2", "u9", "u10", "u2"], "item": ["C3", "C0", "C1", "C0", "C4"],
-                            "rating": [3.0, 2.0, 2.0, 3.0, 3.0]})
+    ratings = pd.DataFrame(
+        {
+            "user": ["u9", "u2", "u9", "u10", "u2"],
+            "item": ["C3", "C0", "C1", "C0", "C4"],
+            "rating": [3.0, 2.0, 2.0, 3.0, 3.0],
+        }
+    )
     return Dataset(ratings, courses, genres, name="s")
 
 

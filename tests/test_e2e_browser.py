@@ -5,6 +5,7 @@ the duration slider from the keyboard, gives a thumbs down, and runs a small com
 condition (a script run that started and finished, an element with a test id), never a fixed sleep. Screenshots go to tests/screenshots/ (git-ignored) for a human to look
 at. Skips with a reason when chromium or playwright is missing (never downloads a browser).
 """
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "tests" / "screenshots"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 pytestmark = pytest.mark.browser
 
@@ -57,14 +65,36 @@ def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("e2e")
     generate_dataset(base / "data", seed=3, n_learners=800, n_courses=40)
     port = _free_port()
-    env = {**os.environ, "RECSYS_DATA_DIR": str(base / "data"), "RECSYS_ARTIFACTS_DIR": str(base / "artifacts"),
-           "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {
+        **os.environ,
+        "RECSYS_DATA_DIR": str(base / "data"),
+        "RECSYS_ARTIFACTS_DIR": str(base / "artifacts"),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
     log = open(base / "server.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],  # files edited meanwhile never reload modules mid-test
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],  # files edited meanwhile never reload modules mid-test
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc)
@@ -131,7 +161,8 @@ _FOCUSED_KEY = """() => {
 def _level_cells(page):
     """The Level cells of the recommendation rows (markdown paragraphs holding just a level name)."""
     return page.locator("[data-testid='stColumn'] [data-testid='stMarkdownContainer'] p").filter(
-        has_text=re.compile(r"^(Beginner|Intermediate|Advanced)$"))
+        has_text=re.compile(r"^(Beginner|Intermediate|Advanced)$")
+    )
 
 
 def _picked_count(page) -> int:
@@ -144,8 +175,11 @@ def _recommended_ids(page) -> list[str]:
     """Course ids of the shown recommendations, in rank order (from the thumbs-down buttons' keys)."""
     ids = []
     for element in page.locator("[class*='st-key-rec_down_']").all():
-        ids += [c.removeprefix("st-key-rec_down_") for c in (element.get_attribute("class") or "").split()
-                if c.startswith("st-key-rec_down_")]
+        ids += [
+            c.removeprefix("st-key-rec_down_")
+            for c in (element.get_attribute("class") or "").split()
+            if c.startswith("st-key-rec_down_")
+        ]
     return ids
 
 
@@ -210,8 +244,11 @@ def test_learner_flow_and_comparison(server, tmp_path):
             cells = _level_cells(page)
             assert "Intermediate" in cells.all_inner_texts()
             for height, line in cells.evaluate_all(
-                    "els => els.map(e => [e.getBoundingClientRect().height, parseFloat(getComputedStyle(e).lineHeight)])"):
-                assert height < 1.5 * line, f"a level name wraps onto two lines ({height:.0f} px for {line:.0f} px lines)"
+                "els => els.map(e => [e.getBoundingClientRect().height, parseFloat(getComputedStyle(e).lineHeight)])"
+            ):
+                assert height < 1.5 * line, (
+                    f"a level name wraps onto two lines ({height:.0f} px for {line:.0f} px lines)"
+                )
 
             # The duration slider keeps keyboard focus across the reruns its changes cause.
             handle = page.locator(".st-key-rec_f_hours input[type='range']")
@@ -235,23 +272,36 @@ def test_learner_flow_and_comparison(server, tmp_path):
             _rerun(page, lambda: page.get_by_role("button", name="Run comparison").click(), timeout=90_000)
             page.wait_for_selector(".st-key-cmp_leaderboard [data-testid='stDataFrame']", timeout=90_000)
             _settle(page, 90_000)
-            problems = page.locator("[data-testid='stException'], [data-testid='stAlertContentError']").all_inner_texts()
+            problems = page.locator(
+                "[data-testid='stException'], [data-testid='stAlertContentError']"
+            ).all_inner_texts()
             _shot(page, "04_compare")
             assert page.get_by_text("Paired test").is_visible(), f"no paired test; errors on the page: {problems}"
             # The leaderboard's main metrics fit the 1400 px window: no horizontal scrolling.
             width, visible = page.locator(".st-key-cmp_leaderboard [data-testid='stDataFrame']").evaluate(
-                "el => { const s = el.querySelector('.dvn-scroller') || el; return [s.scrollWidth, s.clientWidth]; }")
+                "el => { const s = el.querySelector('.dvn-scroller') || el; return [s.scrollWidth, s.clientWidth]; }"
+            )
             assert width <= visible + 1, f"the leaderboard scrolls sideways ({width} px in {visible} px)"
             # The timing chart's panel titles are not cut, and no blank gap is left under the metric chart.
             page.wait_for_selector(".st-key-cmp_times .main-svg", timeout=30_000)
             for title, left, right in page.locator(".st-key-cmp_times").evaluate(
-                    """el => { const r = el.getBoundingClientRect();
+                """el => { const r = el.getBoundingClientRect();
                         return [...el.querySelectorAll('.annotation-text, .gtitle')].map(t => {
-                            const b = t.getBoundingClientRect(); return [t.textContent, b.left - r.left, r.right - b.right]; }); }"""):
+                            const b = t.getBoundingClientRect(); return [t.textContent, b.left - r.left, r.right - b.right]; }); }"""
+            ):
                 assert left >= -1 and right >= -1, f"chart title cut: {title!r}"
             bars = page.locator(".st-key-cmp_bars").bounding_box()
             below = page.locator(".st-key-cmp_times").bounding_box()
             assert below["y"] - (bars["y"] + bars["height"]) < 60, "blank gap under the metric chart"
+
+            # A learner story: a learning path for the default career goal, as a timeline and a step table.
+            _rerun(page, lambda: page.get_by_role("link", name="Learning path").first.click())
+            _rerun(page, lambda: page.get_by_role("button", name="Build my path").click(), timeout=120_000)
+            page.wait_for_selector(".st-key-lp_timeline .main-svg", timeout=120_000)
+            _settle(page, 60_000)
+            _shot(page, "05_learning_path")
+            assert page.get_by_text("Your path:").first.is_visible()
+            assert page.locator("[data-testid='stMain'] [data-testid='stDataFrame']").count() >= 1, "no step table"
             assert not errors, f"JavaScript errors in the page: {errors}"
             assert page.locator("[data-testid='stException']").count() == 0
         finally:

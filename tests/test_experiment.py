@@ -1,4 +1,5 @@
 """Experiment and tuning on a generated dataset: real fits, the new-learner path, determinism, JSON."""
+
 from __future__ import annotations
 
 import json
@@ -59,9 +60,19 @@ class LeastPopularRecommender(Recommender):
 
 @pytest.fixture(scope="module")
 def result(small_dataset):
-    exp = Experiment(small_dataset, "holdout", ["popularity", ("popularity", {"weight_completions": True}),
-                                                CooccurrenceRecommender(), LeastPopularRecommender()],
-                     k=10, seed=0, n_resamples=300)
+    exp = Experiment(
+        small_dataset,
+        "holdout",
+        [
+            "popularity",
+            ("popularity", {"weight_completions": True}),
+            CooccurrenceRecommender(),
+            LeastPopularRecommender(),
+        ],
+        k=10,
+        seed=0,
+        n_resamples=300,
+    )
     return exp.run()
 
 
@@ -122,9 +133,19 @@ def test_learning_curve_and_progress(small_dataset):
 
 
 def test_same_seed_same_numbers(small_dataset, result):
-    again = Experiment(small_dataset, "holdout", ["popularity", ("popularity", {"weight_completions": True}),
-                                                  CooccurrenceRecommender(), LeastPopularRecommender()],
-                       k=10, seed=0, n_resamples=300).run()
+    again = Experiment(
+        small_dataset,
+        "holdout",
+        [
+            "popularity",
+            ("popularity", {"weight_completions": True}),
+            CooccurrenceRecommender(),
+            LeastPopularRecommender(),
+        ],
+        k=10,
+        seed=0,
+        n_resamples=300,
+    ).run()
     timing = ["fit_seconds", "recommend_ms"]
     pd.testing.assert_frame_equal(result.table.drop(columns=timing), again.table.drop(columns=timing))
     other = Experiment(small_dataset, "holdout", ["popularity"], k=10, seed=1, n_resamples=300).run()
@@ -136,8 +157,18 @@ def test_to_json_format(result):
     assert set(payload) == {"dataset", "split", "results"}
     assert {"name", "fingerprint", "counts"} <= set(payload["dataset"])
     assert payload["split"]["name"] == "holdout" and payload["split"]["k"] == 10
-    keys = ["precision@10", "recall@10", "ndcg@10", "map@10", "hit_rate@10", "coverage@10", "diversity@10",
-            "novelty@10", "rmse", "mae"]
+    keys = [
+        "precision@10",
+        "recall@10",
+        "ndcg@10",
+        "map@10",
+        "hit_rate@10",
+        "coverage@10",
+        "diversity@10",
+        "novelty@10",
+        "rmse",
+        "mae",
+    ]
     for entry in payload["results"]:
         assert list(entry["metrics"]) == keys
         assert entry["metrics"]["rmse"] is None and entry["metrics"]["mae"] is None
@@ -150,8 +181,9 @@ def test_to_json_format(result):
 
 
 def test_ratio_split_skips_learners_without_history(small_dataset):
-    res = Experiment(small_dataset, "ratio", ["popularity"], k=10, seed=0, split_params={"test_size": 0.3},
-                     n_resamples=0).run()
+    res = Experiment(
+        small_dataset, "ratio", ["popularity"], k=10, seed=0, split_params={"test_size": 0.3}, n_resamples=0
+    ).run()
     split = res.split
     assert split["skipped_test_learners"] == split["test_learners_without_train_history"] > 0
     assert split["evaluated_learners"] + split["skipped_test_learners"] == split["test_learners"]
@@ -163,7 +195,9 @@ def test_rating_model_reports_rmse(small_dataset):
     d = res.details["knn"]
     split = holdout_split(small_dataset, seed=0)
     assert len(d.errors) == len(split.test) == len(d.predictions)
-    assert d.metrics["rmse"] == pytest.approx(np.sqrt(np.mean((d.predictions["predicted"] - d.predictions["actual"]) ** 2)))
+    assert d.metrics["rmse"] == pytest.approx(
+        np.sqrt(np.mean((d.predictions["predicted"] - d.predictions["actual"]) ** 2))
+    )
     assert d.metrics["mae"] == pytest.approx(np.mean(np.abs(d.errors)))
     assert d.ci["rmse"][0] <= d.metrics["rmse"] <= d.ci["rmse"][1]
     assert res.to_json()["results"][0]["metrics"]["rmse"] == pytest.approx(d.metrics["rmse"])
@@ -213,16 +247,19 @@ def test_tune_default_grid_and_random_search(small_dataset):
     assert len(res.table) == 1
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"model_key": "nope"}, "unknown model"),
-    ({"grid": {"alpha": [1]}}, "no parameter"),
-    ({"grid": {"weight_completions": ["maybe"]}}, "true or false"),
-    ({"grid": {"weight_completions": []}}, "empty"),
-    ({"metric": "auc@10"}, "unknown metric"),
-    ({"metric": "rmse"}, "rating model"),
-    ({"search": "bayes"}, "unknown search"),
-    ({"folds": 1}, "folds"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"model_key": "nope"}, "unknown model"),
+        ({"grid": {"alpha": [1]}}, "no parameter"),
+        ({"grid": {"weight_completions": ["maybe"]}}, "true or false"),
+        ({"grid": {"weight_completions": []}}, "empty"),
+        ({"metric": "auc@10"}, "unknown metric"),
+        ({"metric": "rmse"}, "rating model"),
+        ({"search": "bayes"}, "unknown search"),
+        ({"folds": 1}, "folds"),
+    ],
+)
 def test_tune_validates(small_dataset, kwargs, message):
     args = {"model_key": "popularity", "grid": {"weight_completions": [False, True]}, **kwargs}
     with pytest.raises(ValueError, match=message):
@@ -240,7 +277,6 @@ def test_tune_numeric_grid_on_a_real_model(small_dataset):
 
 def test_experiment_seed_reaches_seeded_models():
     from recsys.evaluation import resolve_models
-    from recsys.models import REGISTRY
 
     seeded = ["clustering", "neural"]
     if not seeded:
@@ -265,9 +301,14 @@ class NoColdStartRecommender(CooccurrenceRecommender):
 
 @pytest.fixture(scope="module")
 def new_learner_result(small_dataset):
-    return Experiment(small_dataset, "new_learners", ["popularity", CooccurrenceRecommender(),
-                                                      LeastPopularRecommender(), "knn"],
-                      k=10, seed=0, n_resamples=200).run()
+    return Experiment(
+        small_dataset,
+        "new_learners",
+        ["popularity", CooccurrenceRecommender(), LeastPopularRecommender(), "knn"],
+        k=10,
+        seed=0,
+        n_resamples=200,
+    ).run()
 
 
 def test_new_learners_scored_like_the_recommend_page(new_learner_result, small_dataset):
@@ -292,8 +333,12 @@ def test_kpis_segments_and_vs_best_in_results(new_learner_result, small_dataset)
     res = new_learner_result
     kpis = res.kpi_table.set_index("name")
     for name, d in res.details.items():  # KPIs of each model's own lists, training enrolments, catalogue levels
-        expected = M.product_kpis(d.top, M.enrolments(d.model.train_matrix_), small_dataset.genre_matrix,
-                                  small_dataset.courses["LEVEL"].to_numpy())
+        expected = M.product_kpis(
+            d.top,
+            M.enrolments(d.model.train_matrix_),
+            small_dataset.genre_matrix,
+            small_dataset.courses["LEVEL"].to_numpy(),
+        )
         assert kpis.loc[name, list(expected)].to_dict() == pytest.approx(expected)
     seg = res.segment_table
     activity = seg[(seg["name"] == "popularity") & (seg["kind"] == "activity")]
@@ -303,7 +348,9 @@ def test_kpis_segments_and_vs_best_in_results(new_learner_result, small_dataset)
     ndcg = vs[vs["metric"] == "ndcg@10"].set_index("name")
     best = ndcg["best"].iloc[0]
     assert ndcg.loc[best, "mean"] == pytest.approx(res.table["ndcg@10"].max()) and ndcg.loc[best, "tied_with_best"]
-    assert ndcg.loc["least_popular", "mean_diff"] == pytest.approx(ndcg.loc["least_popular", "mean"] - ndcg.loc[best, "mean"])
+    assert ndcg.loc["least_popular", "mean_diff"] == pytest.approx(
+        ndcg.loc["least_popular", "mean"] - ndcg.loc[best, "mean"]
+    )
     assert not ndcg.loc["least_popular", "tied_with_best"] and ndcg.loc["least_popular", "p_holm"] < 0.05
     payload = json.loads(json.dumps(res.to_json(), allow_nan=False))
     assert set(payload) == {"dataset", "split", "results"}
@@ -314,17 +361,29 @@ def test_kpis_segments_and_vs_best_in_results(new_learner_result, small_dataset)
 
 
 def test_same_seed_same_comparison(small_dataset, new_learner_result):
-    again = Experiment(small_dataset, "new_learners", ["popularity", CooccurrenceRecommender(),
-                                                       LeastPopularRecommender(), "knn"],
-                       k=10, seed=0, n_resamples=200).run()
+    again = Experiment(
+        small_dataset,
+        "new_learners",
+        ["popularity", CooccurrenceRecommender(), LeastPopularRecommender(), "knn"],
+        k=10,
+        seed=0,
+        n_resamples=200,
+    ).run()
     pd.testing.assert_frame_equal(again.vs_best(), new_learner_result.vs_best())
     pd.testing.assert_frame_equal(again.kpi_table, new_learner_result.kpi_table)
     pd.testing.assert_frame_equal(again.segment_table, new_learner_result.segment_table)
 
 
 def test_new_courses_report_models_that_cannot_recommend_them(small_dataset):
-    res = Experiment(small_dataset, "new_courses", [NoColdStartRecommender(), ("course_similarity", {})],
-                     k=10, seed=0, n_resamples=0, pairs="all").run()
+    res = Experiment(
+        small_dataset,
+        "new_courses",
+        [NoColdStartRecommender(), ("course_similarity", {})],
+        k=10,
+        seed=0,
+        n_resamples=0,
+        pairs="all",
+    ).run()
     blind, content = res.details["no_cold_start"].new_courses, res.details["course_similarity"].new_courses
     assert blind["can_recommend"] is False and blind["note"] == "cannot recommend new courses"
     assert blind["reach"] == 0 and res.details["no_cold_start"].metrics["recall@10"] == 0

@@ -1,5 +1,6 @@
 """The feedback log: appended by the Recommend page's thumbs, survives restarts and concurrent writers, and the
 admin panel's counts are the log's counts."""
+
 from __future__ import annotations
 
 import csv
@@ -31,11 +32,20 @@ def test_log_survives_a_restart_and_counts_per_model(tmp_path):
     _fill(first, s1, "knn", 6)
     _fill(first, s2, "popularity", 3)
     del first
-    again = FeedbackLog(path)                      # a new process / server start opens the same file
+    again = FeedbackLog(path)  # a new process / server start opens the same file
     votes = again.votes()
     assert len(votes) == 9 and set(votes["session_id"]) == {s1, s2}
-    assert list(votes.columns) == ["id", "session_id", "ts", "model_key", "params_hash", "dataset", "course_id",
-                                   "vote", "rank"]
+    assert list(votes.columns) == [
+        "id",
+        "session_id",
+        "ts",
+        "model_key",
+        "params_hash",
+        "dataset",
+        "course_id",
+        "vote",
+        "rank",
+    ]
     with sqlite3.connect(path) as con:
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     per_model = again.per_model().set_index("model_key")
@@ -67,10 +77,18 @@ def test_delete_this_sessions_feedback(tmp_path):
 def test_csv_export_neutralizes_formulas(tmp_path):
     log = FeedbackLog(tmp_path / "f.sqlite")
     s = new_session_id()
-    for course in ("=HYPERLINK(\"x\")", "+1", "-2", "@SUM(A1)", "\tX", "\rY", "PY0101EN"):
+    for course in ('=HYPERLINK("x")', "+1", "-2", "@SUM(A1)", "\tX", "\rY", "PY0101EN"):
         log.record_vote(s, "knn", "h", course, "down", rank=3)
     rows = list(csv.DictReader(io.StringIO(log.export_csv())))
-    assert [r["course_id"] for r in rows] == ["'=HYPERLINK(\"x\")", "'+1", "'-2", "'@SUM(A1)", "'\tX", "'\rY", "PY0101EN"]
+    assert [r["course_id"] for r in rows] == [
+        '\'=HYPERLINK("x")',
+        "'+1",
+        "'-2",
+        "'@SUM(A1)",
+        "'\tX",
+        "'\rY",
+        "PY0101EN",
+    ]
     assert rows[0]["rank"] == "3" and rows[0]["vote"] == "down"
     assert neutralize(-1) == -1 and neutralize("ok") == "ok"
 
@@ -83,7 +101,7 @@ def _writer(path: str, session: str, n: int) -> None:
 
 def test_concurrent_sessions_lose_nothing(tmp_path):
     path = tmp_path / "f.sqlite"
-    FeedbackLog(path).per_model()          # create the file once (WAL)
+    FeedbackLog(path).per_model()  # create the file once (WAL)
     sessions = [new_session_id() for _ in range(6)]
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_writer, args=(str(path), s, 40)) for s in sessions[:3]]

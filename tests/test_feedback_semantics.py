@@ -4,6 +4,7 @@ A liked course is positive evidence (reasons say "liked", not "took"); a dislike
 never counts as taken, and the courses closest to it -- by the model's own `course_closeness` -- move down.
 Parametrized over MODEL_KEYS, so a model added to the registry is covered without editing this file.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -53,8 +54,9 @@ def test_dislike_removes_the_course_and_pushes_its_neighbours_down(fitted, tiny_
     assert not any(f"you took {titles[disliked]}" in r for r in after.REASON), key
     # (c) its five nearest courses (by this model's closeness), among the courses still rankable, do not rise
     closeness = np.asarray(model.course_closeness(np.array([c])), dtype=np.float64)[0]
-    candidates = [i for i in np.argsort(-closeness, kind="stable")
-                  if i != c and str(model.item_index_[i]) not in set(history)]
+    candidates = [
+        i for i in np.argsort(-closeness, kind="stable") if i != c and str(model.item_index_[i]) not in set(history)
+    ]
     nearest = [str(model.item_index_[i]) for i in candidates[:5]]
     reference = model.recommend(history, k=n, exclude=[disliked])  # same ranking with c only hidden
     moved = _ranks(after, nearest).mean() - _ranks(reference, nearest).mean()

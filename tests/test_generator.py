@@ -1,4 +1,5 @@
 """The built-in dataset generator: valid IBM-format files, lab-like shape and a learnable signal."""
+
 from __future__ import annotations
 
 import re
@@ -61,7 +62,7 @@ def test_small_sizes_write_valid_files(small):
     assert list(t["courses_bows.csv"].columns) == ["doc_index", "doc_id", "token", "bow"]
 
     ratings, genre = t["ratings.csv"], t["course_genre.csv"]
-    assert ratings["user"].nunique() == n_learners == summary["learners"]   # every learner has a rating
+    assert ratings["user"].nunique() == n_learners == summary["learners"]  # every learner has a rating
     assert len(ratings) == summary["ratings"] and len(genre) == n_courses == summary["courses"]
     assert not ratings.duplicated(["user", "item"]).any()
     assert ratings["item"].isin(genre["COURSE_ID"]).all()
@@ -112,7 +113,7 @@ def test_bows_count_title_and_description_tokens(default_tables):
         doc = bows[bows["doc_index"] == i].set_index("token")["bow"]
         for token, count in doc.items():
             assert words.count(token) == count
-        assert "the" not in doc.index and "and" not in doc.index      # stop words dropped
+        assert "the" not in doc.index and "and" not in doc.index  # stop words dropped
 
 
 def test_text_reflects_genre_and_level(default_tables):
@@ -156,8 +157,9 @@ def test_regenerating_into_a_folder_replaces_files(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(FILES + (BEHAVIOUR_FILE,))
 
 
-@pytest.mark.parametrize("kwargs, word", [({"n_learners": 0}, "n_learners"), ({"n_courses": 13}, "n_courses"),
-                                           ({"seed": -1}, "seed")])
+@pytest.mark.parametrize(
+    "kwargs, word", [({"n_learners": 0}, "n_learners"), ({"n_courses": 13}, "n_courses"), ({"seed": -1}, "seed")]
+)
 def test_bad_sizes_raise_clear_errors(tmp_path, kwargs, word):
     with pytest.raises(ValueError, match=word):
         generate_dataset(tmp_path / "x", **kwargs)
@@ -182,7 +184,7 @@ def test_default_size_matches_lab_shape(default_dir, default_tables):
 def test_level_progression_almost_always_holds(default_tables):
     """A learner who took an advanced course almost always took a beginner course of its genre."""
     x, level, flags = _matrix(default_tables)
-    took_beginner_genre = (x[:, level == 0] @ flags[level == 0]) > 0          # learners x genres
+    took_beginner_genre = (x[:, level == 0] @ flags[level == 0]) > 0  # learners x genres
     coo = x.tocoo()
     adv = level[coo.col] == 2
     assert adv.sum() > 2000, "advanced courses are taken often enough to measure"
@@ -228,6 +230,7 @@ def test_personal_scorer_beats_popularity_clearly(default_tables):
 
 def test_generated_folder_loads(small):
     from recsys.data import loader
+
     n_learners, n_courses, out, summary = small
     ds = loader.load_dataset(out)
     assert ds.n_users == n_learners and ds.n_items == n_courses and len(ds.ratings) == summary["ratings"]

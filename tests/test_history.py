@@ -1,4 +1,5 @@
 """Run history: runs persist across processes, list newest first, load whole, concurrent writers."""
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def experiment_result(small_dataset):
-    return Experiment(small_dataset, "holdout", ["popularity", ("popularity", {"weight_completions": True})],
-                      k=5, seed=0, n_resamples=100).run()
+    return Experiment(
+        small_dataset,
+        "holdout",
+        ["popularity", ("popularity", {"weight_completions": True})],
+        k=5,
+        seed=0,
+        n_resamples=100,
+    ).run()
 
 
 def test_record_list_and_load(tmp_path, experiment_result, small_dataset):
@@ -90,13 +97,20 @@ def test_history_persists_across_processes(tmp_path, small_data_dir):
         "r = Experiment(ds, 'holdout', ['popularity'], k=5, n_resamples=50, history=RunHistory(sys.argv[2])).run()\n"
         "print(r.run_id, r.table.loc[0, 'ndcg@5'])\n"
     )
-    out = subprocess.run([sys.executable, "-c", write, str(small_data_dir), str(db)], capture_output=True,
-                         text=True, env=env, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", write, str(small_data_dir), str(db)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     run_id, ndcg = out.stdout.split()
-    read = ("import sys\nfrom recsys.evaluation import RunHistory\n"
-            "h = RunHistory(sys.argv[1])\nr = h.list_runs()\n"
-            "print(len(r), r.loc[0, 'id'], h.load_run(int(r.loc[0, 'id']))['results'][0]['metrics']['ndcg@5'])\n")
+    read = (
+        "import sys\nfrom recsys.evaluation import RunHistory\n"
+        "h = RunHistory(sys.argv[1])\nr = h.list_runs()\n"
+        "print(len(r), r.loc[0, 'id'], h.load_run(int(r.loc[0, 'id']))['results'][0]['metrics']['ndcg@5'])\n"
+    )
     out = subprocess.run([sys.executable, "-c", read, str(db)], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr
     count, listed_id, stored = out.stdout.split()
@@ -106,8 +120,14 @@ def test_history_persists_across_processes(tmp_path, small_data_dir):
 def test_history_stores_new_fields_and_filters_on_protocol(tmp_path, small_dataset, experiment_result):
     history = RunHistory(tmp_path / "runs.sqlite")
     holdout_id = history.record_experiment(experiment_result)
-    new = Experiment(small_dataset, "new_learners", ["popularity", ("popularity", {"weight_completions": True})],
-                     k=5, seed=0, n_resamples=50).run()
+    new = Experiment(
+        small_dataset,
+        "new_learners",
+        ["popularity", ("popularity", {"weight_completions": True})],
+        k=5,
+        seed=0,
+        n_resamples=50,
+    ).run()
     new_id = history.record_experiment(new)
     runs = history.list_runs()
     assert list(runs["protocol"]) == ["new_learners", "holdout"]
@@ -115,7 +135,12 @@ def test_history_stores_new_fields_and_filters_on_protocol(tmp_path, small_datas
     assert list(history.list_runs(kind="compare", protocol="holdout")["id"]) == [holdout_id]
     assert history.list_runs(protocol="new_courses").empty
     stored = history.load_run(new_id)
-    assert stored["split"]["name"] == "new_learners" and stored["split"]["activity_segments"] == ["1", "2-3", "4-10", ">10"]
+    assert stored["split"]["name"] == "new_learners" and stored["split"]["activity_segments"] == [
+        "1",
+        "2-3",
+        "4-10",
+        ">10",
+    ]
     entry = stored["results"][0]
     assert entry["kpis"]["niche_share@5"] == pytest.approx(new.details["popularity"].kpis["niche_share@5"])
     assert {"best", "p_holm", "tied_with_best", "effect_size"} <= set(entry["vs_best"]["ndcg@5"])

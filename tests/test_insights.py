@@ -1,6 +1,7 @@
 """Course insights: exposure equals what `recommend_user` lists, catalogue exposure and segments add up, a new
 course is placed through its content without retraining (a clone of an existing course scores as that course),
 models without content say they cannot place it, and the CLI prints the library's numbers."""
+
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from recsys.insights import (ExposureStudy, assumed_enrolments, check_new_course, course_report, sample_learners)
+from recsys.insights import ExposureStudy, assumed_enrolments, check_new_course, course_report, sample_learners
 from recsys.models import make_model
 
 CONTENT = ("user_profile", "course_similarity", "clustering", "clustering_pca")
@@ -28,8 +29,13 @@ def study(small_dataset, models):
 
 def _course(ds, j: int) -> dict:
     row = ds.courses.iloc[j]
-    return {"title": row["TITLE"], "description": row["DESCRIPTION"], "level": row["LEVEL"],
-            "genres": [g for g in ds.genres if row[g] > 0], "hours": row["DURATION_HOURS"]}
+    return {
+        "title": row["TITLE"],
+        "description": row["DESCRIPTION"],
+        "level": row["LEVEL"],
+        "genres": [g for g in ds.genres if row[g] > 0],
+        "hours": row["DURATION_HOURS"],
+    }
 
 
 def test_sample_is_seeded(small_dataset):
@@ -67,8 +73,10 @@ def test_course_report_adds_up(small_dataset, study):
             assert sum(s["learners"] for s in m["segments"][by]) == 300
         assert sum(b["learners"] for b in m["rank"]["bins"]) == m["rank"]["ranked_learners"]
         assert sum(b["learners"] for b in m["rank"]["bins"][:4]) == m["shown"], "ranks 1-10 are the shown ones"
-    assert report["models"]["popularity"]["exposure"] != report["models"]["user_profile"]["exposure"] or \
-        report["models"]["knn"]["exposure"] != report["models"]["user_profile"]["exposure"]
+    assert (
+        report["models"]["popularity"]["exposure"] != report["models"]["user_profile"]["exposure"]
+        or report["models"]["knn"]["exposure"] != report["models"]["user_profile"]["exposure"]
+    )
     with pytest.raises(ValueError, match="unknown course id"):
         study.course_report("NOPE")
 
@@ -79,8 +87,9 @@ def test_catalogue_exposure(study):
         assert curve["share"].is_monotonic_decreasing
         assert curve["share"].sum() == pytest.approx(e.in_top.sum(axis=1).mean()), "shares add up to list length"
     summary = {s["model"]: s for s in study.catalogue_summary()}
-    assert summary["popularity"]["courses_shown"] < summary["knn"]["courses_shown"], \
+    assert summary["popularity"]["courses_shown"] < summary["knn"]["courses_shown"], (
         "popularity shows fewer distinct courses than a personal model"
+    )
     assert 0 <= summary["popularity"]["gini"] <= 1 and summary["popularity"]["gini"] > summary["knn"]["gini"]
 
 
@@ -105,8 +114,12 @@ def test_new_course_follows_its_content(small_dataset, models, key):
     genre = ds.genres[int(np.argmax(ds.courses[ds.genres].sum().to_numpy()))]
     rows = ds.matrix[:600]
     sources = np.flatnonzero(ds.courses[genre].to_numpy() > 0)[:3]
-    course = {"title": " ".join(ds.courses["TITLE"].iloc[sources]), "genres": [genre], "level": "Beginner",
-              "description": ""}
+    course = {
+        "title": " ".join(ds.courses["TITLE"].iloc[sources]),
+        "genres": [genre],
+        "level": "Beginner",
+        "description": "",
+    }
     if key == "course_similarity":
         related = np.asarray(rows[:, sources].sum(axis=1)).ravel() > 0
     else:
@@ -130,12 +143,14 @@ def test_new_course_report(small_dataset, study):
         m = report["models"][key]
         assert m["placeable"] and sum(s["shown"] for s in m["segments"]["main_genre"]) == m["shown"]
     other = study.new_course_report({**course, "genres": [counts.index[-1]]}, assumed_enrolments(ds, "p90"))
-    assert any(other["models"][k]["rank"]["median"] != report["models"][k]["rank"]["median"] for k in CONTENT), \
+    assert any(other["models"][k]["rank"]["median"] != report["models"][k]["rank"]["median"] for k in CONTENT), (
         "editing the genres changes where the course lands"
+    )
     launch = study.new_course_report(course, 0)
     for key in ("user_profile", "course_similarity"):
-        assert launch["models"][key]["rank"]["median"] >= report["models"][key]["rank"]["median"], \
+        assert launch["models"][key]["rank"]["median"] >= report["models"][key]["rank"]["median"], (
             "no enrolments yet ranks the course lower than a well-attended one"
+        )
 
 
 def test_check_new_course_messages(small_dataset):
@@ -155,20 +170,46 @@ def test_cli_prints_the_library_numbers(small_data_dir, small_dataset, tmp_path,
 
     ds = small_dataset
     course = str(ds.item_ids[9])
-    base = ["--data", str(small_data_dir), "--models", "popularity,user_profile", "--learners", "250", "--seed", "7",
-            "--models-dir", str(tmp_path / "models")]
+    base = [
+        "--data",
+        str(small_data_dir),
+        "--models",
+        "popularity,user_profile",
+        "--learners",
+        "250",
+        "--seed",
+        "7",
+        "--models-dir",
+        str(tmp_path / "models"),
+    ]
     assert cli.main(["course-report", "--course", course, *base]) == 0
     printed = json.loads(capsys.readouterr().out)
     store = ModelStore(tmp_path / "models")
     fitted = [store.get_or_train(ds, k, {}) for k in ("popularity", "user_profile")]
     expected = course_report(ds, fitted, course, 250, 7, 10)
     assert printed == json.loads(json.dumps(expected))
-    assert cli.main(["new-course", "--title", "Python for data", "--genres", "Python", "--level", "Beginner",
-                     "--enrolments", "median", *base]) == 0
+    assert (
+        cli.main(
+            [
+                "new-course",
+                "--title",
+                "Python for data",
+                "--genres",
+                "Python",
+                "--level",
+                "Beginner",
+                "--enrolments",
+                "median",
+                *base,
+            ]
+        )
+        == 0
+    )
     placed = json.loads(capsys.readouterr().out)
     assert placed["models"]["popularity"]["placeable"] is False and placed["models"]["user_profile"]["placeable"]
     again = ExposureStudy(ds, fitted, 250, 7, 10).new_course_report(
-        {"title": "Python for data", "genres": ["Python"], "level": "Beginner"}, assumed_enrolments(ds, "median"))
+        {"title": "Python for data", "genres": ["Python"], "level": "Beginner"}, assumed_enrolments(ds, "median")
+    )
     assert placed["models"]["user_profile"]["rank"] == json.loads(json.dumps(again["models"]["user_profile"]["rank"]))
     assert cli.main(["new-course", "--title", "x", "--genres", "Astrology", *base]) == 2
     assert "unknown genre" in capsys.readouterr().err
@@ -189,17 +230,23 @@ def test_new_course_on_the_real_catalogue(shared_catalogue):
     web = courses.index[courses["TITLE"].str.contains("web|html|javascript", case=False)].tolist()[:2]
     assert deep and web
     ids = courses["COURSE_ID"].tolist()
-    ratings = pd.DataFrame([(u, ids[c], 3.0) for u in range(30) for c in (deep if u % 2 else web)],
-                           columns=["user", "item", "rating"])
+    ratings = pd.DataFrame(
+        [(u, ids[c], 3.0) for u in range(30) for c in (deep if u % 2 else web)], columns=["user", "item", "rating"]
+    )
     ds = Dataset(ratings, courses, genres, (2.0, 3.0))
     model = make_model("course_similarity", seed=0, min_df=1, auto_weight=False, popularity_weight=0.0).fit(ds)
     study = ExposureStudy(ds, [model, make_model("popularity").fit(ds)], n_learners=30, seed=0, k=10)
-    report = study.new_course_report({"title": "deep learning with neural networks",
-                                      "description": "train deep neural networks with gpu",
-                                      "genres": ["MachineLearning"]})
+    report = study.new_course_report(
+        {
+            "title": "deep learning with neural networks",
+            "description": "train deep neural networks with gpu",
+            "genres": ["MachineLearning"],
+        }
+    )
     m = report["models"]["course_similarity"]
     assert m["placeable"] and report["models"]["popularity"]["placeable"] is False
-    scores = model.score_new_course({"title": "deep learning with neural networks", "genres": []},
-                                    ds.matrix[study.positions])
+    scores = model.score_new_course(
+        {"title": "deep learning with neural networks", "genres": []}, ds.matrix[study.positions]
+    )
     took_deep = np.array([ds.user_ids[p] % 2 == 1 for p in study.positions])
     assert scores[took_deep].min() > scores[~took_deep].max()

@@ -2,6 +2,7 @@
 
 Every failing case also checks that the folder is byte-identical afterwards (the loader never writes).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -53,8 +54,13 @@ RATINGS_CSV = """user,item,rating
 3,C1,2.0
 4,C2,3.0
 """
-BASE = {"course_genre.csv": GENRE_CSV, "course_processed.csv": PROCESSED_CSV, "course_meta.csv": META_CSV,
-        "courses_bows.csv": BOWS_CSV, "ratings.csv": RATINGS_CSV}
+BASE = {
+    "course_genre.csv": GENRE_CSV,
+    "course_processed.csv": PROCESSED_CSV,
+    "course_meta.csv": META_CSV,
+    "courses_bows.csv": BOWS_CSV,
+    "ratings.csv": RATINGS_CSV,
+}
 
 
 def write_folder(root: Path, **overrides) -> Path:
@@ -97,8 +103,16 @@ def test_valid_folder_builds_courses_and_ratings(tmp_path):
     assert folder_state(root) == before
     c = ds.courses
     assert list(c["COURSE_ID"]) == ["C1", "C2", "C3", "C4", "C5"]
-    assert list(c.columns) == ["COURSE_ID", "TITLE", "DESCRIPTION", "Database", "Python", "MachineLearning",
-                               "LEVEL", "DURATION_HOURS"]
+    assert list(c.columns) == [
+        "COURSE_ID",
+        "TITLE",
+        "DESCRIPTION",
+        "Database",
+        "Python",
+        "MachineLearning",
+        "LEVEL",
+        "DURATION_HOURS",
+    ]
     assert ds.genres == ["Database", "Python", "MachineLearning"]
     assert c["Python"].tolist() == [0, 1, 1, 1, 0] and c["Python"].dtype == np.int64
     assert c.loc[1, "DESCRIPTION"] == "variables, loops\nand functions"  # quoted multi-line cell
@@ -118,9 +132,11 @@ def test_optional_files_absent_gives_unknown_level_and_duration(tmp_path):
 
 
 def test_bom_whitespace_and_header_case_are_tolerated(tmp_path):
-    genre = ("\ufeff course_id , Title ,Database, Python ,MachineLearning\n"
-             "  C1 ,  intro to sql  , 1,0 ,0\nC2,python basics,0,1,0\nC3,machine learning with python,0,1,1\n"
-             "C4,deep learning,0,1,1\nC5,data bases advanced,1,0,0\n")
+    genre = (
+        "\ufeff course_id , Title ,Database, Python ,MachineLearning\n"
+        "  C1 ,  intro to sql  , 1,0 ,0\nC2,python basics,0,1,0\nC3,machine learning with python,0,1,1\n"
+        "C4,deep learning,0,1,1\nC5,data bases advanced,1,0,0\n"
+    )
     ratings = "\ufeffUser , ITEM,Rating \n 1 , C1 , 3.0 \n2,C2 ,2\n\n3,  C3,3\n"
     meta = "course_id,level,duration_hours\nC1, beginner ,4\nC2,ADVANCED, 2.5 \n"
     ds = load_dataset(write_folder(tmp_path / "d", course_genre=genre, ratings=ratings, course_meta=meta))
@@ -149,8 +165,9 @@ def test_whole_number_user_ids_written_as_floats_are_ints(tmp_path):
 
 def test_windows_line_endings_load_the_same(tmp_path):
     lf = load_dataset(write_folder(tmp_path / "lf"))
-    crlf = load_dataset(write_folder(tmp_path / "crlf", **{k.removesuffix(".csv"): v.replace("\n", "\r\n")
-                                                           for k, v in BASE.items()}))
+    crlf = load_dataset(
+        write_folder(tmp_path / "crlf", **{k.removesuffix(".csv"): v.replace("\n", "\r\n") for k, v in BASE.items()})
+    )
     assert crlf.courses.loc[1, "DESCRIPTION"] == "variables, loops\nand functions"
     assert crlf.fingerprint == lf.fingerprint
 
@@ -244,76 +261,171 @@ def test_fingerprint_is_stable_and_tracks_content(tmp_path):
 # ----- bad input: one DatasetError naming file, column, rows, expectation -------------------------
 BAD_CASES = {
     # name: (overrides, load kwargs, substrings the message must contain)
-    "renamed column": ({"ratings": RATINGS_CSV.replace("rating\n", "ratings\n", 1)}, {},
-                       ["ratings.csv", "missing column 'rating'", "'user', 'item', 'ratings'",
-                        "Did you mean 'ratings'?"]),
-    "ambiguous header": ({"ratings": "user,User,item,rating\n1,1,C1,3\n"}, {},
-                         ["ratings.csv", "'user', 'User' all match 'user'"]),
+    "renamed column": (
+        {"ratings": RATINGS_CSV.replace("rating\n", "ratings\n", 1)},
+        {},
+        ["ratings.csv", "missing column 'rating'", "'user', 'item', 'ratings'", "Did you mean 'ratings'?"],
+    ),
+    "ambiguous header": (
+        {"ratings": "user,User,item,rating\n1,1,C1,3\n"},
+        {},
+        ["ratings.csv", "'user', 'User' all match 'user'"],
+    ),
     "header only": ({"ratings": "user,item,rating\n"}, {}, ["ratings.csv", "no data rows"]),
     "zero bytes": ({"course_processed": b""}, {}, ["course_processed.csv", "is empty"]),
     "blank first line": ({"ratings": "\n" + RATINGS_CSV}, {}, ["ratings.csv", "line 1 is blank", "header"]),
     "blank lines only": ({"ratings": "user,item,rating\n\n\n"}, {}, ["ratings.csv", "no data rows"]),
-    "latin-1 bytes": ({"course_genre": GENRE_CSV.replace("deep learning", "d\xe9ep").encode("latin-1")}, {},
-                      ["course_genre.csv", "not UTF-8", "0xE9", "line 5", "byte offset"]),
+    "latin-1 bytes": (
+        {"course_genre": GENRE_CSV.replace("deep learning", "d\xe9ep").encode("latin-1")},
+        {},
+        ["course_genre.csv", "not UTF-8", "0xE9", "line 5", "byte offset"],
+    ),
     "utf-16": ({"ratings": RATINGS_CSV.encode("utf-16")}, {}, ["ratings.csv", "not UTF-8", "UTF-16"]),
-    "too many fields": ({"ratings": replace_line(RATINGS_CSV, 4, "2,C2,2.0,extra")}, {},
-                        ["ratings.csv", "row 4 has 4 fields", "header has 3"]),
-    "unclosed quote": ({"course_processed": replace_line(PROCESSED_CSV, 5, 'C4,deep learning,"neural')}, {},
-                       ["course_processed.csv", "row 4", "never closed"]),
+    "too many fields": (
+        {"ratings": replace_line(RATINGS_CSV, 4, "2,C2,2.0,extra")},
+        {},
+        ["ratings.csv", "row 4 has 4 fields", "header has 3"],
+    ),
+    "unclosed quote": (
+        {"course_processed": replace_line(PROCESSED_CSV, 5, 'C4,deep learning,"neural')},
+        {},
+        ["course_processed.csv", "row 4", "never closed"],
+    ),
     "semicolons": ({"ratings": RATINGS_CSV.replace(",", ";")}, {}, ["ratings.csv", "';'", "comma"]),
-    "non-numeric rating": ({"ratings": replace_line(RATINGS_CSV, 3, "1,C2,three")}, {},
-                           ["ratings.csv", "column 'rating'", "row 3 ('three')", "in 1 row:", "a finite number"]),
-    "empty rating": ({"ratings": replace_line(RATINGS_CSV, 5, "2,C3,")}, {},
-                     ["ratings.csv", "column 'rating'", "row 5 (empty)"]),
-    "infinite rating": ({"ratings": replace_line(RATINGS_CSV, 2, "1,C1,inf")}, {},
-                        ["ratings.csv", "column 'rating'", "row 2 ('inf')", "non-finite"]),
-    "negative rating": ({"ratings": replace_line(RATINGS_CSV, 6, "3,C4,-1")}, {},
-                        ["ratings.csv", "column 'rating'", "row 6", "> 0"]),
-    "zero rating": ({"ratings": replace_line(RATINGS_CSV, 6, "3,C4,0")}, {},
-                    ["ratings.csv", "column 'rating'", "row 6 ('0')", "not rated"]),
-    "outside declared scale": ({"ratings": replace_line(RATINGS_CSV, 7, "3,C1,7")}, {"rating_scale": (1, 5)},
-                               ["ratings.csv", "column 'rating'", "row 7 ('7')", "[1, 5]", "rating_scale"]),
-    "empty user": ({"ratings": replace_line(RATINGS_CSV, 8, ",C2,3")}, {},
-                   ["ratings.csv", "column 'user'", "row 8 (empty)", "learner id"]),
-    "empty item": ({"ratings": replace_line(RATINGS_CSV, 8, "4,,3")}, {},
-                   ["ratings.csv", "column 'item'", "row 8 (empty)"]),
-    "unknown course": ({"ratings": RATINGS_CSV + "5,ZZ1,3\n5,c1,3\n"}, {},
-                       ["ratings.csv", "column 'item'", "'ZZ1'", "'c1'", "row 9 ('ZZ1')", "row 10 ('c1')",
-                        "course_genre.csv", "'c1' -> 'C1'"]),
-    "genre not 0/1": ({"course_genre": replace_line(GENRE_CSV, 3, "C2,python basics,0,2,0")}, {},
-                      ["course_genre.csv", "column 'Python'", "row 3 ('2')", "0 or 1"]),
-    "genre empty": ({"course_genre": replace_line(GENRE_CSV, 4, "C3,machine learning,0,1,")}, {},
-                    ["course_genre.csv", "column 'MachineLearning'", "row 4 (empty)", "0 or 1"]),
-    "no genre columns": ({"course_genre": "COURSE_ID,TITLE\nC1,a\n"}, {},
-                         ["course_genre.csv", "no genre columns", "TITLE"]),
-    "duplicate course id": ({"course_genre": GENRE_CSV + "C3,ml again,0,0,1\n"}, {},
-                            ["course_genre.csv", "column 'COURSE_ID'", "'C3'", "row 4 ('C3')", "row 7 ('C3')",
-                             "each course once"]),
-    "empty course id": ({"course_genre": replace_line(GENRE_CSV, 2, " ,intro to sql,1,0,0")}, {},
-                        ["course_genre.csv", "column 'COURSE_ID'", "row 2 (empty)"]),
-    "renamed genre id column": ({"course_genre": GENRE_CSV.replace("COURSE_ID", "COURSEID")}, {},
-                                ["course_genre.csv", "missing column 'COURSE_ID'", "Did you mean 'COURSEID'?"]),
-    "bad level": ({"course_meta": replace_line(META_CSV, 4, "C3,Expert,12")}, {},
-                  ["course_meta.csv", "column 'LEVEL'", "row 4 ('Expert')", "Beginner, Intermediate, Advanced"]),
-    "non-numeric duration": ({"course_meta": replace_line(META_CSV, 3, "C2,Beginner,six")}, {},
-                             ["course_meta.csv", "column 'DURATION_HOURS'", "row 3 ('six')", "number of hours"]),
-    "negative duration": ({"course_meta": replace_line(META_CSV, 2, "C1,Beginner,-4")}, {},
-                          ["course_meta.csv", "column 'DURATION_HOURS'", "row 2 ('-4')", ">= 0"]),
-    "duplicate meta id": ({"course_meta": META_CSV + "C1,Advanced,3\n"}, {},
-                          ["course_meta.csv", "column 'COURSE_ID'", "row 2 ('C1')", "row 7 ('C1')"]),
-    "processed from another dataset": ({"course_processed": "COURSE_ID,TITLE,DESCRIPTION\nX1,a,b\nX2,c,d\n"}, {},
-                                       ["course_processed.csv", "column 'COURSE_ID'", "none of its 2 course ids",
-                                        "'X1'"]),
-    "duplicate description": ({"course_processed": PROCESSED_CSV + "C5,again,other text\n"}, {},
-                              ["course_processed.csv", "column 'COURSE_ID'", "row 6 ('C5')", "row 7 ('C5')"]),
-    "missing description column": ({"course_processed": "COURSE_ID,TITLE,DESC\nC1,a,b\n"}, {},
-                                   ["course_processed.csv", "missing column 'DESCRIPTION'", "'DESC'"]),
-    "bad bow count": ({"courses_bows": replace_line(BOWS_CSV, 3, "0,C1,join,-2")}, {},
-                      ["courses_bows.csv", "column 'bow'", "row 3 ('-2')", "count >= 0"]),
-    "repeated bow token": ({"courses_bows": BOWS_CSV + "0,C1,sql,1\n"}, {},
-                           ["courses_bows.csv", "column 'token'", "row 2 ('C1 / sql')", "row 6 ('C1 / sql')"]),
-    "unnamed column with values": ({"ratings": "user,item,rating,\n1,C1,3,x\n"}, {},
-                                   ["ratings.csv", "column 4 has no name"]),
+    "non-numeric rating": (
+        {"ratings": replace_line(RATINGS_CSV, 3, "1,C2,three")},
+        {},
+        ["ratings.csv", "column 'rating'", "row 3 ('three')", "in 1 row:", "a finite number"],
+    ),
+    "empty rating": (
+        {"ratings": replace_line(RATINGS_CSV, 5, "2,C3,")},
+        {},
+        ["ratings.csv", "column 'rating'", "row 5 (empty)"],
+    ),
+    "infinite rating": (
+        {"ratings": replace_line(RATINGS_CSV, 2, "1,C1,inf")},
+        {},
+        ["ratings.csv", "column 'rating'", "row 2 ('inf')", "non-finite"],
+    ),
+    "negative rating": (
+        {"ratings": replace_line(RATINGS_CSV, 6, "3,C4,-1")},
+        {},
+        ["ratings.csv", "column 'rating'", "row 6", "> 0"],
+    ),
+    "zero rating": (
+        {"ratings": replace_line(RATINGS_CSV, 6, "3,C4,0")},
+        {},
+        ["ratings.csv", "column 'rating'", "row 6 ('0')", "not rated"],
+    ),
+    "outside declared scale": (
+        {"ratings": replace_line(RATINGS_CSV, 7, "3,C1,7")},
+        {"rating_scale": (1, 5)},
+        ["ratings.csv", "column 'rating'", "row 7 ('7')", "[1, 5]", "rating_scale"],
+    ),
+    "empty user": (
+        {"ratings": replace_line(RATINGS_CSV, 8, ",C2,3")},
+        {},
+        ["ratings.csv", "column 'user'", "row 8 (empty)", "learner id"],
+    ),
+    "empty item": (
+        {"ratings": replace_line(RATINGS_CSV, 8, "4,,3")},
+        {},
+        ["ratings.csv", "column 'item'", "row 8 (empty)"],
+    ),
+    "unknown course": (
+        {"ratings": RATINGS_CSV + "5,ZZ1,3\n5,c1,3\n"},
+        {},
+        [
+            "ratings.csv",
+            "column 'item'",
+            "'ZZ1'",
+            "'c1'",
+            "row 9 ('ZZ1')",
+            "row 10 ('c1')",
+            "course_genre.csv",
+            "'c1' -> 'C1'",
+        ],
+    ),
+    "genre not 0/1": (
+        {"course_genre": replace_line(GENRE_CSV, 3, "C2,python basics,0,2,0")},
+        {},
+        ["course_genre.csv", "column 'Python'", "row 3 ('2')", "0 or 1"],
+    ),
+    "genre empty": (
+        {"course_genre": replace_line(GENRE_CSV, 4, "C3,machine learning,0,1,")},
+        {},
+        ["course_genre.csv", "column 'MachineLearning'", "row 4 (empty)", "0 or 1"],
+    ),
+    "no genre columns": (
+        {"course_genre": "COURSE_ID,TITLE\nC1,a\n"},
+        {},
+        ["course_genre.csv", "no genre columns", "TITLE"],
+    ),
+    "duplicate course id": (
+        {"course_genre": GENRE_CSV + "C3,ml again,0,0,1\n"},
+        {},
+        ["course_genre.csv", "column 'COURSE_ID'", "'C3'", "row 4 ('C3')", "row 7 ('C3')", "each course once"],
+    ),
+    "empty course id": (
+        {"course_genre": replace_line(GENRE_CSV, 2, " ,intro to sql,1,0,0")},
+        {},
+        ["course_genre.csv", "column 'COURSE_ID'", "row 2 (empty)"],
+    ),
+    "renamed genre id column": (
+        {"course_genre": GENRE_CSV.replace("COURSE_ID", "COURSEID")},
+        {},
+        ["course_genre.csv", "missing column 'COURSE_ID'", "Did you mean 'COURSEID'?"],
+    ),
+    "bad level": (
+        {"course_meta": replace_line(META_CSV, 4, "C3,Expert,12")},
+        {},
+        ["course_meta.csv", "column 'LEVEL'", "row 4 ('Expert')", "Beginner, Intermediate, Advanced"],
+    ),
+    "non-numeric duration": (
+        {"course_meta": replace_line(META_CSV, 3, "C2,Beginner,six")},
+        {},
+        ["course_meta.csv", "column 'DURATION_HOURS'", "row 3 ('six')", "number of hours"],
+    ),
+    "negative duration": (
+        {"course_meta": replace_line(META_CSV, 2, "C1,Beginner,-4")},
+        {},
+        ["course_meta.csv", "column 'DURATION_HOURS'", "row 2 ('-4')", ">= 0"],
+    ),
+    "duplicate meta id": (
+        {"course_meta": META_CSV + "C1,Advanced,3\n"},
+        {},
+        ["course_meta.csv", "column 'COURSE_ID'", "row 2 ('C1')", "row 7 ('C1')"],
+    ),
+    "processed from another dataset": (
+        {"course_processed": "COURSE_ID,TITLE,DESCRIPTION\nX1,a,b\nX2,c,d\n"},
+        {},
+        ["course_processed.csv", "column 'COURSE_ID'", "none of its 2 course ids", "'X1'"],
+    ),
+    "duplicate description": (
+        {"course_processed": PROCESSED_CSV + "C5,again,other text\n"},
+        {},
+        ["course_processed.csv", "column 'COURSE_ID'", "row 6 ('C5')", "row 7 ('C5')"],
+    ),
+    "missing description column": (
+        {"course_processed": "COURSE_ID,TITLE,DESC\nC1,a,b\n"},
+        {},
+        ["course_processed.csv", "missing column 'DESCRIPTION'", "'DESC'"],
+    ),
+    "bad bow count": (
+        {"courses_bows": replace_line(BOWS_CSV, 3, "0,C1,join,-2")},
+        {},
+        ["courses_bows.csv", "column 'bow'", "row 3 ('-2')", "count >= 0"],
+    ),
+    "repeated bow token": (
+        {"courses_bows": BOWS_CSV + "0,C1,sql,1\n"},
+        {},
+        ["courses_bows.csv", "column 'token'", "row 2 ('C1 / sql')", "row 6 ('C1 / sql')"],
+    ),
+    "unnamed column with values": (
+        {"ratings": "user,item,rating,\n1,C1,3,x\n"},
+        {},
+        ["ratings.csv", "column 4 has no name"],
+    ),
 }
 
 
@@ -342,8 +454,13 @@ def test_row_numbers_count_blank_lines_like_a_spreadsheet(tmp_path):
 def test_missing_file_lists_what_the_folder_must_contain(tmp_path):
     root = write_folder(tmp_path / "d", ratings=None)
     msg = load_failing(root)
-    for part in ("missing ratings.csv", "course_genre.csv", "course_processed.csv", "course_meta.csv",
-                 "Present: course_genre.csv"):
+    for part in (
+        "missing ratings.csv",
+        "course_genre.csv",
+        "course_processed.csv",
+        "course_meta.csv",
+        "Present: course_genre.csv",
+    ):
         assert part in msg
     (root / "notes-private.txt").write_text("secret")
     assert "notes-private" not in load_failing(root), "never a directory listing"
@@ -367,8 +484,9 @@ def test_real_catalogue_loads_with_bom_and_lower_case_titles(tmp_path, shared_ca
     raw = pd.read_csv(root / "course_genre.csv", encoding="utf-8-sig", dtype=str)
     rng = np.random.default_rng(0)
     picks = rng.choice(raw["COURSE_ID"].to_numpy(), size=(40, 3))
-    ratings = pd.DataFrame({"user": np.repeat(np.arange(40), 3), "item": picks.ravel(),
-                            "rating": rng.choice([2.0, 3.0], size=120)}).drop_duplicates(["user", "item"])
+    ratings = pd.DataFrame(
+        {"user": np.repeat(np.arange(40), 3), "item": picks.ravel(), "rating": rng.choice([2.0, 3.0], size=120)}
+    ).drop_duplicates(["user", "item"])
     ratings.to_csv(root / "ratings.csv", index=False)
     before = folder_state(root)
     ds = load_dataset(root)
@@ -405,7 +523,9 @@ def test_many_genre_columns_load_in_one_step_and_too_many_are_refused(tmp_path):
     header = "COURSE_ID,TITLE," + ",".join(f"g{i}" for i in range(n))
     rows = [f"C{c},course {c}," + ",".join("1" if (i + c) % 97 == 0 else "0" for i in range(n)) for c in range(1, 6)]
     ds = load_dataset(write_folder(tmp_path / "ok", course_genre="\n".join([header, *rows]) + "\n"))
-    assert len(ds.genres) == n and ds.genre_matrix.sum() == sum(1 for c in range(1, 6) for i in range(n) if (i + c) % 97 == 0)
+    assert len(ds.genres) == n and ds.genre_matrix.sum() == sum(
+        1 for c in range(1, 6) for i in range(n) if (i + c) % 97 == 0
+    )
     too_many = "COURSE_ID,TITLE," + ",".join(f"g{i}" for i in range(1_001)) + "\nC1,t," + ",".join(["0"] * 1_001) + "\n"
     msg = load_failing(write_folder(tmp_path / "big", course_genre=too_many))
     assert "course_genre.csv" in msg and "1,001 genre columns" in msg and "at most 1,000" in msg
@@ -420,8 +540,15 @@ def test_huge_header_or_cell_is_one_message_naming_the_file(tmp_path):
     assert "course_processed.csv" in msg and "column 'DESCRIPTION'" in msg and "131,073 characters" in msg
 
 
-@pytest.mark.parametrize("data, what", [(b"\x00" * 5000, "NUL bytes"), (b"PK\x03\x04rest", "zip file"),
-                                        (b"%PDF-1.7 ...", "PDF"), (b"user,item,rating\n1,C1,3\x00\n", "NUL bytes")])
+@pytest.mark.parametrize(
+    "data, what",
+    [
+        (b"\x00" * 5000, "NUL bytes"),
+        (b"PK\x03\x04rest", "zip file"),
+        (b"%PDF-1.7 ...", "PDF"),
+        (b"user,item,rating\n1,C1,3\x00\n", "NUL bytes"),
+    ],
+)
 def test_binary_files_are_refused_before_parsing(tmp_path, data, what):
     root = write_folder(tmp_path / "d")
     (root / "ratings.csv").write_bytes(data)

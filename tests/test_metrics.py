@@ -1,4 +1,5 @@
 """Top-K / rating metrics and bootstrap uncertainty: hand-computed cases plus independent references."""
+
 from __future__ import annotations
 
 import math
@@ -112,7 +113,7 @@ def random_case():
 def test_ndcg_matches_sklearn(random_case):
     scores, rel, genres, info, top, k = random_case
     per = M.per_learner_metrics(top, sparse.csr_matrix(rel.astype(float)), genres, info)
-    expected = [ndcg_score(rel[i:i + 1].astype(float), scores[i:i + 1], k=k) for i in range(len(rel))]
+    expected = [ndcg_score(rel[i : i + 1].astype(float), scores[i : i + 1], k=k) for i in range(len(rel))]
     np.testing.assert_allclose(per[f"ndcg@{k}"], expected, atol=1e-12)
     assert per[f"ndcg@{k}"].mean() == pytest.approx(ndcg_score(rel.astype(float), scores, k=k))
 
@@ -215,9 +216,11 @@ def test_compare_to_best_and_all_pairs():
 
     rng = np.random.default_rng(0)
     base = rng.random(400)
-    per = {"weak": pd.DataFrame({"m@5": base - 0.2 + 0.05 * rng.standard_normal(400)}),
-           "strong": pd.DataFrame({"m@5": base}),
-           "twin": pd.DataFrame({"m@5": base + 0.001 * rng.standard_normal(400)})}
+    per = {
+        "weak": pd.DataFrame({"m@5": base - 0.2 + 0.05 * rng.standard_normal(400)}),
+        "strong": pd.DataFrame({"m@5": base}),
+        "twin": pd.DataFrame({"m@5": base + 0.001 * rng.standard_normal(400)}),
+    }
     table = C.compare_to_best(per, ["m@5"], seed=3, n_resamples=200).set_index("name")
     best = table["best"].iloc[0]
     assert best in ("strong", "twin")
@@ -283,8 +286,14 @@ def test_segment_frame_on_a_tiny_example():
     frame = pd.DataFrame({"user": [1, 2, 3, 4], "n_train": [1, 3, 4, 12], **per})
     seg = S.segment_frame(frame, top, relevant, head, np.eye(4), np.zeros(4)).set_index(["kind", "segment"])
     counts = seg["n_learners"].to_dict()
-    assert counts == {("activity", "1"): 1, ("activity", "2-3"): 1, ("activity", "4-10"): 1, ("activity", ">10"): 1,
-                      ("popularity", "head"): 2, ("popularity", "tail"): 3}
+    assert counts == {
+        ("activity", "1"): 1,
+        ("activity", "2-3"): 1,
+        ("activity", "4-10"): 1,
+        ("activity", ">10"): 1,
+        ("popularity", "head"): 2,
+        ("popularity", "tail"): 3,
+    }
     # head: learner 0 finds course 0, learner 2 does not list it -> recall 0.5; tail: learner 1 misses course 1,
     # learner 2 finds course 2, learner 3 misses course 3 -> recall 1/3
     assert seg.loc[("popularity", "head"), "recall@2"] == pytest.approx(0.5)

@@ -3,6 +3,7 @@
 Family-specific behaviour (Surprise parity, learning curves, thresholds...) lives in the per-family test files;
 this file guarantees that a model added to the registry cannot skip the shared rules.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """The shared model interface: hyperparameter spec, registry, serving rules and artifacts (on popularity)."""
+
 from __future__ import annotations
 
 import json
@@ -74,6 +75,7 @@ def test_init_defaults_must_equal_the_declared_spec():
     from recsys.models import HyperParam, Recommender
 
     with pytest.raises(TypeError, match="declared defaults"):
+
         class Drifted(Recommender):  # noqa: F841
             key = "drifted"
             hyperparams = (HyperParam("alpha", "float", 1.0, help="a"),)

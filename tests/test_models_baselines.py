@@ -3,6 +3,7 @@
 The shared rules (recommend contract, filters, save/load, same seed -> same list) are checked for these keys
 by tests/test_model_contract.py, which runs over every registry key.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,7 +23,7 @@ from recsys.models.neighbours.rp3beta import rp3beta_weights
 def tiny_binary():
     rng = np.random.default_rng(3)
     X = (rng.random((12, 6)) < 0.45).astype(np.float64)
-    X[0, :] = 1.0                                   # every course taken by someone
+    X[0, :] = 1.0  # every course taken by someone
     return sparse.csr_matrix(X)
 
 
@@ -48,7 +49,9 @@ def test_rp3beta_equals_the_random_walk_loop(tiny_binary):
         for j in range(items):
             if i == j:
                 continue
-            walk = sum((X[u, i] / pop[i]) ** alpha * (X[u, j] / deg[u]) ** alpha for u in range(users) if X[u, i] and X[u, j])
+            walk = sum(
+                (X[u, i] / pop[i]) ** alpha * (X[u, j] / deg[u]) ** alpha for u in range(users) if X[u, i] and X[u, j]
+            )
             expected[i, j] = walk / pop[j] ** beta
     np.testing.assert_allclose(W, expected, rtol=1e-12, atol=1e-12)
     pruned = rp3beta_weights(tiny_binary, alpha, beta, top_k=2)
@@ -97,8 +100,14 @@ def test_bpr_fold_in_raises_the_learners_training_auc(tiny_dataset):
     counts = np.diff(X.indptr)
     rows = np.flatnonzero(counts >= 3)[:40]
     start = np.tile(model.mean_user_, (len(rows), 1))
-    folded = bpr_fold_in(X[rows], model.item_factors_, model.item_bias_, model.regularization,
-                         steps=model.fold_in_steps, init=model.mean_user_)
+    folded = bpr_fold_in(
+        X[rows],
+        model.item_factors_,
+        model.item_bias_,
+        model.regularization,
+        steps=model.fold_in_steps,
+        init=model.mean_user_,
+    )
     before, after = [], []
     for n, r in enumerate(rows):
         taken = np.zeros(X.shape[1], dtype=bool)
@@ -107,14 +116,25 @@ def test_bpr_fold_in_raises_the_learners_training_auc(tiny_dataset):
         after.append(bpr_auc(folded[n] @ model.item_factors_.T + model.item_bias_, taken))
     assert np.mean(after) > np.mean(before) + 0.02
     # one learner folded alone gets the same factors as inside a batch
-    alone = bpr_fold_in(X[rows[[5]]], model.item_factors_, model.item_bias_, model.regularization,
-                        steps=model.fold_in_steps, init=model.mean_user_)
+    alone = bpr_fold_in(
+        X[rows[[5]]],
+        model.item_factors_,
+        model.item_bias_,
+        model.regularization,
+        steps=model.fold_in_steps,
+        init=model.mean_user_,
+    )
     np.testing.assert_allclose(alone[0], folded[5], atol=1e-12)
 
 
-@pytest.mark.parametrize("key, params", [("als", {"factors": 4, "iterations": 3}),
-                                         ("bpr", {"factors": 4, "iterations": 3}),
-                                         ("hybrid", {"member_2": "popularity", "member_3": "none", "member_4": "none"})])
+@pytest.mark.parametrize(
+    "key, params",
+    [
+        ("als", {"factors": 4, "iterations": 3}),
+        ("bpr", {"factors": 4, "iterations": 3}),
+        ("hybrid", {"member_2": "popularity", "member_3": "none", "member_4": "none"}),
+    ],
+)
 def test_long_fits_report_progress(key, params, tiny_dataset):
     calls = []
     make_model(key, **params).fit(tiny_dataset, progress=lambda fraction, message: calls.append((fraction, message)))
@@ -138,18 +158,19 @@ def test_rank_normalize_orders_and_handles_courses_a_model_cannot_score():
 
 def test_single_member_hybrid_ranks_like_its_member(tiny_dataset):
     ease = make_model("ease").fit(tiny_dataset)
-    hybrid = make_model("hybrid", member_1="ease", member_2="none", member_3="none", member_4="none",
-                        learn_weights=False).fit(tiny_dataset)
+    hybrid = make_model(
+        "hybrid", member_1="ease", member_2="none", member_3="none", member_4="none", learn_weights=False
+    ).fit(tiny_dataset)
     np.testing.assert_allclose(hybrid.weights_, 1.0)
     for user in tiny_dataset.user_ids[:30]:
         history = list(tiny_dataset.user_history(user))
-        assert (hybrid.recommend(history, k=10).COURSE_ID.tolist()
-                == ease.recommend(history, k=10).COURSE_ID.tolist())
+        assert hybrid.recommend(history, k=10).COURSE_ID.tolist() == ease.recommend(history, k=10).COURSE_ID.tolist()
 
 
 def test_hybrid_learns_weights_that_sum_to_one_and_merges_reasons(tiny_dataset):
-    hybrid = make_model("hybrid", member_1="ease", member_2="course_similarity", member_3="popularity",
-                        member_4="none", seed=3).fit(tiny_dataset)
+    hybrid = make_model(
+        "hybrid", member_1="ease", member_2="course_similarity", member_3="popularity", member_4="none", seed=3
+    ).fit(tiny_dataset)
     assert hybrid.weights_.shape == (3, 3)
     np.testing.assert_allclose(hybrid.weights_.sum(axis=1), 1.0)
     assert (hybrid.weights_ >= 0).all() and hybrid.validation_ndcg_["overall"] > 0

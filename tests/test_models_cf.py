@@ -3,20 +3,21 @@
 Rating predictions are checked against Surprise itself (an algorithm fitted through Surprise's public
 Dataset API), ranking against popularity on a per-learner holdout, serving through the shared interface.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import ndcg_at_10_on_frame
 import surprise
+from helpers import ndcg_at_10_on_frame
 from scipy.optimize import nnls
 
 from recsys.models import load_model, make_model
-from recsys.models.shared.surprise_data import build_trainset, standard_trainset
-from recsys.models.neighbours.knn import KNNRecommender
-from recsys.models.factorization.nmf import NMFRecommender
 from recsys.models.baseline.popularity import PopularityRecommender
+from recsys.models.factorization.nmf import NMFRecommender
+from recsys.models.neighbours.knn import KNNRecommender
+from recsys.models.shared.surprise_data import build_trainset, standard_trainset
 
 KNN_CLASSES = {"basic": surprise.KNNBasic, "with_means": surprise.KNNWithMeans, "baseline": surprise.KNNBaseline}
 SERVING = [("knn", {}), ("knn", {"user_based": True}), ("nmf", {})]
@@ -64,22 +65,27 @@ def test_fast_trainset_equals_surprise_public_api(cf_data, reference_trainset):
     assert ours.global_mean == ref.global_mean and ours.rating_scale == ref.rating_scale
 
 
-@pytest.mark.parametrize("params", [
-    {"variant": "basic", "similarity": "msd"},
-    {"variant": "basic", "similarity": "pearson", "n_neighbours": 5, "min_k": 3},
-    {"variant": "with_means", "similarity": "cosine", "n_neighbours": 10},
-    {"variant": "baseline", "similarity": "pearson_baseline", "shrinkage": 50.0},
-    {"variant": "with_means", "similarity": "pearson", "min_support": 3, "n_neighbours": 3, "min_k": 2},
-    {"variant": "basic", "similarity": "cosine", "user_based": True},
-    {"variant": "basic", "similarity": "pearson", "user_based": True, "n_neighbours": 10, "min_k": 4},
-    {"variant": "with_means", "similarity": "msd", "user_based": True, "n_neighbours": 15},
-    {"variant": "baseline", "similarity": "pearson_baseline", "user_based": True, "n_neighbours": 20},
-    {"variant": "baseline", "similarity": "msd", "user_based": True, "min_k": 5},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"variant": "basic", "similarity": "msd"},
+        {"variant": "basic", "similarity": "pearson", "n_neighbours": 5, "min_k": 3},
+        {"variant": "with_means", "similarity": "cosine", "n_neighbours": 10},
+        {"variant": "baseline", "similarity": "pearson_baseline", "shrinkage": 50.0},
+        {"variant": "with_means", "similarity": "pearson", "min_support": 3, "n_neighbours": 3, "min_k": 2},
+        {"variant": "basic", "similarity": "cosine", "user_based": True},
+        {"variant": "basic", "similarity": "pearson", "user_based": True, "n_neighbours": 10, "min_k": 4},
+        {"variant": "with_means", "similarity": "msd", "user_based": True, "n_neighbours": 15},
+        {"variant": "baseline", "similarity": "pearson_baseline", "user_based": True, "n_neighbours": 20},
+        {"variant": "baseline", "similarity": "msd", "user_based": True, "min_k": 5},
+    ],
+)
 def test_knn_predict_equals_surprise(params, cf_data, reference_trainset, pairs):
     ds, _ = cf_data
     model = KNNRecommender(**params).fit(ds)
-    algo = KNN_CLASSES[model.variant](k=model.n_neighbours, min_k=model.min_k, sim_options=model._sim_options(), verbose=False)
+    algo = KNN_CLASSES[model.variant](
+        k=model.n_neighbours, min_k=model.min_k, sim_options=model._sim_options(), verbose=False
+    )
     algo.fit(reference_trainset)
     users, items = pairs
     expected, impossible = _surprise_estimates(algo, users, items)
@@ -91,30 +97,44 @@ def test_knn_predict_equals_surprise(params, cf_data, reference_trainset, pairs)
         assert (~impossible).sum() >= 200 and len(np.unique(np.round(got, 6))) > 5
 
 
-@pytest.mark.parametrize("params", [
-    {"variant": "basic", "similarity": "msd"},
-    {"variant": "with_means", "similarity": "pearson", "n_neighbours": 10, "min_k": 4},
-    {"variant": "baseline", "similarity": "pearson_baseline", "n_neighbours": 20},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"variant": "basic", "similarity": "msd"},
+        {"variant": "with_means", "similarity": "pearson", "n_neighbours": 10, "min_k": 4},
+        {"variant": "baseline", "similarity": "pearson_baseline", "n_neighbours": 20},
+    ],
+)
 def test_knn_user_based_on_the_fly_similarities_equal_surprise(params, cf_data, reference_trainset, pairs, monkeypatch):
     """Beyond a few thousand learners no learner x learner matrix is kept: blocks are computed per course."""
     monkeypatch.setattr(KNNRecommender, "similarity_cache_max_cells", 0)
     ds, _ = cf_data
     model = KNNRecommender(user_based=True, **params).fit(ds)
     assert model._user_sim_cache() is None
-    algo = KNN_CLASSES[model.variant](k=model.n_neighbours, min_k=model.min_k, sim_options=model._sim_options(), verbose=False)
+    algo = KNN_CLASSES[model.variant](
+        k=model.n_neighbours, min_k=model.min_k, sim_options=model._sim_options(), verbose=False
+    )
     algo.fit(reference_trainset)
     users, items = pairs
-    np.testing.assert_allclose(model.predict(users, items), _surprise_estimates(algo, users, items)[0], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        model.predict(users, items), _surprise_estimates(algo, users, items)[0], rtol=0, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("params", [{}, {"biased": True}, {"n_factors": 4, "n_epochs": 10, "seed": 7, "reg_qi": 0.2}])
 def test_nmf_predict_equals_surprise(params, cf_data, reference_trainset, pairs):
     ds, _ = cf_data
     model = NMFRecommender(**params).fit(ds)
-    algo = surprise.NMF(n_factors=model.n_factors, n_epochs=model.n_epochs, biased=model.biased,
-                        reg_pu=model.reg_pu, reg_qi=model.reg_qi, lr_bu=model.lr, lr_bi=model.lr,
-                        random_state=model.seed).fit(reference_trainset)
+    algo = surprise.NMF(
+        n_factors=model.n_factors,
+        n_epochs=model.n_epochs,
+        biased=model.biased,
+        reg_pu=model.reg_pu,
+        reg_qi=model.reg_qi,
+        lr_bu=model.lr,
+        lr_bi=model.lr,
+        random_state=model.seed,
+    ).fit(reference_trainset)
     users, items = pairs
     expected, impossible = _surprise_estimates(algo, users, items)
     np.testing.assert_allclose(model.predict(users, items), expected, rtol=0, atol=1e-6)
@@ -189,8 +209,14 @@ def test_unknown_course_in_history_is_a_value_error(key, params, fitted):
         fitted[f"{key}{params}"].recommend(["NOPE123"])
 
 
-@pytest.mark.parametrize("key,params", SERVING + [("knn", {"variant": "baseline", "ranking_similarity": "surprise"}),
-                                                  ("nmf", {"biased": True, "ranking": "surprise"})])
+@pytest.mark.parametrize(
+    "key,params",
+    SERVING
+    + [
+        ("knn", {"variant": "baseline", "ranking_similarity": "surprise"}),
+        ("nmf", {"biased": True, "ranking": "surprise"}),
+    ],
+)
 def test_save_load_gives_identical_output(key, params, small_dataset, tmp_path):
     model = make_model(key, **params).fit(small_dataset)
     users, items = small_dataset.user_ids[:40], small_dataset.item_ids[np.arange(40) % small_dataset.n_items]
@@ -198,8 +224,9 @@ def test_save_load_gives_identical_output(key, params, small_dataset, tmp_path):
     loaded = load_model(model.save(tmp_path / key), small_dataset)
     pd.testing.assert_frame_equal(loaded.recommend(history, k=10), model.recommend(history, k=10))
     np.testing.assert_array_equal(loaded.predict(users, items), model.predict(users, items))
-    np.testing.assert_array_equal(loaded.score_histories(small_dataset.matrix[:50]),
-                                  model.score_histories(small_dataset.matrix[:50]))
+    np.testing.assert_array_equal(
+        loaded.score_histories(small_dataset.matrix[:50]), model.score_histories(small_dataset.matrix[:50])
+    )
 
 
 def test_deterministic_for_a_seed(small_dataset):
@@ -246,8 +273,10 @@ def test_every_model_beats_popularity_on_a_holdout(small_dataset):
     train = small_dataset.with_ratings(ratings.drop(index=test.index))
     baseline = ndcg_at_10_on_frame(PopularityRecommender().fit(train), train, test)
     results = {}
-    for key, params in SERVING + [("knn", {"variant": "baseline", "similarity": "pearson_baseline"}),
-                                  ("nmf", {"biased": True})]:
+    for key, params in SERVING + [
+        ("knn", {"variant": "baseline", "similarity": "pearson_baseline"}),
+        ("nmf", {"biased": True}),
+    ]:
         results[f"{key}{params}"] = ndcg_at_10_on_frame(make_model(key, **params).fit(train), train, test)
     assert all(v > baseline for v in results.values()), (baseline, results)
 
@@ -276,7 +305,7 @@ def test_knn_weighted_ranking_scores_equal_implicits_item_knn(weighting, small_d
     B = small_dataset.matrix.copy()
     B.data[:] = 1.0
     B = B.astype(np.float32).tocsr()
-    reference = (BM25Recommender(K=31, num_threads=1) if weighting == "bm25" else TFIDFRecommender(K=31, num_threads=1))
+    reference = BM25Recommender(K=31, num_threads=1) if weighting == "bm25" else TFIDFRecommender(K=31, num_threads=1)
     reference.fit(B, show_progress=False)
     users = np.flatnonzero(np.diff(B.indptr) >= 2)[:25]
     ours = model.score_histories(small_dataset.matrix[users])

@@ -3,6 +3,7 @@
 Each model is fitted once per module; tests check serving rules, persistence, determinism, thresholds, the
 learned state the UI plots, and that every model ranks held-out courses better than popularity.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,8 +40,11 @@ def holdout(dataset, seed=0):
     keep = np.ones(m.nnz, dtype=bool)
     keep[picked] = False
     rows = np.repeat(np.arange(m.shape[0]), counts)
-    train = dataset.with_ratings(pd.DataFrame({
-        "user": dataset.user_ids[rows[keep]], "item": dataset.item_ids[m.indices[keep]], "rating": m.data[keep]}))
+    train = dataset.with_ratings(
+        pd.DataFrame(
+            {"user": dataset.user_ids[rows[keep]], "item": dataset.item_ids[m.indices[keep]], "rating": m.data[keep]}
+        )
+    )
     assert train.n_users == dataset.n_users  # same row order, so `users` indexes train rows too
     return train, users, m.indices[picked]
 
@@ -105,8 +109,9 @@ def test_filters_are_honoured(key, fitted, history, small_dataset):
     model = fitted[key]
     courses = small_dataset.courses.set_index("COURSE_ID")
     genre = small_dataset.genres[int(np.argmax(small_dataset.genre_matrix.sum(axis=0)))]
-    recs = model.recommend(history, k=20, filters={"genres": [genre], "levels": ["Beginner", "Intermediate"],
-                                                    "max_duration": 15})
+    recs = model.recommend(
+        history, k=20, filters={"genres": [genre], "levels": ["Beginner", "Intermediate"], "max_duration": 15}
+    )
     assert len(recs) > 0
     chosen = courses.loc[recs.COURSE_ID]
     assert (chosen[genre] == 1).all()
@@ -159,8 +164,9 @@ def test_popularity_weight_is_chosen_in_fit_or_taken_as_given(key, fitted, small
     assert auto.popularity_weight_ in WEIGHT_GRID
     assert auto.popularity_weight_ == curve["popularity_weight"][int(np.argmax(curve["ndcg@10"]))]
     assert 0.0 <= curve["ndcg@10"].min() and curve["ndcg@10"].max() <= 1.0
-    fixed = make_model(key, auto_weight=False, popularity_weight=1.0, **(
-        {"level_weight": 0.0} if key == "user_profile" else {})).fit(small_dataset)
+    fixed = make_model(
+        key, auto_weight=False, popularity_weight=1.0, **({"level_weight": 0.0} if key == "user_profile" else {})
+    ).fit(small_dataset)
     assert fixed.popularity_weight_ == 1.0 and fixed.weight_curve_ is None
     # weight 1 = popularity only: the ranking is the enrolment ranking (log prior or share, same order)
     recs = fixed.recommend([small_dataset.item_ids[0]], k=5)
@@ -193,7 +199,9 @@ def test_user_profile_prefers_the_next_level(small_dataset):
     single = courses[small_dataset.genres].sum(axis=1) == 1
     for genre in small_dataset.genres:
         in_genre = single & (courses[genre] == 1)
-        by_level = {lv: courses.index[in_genre & (courses.LEVEL == lv)] for lv in ("Beginner", "Intermediate", "Advanced")}
+        by_level = {
+            lv: courses.index[in_genre & (courses.LEVEL == lv)] for lv in ("Beginner", "Intermediate", "Advanced")
+        }
         if all(len(v) for v in by_level.values()):
             break
     else:
@@ -204,7 +212,11 @@ def test_user_profile_prefers_the_next_level(small_dataset):
     assert (readiness[by_level["Intermediate"]] == 1).all()
     assert (readiness[by_level["Advanced"]] == 0).all()
     scores = model.score_histories(model.history_row([beginner]))[0]
-    flat = make_model("user_profile", level_weight=0.0).fit(small_dataset).score_histories(model.history_row([beginner]))[0]
+    flat = (
+        make_model("user_profile", level_weight=0.0)
+        .fit(small_dataset)
+        .score_histories(model.history_row([beginner]))[0]
+    )
     lift = scores - flat
     assert lift[by_level["Intermediate"]].min() > lift[by_level["Advanced"]].max()
     reasons = model.explain(model.history_row([beginner]), np.asarray(by_level["Intermediate"][:1]))
@@ -232,8 +244,9 @@ def test_course_similarity_matches_a_direct_computation(small_dataset, monkeypat
     monkeypatch.setattr(CourseSimilarityRecommender, "chunk_elements", 500)  # force many chunks
     rows = small_dataset.matrix[:60]
     for vectorizer, aggregate in (("tfidf", "max"), ("bow", "sum")):
-        model = make_model("course_similarity", vectorizer=vectorizer, aggregate=aggregate,
-                           auto_weight=False, popularity_weight=0.0).fit(small_dataset)
+        model = make_model(
+            "course_similarity", vectorizer=vectorizer, aggregate=aggregate, auto_weight=False, popularity_weight=0.0
+        ).fit(small_dataset)
         sim = model.similarity_
         assert np.allclose(np.diag(sim), 0) and np.allclose(sim, sim.T) and sim.max() <= 1 + 1e-9
         scores = model.score_histories(rows)
@@ -316,8 +329,13 @@ def real_proxy(shared_catalogue, tmp_path_factory):
     order = np.argsort(-keys, axis=1)
     users = np.repeat(np.arange(n), taken)
     items = np.concatenate([order[u, :t] for u, t in enumerate(taken)])
-    pd.DataFrame({"user": users, "item": genre["COURSE_ID"].to_numpy()[items],
-                  "rating": np.where(rng.random(len(items)) < 0.98, 3.0, 2.0)}).to_csv(root / "ratings.csv", index=False)
+    pd.DataFrame(
+        {
+            "user": users,
+            "item": genre["COURSE_ID"].to_numpy()[items],
+            "rating": np.where(rng.random(len(items)) < 0.98, 3.0, 2.0),
+        }
+    ).to_csv(root / "ratings.csv", index=False)
     return load_dataset(root)
 
 

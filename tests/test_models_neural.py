@@ -3,6 +3,7 @@
 Few epochs and small batches keep each fit to about a second on the tiny dataset; one module-scoped fit
 per model is shared by the serving tests.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -14,8 +15,8 @@ import pytest
 from helpers import ndcg_at_10_on_frame
 
 from recsys.models import load_model, make_model
-from recsys.models.neural.backend import PRIOR_EXAMPLES
 from recsys.models.baseline.popularity import PopularityRecommender
+from recsys.models.neural.backend import PRIOR_EXAMPLES
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = ("neural", "embedding_regression", "embedding_classifier")
@@ -147,10 +148,14 @@ def test_numpy_scores_match_the_reloaded_keras_model(fitted, tiny_dataset, tmp_p
     loaded = load_model(model.save(tmp_path / "neural"), tiny_dataset)
     pos = np.arange(12)
     out = loaded.keras_model_.predict(pos.astype(np.int32), verbose=0)
-    np.testing.assert_allclose(out["enrol"] + loaded.score_offset_,
-                               loaded.scores_from_vectors(loaded.user_embeddings_[pos]), atol=1e-4)
-    np.testing.assert_allclose(np.clip(out["rating"][pos, pos], *tiny_dataset.rating_scale),
-                               loaded.predict(tiny_dataset.user_ids[pos], tiny_dataset.item_ids[pos]), atol=1e-4)
+    np.testing.assert_allclose(
+        out["enrol"] + loaded.score_offset_, loaded.scores_from_vectors(loaded.user_embeddings_[pos]), atol=1e-4
+    )
+    np.testing.assert_allclose(
+        np.clip(out["rating"][pos, pos], *tiny_dataset.rating_scale),
+        loaded.predict(tiny_dataset.user_ids[pos], tiny_dataset.item_ids[pos]),
+        atol=1e-4,
+    )
 
 
 def test_fold_in_solves_the_learner_objective(fitted, tiny_dataset):
@@ -190,8 +195,12 @@ def test_all_three_beat_popularity_on_a_holdout(small_dataset):
     common = {"epochs": 5, "embedding_size": 16}
     results = {
         "neural": ndcg_at_10_on_frame(make_model("neural", **common, learning_rate=0.05).fit(train), train, test),
-        "embedding_regression": ndcg_at_10_on_frame(make_model("embedding_regression", **common).fit(train), train, test),
-        "embedding_classifier": ndcg_at_10_on_frame(make_model("embedding_classifier", **common).fit(train), train, test),
+        "embedding_regression": ndcg_at_10_on_frame(
+            make_model("embedding_regression", **common).fit(train), train, test
+        ),
+        "embedding_classifier": ndcg_at_10_on_frame(
+            make_model("embedding_classifier", **common).fit(train), train, test
+        ),
     }
     assert all(v > baseline for v in results.values()), (baseline, results)
 

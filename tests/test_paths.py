@@ -1,5 +1,6 @@
 """Learning paths: level progression, time budget, completed courses, determinism, on-topic built-in goals,
 free-text goals, missing metadata, the real catalogue, and the `path` CLI."""
+
 from __future__ import annotations
 
 import json
@@ -43,7 +44,7 @@ def assert_progression(ds, path, completed) -> None:
                 assert reached.get(g, -1) >= need, f"{c} ({LEVELS[levels[c]]} {g}) before its prerequisite level"
             for g in genres[c]:
                 reached[g] = max(reached.get(g, -1), levels[c])
-        for later in steps[n + 1:]:
+        for later in steps[n + 1 :]:
             if c in levels and later in levels and genres[c] & genres[later]:
                 assert levels[later] >= levels[c], f"{later} (lower level) comes after {c} in a shared genre"
 
@@ -90,8 +91,7 @@ def test_progression_budget_and_completed(small_dataset, fitted, goal, model_key
     model = fitted[model_key] if model_key else None
     for n, completed in enumerate(_learners(ds)):
         for hpw, weeks in ((3.0, 4), (6.0, 10)):
-            path = learning_path(ds, goal, completed, model, goal_weight=0.3 + 0.1 * n, hours_per_week=hpw,
-                                 weeks=weeks)
+            path = learning_path(ds, goal, completed, model, goal_weight=0.3 + 0.1 * n, hours_per_week=hpw, weeks=weeks)
             assert_progression(ds, path, completed)
             assert_budget(path, hpw, weeks, hours)
             assert not set(completed) & set(path.course_ids), "a completed course is never in the path"
@@ -199,8 +199,21 @@ def test_path_cli_prints_the_library_path(small_data_dir, small_dataset, tmp_pat
     from recsys.artifacts import ModelStore
 
     completed = _learners(small_dataset)[1]
-    argv = ["path", "--data", str(small_data_dir), "--goal", "data_engineer", "--completed", ",".join(completed),
-            "--hours-per-week", "4", "--weeks", "6", "--models-dir", str(tmp_path / "models")]
+    argv = [
+        "path",
+        "--data",
+        str(small_data_dir),
+        "--goal",
+        "data_engineer",
+        "--completed",
+        ",".join(completed),
+        "--hours-per-week",
+        "4",
+        "--weeks",
+        "6",
+        "--models-dir",
+        str(tmp_path / "models"),
+    ]
     assert cli.main(argv) == 0
     printed = json.loads(capsys.readouterr().out)
     model = ModelStore(tmp_path / "models").get_or_train(small_dataset, "user_profile", {})

@@ -1,4 +1,5 @@
 """Saved models cannot run code, hold learned state only, and are invalidated by any code they depend on."""
+
 from __future__ import annotations
 
 import hashlib
@@ -12,8 +13,7 @@ import numpy as np
 import pytest
 
 from recsys.artifacts import ModelStore, code_version, model_source_files
-from recsys.models import ArtifactError, load_model, make_model
-from recsys.models import persistence
+from recsys.models import ArtifactError, load_model, make_model, persistence
 
 
 @pytest.fixture(autouse=True)
@@ -38,8 +38,11 @@ def _forge(path, marker):
     (path / persistence.OBJECTS).write_bytes(pickle.dumps([_Payload(marker)]))
     (path / "model.joblib").write_bytes(pickle.dumps(_Payload(marker)))
     manifest = json.loads((path / persistence.MANIFEST).read_text())
-    manifest["files"] = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-                         for p in path.iterdir() if p.name not in (persistence.MANIFEST, persistence.SIGNATURE)}
+    manifest["files"] = {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in path.iterdir()
+        if p.name not in (persistence.MANIFEST, persistence.SIGNATURE)
+    }
     manifest["checksum"] = hashlib.sha256("".join(sorted(manifest["files"].values())).encode()).hexdigest()
     (path / persistence.MANIFEST).write_text(json.dumps(manifest))
 

@@ -1,4 +1,5 @@
 """CLI: a corrupted or forged default artifact is reported, never read, refitted and rewritten atomically."""
+
 from __future__ import annotations
 
 import os
@@ -11,8 +12,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(args, cwd, env):
-    return subprocess.run([sys.executable, "-m", "recsys", *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT), **env})
+    return subprocess.run(
+        [sys.executable, "-m", "recsys", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+    )
 
 
 class _Payload:

@@ -1,16 +1,22 @@
 """The simulator: the generator's behaviour model read back from a generated folder, and reactions to lists."""
+
 from __future__ import annotations
 
 import json
 import shutil
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from recsys.data import generate_dataset, load_dataset
-from recsys.simulation import (BEHAVIOUR_FILE, NoSimulatorError, Simulator, load_behaviour, sample_population,
-                               simulator_for_folder)
+from recsys.simulation import (
+    BEHAVIOUR_FILE,
+    NoSimulatorError,
+    Simulator,
+    load_behaviour,
+    sample_population,
+    simulator_for_folder,
+)
 from recsys.simulation.simulator import LearnerStates
 
 
@@ -26,16 +32,22 @@ def _marginals(users: np.ndarray, items: np.ndarray, ratings: np.ndarray, level:
     _, per_user = np.unique(users, return_counts=True)
     pop = np.bincount(items, minlength=n_courses)
     by_level = np.bincount(level[items], minlength=3) / len(items)
-    return {"share_one_course": (per_user == 1).mean(), "share_over_10": (per_user > 10).mean(),
-            "mean_courses": per_user.mean(), "top20_share": np.sort(pop)[::-1][:20].sum() / pop.sum(),
-            "completed_share": (ratings == 3.0).mean(), "beginner": by_level[0], "advanced": by_level[2],
-            "popularity": pop / pop.sum()}
+    return {
+        "share_one_course": (per_user == 1).mean(),
+        "share_over_10": (per_user > 10).mean(),
+        "mean_courses": per_user.mean(),
+        "top20_share": np.sort(pop)[::-1][:20].sum() / pop.sum(),
+        "completed_share": (ratings == 3.0).mean(),
+        "beginner": by_level[0],
+        "advanced": by_level[2],
+        "popularity": pop / pop.sum(),
+    }
 
 
 def test_fresh_population_reproduces_the_generators_marginals(generated):
     folder, summary, dataset = generated
     sim = simulator_for_folder(folder, dataset)
-    rng = np.random.default_rng(123)                       # another stream than the generator's: fresh learners
+    rng = np.random.default_rng(123)  # another stream than the generator's: fresh learners
     population, states = sim.new_learners(8000, rng, start="empty")
     taken = sim.organic(states, population.activity, rng)
     assert len(taken) == population.activity.max()
@@ -46,16 +58,23 @@ def test_fresh_population_reproduces_the_generators_marginals(generated):
     level = sim.model.level
     gen_stats = _marginals(r["user"].to_numpy(), dataset.item_codes, r["rating"].to_numpy(), level, dataset.n_items)
     assert gen_stats["share_one_course"] == pytest.approx(summary["share_one_course"])
-    for name, tol in [("share_one_course", 0.02), ("share_over_10", 0.02), ("top20_share", 0.03),
-                      ("completed_share", 0.006), ("beginner", 0.03), ("advanced", 0.02)]:
+    for name, tol in [
+        ("share_one_course", 0.02),
+        ("share_over_10", 0.02),
+        ("top20_share", 0.03),
+        ("completed_share", 0.006),
+        ("beginner", 0.03),
+        ("advanced", 0.02),
+    ]:
         assert sim_stats[name] == pytest.approx(gen_stats[name], abs=tol), name
     assert sim_stats["mean_courses"] == pytest.approx(gen_stats["mean_courses"], rel=0.05)
     # the same courses are popular: course shares agree closely
     corr = np.corrcoef(sim_stats["popularity"], gen_stats["popularity"])[0, 1]
     assert corr > 0.97
     # and they are not the training learners: a fresh population differs in its exact course counts
-    assert not np.array_equal(np.bincount(cols, minlength=dataset.n_items),
-                              np.bincount(dataset.item_codes, minlength=dataset.n_items))
+    assert not np.array_equal(
+        np.bincount(cols, minlength=dataset.n_items), np.bincount(dataset.item_codes, minlength=dataset.n_items)
+    )
 
 
 def test_behaviour_file_is_plain_json_matching_the_catalogue(generated):

@@ -3,6 +3,7 @@
 No timings here (they are in bench/): these tests check that the shared neural embedding, the fold-in memo,
 the partial top-k, the cached bootstrap resamples and the lazy TensorFlow import change nothing a user sees.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -118,19 +119,27 @@ def test_bootstrap_reuses_resamples_with_the_same_numbers():
 
 
 def _modules_after(code: str) -> set[str]:
-    out = subprocess.run([sys.executable, "-c", code + "\nimport sys\nprint(' '.join(sorted(sys.modules)))"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=600, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys\nprint(' '.join(sorted(sys.modules)))"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
     return set(out.stdout.split())
 
 
 def test_app_start_and_home_page_do_not_import_tensorflow():
-    code = ("from streamlit.testing.v1 import AppTest\n"
-            "at = AppTest.from_file('app.py', default_timeout=120)\n"
-            "at.run()\n"
-            "assert not at.exception, at.exception\n"
-            "import recsys.models, recsys.artifacts, recsys.evaluation, recsys.ui.session\n"
-            "from recsys.models import MODEL_KEYS, model_class\n"
-            "[model_class(k) for k in MODEL_KEYS]\n")
+    code = (
+        "from streamlit.testing.v1 import AppTest\n"
+        "at = AppTest.from_file('app.py', default_timeout=120)\n"
+        "at.run()\n"
+        "assert not at.exception, at.exception\n"
+        "import recsys.models, recsys.artifacts, recsys.evaluation, recsys.ui.session\n"
+        "from recsys.models import MODEL_KEYS, model_class\n"
+        "[model_class(k) for k in MODEL_KEYS]\n"
+    )
     modules = _modules_after(code)
     assert "recsys.models.neural.recommender" in modules  # the neural classes were imported ...
     assert "tensorflow" not in modules and "keras" not in modules  # ... but not TensorFlow
@@ -141,8 +150,9 @@ def test_one_learner_at_a_time_lands_in_the_same_cluster_with_the_same_scores(ke
     model = make_model(key, n_clusters=6, seed=1).fit(small_dataset)
     H = small_dataset.matrix[:300]
     batched_clusters, batched = model.assign(H), model.score_histories(H)  # sklearn path (large batch)
-    one_by_one = np.concatenate([model.assign(H[i:i + 1]) for i in range(H.shape[0])])
+    one_by_one = np.concatenate([model.assign(H[i : i + 1]) for i in range(H.shape[0])])
     np.testing.assert_array_equal(one_by_one, batched_clusters)
-    np.testing.assert_allclose(np.vstack([model.score_histories(H[i:i + 1]) for i in range(40)]), batched[:40],
-                               rtol=1e-12, atol=0)
+    np.testing.assert_allclose(
+        np.vstack([model.score_histories(H[i : i + 1]) for i in range(40)]), batched[:40], rtol=1e-12, atol=0
+    )
     np.testing.assert_allclose(model.learner_features(H[:5]), model.learner_features(H)[:5], rtol=1e-12, atol=1e-12)

@@ -1,4 +1,5 @@
 """Split properties: no overlap, nothing lost, per-learner counts, seeded determinism, k-fold partitions."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -107,24 +108,28 @@ def test_kfold_partitions(handmade):
 
 def test_duplicated_pairs_never_leak():
     courses = pd.DataFrame({"COURSE_ID": ["a", "b", "c"], "TITLE": ["a", "b", "c"], "A": [1, 0, 1]})
-    ratings = pd.DataFrame({"user": [1, 1, 1, 1, 2, 2], "item": ["a", "a", "b", "c", "a", "b"],
-                            "rating": [2.0, 3.0, 3.0, 3.0, 3.0, 3.0]})
+    ratings = pd.DataFrame(
+        {"user": [1, 1, 1, 1, 2, 2], "item": ["a", "a", "b", "c", "a", "b"], "rating": [2.0, 3.0, 3.0, 3.0, 3.0, 3.0]}
+    )
     ds = Dataset(ratings, courses, ["A"])
     for seed in range(10):
         split = holdout_split(ds, n=2, seed=seed)
         assert not pairs(split.train.ratings) & pairs(split.test)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda d: ratio_split(d, test_size=1.5), "test_size"),
-    (lambda d: ratio_split(d, seed=-1), "seed"),
-    (lambda d: holdout_split(d, n=0), "at least 1"),
-    (lambda d: holdout_split(d, n=1.5), "fraction"),
-    (lambda d: holdout_split(d, min_ratings=1), "min_ratings"),
-    (lambda d: kfold_splits(d, folds=1), "folds"),
-    (lambda d: make_split(d, "loo"), "unknown split"),
-    (lambda d: make_split(d, "ratio", n=2), "no parameter"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda d: ratio_split(d, test_size=1.5), "test_size"),
+        (lambda d: ratio_split(d, seed=-1), "seed"),
+        (lambda d: holdout_split(d, n=0), "at least 1"),
+        (lambda d: holdout_split(d, n=1.5), "fraction"),
+        (lambda d: holdout_split(d, min_ratings=1), "min_ratings"),
+        (lambda d: kfold_splits(d, folds=1), "folds"),
+        (lambda d: make_split(d, "loo"), "unknown split"),
+        (lambda d: make_split(d, "ratio", n=2), "no parameter"),
+    ],
+)
 def test_bad_split_arguments(handmade, call, message):
     with pytest.raises(ValueError, match=message):
         call(handmade)

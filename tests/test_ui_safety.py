@@ -1,4 +1,5 @@
 """Shared-server safety of the app's helpers: confined folders, uploads in a memory budget, plain text, CSV cells."""
+
 from __future__ import annotations
 
 import re
@@ -16,9 +17,19 @@ def _unescaped(text: str, char: str) -> bool:
     return re.search(r"(?<!\\)" + re.escape(char), text) is not None
 
 
-@pytest.mark.parametrize("title", ["![x](http://example.invalid/p.png)", "[click](javascript:alert(1))",
-                                   "$\\frac{1}{0}$", ":red[big] :material/home:", "<img src=x>", "# Heading",
-                                   "1. list", "**bold** _it_ `code`"])
+@pytest.mark.parametrize(
+    "title",
+    [
+        "![x](http://example.invalid/p.png)",
+        "[click](javascript:alert(1))",
+        "$\\frac{1}{0}$",
+        ":red[big] :material/home:",
+        "<img src=x>",
+        "# Heading",
+        "1. list",
+        "**bold** _it_ `code`",
+    ],
+)
 def test_markdown_in_data_is_escaped(title):
     out = md(title)
     for char in "[]$<>`*_":
@@ -28,10 +39,23 @@ def test_markdown_in_data_is_escaped(title):
 
 
 def test_csv_cells_cannot_start_formulas():
-    frame = pd.DataFrame({"TITLE": ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "ok", "-0.5"],
-                          "SCORE": [1.0, -2.0, 3.0, 4.0, 5.0, 6.0, 7.0, -8.0]})
+    frame = pd.DataFrame(
+        {
+            "TITLE": ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "ok", "-0.5"],
+            "SCORE": [1.0, -2.0, 3.0, 4.0, 5.0, 6.0, 7.0, -8.0],
+        }
+    )
     safe = csv_safe(frame)
-    assert safe["TITLE"].tolist() == ["'=cmd|' /C calc'!A0", "'+1+1", "'-2+3", "'@SUM(A1)", "'\tx", "'\rx", "ok", "-0.5"]
+    assert safe["TITLE"].tolist() == [
+        "'=cmd|' /C calc'!A0",
+        "'+1+1",
+        "'-2+3",
+        "'@SUM(A1)",
+        "'\tx",
+        "'\rx",
+        "ok",
+        "-0.5",
+    ]
     assert safe["SCORE"].tolist() == frame["SCORE"].tolist() and csv_cell("=x") == "'=x"
     assert frame["TITLE"][0].startswith("="), "the original frame is untouched"
 

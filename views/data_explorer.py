@@ -1,4 +1,5 @@
 """Data explorer: the shape of the dataset in use (genres, activity, popular courses, ratings, titles)."""
+
 import streamlit as st
 
 from recsys.ui import charts, frame, plain, session
@@ -7,8 +8,10 @@ from recsys.ui import charts, frame, plain, session
 def render() -> None:
     st.title("Data explorer")
     dataset = session.require_dataset()
-    st.caption(f"{plain.md(session.source_label())}: {dataset.n_users:,} learners, {dataset.n_items:,} courses, "
-               f"{len(dataset.ratings):,} ratings.")
+    st.caption(
+        f"{plain.md(session.source_label())}: {dataset.n_users:,} learners, {dataset.n_items:,} courses, "
+        f"{len(dataset.ratings):,} ratings."
+    )
 
     left, right = st.columns(2)
     left.plotly_chart(plain.figure(charts.courses_per_genre(dataset)), key="dx_genres")
@@ -23,4 +26,4 @@ def render() -> None:
     st.plotly_chart(plain.figure(charts.genre_cooccurrence(dataset)), key="dx_cooc")
 
 
-frame.page('Data explorer', render)
+frame.page("Data explorer", render)

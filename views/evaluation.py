@@ -1,5 +1,6 @@
 """Evaluation plots for reviewers: a finished run's product KPIs and per-model diagnostics, and the stored run
 history (filterable by protocol)."""
+
 import numpy as np
 import streamlit as st
 
@@ -30,26 +31,34 @@ def render() -> None:
 
         with session.guard("Drawing the per-learner distribution"):
             st.plotly_chart(plain.figure(charts.per_learner_distribution(result.details, primary)), key="ev_ndcg")
-            st.caption(f"Each test learner's {primary} on their held-out courses: 0 means none of them was in the top "
-                       f"{result.k}; with one held-out course a hit at rank r scores 1/log2(r+1).")
+            st.caption(
+                f"Each test learner's {primary} on their held-out courses: 0 means none of them was in the top "
+                f"{result.k}; with one held-out course a hit at rank r scores 1/log2(r+1)."
+            )
 
         shown = 0
         if d.predictions is not None and d.errors is not None:
             shown += 1
             with session.guard("Drawing the rating plots"):
                 left, right = st.columns(2)
-                left.plotly_chart(plain.figure(charts.predicted_vs_actual(d.predictions, seed=result.seed)), key="ev_pred")
+                left.plotly_chart(
+                    plain.figure(charts.predicted_vs_actual(d.predictions, seed=result.seed)), key="ev_pred"
+                )
                 right.plotly_chart(plain.figure(charts.error_histogram(d.errors)), key="ev_err")
-                st.caption(f"RMSE {d.metrics.get('rmse'):.4f}, MAE {d.metrics.get('mae'):.4f} over "
-                           f"{len(d.errors):,} test ratings.")
+                st.caption(
+                    f"RMSE {d.metrics.get('rmse'):.4f}, MAE {d.metrics.get('mae'):.4f} over "
+                    f"{len(d.errors):,} test ratings."
+                )
         if d.learning_curve is not None and len(d.learning_curve):
             shown += 1
             with session.guard("Drawing the learning curve"):
                 st.plotly_chart(plain.figure(charts.learning_curve(d.learning_curve)), key="ev_curve")
         shown += diagnostics.draw(model, result.seed)
         if not shown:
-            st.caption(f"{d.label} has no model-specific plots (rating, learning-curve, cluster or similarity plots "
-                       "appear for models that have them).")
+            st.caption(
+                f"{d.label} has no model-specific plots (rating, learning-curve, cluster or similarity plots "
+                "appear for models that have them)."
+            )
 
     # ----- run history -------------------------------------------------------------------------------
     st.divider()
@@ -58,8 +67,12 @@ def render() -> None:
         history = session.run_history()
         f1, f4, f2, f3 = st.columns([1, 2, 1, 2])
         kind = f1.segmented_control("Kind", ["compare", "tune"], default="compare", key="ev_kind")
-        protocol = f4.selectbox("Protocol", ["any", *PROTOCOLS], key="ev_protocol",
-                                format_func=lambda p: "any protocol" if p == "any" else p)
+        protocol = f4.selectbox(
+            "Protocol",
+            ["any", *PROTOCOLS],
+            key="ev_protocol",
+            format_func=lambda p: "any protocol" if p == "any" else p,
+        )
         only_here = f2.toggle("This dataset only", value=True, key="ev_only_dataset")
         text = f3.text_input("Model name contains", key="ev_text", placeholder="e.g. knn")
         runs_df = history.list_runs(limit=200, kind=kind or None, protocol=None if protocol == "any" else protocol)
@@ -70,16 +83,22 @@ def render() -> None:
         if runs_df.empty:
             st.caption("No stored runs match these filters.")
         else:
-            plain.table(runs_df.drop(columns=["fingerprint", "recsys_version"]), hide_index=True,
-                         column_config={"id": st.column_config.NumberColumn("Run", width="small"),
-                                        "summary": st.column_config.TextColumn(width="large")})
+            plain.table(
+                runs_df.drop(columns=["fingerprint", "recsys_version"]),
+                hide_index=True,
+                column_config={
+                    "id": st.column_config.NumberColumn("Run", width="small"),
+                    "summary": st.column_config.TextColumn(width="large"),
+                },
+            )
             if (kind or "compare") == "compare":
                 recent = runs_df["id"].tolist()[:50]
                 metric_names = results.history_metric_names(history, recent)
                 if metric_names:
                     default = next((m for m in metric_names if m.startswith("ndcg@")), metric_names[0])
-                    metric = st.selectbox("Metric across runs", metric_names, index=metric_names.index(default),
-                                          key="ev_hist_metric")
+                    metric = st.selectbox(
+                        "Metric across runs", metric_names, index=metric_names.index(default), key="ev_hist_metric"
+                    )
                     long = results.history_metrics(history, recent, metric)
                     if long.empty:
                         st.caption(f"No stored run has {metric}.")
@@ -95,13 +114,17 @@ def kpi_charts(result) -> None:
     st.subheader("Product KPIs")
     st.plotly_chart(plain.figure(charts.kpi_small_multiples(table, result.k)), key="ev_kpis")
     left, right = st.columns(2)
-    left.plotly_chart(plain.figure(charts.level_mix_bars(table, result.k, result.split["level_target"])), key="ev_levels")
+    left.plotly_chart(
+        plain.figure(charts.level_mix_bars(table, result.k, result.split["level_target"])), key="ev_levels"
+    )
     n_items = result.dataset["counts"]["courses"]
     exposure = {d.label: np.bincount(d.top[d.top >= 0], minlength=n_items) for d in result.details.values()}
     right.plotly_chart(plain.figure(charts.exposure_lorenz(exposure)), key="ev_lorenz")
-    st.caption("Niche = outside the head courses holding the top "
-               f"{result.split['head_share']:.0%} of enrolments (target >= 25%); about 6 distinct genres per list "
-               "is the product target; the level mix is compared with the target set on Compare.")
+    st.caption(
+        "Niche = outside the head courses holding the top "
+        f"{result.split['head_share']:.0%} of enrolments (target >= 25%); about 6 distinct genres per list "
+        "is the product target; the level mix is compared with the target set on Compare."
+    )
 
 
-frame.page('Evaluation plots', render)
+frame.page("Evaluation plots", render)

@@ -1,4 +1,5 @@
 """Feedback log (admin): thumbs up/down from the Recommend page per model, most-disliked courses, over time."""
+
 import streamlit as st
 
 from recsys.ui import experiment_charts, feedback_log, frame, navigation, plain, session
@@ -6,13 +7,19 @@ from recsys.ui import experiment_charts, feedback_log, frame, navigation, plain,
 
 def render() -> None:
     st.title("Feedback log")
-    st.caption("Every thumbs up/down on the Recommend page and every list it showed, kept in the artifacts folder "
-               "(the dataset files are never touched). Sessions are anonymous random ids.")
+    st.caption(
+        "Every thumbs up/down on the Recommend page and every list it showed, kept in the artifacts folder "
+        "(the dataset files are never touched). Sessions are anonymous random ids."
+    )
     log = feedback_log.feedback_log()
     ss = st.session_state
 
-    if st.button("Delete this session's feedback", key="fb_delete", icon=":material/delete:",
-                 help="Removes every vote and shown list recorded from this browser session"):
+    if st.button(
+        "Delete this session's feedback",
+        key="fb_delete",
+        icon=":material/delete:",
+        help="Removes every vote and shown list recorded from this browser session",
+    ):
         with session.guard("Deleting this session's feedback"):
             n = log.delete_session(feedback_log.session_id())
             ss["fb_deleted"] = n
@@ -28,12 +35,22 @@ def render() -> None:
     st.caption(f"This session has {mine} vote(s) in the log.")
 
     st.subheader("Per model")
-    plain.table(per_model, hide_index=True, key="fb_per_model", column_config={
-        "model_key": "Model", "params_hash": "Parameters (hash)", "lists_shown": "Lists shown",
-        "courses_shown": "Courses shown", "up": "Thumbs up", "down": "Thumbs down",
-        "up_rate": st.column_config.NumberColumn("Up per course shown", format="percent"),
-        "down_rate": st.column_config.NumberColumn("Down per course shown", format="percent"),
-        "share_up": st.column_config.NumberColumn("Share of votes up", format="percent")})
+    plain.table(
+        per_model,
+        hide_index=True,
+        key="fb_per_model",
+        column_config={
+            "model_key": "Model",
+            "params_hash": "Parameters (hash)",
+            "lists_shown": "Lists shown",
+            "courses_shown": "Courses shown",
+            "up": "Thumbs up",
+            "down": "Thumbs down",
+            "up_rate": st.column_config.NumberColumn("Up per course shown", format="percent"),
+            "down_rate": st.column_config.NumberColumn("Down per course shown", format="percent"),
+            "share_up": st.column_config.NumberColumn("Share of votes up", format="percent"),
+        },
+    )
 
     st.subheader("Most disliked courses")
     disliked = log.most_disliked(10)
@@ -49,9 +66,15 @@ def render() -> None:
         st.plotly_chart(plain.figure(experiment_charts.feedback_over_time(over_time)), key="fb_over_time_chart")
     plain.table(over_time, hide_index=True, key="fb_over_time")
 
-    st.download_button("Export votes as CSV", log.export_csv(), file_name="feedback.csv", mime="text/csv",
-                       key="fb_export", icon=":material/download:",
-                       help="Text cells that a spreadsheet could run as a formula are prefixed with '")
+    st.download_button(
+        "Export votes as CSV",
+        log.export_csv(),
+        file_name="feedback.csv",
+        mime="text/csv",
+        key="fb_export",
+        icon=":material/download:",
+        help="Text cells that a spreadsheet could run as a formula are prefixed with '",
+    )
 
 
 frame.page("Feedback log", render, needs_dataset=False)

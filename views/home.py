@@ -1,4 +1,5 @@
 """Home: what the workbench does, the dataset in use (built-in, a folder, or uploaded CSV files) and its summary."""
+
 import os
 from pathlib import Path
 
@@ -29,8 +30,9 @@ def render() -> None:
     current = session.dataset_source()
     if current["kind"] not in KINDS:
         current = {"kind": "builtin"}
-    kind = st.segmented_control("Source", list(KINDS), format_func=KINDS.get, default=current["kind"],
-                                key="home_source_kind", required=True)
+    kind = st.segmented_control(
+        "Source", list(KINDS), format_func=KINDS.get, default=current["kind"], key="home_source_kind", required=True
+    )
 
     if kind == "builtin":
         folder = session.builtin_dir()
@@ -53,11 +55,14 @@ def render() -> None:
 
     elif kind == "folder":
         with st.form("folder_form", border=False):
-            path = st.text_input("Folder path", value=current.get("path", ""),
-                                 placeholder="/path/to/a folder in the IBM course-recommender format",
-                                 help=f"The folder must hold {FILES}. Nothing is ever written to it. Only folders "
-                                      f"inside the data folders this server allows can be used (the built-in data "
-                                      f"folder and those its operator listed in {session.ROOTS_ENV}).")
+            path = st.text_input(
+                "Folder path",
+                value=current.get("path", ""),
+                placeholder="/path/to/a folder in the IBM course-recommender format",
+                help=f"The folder must hold {FILES}. Nothing is ever written to it. Only folders "
+                f"inside the data folders this server allows can be used (the built-in data "
+                f"folder and those its operator listed in {session.ROOTS_ENV}).",
+            )
             submitted = st.form_submit_button("Use this folder", type="primary")
         if submitted:
             with session.guard("Loading the folder", "Check the path and the files' columns, then try again."):
@@ -67,25 +72,32 @@ def render() -> None:
 
     else:
         limit = session.upload_limit_mb()
-        files = st.file_uploader(f"CSV files: {FILES} -- at most {limit} MB each", type=["csv"],
-                                 accept_multiple_files=True, key="home_upload",
-                                 help="The files stay in server memory for this session only (never on disk). The "
-                                      "size limit is the server.maxUploadSize setting.")
+        files = st.file_uploader(
+            f"CSV files: {FILES} -- at most {limit} MB each",
+            type=["csv"],
+            accept_multiple_files=True,
+            key="home_upload",
+            help="The files stay in server memory for this session only (never on disk). The "
+            "size limit is the server.maxUploadSize setting.",
+        )
         if files:
             files, replaced = session.latest_per_name(files)  # same name twice: the later upload replaces the first
             for name in replaced:
-                st.info(f"{plain.md(name)} was uploaded more than once: the latest upload replaces the earlier one.",
-                        icon=":material/swap_horiz:")
+                st.info(
+                    f"{plain.md(name)} was uploaded more than once: the latest upload replaces the earlier one.",
+                    icon=":material/swap_horiz:",
+                )
             digest = session.uploaded_digest(files)
             if current.get("digest") != digest:
-                with session.guard("Reading the uploaded files",
-                                   f"Fix the files named above and upload them again. A file over {limit} MB is "
-                                   f"rejected by the uploader (setting server.maxUploadSize) and then counts as "
-                                   f"missing."):
+                with session.guard(
+                    "Reading the uploaded files",
+                    f"Fix the files named above and upload them again. A file over {limit} MB is "
+                    f"rejected by the uploader (setting server.maxUploadSize) and then counts as "
+                    f"missing.",
+                ):
                     dataset = session.load_uploaded(files)
                     session.use_source({"kind": "upload", "digest": digest}, dataset)
                     st.success(session.loaded_text(dataset, f"{len(files)} uploaded file(s)"))
-
 
     def show_summary(dataset) -> None:
         summary = dataset.summary()
@@ -108,7 +120,6 @@ def render() -> None:
                 f"- Course text: {'descriptions / bag of words available' if dataset.bows is not None else 'not available'}"
             )
 
-
     st.divider()
     dataset = session.current_dataset()
     if dataset is None:
@@ -117,4 +128,4 @@ def render() -> None:
         show_summary(dataset)
 
 
-frame.page('Home', render, needs_dataset=False)
+frame.page("Home", render, needs_dataset=False)

@@ -1,4 +1,5 @@
 """Learning path: a career goal (built-in or in your own words) -> an ordered, time-boxed path of courses."""
+
 import json
 
 import streamlit as st
@@ -13,8 +14,10 @@ NO_MODEL = "none"
 
 def render() -> None:
     st.title("Learning path")
-    st.caption("Set a career goal and what you have done; get an ordered path of courses that fits your time, "
-               "Beginner before Intermediate before Advanced within each genre.")
+    st.caption(
+        "Set a career goal and what you have done; get an ordered path of courses that fits your time, "
+        "Beginner before Intermediate before Advanced within each genre."
+    )
     dataset = session.require_dataset()
     ss = st.session_state
     goals = career_goals()
@@ -26,17 +29,26 @@ def render() -> None:
     # ----- goal -------------------------------------------------------------------------------------
     st.subheader("1. Your goal")
     g1, g2 = st.columns([1, 2])
-    kind = g1.segmented_control("Goal", ["career", "text"], default="career", required=True, key="lp_goal_kind",
-                                format_func={"career": "Career goal", "text": "In my own words"}.get)
+    kind = g1.segmented_control(
+        "Goal",
+        ["career", "text"],
+        default="career",
+        required=True,
+        key="lp_goal_kind",
+        format_func={"career": "Career goal", "text": "In my own words"}.get,
+    )
     if kind == "career":
         goal_key = g2.selectbox("Career goal", list(goals), format_func=lambda k: goals[k].name, key="lp_goal")
         chosen = goals[goal_key]
-        g2.caption(f"{chosen.description}  \nGenres: " + ", ".join(
-            f"{g} ({w:g})" for g, w in chosen.genres.items() if g in dataset.genres))
+        g2.caption(
+            f"{chosen.description}  \nGenres: "
+            + ", ".join(f"{g} ({w:g})" for g, w in chosen.genres.items() if g in dataset.genres)
+        )
         goal = chosen
     else:
-        goal = g2.text_input("Describe your goal", key="lp_goal_text",
-                             placeholder="e.g. build chatbots and deploy them to the cloud").strip()
+        goal = g2.text_input(
+            "Describe your goal", key="lp_goal_text", placeholder="e.g. build chatbots and deploy them to the cloud"
+        ).strip()
         g2.caption("Matched to course titles and descriptions (TF-IDF, as the course-similarity model).")
 
     # ----- the learner ------------------------------------------------------------------------------
@@ -48,39 +60,81 @@ def render() -> None:
             ss["lp_completed"] = [c for c in persona_history(dataset, key) if c in titles]
 
     p1, p2 = st.columns([1, 2])
-    p1.selectbox("Start from a sample learner", [p.key for p in PERSONAS], index=None, key="lp_persona",
-                 format_func=lambda k: next(p.name for p in PERSONAS if p.key == k), on_change=_fill_persona,
-                 placeholder="optional")
-    completed = p2.multiselect("Courses you completed", table["COURSE_ID"].tolist(), key="lp_completed",
-                               format_func=lambda c: f"{titles.get(c, c)} ({c})", placeholder="none yet")
+    p1.selectbox(
+        "Start from a sample learner",
+        [p.key for p in PERSONAS],
+        index=None,
+        key="lp_persona",
+        format_func=lambda k: next(p.name for p in PERSONAS if p.key == k),
+        on_change=_fill_persona,
+        placeholder="optional",
+    )
+    completed = p2.multiselect(
+        "Courses you completed",
+        table["COURSE_ID"].tolist(),
+        key="lp_completed",
+        format_func=lambda c: f"{titles.get(c, c)} ({c})",
+        placeholder="none yet",
+    )
 
     # ----- options ----------------------------------------------------------------------------------
     st.subheader("3. Options")
     o1, o2, o3 = st.columns(3)
     models = [NO_MODEL] + list(MODEL_KEYS)
-    model_key = o1.selectbox("Model", models, index=models.index("user_profile") if "user_profile" in models else 0,
-                             key="lp_model", format_func=lambda k: "None (goal match only)" if k == NO_MODEL
-                             else catalogue.model_label(k))
-    goal_weight = o1.slider("Goal weight", 0.0, 1.0, 0.5, 0.05, key="lp_goal_weight",
-                            help="Share of the goal match in the ranking; the rest is the model's score for you",
-                            disabled=model_key == NO_MODEL)
-    budget = o2.toggle("Time budget", value=has_hours, key="lp_budget", disabled=not has_hours,
-                       help=None if has_hours else "Needs DURATION_HOURS (course_meta.csv)")
-    hours_per_week = o2.number_input("Hours per week", 1.0, 60.0, 5.0, 1.0, key="lp_hours",
-                                     disabled=not (budget and has_hours))
+    model_key = o1.selectbox(
+        "Model",
+        models,
+        index=models.index("user_profile") if "user_profile" in models else 0,
+        key="lp_model",
+        format_func=lambda k: "None (goal match only)" if k == NO_MODEL else catalogue.model_label(k),
+    )
+    goal_weight = o1.slider(
+        "Goal weight",
+        0.0,
+        1.0,
+        0.5,
+        0.05,
+        key="lp_goal_weight",
+        help="Share of the goal match in the ranking; the rest is the model's score for you",
+        disabled=model_key == NO_MODEL,
+    )
+    budget = o2.toggle(
+        "Time budget",
+        value=has_hours,
+        key="lp_budget",
+        disabled=not has_hours,
+        help=None if has_hours else "Needs DURATION_HOURS (course_meta.csv)",
+    )
+    hours_per_week = o2.number_input(
+        "Hours per week", 1.0, 60.0, 5.0, 1.0, key="lp_hours", disabled=not (budget and has_hours)
+    )
     weeks = o2.number_input("Weeks", 1, 104, 12, key="lp_weeks", disabled=not (budget and has_hours))
-    levels = o3.multiselect("Only levels", ["Beginner", "Intermediate", "Advanced"], key="lp_levels",
-                            disabled=not has_levels, help=None if has_levels else "Needs LEVEL (course_meta.csv)")
+    levels = o3.multiselect(
+        "Only levels",
+        ["Beginner", "Intermediate", "Advanced"],
+        key="lp_levels",
+        disabled=not has_levels,
+        help=None if has_levels else "Needs LEVEL (course_meta.csv)",
+    )
     longest = int(table["DURATION_HOURS"].max()) + 1 if has_hours else 1
-    max_course = o3.slider("Longest course (hours)", 1, max(longest, 2), max(longest, 2), key="lp_max_course",
-                           disabled=not has_hours)
-    max_courses = o3.number_input("At most this many courses", 0, 50, 0, key="lp_max_courses",
-                                  help="0 = no cap with a time budget, 10 courses without one")
+    max_course = o3.slider(
+        "Longest course (hours)", 1, max(longest, 2), max(longest, 2), key="lp_max_course", disabled=not has_hours
+    )
+    max_courses = o3.number_input(
+        "At most this many courses",
+        0,
+        50,
+        0,
+        key="lp_max_courses",
+        help="0 = no cap with a time budget, 10 courses without one",
+    )
     missing = [what for what, ok in (("levels", has_levels), ("durations", has_hours)) if not ok]
     if missing:
-        st.info(f"This catalogue has no course {' or '.join(missing)} (course_meta.csv): level progression and "
-                "the time budget are unavailable; the path is ranked by goal and model only.",
-                icon=":material/info:")
+        st.info(
+            f"This catalogue has no course {' or '.join(missing)} (course_meta.csv): level progression and "
+            "the time budget are unavailable; the path is ranked by goal and model only.",
+            icon=":material/info:",
+        )
 
     ready = bool(goal) if kind == "text" else True
     if st.button("Build my path", type="primary", key="lp_build", icon=":material/route:", disabled=not ready):
@@ -92,12 +146,18 @@ def render() -> None:
             model = fitted[0]
         with session.guard("Building the path", "Change the goal or the options."):
             path = learning_path(
-                dataset, goal, completed, model, goal_weight=goal_weight,
+                dataset,
+                goal,
+                completed,
+                model,
+                goal_weight=goal_weight,
                 hours_per_week=hours_per_week if budget and has_hours else None,
                 weeks=int(weeks) if budget and has_hours else None,
                 max_courses=int(max_courses) or None,
-                levels=levels or None, max_course_hours=max_course if has_hours and max_course < longest else None,
-                min_goal_match=DEFAULT_MIN_GOAL_MATCH)
+                levels=levels or None,
+                max_course_hours=max_course if has_hours and max_course < longest else None,
+                min_goal_match=DEFAULT_MIN_GOAL_MATCH,
+            )
             ss["lp_result"] = {"fp": dataset.fingerprint, "path": path.to_dict()}
 
     result = ss.get("lp_result")
@@ -115,30 +175,58 @@ def show_path(path: dict) -> None:
     st.subheader(f"Your path: {plain.md(goal['label'])}")
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Courses", len(steps))
-    m2.metric("Hours", f"{path['total_hours']:g}" if path["total_hours"] is not None else "n/a",
-              help=f"budget {path['budget_hours']:g} h" if path["budget_hours"] else None)
+    m2.metric(
+        "Hours",
+        f"{path['total_hours']:g}" if path["total_hours"] is not None else "n/a",
+        help=f"budget {path['budget_hours']:g} h" if path["budget_hours"] else None,
+    )
     last = steps[-1]["finish_week"] if steps and steps[-1]["finish_week"] else None
     m3.metric("Done in week", last if last else "n/a")
-    m4.metric("On topic", f"{path['on_topic_share']:.0%}", help="Steps in the goal's genres: " + ", ".join(goal["genres"]))
+    m4.metric(
+        "On topic", f"{path['on_topic_share']:.0%}", help="Steps in the goal's genres: " + ", ".join(goal["genres"])
+    )
     st.caption(f"Ranked by {model} and the goal match (goal weight {path['goal_weight']:g}).")
     for note in path["unavailable"]:
         st.caption(f":material/block: Unavailable: {note}")
     for note in path["notes"]:
         st.caption(f":material/info: {note}")
     if not steps:
-        st.warning("No course fits: loosen the filters, raise the budget or change the goal.",
-                   icon=":material/filter_alt_off:")
+        st.warning(
+            "No course fits: loosen the filters, raise the budget or change the goal.", icon=":material/filter_alt_off:"
+        )
         return
     st.plotly_chart(plain.figure(stories.path_timeline(path)), key="lp_timeline")
-    shown = [{"#": s["step"], "Course": s["title"], "ID": s["course_id"], "Level": s["level"] or "-",
-              "Hours": s["hours"], "Total hours": s["cumulative_hours"], "Week": s["finish_week"],
-              "Goal match": s["goal_match"], "Why": s["why"]} for s in steps]
-    plain.table(shown, hide_index=True, key="lp_steps",
-                 column_config={"Why": st.column_config.TextColumn(width="large"),
-                                "Goal match": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0,
-                                                                              format="%.2f")})
-    st.download_button("Download as JSON", json.dumps(path, indent=2, default=str), file_name="learning_path.json",
-                       mime="application/json", key="lp_download", icon=":material/download:")
+    shown = [
+        {
+            "#": s["step"],
+            "Course": s["title"],
+            "ID": s["course_id"],
+            "Level": s["level"] or "-",
+            "Hours": s["hours"],
+            "Total hours": s["cumulative_hours"],
+            "Week": s["finish_week"],
+            "Goal match": s["goal_match"],
+            "Why": s["why"],
+        }
+        for s in steps
+    ]
+    plain.table(
+        shown,
+        hide_index=True,
+        key="lp_steps",
+        column_config={
+            "Why": st.column_config.TextColumn(width="large"),
+            "Goal match": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f"),
+        },
+    )
+    st.download_button(
+        "Download as JSON",
+        json.dumps(path, indent=2, default=str),
+        file_name="learning_path.json",
+        mime="application/json",
+        key="lp_download",
+        icon=":material/download:",
+    )
 
 
 frame.page("Learning path", render)

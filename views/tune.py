@@ -1,4 +1,5 @@
 """Tune: cross-validate one model over a grid built from its declared parameters; hand the best to Recommend."""
+
 import streamlit as st
 
 from recsys.ui import catalogue, charts, frame, long_task, navigation, plain, results, session, widgets
@@ -49,22 +50,36 @@ def render() -> None:
         cls = REGISTRY[model_key]
         st.caption(cls.description)
         tunable = [p for p in cls.hyperparams if p.role != "seed"]
-        st.markdown("**Model parameters to tune** -- tick a parameter to try the values next to it (each ticked "
-                    "parameter multiplies the number of fits); the others stay at their defaults")
+        st.markdown(
+            "**Model parameters to tune** -- tick a parameter to try the values next to it (each ticked "
+            "parameter multiplies the number of fits); the others stay at their defaults"
+        )
         for p in tunable:
             if not widgets.applies(model_key, p.name, grid):
                 continue  # e.g. tree settings while the estimator is logistic regression
             c1, c2 = st.columns([1, 4], vertical_alignment="center")
-            on = c1.checkbox(widgets.pretty(p.name), value=False, key=f"tune_on.{model_key}.{p.name}",
-                             help=p.help or None)
+            on = c1.checkbox(
+                widgets.pretty(p.name), value=False, key=f"tune_on.{model_key}.{p.name}", help=p.help or None
+            )
             if p.kind in ("choice", "bool"):
                 options = list(p.grid())
-                values = c2.multiselect(p.name, options, default=options, key=f"tune_vals.{model_key}.{p.name}",
-                                        disabled=not on, label_visibility="collapsed")
+                values = c2.multiselect(
+                    p.name,
+                    options,
+                    default=options,
+                    key=f"tune_vals.{model_key}.{p.name}",
+                    disabled=not on,
+                    label_visibility="collapsed",
+                )
             else:
-                text = c2.text_input(p.name, ", ".join(str(v) for v in p.grid()), key=f"tune_vals.{model_key}.{p.name}",
-                                     disabled=not on, label_visibility="collapsed",
-                                     help=f"comma-separated; range {p.low} to {p.high}")
+                text = c2.text_input(
+                    p.name,
+                    ", ".join(str(v) for v in p.grid()),
+                    key=f"tune_vals.{model_key}.{p.name}",
+                    disabled=not on,
+                    label_visibility="collapsed",
+                    help=f"comma-separated; range {p.low} to {p.high}",
+                )
                 values = None
                 if on:
                     try:
@@ -81,9 +96,15 @@ def render() -> None:
 
         st.markdown("**Evaluation**")
         c1, c2, c3, c4, c5 = st.columns(5)
-        k = c2.number_input("Cutoff K (metric@K)", 1, 50, 10, key="tune_k", persist_state="session",
-                            help="Length of the top-K lists the metric scores -- an evaluation setting, not a "
-                                 "model parameter")
+        k = c2.number_input(
+            "Cutoff K (metric@K)",
+            1,
+            50,
+            10,
+            key="tune_k",
+            persist_state="session",
+            help="Length of the top-K lists the metric scores -- an evaluation setting, not a model parameter",
+        )
         ranking = ["ndcg"] + [m for m in RANKING if m != "ndcg"]
         metric_options = [f"{m}@{int(k)}" for m in ranking] + (["rmse", "mae"] if cls.predicts_ratings else [])
         metric = c1.selectbox("Metric", metric_options, key="tune_metric")
@@ -102,18 +123,23 @@ def render() -> None:
         if not grid and not problems:
             st.info("Tick at least one model parameter to tune.", icon=":material/tune:")
         elif search == "grid" and n_combos > MAX_COMBINATIONS:
-            st.warning(f"{n_combos} combinations is over the limit of {MAX_COMBINATIONS}: remove values or use "
-                       "random search.")
+            st.warning(
+                f"{n_combos} combinations is over the limit of {MAX_COMBINATIONS}: remove values or use random search."
+            )
         elif not problems:
             measured = _fit_seconds(model_key, dataset.fingerprint)
             expected = estimate_seconds(measured, runs_needed)
             text = f"{n_combos} combination(s) x {int(folds)} folds = {runs_needed} fits."
             if expected is None:
-                text += (" No fit of this model on this dataset has been timed yet, so no estimate: train it on "
-                         "Recommend or include it in a comparison first, or start with a small grid.")
+                text += (
+                    " No fit of this model on this dataset has been timed yet, so no estimate: train it on "
+                    "Recommend or include it in a comparison first, or start with a small grid."
+                )
             else:
-                text += (f" Estimated run time: about {_duration(expected)} (median of {len(measured)} fit(s) of "
-                         f"this model already timed on this dataset; scoring the folds adds a little).")
+                text += (
+                    f" Estimated run time: about {_duration(expected)} (median of {len(measured)} fit(s) of "
+                    f"this model already timed on this dataset; scoring the folds adds a little)."
+                )
             st.caption(text, help="Fit times come from the run history (comparisons and tuning runs).")
 
         can_run = bool(grid) and not problems and (search == "random" or n_combos <= MAX_COMBINATIONS)
@@ -125,10 +151,24 @@ def render() -> None:
                 ss["tune_selected_run"] = entry["id"]
                 return f"Done: {note}"
 
-            long_task.run(f"Tuning {cls.label} ...", lambda progress: tune(
-                dataset, model_key, grid, metric=metric, folds=int(folds), k=int(k), seed=int(seed), search=search,
-                n_iter=int(n_iter) if n_iter else None, progress=progress),
-                what="Tuning", hint="Change the grid and run again.", done=tuned)
+            long_task.run(
+                f"Tuning {cls.label} ...",
+                lambda progress: tune(
+                    dataset,
+                    model_key,
+                    grid,
+                    metric=metric,
+                    folds=int(folds),
+                    k=int(k),
+                    seed=int(seed),
+                    search=search,
+                    n_iter=int(n_iter) if n_iter else None,
+                    progress=progress,
+                ),
+                what="Tuning",
+                hint="Change the grid and run again.",
+                done=tuned,
+            )
 
     # ----- results -----------------------------------------------------------------------------------
     runs = session.session_runs("tune")
@@ -148,11 +188,15 @@ def render() -> None:
         if varied:
             cols = st.columns(min(2, len(varied)))
             for i, p in enumerate(varied):
-                cols[i % len(cols)].plotly_chart(plain.figure(charts.tune_curve(result.table, p, result.best_params, result.metric)),
-                                                 key=f"tune_curve_{p}")
+                cols[i % len(cols)].plotly_chart(
+                    plain.figure(charts.tune_curve(result.table, p, result.best_params, result.metric)),
+                    key=f"tune_curve_{p}",
+                )
         plain.table(results.tune_table(result.table, result.param_names, result.metric), hide_index=True)
-        st.caption(f"Per-learner {result.split['params']['folds']}-fold cross-validation (seed {result.seed}); "
-                   "each fold's test learners keep training history and are scored as new learners.")
+        st.caption(
+            f"Per-learner {result.split['params']['folds']}-fold cross-validation (seed {result.seed}); "
+            "each fold's test learners keep training history and are scored as new learners."
+        )
 
 
-frame.page('Tune', render)
+frame.page("Tune", render)

@@ -4,6 +4,7 @@ One module per command group, each with `register(subparsers)`; COMMAND_MODULES 
 reports bad input (unknown model, parameter or value, malformed data) as one clear line on stderr with exit
 code 2 -- never a traceback.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -1,10 +1,10 @@
 """`abtest`: a simulated A/B test (and optionally Thompson sampling) between 2-4 models on a generated dataset."""
+
 from __future__ import annotations
 
 import sys
 
-from recsys.cli.common import (Progress, UsageError, add_data_arg, guard, load_data, parse_params, positive,
-                               print_table)
+from recsys.cli.common import Progress, UsageError, add_data_arg, guard, load_data, parse_params, positive, print_table
 
 
 def _arm_params(models: list[str], items) -> list[dict]:
@@ -14,14 +14,16 @@ def _arm_params(models: list[str], items) -> list[dict]:
         target, dot, rest = item.partition(".")
         if not dot:
             raise UsageError(f"--param for abtest expects ARM.NAME=VALUE or MODEL.NAME=VALUE, got '{item}'")
-        letters = "ABCD"[:len(models)]
+        letters = "ABCD"[: len(models)]
         if target.upper() in letters and len(target) == 1:
             hits = [letters.index(target.upper())]
         else:
             hits = [i for i, m in enumerate(models) if m == target]
         if not hits:
-            raise UsageError(f"--param '{item}' names '{target}', which is neither an arm letter ({', '.join(letters)}) "
-                             f"nor a model in --models")
+            raise UsageError(
+                f"--param '{item}' names '{target}', which is neither an arm letter ({', '.join(letters)}) "
+                f"nor a model in --models"
+            )
         for i in hits:
             params[i].update(parse_params([rest]))
     return params
@@ -47,9 +49,9 @@ def _fmt(x, digits=4) -> str:
 
 
 def _cmd_abtest(args) -> int:
+    from recsys.evaluation.experiment import resolve_models
     from recsys.models import make_model
     from recsys.simulation import STOPPING_RULE, build_arms, run_abtest, run_thompson, simulator_for_folder
-    from recsys.evaluation.experiment import resolve_models
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     if not 2 <= len(models) <= 4:
@@ -67,11 +69,21 @@ def _cmd_abtest(args) -> int:
         return make_model(key, **{"seed": args.seed, **p}).fit(dataset, progress=Progress(f"fit {key}"))
 
     arms = build_arms(list(zip(models, params)), fit, seed=args.seed)
-    result = run_abtest(simulator, arms, n_learners=args.learners, sessions=args.sessions, k=args.k, split=split,
-                        seed=args.seed, progress=Progress("simulate"))
+    result = run_abtest(
+        simulator,
+        arms,
+        n_learners=args.learners,
+        sessions=args.sessions,
+        k=args.k,
+        split=split,
+        seed=args.seed,
+        progress=Progress("simulate"),
+    )
     s = result.settings
-    print(f"A/B test on {dataset.name}: {s['n_learners']:,} fresh simulated learners x {s['sessions']} sessions, "
-          f"top-{s['k']}, split {', '.join(f'{p:.0%}' for p in s['split'])}, seed {s['seed']}; control = {result.control}")
+    print(
+        f"A/B test on {dataset.name}: {s['n_learners']:,} fresh simulated learners x {s['sessions']} sessions, "
+        f"top-{s['k']}, split {', '.join(f'{p:.0%}' for p in s['split'])}, seed {s['seed']}; control = {result.control}"
+    )
     summary = result.summary
     table = summary[["arm", "learners", "lists", "enrolments"]].copy()
     table["CTR [95% CI]"] = [f"{r.ctr:.4f} [{r.ctr_lo:.4f}, {r.ctr_hi:.4f}]" for r in summary.itertuples()]
@@ -81,40 +93,70 @@ def _cmd_abtest(args) -> int:
     print_table(table)
     print("\nDifference to control (95% interval, two-sided p):")
     comp = result.comparisons
-    rows = comp.assign(diff=[f"{r.diff:+.4f} [{r.lo:+.4f}, {r.hi:+.4f}]" for r in comp.itertuples()],
-                       p=comp["p_value"].map(lambda p: "n/a" if p != p else f"{p:.3g}"),
-                       significant=comp["significant"].map({True: "yes", False: "no"}))[
-        ["arm", "metric", "diff", "p", "significant"]]
+    rows = comp.assign(
+        diff=[f"{r.diff:+.4f} [{r.lo:+.4f}, {r.hi:+.4f}]" for r in comp.itertuples()],
+        p=comp["p_value"].map(lambda p: "n/a" if p != p else f"{p:.3g}"),
+        significant=comp["significant"].map({True: "yes", False: "no"}),
+    )[["arm", "metric", "diff", "p", "significant"]]
     print_table(rows)
     print(f"\nStopping rule: {STOPPING_RULE}")
     stop = result.stopping()
-    stop["stopped_at_learners"] = stop["stopped_at_learners"].map(lambda v: "-" if v is None or v != v else f"{int(v):,}")
+    stop["stopped_at_learners"] = stop["stopped_at_learners"].map(
+        lambda v: "-" if v is None or v != v else f"{int(v):,}"
+    )
     stop["fixed_horizon_p"] = stop["fixed_horizon_p"].map(lambda p: "n/a" if p != p else f"{p:.3g}")
     print_table(stop)
-    out = {"settings": s, "summary": summary.to_dict("records"), "comparisons": comp.to_dict("records"),
-           "sequential": result.sequential.to_dict("records"), "stopping_rule": STOPPING_RULE}
+    out = {
+        "settings": s,
+        "summary": summary.to_dict("records"),
+        "comparisons": comp.to_dict("records"),
+        "sequential": result.sequential.to_dict("records"),
+        "stopping_rule": STOPPING_RULE,
+    }
     if args.bandit:
         means = dict(zip(summary["arm"], summary["ctr"]))
-        bandit = run_thompson(simulator, arms, n_learners=args.learners, sessions=args.sessions, k=args.k,
-                              seed=args.seed, arm_means=means, progress=Progress("thompson"))
+        bandit = run_thompson(
+            simulator,
+            arms,
+            n_learners=args.learners,
+            sessions=args.sessions,
+            k=args.k,
+            seed=args.seed,
+            arm_means=means,
+            progress=Progress("thompson"),
+        )
         share = bandit.final_share()
-        print(f"\nThompson sampling ({args.learners:,} learners): share of the last 20% of learners per arm; "
-              f"cumulative regret vs the best arm ({bandit.best_arm}, means from the A/B test):")
+        print(
+            f"\nThompson sampling ({args.learners:,} learners): share of the last 20% of learners per arm; "
+            f"cumulative regret vs the best arm ({bandit.best_arm}, means from the A/B test):"
+        )
         regret = bandit.regret.iloc[-1]
-        print_table(bandit.posterior.assign(final_share=[f"{share[a]:.1%}" for a in bandit.arms],
-                                            posterior_mean=bandit.posterior["mean"].map(_fmt))[
-            ["arm", "final_share", "posterior_mean"]])
+        print_table(
+            bandit.posterior.assign(
+                final_share=[f"{share[a]:.1%}" for a in bandit.arms], posterior_mean=bandit.posterior["mean"].map(_fmt)
+            )[["arm", "final_share", "posterior_mean"]]
+        )
         print(f"regret: Thompson {regret['thompson']:.1f} enrolments, equal split {regret['equal_split']:.1f}")
-        out["bandit"] = {"final_share": share, "regret_thompson": float(regret["thompson"]),
-                         "regret_equal_split": float(regret["equal_split"])}
+        out["bandit"] = {
+            "final_share": share,
+            "regret_thompson": float(regret["thompson"]),
+            "regret_equal_split": float(regret["equal_split"]),
+        }
     if args.offline:
         from recsys.simulation import agreement, offline_ndcg
 
-        offline = offline_ndcg(dataset, [(a.name, m, p) for a, m, p in zip(arms, models, params)], k=args.k,
-                               seed=args.seed, progress=Progress("offline"))
+        offline = offline_ndcg(
+            dataset,
+            [(a.name, m, p) for a, m, p in zip(arms, models, params)],
+            k=args.k,
+            seed=args.seed,
+            progress=Progress("offline"),
+        )
         table, tau, p = agreement(offline, dict(zip(summary["arm"], summary["ctr"])))
         print(f"\nOffline NDCG@{args.k} (holdout) vs online CTR -- Kendall's tau = {_fmt(tau, 3)} (p = {_fmt(p, 3)}):")
-        print_table(table.assign(offline_ndcg=table["offline_ndcg"].map(_fmt), online_ctr=table["online_ctr"].map(_fmt)))
+        print_table(
+            table.assign(offline_ndcg=table["offline_ndcg"].map(_fmt), online_ctr=table["online_ctr"].map(_fmt))
+        )
         out["agreement"] = {"table": table.to_dict("records"), "kendall_tau": tau, "p_value": p}
     if args.json:
         from recsys._json import write_json_atomic
@@ -127,22 +169,35 @@ def _cmd_abtest(args) -> int:
 def register(sub) -> None:
     from recsys.models import MODEL_KEYS
 
-    p = sub.add_parser("abtest", help="simulated A/B test (and Thompson sampling) between 2-4 models",
-                       description="Serve 2-4 models (arms) to fresh simulated learners of a generated dataset and "
-                                   "compare CTR, completion rate, enrolments per learner and coverage. Needs a folder "
-                                   f"made by `generate` (it holds the behaviour model). Models: {', '.join(MODEL_KEYS)}.")
+    p = sub.add_parser(
+        "abtest",
+        help="simulated A/B test (and Thompson sampling) between 2-4 models",
+        description="Serve 2-4 models (arms) to fresh simulated learners of a generated dataset and "
+        "compare CTR, completion rate, enrolments per learner and coverage. Needs a folder "
+        f"made by `generate` (it holds the behaviour model). Models: {', '.join(MODEL_KEYS)}.",
+    )
     add_data_arg(p)
-    p.add_argument("--models", required=True, help="2-4 comma-separated model keys; the first is the control "
-                                                    "(repeat a key for an A/A test)")
-    p.add_argument("--param", action="append", metavar="ARM.NAME=VALUE",
-                   help="hyperparameter for one arm (A, B, ...) or every arm of a model (knn.k=20); repeatable")
+    p.add_argument(
+        "--models",
+        required=True,
+        help="2-4 comma-separated model keys; the first is the control (repeat a key for an A/A test)",
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        metavar="ARM.NAME=VALUE",
+        help="hyperparameter for one arm (A, B, ...) or every arm of a model (knn.k=20); repeatable",
+    )
     p.add_argument("--split", help="traffic shares per arm, e.g. 50,50 (default equal)")
     p.add_argument("--learners", type=int, default=2000, help="fresh simulated learners in total (default 2000)")
     p.add_argument("--sessions", type=int, default=5, help="sessions (shown lists) per learner (default 5)")
     p.add_argument("--k", type=int, default=10, help="courses per shown list (default 10)")
-    p.add_argument("--position-bias", type=float, default=0.7,
-                   help="rank r is looked at with probability r^-bias (default 0.7)")
-    p.add_argument("--seed", type=int, default=0, help="seed for learners, assignment, reactions and models (default 0)")
+    p.add_argument(
+        "--position-bias", type=float, default=0.7, help="rank r is looked at with probability r^-bias (default 0.7)"
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed for learners, assignment, reactions and models (default 0)"
+    )
     p.add_argument("--bandit", action="store_true", help="also run Thompson sampling over the same arms")
     p.add_argument("--offline", action="store_true", help="also compare with offline NDCG@K (Kendall's tau)")
     p.add_argument("--json", metavar="OUT", help="also write the results as JSON (atomically)")

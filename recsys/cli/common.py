@@ -1,4 +1,5 @@
 """What every CLI command shares: the error type, progress output, data loading, parameter parsing, tables."""
+
 from __future__ import annotations
 
 import os
@@ -52,7 +53,9 @@ def load_data(path):
 
     path = Path(path)
     if not path.exists():
-        hint = " (create it with: python -m recsys generate --out data/builtin --seed 0)" if path == DEFAULT_DATA else ""
+        hint = (
+            " (create it with: python -m recsys generate --out data/builtin --seed 0)" if path == DEFAULT_DATA else ""
+        )
         raise UsageError(f"data folder '{path}' does not exist{hint}")
     return load_dataset(path)
 
@@ -128,8 +131,11 @@ def guard(command):
 
 
 def add_data_arg(parser) -> None:
-    parser.add_argument("--data", default=str(DEFAULT_DATA),
-                        help=f"IBM-format data folder (default {DEFAULT_DATA}, the built-in dataset)")
+    parser.add_argument(
+        "--data",
+        default=str(DEFAULT_DATA),
+        help=f"IBM-format data folder (default {DEFAULT_DATA}, the built-in dataset)",
+    )
 
 
 def add_db_arg(parser) -> None:

@@ -1,9 +1,21 @@
 """`compare`, `tune` and `history`: thin wrappers over `recsys.evaluation`, so a number printed here is the
 number the app shows for the same dataset, split, models and seed."""
+
 from __future__ import annotations
 
-from recsys.cli.common import (Progress, UsageError, add_data_arg, add_db_arg, check_writable, fmt, guard,
-                               load_data, parse_params, positive, print_table)
+from recsys.cli.common import (
+    Progress,
+    UsageError,
+    add_data_arg,
+    add_db_arg,
+    check_writable,
+    fmt,
+    guard,
+    load_data,
+    parse_params,
+    positive,
+    print_table,
+)
 
 
 def _history(path):
@@ -27,11 +39,14 @@ def _model_list(text: str) -> list[str]:
 
 
 # flag -> (split it belongs to, split parameter name)
-_SPLIT_FLAGS = {"holdout": ("--holdout", ("holdout",), "n"), "test_size": ("--test-size", ("ratio",), "test_size"),
-                "test_learners": ("--test-learners", ("new_learners",), "test_share"),
-                "fold_in": ("--fold-in", ("new_learners",), "fold_in"),
-                "min_ratings": ("--min-ratings", ("new_learners", "holdout"), "min_ratings"),
-                "new_courses": ("--new-courses", ("new_courses",), "course_share")}
+_SPLIT_FLAGS = {
+    "holdout": ("--holdout", ("holdout",), "n"),
+    "test_size": ("--test-size", ("ratio",), "test_size"),
+    "test_learners": ("--test-learners", ("new_learners",), "test_share"),
+    "fold_in": ("--fold-in", ("new_learners",), "fold_in"),
+    "min_ratings": ("--min-ratings", ("new_learners", "holdout"), "min_ratings"),
+    "new_courses": ("--new-courses", ("new_courses",), "course_share"),
+}
 
 
 def _split_params(args) -> dict:
@@ -75,14 +90,26 @@ def _cmd_compare(args) -> int:
     check_writable(args.json, "--json")
     models = [(k, per_model.get(k, {})) for k in keys]
     resolve_models(models, args.seed)  # unknown parameters or bad values fail before the data is read
-    options = {"activity_bins": _number_list(args.activity_bins, "--activity-bins", float),
-               "head_share": args.head_share,
-               "level_target": _number_list(args.level_target, "--level-target", float), "pairs": args.pairs}
+    options = {
+        "activity_bins": _number_list(args.activity_bins, "--activity-bins", float),
+        "head_share": args.head_share,
+        "level_target": _number_list(args.level_target, "--level-target", float),
+        "pairs": args.pairs,
+    }
     Experiment.check_options(**options)  # bad segment/KPI options fail before the data is read
     dataset = load_data(args.data)
     history = None if args.no_history else _history(args.db)
-    experiment = Experiment(dataset, args.split, models, k=args.k, seed=args.seed, split_params=split_params,
-                            n_resamples=args.resamples, history=history, **options)
+    experiment = Experiment(
+        dataset,
+        args.split,
+        models,
+        k=args.k,
+        seed=args.seed,
+        split_params=split_params,
+        n_resamples=args.resamples,
+        history=history,
+        **options,
+    )
     result = experiment.run(progress=Progress("compare"))
     k = args.k
     primary = f"ndcg@{k}"
@@ -109,11 +136,15 @@ def _cmd_compare(args) -> int:
     import pandas as pd
 
     s = result.split
-    print(f"dataset {result.dataset['name']} ({result.dataset['fingerprint']}); split {s['name']} {s['params']}; "
-          f"{s['evaluated_learners']:,} test learners; 95% bootstrap intervals over learners")
+    print(
+        f"dataset {result.dataset['name']} ({result.dataset['fingerprint']}); split {s['name']} {s['params']}; "
+        f"{s['evaluated_learners']:,} test learners; 95% bootstrap intervals over learners"
+    )
     print_table(pd.DataFrame(rows))
-    print(f"tied_with_best: {primary} not significantly below the best model (Wilcoxon signed-rank over the same "
-          f"learners, Holm-adjusted p >= 0.05 over the {max(len(board) - 1, 0)} comparisons with the best)")
+    print(
+        f"tied_with_best: {primary} not significantly below the best model (Wilcoxon signed-rank over the same "
+        f"learners, Holm-adjusted p >= 0.05 over the {max(len(board) - 1, 0)} comparisons with the best)"
+    )
     if s.get("rating_metrics"):
         print(f"rmse/mae {s['rating_metrics']}")
     from recsys.models import REGISTRY
@@ -151,8 +182,10 @@ def _print_reports(result, order: list[str], primary: str) -> None:
 
     print()
     target = "/".join(f"{v:.0%}" for v in result.split["level_target"].values())
-    print(f"product KPIs of the top-{result.k} lists (targets: niche share >= 0.25, ~6 genres per list, "
-          f"level mix {target}; lower is better for level_distance, exposure_gini and popularity_percentile):")
+    print(
+        f"product KPIs of the top-{result.k} lists (targets: niche share >= 0.25, ~6 genres per list, "
+        f"level mix {target}; lower is better for level_distance, exposure_gini and popularity_percentile):"
+    )
     kpis = result.kpi_table.set_index("name").loc[order].drop(columns="label")
     kpis.columns = [c.replace(f"@{result.k}", "") for c in kpis.columns]
     digits = {"aggregate_diversity": 0, "popularity_percentile": 1, "distinct_genres": 2}
@@ -161,9 +194,11 @@ def _print_reports(result, order: list[str], primary: str) -> None:
         shown[col] = [fmt(v, digits=digits.get(col, 3)) for v in kpis[col]]
     print_table(shown)
     print()
-    print(f"{primary} by segment (activity = the learner's training courses; popularity = the held-out course is "
-          f"in the head ({result.split['head_courses']} courses holding the top {result.split['head_share']:.0%} "
-          f"of enrolments) or the tail; n = learners):")
+    print(
+        f"{primary} by segment (activity = the learner's training courses; popularity = the held-out course is "
+        f"in the head ({result.split['head_courses']} courses holding the top {result.split['head_share']:.0%} "
+        f"of enrolments) or the tail; n = learners):"
+    )
     matrix = result.segment_matrix(primary)
     shown = matrix[["kind", "segment", "n_learners"]].rename(columns={"n_learners": "n"}).copy()
     for name in order:
@@ -172,28 +207,46 @@ def _print_reports(result, order: list[str], primary: str) -> None:
     notes = {d.name: d.new_courses for d in result.details.values() if d.new_courses is not None}
     if notes:
         print()
-        print(f"new courses ({len(result.split.get('new_courses', []))} courses without training ratings): "
-              "reach = share of them listed to anyone")
-        print_table(pd.DataFrame([{"model": n, "can recommend": "yes" if notes[n]["can_recommend"] else
-                                   "no: cannot recommend new courses", "reach": fmt(notes[n]["reach"], digits=3),
-                                   "learners shown one": notes[n]["learners_shown_a_new_course"]} for n in order]))
+        print(
+            f"new courses ({len(result.split.get('new_courses', []))} courses without training ratings): "
+            "reach = share of them listed to anyone"
+        )
+        print_table(
+            pd.DataFrame(
+                [
+                    {
+                        "model": n,
+                        "can recommend": "yes" if notes[n]["can_recommend"] else "no: cannot recommend new courses",
+                        "reach": fmt(notes[n]["reach"], digits=3),
+                        "learners shown one": notes[n]["learners_shown_a_new_course"],
+                    }
+                    for n in order
+                ]
+            )
+        )
     if result.pairs == "all":
         pairs = result.all_pairs()
         pairs = pairs[pairs["metric"] == primary]
         print()
         print(f"every pair on {primary} (Holm-adjusted over the {len(pairs)} pairs; * = significant at 0.05):")
-        print_table(pd.DataFrame({
-            "a": pairs["a"], "b": pairs["b"],
-            "a - b": [fmt(d, lo, hi) for d, lo, hi in zip(pairs["mean_diff"], pairs["ci_lo"], pairs["ci_hi"])],
-            "p": [_p(v) for v in pairs["p_value"]],
-            "p_holm": [_p(v) + (" *" if sig else "") for v, sig in zip(pairs["p_holm"], pairs["significant"])]}))
+        print_table(
+            pd.DataFrame(
+                {
+                    "a": pairs["a"],
+                    "b": pairs["b"],
+                    "a - b": [fmt(d, lo, hi) for d, lo, hi in zip(pairs["mean_diff"], pairs["ci_lo"], pairs["ci_hi"])],
+                    "p": [_p(v) for v in pairs["p_value"]],
+                    "p_holm": [_p(v) + (" *" if sig else "") for v, sig in zip(pairs["p_holm"], pairs["significant"])],
+                }
+            )
+        )
 
 
 # ----- tune ---------------------------------------------------------------------------------------
 def _cmd_tune(args) -> int:
     from recsys.evaluation import tune
-    from recsys.models import model_class
     from recsys.evaluation.metrics import parse_metric
+    from recsys.models import model_class
 
     model_class(args.model)
     parse_metric(args.metric, default_k=args.k)
@@ -209,8 +262,19 @@ def _cmd_tune(args) -> int:
     check_writable(args.json, "--json")
     dataset = load_data(args.data)
     history = None if args.no_history else _history(args.db)
-    result = tune(dataset, args.model, grid, metric=args.metric, folds=args.folds, k=args.k, seed=args.seed,
-                  search=args.search, n_iter=args.n_iter, progress=Progress(f"tune {args.model}"), history=history)
+    result = tune(
+        dataset,
+        args.model,
+        grid,
+        metric=args.metric,
+        folds=args.folds,
+        k=args.k,
+        seed=args.seed,
+        search=args.search,
+        n_iter=args.n_iter,
+        progress=Progress(f"tune {args.model}"),
+        history=history,
+    )
     table = result.table.copy()
     show = table[result.param_names].astype(str)
     show["mean"] = [fmt(v) for v in table["mean"]]
@@ -254,55 +318,105 @@ def register(sub) -> None:
     from recsys.models import MODEL_KEYS
 
     keys = ", ".join(MODEL_KEYS)
-    p = sub.add_parser("compare", help="evaluate models on one split: leaderboard with 95%% intervals",
-                       description="Fit each model on the train part and score held-out courses through the "
-                                   "new-learner path (the Recommend page's fold-in). Prints a leaderboard (best ndcg "
-                                   "first) with each model against the best (Wilcoxon, Holm-adjusted: 'tied with "
-                                   "best'), product KPIs and metrics per learner-activity and course-popularity "
-                                   "segment, and records the run. JSON: results[].metrics, ci, kpis, vs_best, "
-                                   "segments (and new_courses under --split new_courses); top-level pairs with "
-                                   "--pairs all.")
+    p = sub.add_parser(
+        "compare",
+        help="evaluate models on one split: leaderboard with 95%% intervals",
+        description="Fit each model on the train part and score held-out courses through the "
+        "new-learner path (the Recommend page's fold-in). Prints a leaderboard (best ndcg "
+        "first) with each model against the best (Wilcoxon, Holm-adjusted: 'tied with "
+        "best'), product KPIs and metrics per learner-activity and course-popularity "
+        "segment, and records the run. JSON: results[].metrics, ci, kpis, vs_best, "
+        "segments (and new_courses under --split new_courses); top-level pairs with "
+        "--pairs all.",
+    )
     add_data_arg(p)
     p.add_argument("--models", default="all", help=f"'all' (every installed model) or comma-separated keys: {keys}")
     p.add_argument("--param", action="append", metavar="MODEL.NAME=VALUE", help="hyperparameter for one model")
     p.add_argument("--k", type=int, default=10, help="list length K for the top-K metrics (default 10)")
-    p.add_argument("--split", choices=SPLIT_NAMES, default="new_learners",
-                   help="new_learners (default): a share of learners is removed from training and folded in from "
-                        "part of their courses; holdout: hide courses per known learner; ratio: hide a share of all "
-                        "ratings; new_courses: a share of courses loses every training rating")
-    p.add_argument("--test-learners", type=float, default=None,
-                   help="new_learners: share of learners held out (default 0.1)")
-    p.add_argument("--fold-in", type=float, default=None,
-                   help="new_learners: share of a held-out learner's courses the model is given (default 0.8, >= 1 course)")
-    p.add_argument("--min-ratings", type=int, default=None,
-                   help="new_learners/holdout: courses a learner needs to be tested (default 2)")
-    p.add_argument("--holdout", type=float, default=None, help="holdout: courses hidden per learner (int) or a fraction (default 1)")
+    p.add_argument(
+        "--split",
+        choices=SPLIT_NAMES,
+        default="new_learners",
+        help="new_learners (default): a share of learners is removed from training and folded in from "
+        "part of their courses; holdout: hide courses per known learner; ratio: hide a share of all "
+        "ratings; new_courses: a share of courses loses every training rating",
+    )
+    p.add_argument(
+        "--test-learners", type=float, default=None, help="new_learners: share of learners held out (default 0.1)"
+    )
+    p.add_argument(
+        "--fold-in",
+        type=float,
+        default=None,
+        help="new_learners: share of a held-out learner's courses the model is given (default 0.8, >= 1 course)",
+    )
+    p.add_argument(
+        "--min-ratings",
+        type=int,
+        default=None,
+        help="new_learners/holdout: courses a learner needs to be tested (default 2)",
+    )
+    p.add_argument(
+        "--holdout",
+        type=float,
+        default=None,
+        help="holdout: courses hidden per learner (int) or a fraction (default 1)",
+    )
     p.add_argument("--test-size", type=float, default=None, help="ratio: test share of all ratings (default 0.2)")
-    p.add_argument("--new-courses", type=float, default=None,
-                   help="new_courses: share of the rated courses that lose every training rating (default 0.1)")
-    p.add_argument("--activity-bins", default="1,3,10", metavar="B1,B2,...",
-                   help="upper bounds of the learner-activity segments (default 1,3,10: 1, 2-3, 4-10, >10 courses)")
-    p.add_argument("--head-share", type=float, default=0.2,
-                   help="head courses hold this share of all enrolments; the rest is the tail/niche (default 0.2)")
-    p.add_argument("--level-target", default="30,40,30", metavar="B,I,A",
-                   help="target Beginner,Intermediate,Advanced mix for the level-distance KPI (default 30,40,30)")
-    p.add_argument("--pairs", choices=("best", "all"), default="best",
-                   help="best: each model against the best (default); all: also every pair, Holm-adjusted")
-    p.add_argument("--resamples", type=int, default=1000,
-                   help="bootstrap resamples for the intervals (default 1000; 0 = no intervals)")
+    p.add_argument(
+        "--new-courses",
+        type=float,
+        default=None,
+        help="new_courses: share of the rated courses that lose every training rating (default 0.1)",
+    )
+    p.add_argument(
+        "--activity-bins",
+        default="1,3,10",
+        metavar="B1,B2,...",
+        help="upper bounds of the learner-activity segments (default 1,3,10: 1, 2-3, 4-10, >10 courses)",
+    )
+    p.add_argument(
+        "--head-share",
+        type=float,
+        default=0.2,
+        help="head courses hold this share of all enrolments; the rest is the tail/niche (default 0.2)",
+    )
+    p.add_argument(
+        "--level-target",
+        default="30,40,30",
+        metavar="B,I,A",
+        help="target Beginner,Intermediate,Advanced mix for the level-distance KPI (default 30,40,30)",
+    )
+    p.add_argument(
+        "--pairs",
+        choices=("best", "all"),
+        default="best",
+        help="best: each model against the best (default); all: also every pair, Holm-adjusted",
+    )
+    p.add_argument(
+        "--resamples",
+        type=int,
+        default=1000,
+        help="bootstrap resamples for the intervals (default 1000; 0 = no intervals)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed for the split, bootstrap and seeded models (default 0)")
     p.add_argument("--json", metavar="OUT", help="also write the results as JSON (atomically)")
     add_db_arg(p)
     p.add_argument("--no-history", action="store_true", help="do not record the run")
     p.set_defaults(func=guard(_cmd_compare))
 
-    p = sub.add_parser("tune", help="cross-validate a model over a parameter grid",
-                       description="Per-learner K-fold cross-validation over --grid (default: the model's declared "
-                                   "grids). Prints mean and std per combination and the best one.")
+    p = sub.add_parser(
+        "tune",
+        help="cross-validate a model over a parameter grid",
+        description="Per-learner K-fold cross-validation over --grid (default: the model's declared "
+        "grids). Prints mean and std per combination and the best one.",
+    )
     add_data_arg(p)
     p.add_argument("--model", required=True, help="model key")
     p.add_argument("--grid", action="append", metavar="NAME=V1,V2", help="values to try for a parameter (repeatable)")
-    p.add_argument("--metric", default="ndcg@10", help="metric to optimise, e.g. ndcg@10, recall@5, rmse (default ndcg@10)")
+    p.add_argument(
+        "--metric", default="ndcg@10", help="metric to optimise, e.g. ndcg@10, recall@5, rmse (default ndcg@10)"
+    )
     p.add_argument("--folds", type=int, default=3, help="number of folds (default 3)")
     p.add_argument("--k", type=int, default=10, help="K when --metric has no @K (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed for folds, random search and seeded models (default 0)")
@@ -313,12 +427,18 @@ def register(sub) -> None:
     p.add_argument("--no-history", action="store_true", help="do not record the run")
     p.set_defaults(func=guard(_cmd_tune))
 
-    p = sub.add_parser("history", help="list recorded compare/tune runs",
-                       description="Runs recorded by compare and tune (CLI and app share the same file).")
+    p = sub.add_parser(
+        "history",
+        help="list recorded compare/tune runs",
+        description="Runs recorded by compare and tune (CLI and app share the same file).",
+    )
     p.add_argument("--limit", type=int, default=20, help="number of runs to list, newest first (default 20)")
     p.add_argument("--kind", choices=("compare", "tune"), help="only this kind of run")
-    p.add_argument("--protocol", choices=("new_learners", "holdout", "ratio", "new_courses", "kfold"),
-                   help="only runs on this split protocol")
+    p.add_argument(
+        "--protocol",
+        choices=("new_learners", "holdout", "ratio", "new_courses", "kfold"),
+        help="only runs on this split protocol",
+    )
     p.add_argument("--run", type=int, metavar="ID", help="print one whole run as JSON")
     add_db_arg(p)
     p.set_defaults(func=guard(_cmd_history))

@@ -3,6 +3,7 @@
 Both score the same seeded learner sample as the Course insights page, with models from the same store, so
 the same seed prints the numbers the page shows.
 """
+
 from __future__ import annotations
 
 from recsys.cli.common import UsageError, add_data_arg, guard, load_data, positive
@@ -29,11 +30,13 @@ def _cmd_course_report(args) -> int:
     positive("--k", args.k)
     dataset = load_data(args.data)
     if dataset.item_index.get_indexer([args.course.strip()])[0] < 0:
-        raise UsageError(f"--course: unknown course id '{args.course}' (not in the catalogue of "
-                         f"{dataset.n_items} courses)")
+        raise UsageError(
+            f"--course: unknown course id '{args.course}' (not in the catalogue of {dataset.n_items} courses)"
+        )
     models = _models(dataset, args.models, args.models_dir)
-    print_json(course_report(dataset, models, args.course, args.learners, args.seed, args.k, args.catalogue_top),
-               args.out)
+    print_json(
+        course_report(dataset, models, args.course, args.learners, args.seed, args.k, args.catalogue_top), args.out
+    )
     return 0
 
 
@@ -43,9 +46,16 @@ def _cmd_new_course(args) -> int:
     positive("--learners", args.learners)
     positive("--k", args.k)
     dataset = load_data(args.data)
-    course = check_new_course({"title": args.title, "description": args.description,
-                               "genres": [g.strip() for g in (args.genres or "").split(",") if g.strip()],
-                               "level": args.level, "hours": args.hours}, dataset)
+    course = check_new_course(
+        {
+            "title": args.title,
+            "description": args.description,
+            "genres": [g.strip() for g in (args.genres or "").split(",") if g.strip()],
+            "level": args.level,
+            "hours": args.hours,
+        },
+        dataset,
+    )
     enrolments = assumed_enrolments(dataset, args.enrolments)
     models = _models(dataset, args.models, args.models_dir)
     report = new_course_report(dataset, models, course, args.learners, args.seed, args.k, enrolments)
@@ -58,10 +68,17 @@ def _common(p) -> None:
     from recsys.insights import DEFAULT_K, DEFAULT_LEARNERS
 
     add_data_arg(p)
-    p.add_argument("--models", default=DEFAULT_MODELS,
-                   help=f"comma-separated model keys, or 'all' (default {DEFAULT_MODELS}); default parameters")
-    p.add_argument("--learners", type=int, default=DEFAULT_LEARNERS,
-                   help=f"size of the seeded learner sample (default {DEFAULT_LEARNERS:,})")
+    p.add_argument(
+        "--models",
+        default=DEFAULT_MODELS,
+        help=f"comma-separated model keys, or 'all' (default {DEFAULT_MODELS}); default parameters",
+    )
+    p.add_argument(
+        "--learners",
+        type=int,
+        default=DEFAULT_LEARNERS,
+        help=f"size of the seeded learner sample (default {DEFAULT_LEARNERS:,})",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the learner sample (default 0)")
     p.add_argument("--k", type=int, default=DEFAULT_K, help=f"length of the top-K lists (default {DEFAULT_K})")
     add_models_dir_arg(p)
@@ -71,26 +88,39 @@ def _common(p) -> None:
 def register(sub) -> None:
     from recsys.insights import ENROLMENT_PRESETS
 
-    p = sub.add_parser("course-report", help="how often a course reaches learners' top-K lists, per model (JSON)",
-                       description="Exposure of one course over a seeded learner sample: share of top-K lists, "
-                                   "rank distribution, learner segments (activity, main genre), per model; plus "
-                                   "catalogue-wide exposure (coverage, Gini).")
+    p = sub.add_parser(
+        "course-report",
+        help="how often a course reaches learners' top-K lists, per model (JSON)",
+        description="Exposure of one course over a seeded learner sample: share of top-K lists, "
+        "rank distribution, learner segments (activity, main genre), per model; plus "
+        "catalogue-wide exposure (coverage, Gini).",
+    )
     p.add_argument("--course", required=True, help="course id")
-    p.add_argument("--catalogue-top", type=int, default=0,
-                   help="also list the N most exposed courses per model (default 0 = summary only)")
+    p.add_argument(
+        "--catalogue-top",
+        type=int,
+        default=0,
+        help="also list the N most exposed courses per model (default 0 = summary only)",
+    )
     _common(p)
     p.set_defaults(func=guard(_cmd_course_report))
 
-    p = sub.add_parser("new-course", help="who a course would reach before launch, per content-aware model (JSON)",
-                       description="Place a course that is not in the catalogue yet through its content (no "
-                                   "retraining) and rank it against the existing courses for a seeded learner "
-                                   "sample; models that need enrolments say they cannot place it.")
+    p = sub.add_parser(
+        "new-course",
+        help="who a course would reach before launch, per content-aware model (JSON)",
+        description="Place a course that is not in the catalogue yet through its content (no "
+        "retraining) and rank it against the existing courses for a seeded learner "
+        "sample; models that need enrolments say they cannot place it.",
+    )
     p.add_argument("--title", default="", help="course title")
     p.add_argument("--description", default="", help="course description")
     p.add_argument("--genres", default="", help="comma-separated genres (names as in course_genre.csv)")
     p.add_argument("--level", help="Beginner, Intermediate or Advanced")
     p.add_argument("--hours", help="duration in hours")
-    p.add_argument("--enrolments", default="launch",
-                   help=f"enrolments to assume: a number, or {', '.join(ENROLMENT_PRESETS)} (default launch = 0)")
+    p.add_argument(
+        "--enrolments",
+        default="launch",
+        help=f"enrolments to assume: a number, or {', '.join(ENROLMENT_PRESETS)} (default launch = 0)",
+    )
     _common(p)
     p.set_defaults(func=guard(_cmd_new_course))

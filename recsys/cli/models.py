@@ -1,11 +1,21 @@
 """`train` and `recommend`: fit one model and save it; top-K courses for a learner's completed courses."""
+
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from recsys.cli.common import (MODELS_DIR, Progress, UsageError, add_data_arg, guard, load_data, parse_params,
-                               positive, print_table)
+from recsys.cli.common import (
+    MODELS_DIR,
+    Progress,
+    UsageError,
+    add_data_arg,
+    guard,
+    load_data,
+    parse_params,
+    positive,
+    print_table,
+)
 
 
 def _cmd_train(args) -> int:
@@ -16,8 +26,10 @@ def _cmd_train(args) -> int:
     out = Path(args.out) if args.out else MODELS_DIR / args.model
     model.fit(dataset, progress=Progress(f"fit {args.model}"))
     path = model.save(out)
-    print(f"trained '{args.model}' on {dataset.n_users:,} learners / {len(dataset.ratings):,} ratings "
-          f"in {model.fit_seconds_:.2f}s; saved to {path}")
+    print(
+        f"trained '{args.model}' on {dataset.n_users:,} learners / {len(dataset.ratings):,} ratings "
+        f"in {model.fit_seconds_:.2f}s; saved to {path}"
+    )
     return 0
 
 
@@ -58,12 +70,14 @@ def _cmd_recommend(args) -> int:
         raise UsageError(f"{args.model_path} holds a '{model.key}' model, not '{args.model}'")
     recs = model.recommend(courses, k=args.k)
     titles = model.catalogue_.set_index("COURSE_ID")["TITLE"]
-    table = pd.DataFrame({
-        "COURSE_ID": recs["COURSE_ID"],
-        "TITLE": [str(titles.get(c, ""))[:48] for c in recs["COURSE_ID"]],
-        "SCORE": [f"{s:.4f}" for s in recs["SCORE"]],
-        "REASON": recs["REASON"],
-    })
+    table = pd.DataFrame(
+        {
+            "COURSE_ID": recs["COURSE_ID"],
+            "TITLE": [str(titles.get(c, ""))[:48] for c in recs["COURSE_ID"]],
+            "SCORE": [f"{s:.4f}" for s in recs["SCORE"]],
+            "REASON": recs["REASON"],
+        }
+    )
     if table.empty:
         print("no recommendations (every course is excluded or already taken)")
     else:
@@ -75,8 +89,11 @@ def register(sub) -> None:
     from recsys.models import MODEL_KEYS
 
     keys = ", ".join(MODEL_KEYS)
-    p = sub.add_parser("train", help="fit one model and save it",
-                       description=f"Fit a model on the data and save it with model.save. Models: {keys}.")
+    p = sub.add_parser(
+        "train",
+        help="fit one model and save it",
+        description=f"Fit a model on the data and save it with model.save. Models: {keys}.",
+    )
     add_data_arg(p)
     p.add_argument("--model", required=True, help="model key")
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="hyperparameter (repeatable)")
@@ -84,10 +101,13 @@ def register(sub) -> None:
     p.add_argument("--out", help=f"output folder (default {MODELS_DIR}/<model>)")
     p.set_defaults(func=guard(_cmd_train))
 
-    p = sub.add_parser("recommend", help="recommend courses for a learner's completed courses",
-                       description="Top-K courses for a learner who completed --courses (new-learner path). Uses "
-                                   f"--model-path, else {MODELS_DIR}/<model> if it was trained on this data, else "
-                                   "fits the model first.")
+    p = sub.add_parser(
+        "recommend",
+        help="recommend courses for a learner's completed courses",
+        description="Top-K courses for a learner who completed --courses (new-learner path). Uses "
+        f"--model-path, else {MODELS_DIR}/<model> if it was trained on this data, else "
+        "fits the model first.",
+    )
     add_data_arg(p)
     p.add_argument("--model", required=True, help="model key")
     p.add_argument("--courses", required=True, help="comma-separated completed course ids")

@@ -12,17 +12,34 @@ numbers in both.
 
 Names are imported on first use, so `import recsys.evaluation.history` stays cheap.
 """
+
 from __future__ import annotations
 
 import importlib
 
 _EXPORTS = {
-    "experiment": ("EvalData", "Experiment", "ExperimentResult", "ModelDetails", "ModelSpec", "evaluate_model",
-                   "format_params", "resolve_models"),
+    "experiment": (
+        "EvalData",
+        "Experiment",
+        "ExperimentResult",
+        "ModelDetails",
+        "ModelSpec",
+        "evaluate_model",
+        "format_params",
+        "resolve_models",
+    ),
     "history": ("DEFAULT_PATH", "RunHistory"),
     "metrics": ("kpi_names", "metric_names", "parse_metric", "product_kpis"),
-    "splits": ("SPLIT_NAMES", "Split", "holdout_split", "kfold_splits", "make_split", "new_courses_split",
-               "new_learners_split", "ratio_split"),
+    "splits": (
+        "SPLIT_NAMES",
+        "Split",
+        "holdout_split",
+        "kfold_splits",
+        "make_split",
+        "new_courses_split",
+        "new_learners_split",
+        "ratio_split",
+    ),
     "comparison": ("all_pairs", "compare_to_best"),
     "segments": ("activity_labels", "assign_activity"),
     "tuning": ("TuneResult", "tune"),

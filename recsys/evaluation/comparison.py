@@ -7,10 +7,11 @@ the Holm-adjusted p over that metric's family of comparisons, the effect size (m
 the best model's mean) and "tied with best" (adjusted p >= alpha). `all_pairs` does the same for every pair,
 Holm-adjusted over all pairs of a metric.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from itertools import combinations
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -18,10 +19,36 @@ import pandas as pd
 from recsys.evaluation.uncertainty import N_RESAMPLES, holm, paired_columns
 
 ALPHA = 0.05
-VS_BEST_COLUMNS = ["metric", "name", "best", "mean", "best_mean", "mean_diff", "ci_lo", "ci_hi", "p_value",
-                   "p_holm", "effect_size", "tied_with_best", "n"]
-PAIR_COLUMNS = ["metric", "a", "b", "mean_a", "mean_b", "mean_diff", "ci_lo", "ci_hi", "p_value", "p_holm",
-                "effect_size", "significant", "n"]
+VS_BEST_COLUMNS = [
+    "metric",
+    "name",
+    "best",
+    "mean",
+    "best_mean",
+    "mean_diff",
+    "ci_lo",
+    "ci_hi",
+    "p_value",
+    "p_holm",
+    "effect_size",
+    "tied_with_best",
+    "n",
+]
+PAIR_COLUMNS = [
+    "metric",
+    "a",
+    "b",
+    "mean_a",
+    "mean_b",
+    "mean_diff",
+    "ci_lo",
+    "ci_hi",
+    "p_value",
+    "p_holm",
+    "effect_size",
+    "significant",
+    "n",
+]
 
 
 def _means(per_learner: Mapping[str, pd.DataFrame], metric: str) -> dict[str, float]:
@@ -42,8 +69,13 @@ def _relative(diff: float, base: float) -> float:
     return float(diff / abs(base)) if np.isfinite(base) and base != 0 else float("nan")
 
 
-def compare_to_best(per_learner: Mapping[str, pd.DataFrame], metrics: Sequence[str], seed: int = 0,
-                    n_resamples: int = N_RESAMPLES, alpha: float = ALPHA) -> pd.DataFrame:
+def compare_to_best(
+    per_learner: Mapping[str, pd.DataFrame],
+    metrics: Sequence[str],
+    seed: int = 0,
+    n_resamples: int = N_RESAMPLES,
+    alpha: float = ALPHA,
+) -> pd.DataFrame:
     """One row per (metric, model): each model against the metric's best model (columns VS_BEST_COLUMNS).
 
     Higher is better for every per-learner metric. The best model's own row has difference 0, p = 1 and
@@ -69,8 +101,10 @@ def compare_to_best(per_learner: Mapping[str, pd.DataFrame], metrics: Sequence[s
         return pd.DataFrame(columns=VS_BEST_COLUMNS)
     for col, default in (("mean_diff", 0.0), ("ci_lo", 0.0), ("ci_hi", 0.0), ("p_value", 1.0), ("p_holm", 1.0)):
         frame[col] = default
-    frame["n"] = [int(np.sum(~np.isnan(per_learner[n][m].to_numpy(dtype=np.float64))))
-                  for m, n in zip(frame["metric"], frame["name"])]
+    frame["n"] = [
+        int(np.sum(~np.isnan(per_learner[n][m].to_numpy(dtype=np.float64))))
+        for m, n in zip(frame["metric"], frame["name"])
+    ]
     if columns:
         stats = paired_columns(np.column_stack(columns), n_resamples, seed)
         frame.loc[index, "mean_diff"] = stats["mean"]
@@ -86,8 +120,13 @@ def compare_to_best(per_learner: Mapping[str, pd.DataFrame], metrics: Sequence[s
     return frame[VS_BEST_COLUMNS]
 
 
-def all_pairs(per_learner: Mapping[str, pd.DataFrame], metrics: Sequence[str], seed: int = 0,
-              n_resamples: int = N_RESAMPLES, alpha: float = ALPHA) -> pd.DataFrame:
+def all_pairs(
+    per_learner: Mapping[str, pd.DataFrame],
+    metrics: Sequence[str],
+    seed: int = 0,
+    n_resamples: int = N_RESAMPLES,
+    alpha: float = ALPHA,
+) -> pd.DataFrame:
     """Every pair (a, b) of models, per metric: a - b with interval, Wilcoxon p and Holm p over all pairs.
 
     Effect size = mean difference relative to b's mean. `significant` = Holm-adjusted p < alpha.
@@ -99,8 +138,9 @@ def all_pairs(per_learner: Mapping[str, pd.DataFrame], metrics: Sequence[str], s
         means = _means(per_learner, metric)
         for a, b in combinations(names, 2):
             rows.append({"metric": metric, "a": a, "b": b, "mean_a": means[a], "mean_b": means[b]})
-            columns.append(per_learner[a][metric].to_numpy(dtype=np.float64)
-                           - per_learner[b][metric].to_numpy(dtype=np.float64))
+            columns.append(
+                per_learner[a][metric].to_numpy(dtype=np.float64) - per_learner[b][metric].to_numpy(dtype=np.float64)
+            )
     if not rows:
         return pd.DataFrame(columns=PAIR_COLUMNS)
     frame = pd.DataFrame(rows)
@@ -108,7 +148,7 @@ def all_pairs(per_learner: Mapping[str, pd.DataFrame], metrics: Sequence[str], s
     frame["mean_diff"], frame["ci_lo"], frame["ci_hi"] = stats["mean"], stats["lo"], stats["hi"]
     frame["p_value"], frame["n"] = stats["p"], stats["n"]
     frame["p_holm"] = np.nan
-    for metric, rows_of in frame.groupby("metric", sort=False).groups.items():
+    for _metric, rows_of in frame.groupby("metric", sort=False).groups.items():
         frame.loc[rows_of, "p_holm"] = holm(frame.loc[rows_of, "p_value"].to_numpy(dtype=np.float64))
     frame["effect_size"] = [_relative(d, b) for d, b in zip(frame["mean_diff"], frame["mean_b"])]
     frame["significant"] = frame["p_holm"] < alpha

@@ -7,13 +7,15 @@ metrics each model gets product KPIs (`metrics.product_kpis`), per-segment metri
 all models, corrected comparisons with the best model (`comparison`). The CLI `compare` command and the app
 both call `Experiment(...).run()`, so the same dataset, split, models and seed give the same numbers.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,8 +49,6 @@ class ModelSpec:
         return _jsonable(self.model.get_params())
 
 
-
-
 def format_params(params: Mapping[str, Any]) -> str:
     """'k=20, similarity=cosine' (empty string for none)."""
     return ", ".join(f"{k}={v}" for k, v in params.items())
@@ -62,8 +62,9 @@ def resolve_models(models, seed: int = 0) -> list[ModelSpec]:
     """
     from recsys.models import Recommender, make_model
 
-    if isinstance(models, (str, Recommender)) or (isinstance(models, tuple) and len(models) == 2
-                                                    and isinstance(models[0], str) and isinstance(models[1], Mapping)):
+    if isinstance(models, (str, Recommender)) or (
+        isinstance(models, tuple) and len(models) == 2 and isinstance(models[0], str) and isinstance(models[1], Mapping)
+    ):
         models = [models]
     models = list(models)
     if not models:
@@ -82,8 +83,11 @@ def resolve_models(models, seed: int = 0) -> list[ModelSpec]:
             model, explicit = make_model(key, **{"seed": seed, **params}), set(params)
         cls = type(model)
         defaults = {p.name: p.default for p in cls.hyperparams}
-        shown = {k: v for k, v in model.get_params().items()
-                 if k in explicit and k != cls.seed_param() and defaults.get(k, object()) != v}
+        shown = {
+            k: v
+            for k, v in model.get_params().items()
+            if k in explicit and k != cls.seed_param() and defaults.get(k, object()) != v
+        }
         label = (cls.label or cls.key) + (f" ({format_params(shown)})" if shown else "")
         built.append(ModelSpec(cls.key, cls.key, label, model))
     seen: dict[str, int] = {}
@@ -113,7 +117,7 @@ class EvalData:
     known_learners: bool = True  # False under new_learners: `predict` cannot fold learners in
 
     @classmethod
-    def from_split(cls, split: Split, head_share: float = M.DEFAULT_HEAD_SHARE) -> "EvalData":
+    def from_split(cls, split: Split, head_share: float = M.DEFAULT_HEAD_SHARE) -> EvalData:
         train, test = split.train, split.test
         if split.fold_in is not None:
             # New learners: absent from train; their rows are built from the fold-in ratings.
@@ -121,9 +125,12 @@ class EvalData:
             user_index = pd.Index(users)
             rows_of = user_index.get_indexer(split.fold_in["user"])
             histories = sparse.csr_matrix(
-                (split.fold_in["rating"].to_numpy(np.float32),
-                 (rows_of, train.item_index.get_indexer(split.fold_in["item"]))),
-                shape=(len(users), train.n_items))
+                (
+                    split.fold_in["rating"].to_numpy(np.float32),
+                    (rows_of, train.item_index.get_indexer(split.fold_in["item"])),
+                ),
+                shape=(len(users), train.n_items),
+            )
             histories.sum_duplicates()
             histories.sort_indices()
             pos = user_index.get_indexer(test["user"])
@@ -138,8 +145,9 @@ class EvalData:
         cols = train.item_index.get_indexer(test["item"][known])
         if (cols < 0).any():
             raise ValueError("test ratings name courses outside the catalogue")
-        relevant = sparse.csr_matrix((np.ones(int(known.sum())), (row_of_test, cols)),
-                                     shape=(len(users), train.n_items))
+        relevant = sparse.csr_matrix(
+            (np.ones(int(known.sum())), (row_of_test, cols)), shape=(len(users), train.n_items)
+        )
         relevant.sum_duplicates()
         relevant.data[:] = 1.0
         enrolment = M.enrolments(train.matrix)
@@ -201,11 +209,22 @@ def _learning_curve(model) -> pd.DataFrame | None:
     return frame
 
 
-def evaluate_model(model, data: EvalData, k: int = 10, seed: int = 0, n_resamples: int = N_RESAMPLES,
-                   name: str | None = None, label: str | None = None, fit_seconds: float = float("nan"),
-                   chunk_size: int = CHUNK, progress: Progress | None = None, extras: bool = True,
-                   activity_bins=S.DEFAULT_ACTIVITY_BINS, level_target=M.DEFAULT_LEVEL_TARGET,
-                   head_share: float = M.DEFAULT_HEAD_SHARE) -> ModelDetails:
+def evaluate_model(
+    model,
+    data: EvalData,
+    k: int = 10,
+    seed: int = 0,
+    n_resamples: int = N_RESAMPLES,
+    name: str | None = None,
+    label: str | None = None,
+    fit_seconds: float = float("nan"),
+    chunk_size: int = CHUNK,
+    progress: Progress | None = None,
+    extras: bool = True,
+    activity_bins=S.DEFAULT_ACTIVITY_BINS,
+    level_target=M.DEFAULT_LEVEL_TARGET,
+    head_share: float = M.DEFAULT_HEAD_SHARE,
+) -> ModelDetails:
     """Score a FITTED model on prepared test learners: top-K lists, metrics, intervals, timings.
 
     `n_resamples=0` skips the bootstrap (used by tuning, where the spread across folds is reported).
@@ -216,18 +235,21 @@ def evaluate_model(model, data: EvalData, k: int = 10, seed: int = 0, n_resample
     new_cols = data.new_cols if data.new_cols is not None else np.zeros(0, dtype=np.int64)
     finite_new = np.zeros(len(new_cols), dtype=bool)
     for start in range(0, n, chunk_size):
-        rows = data.histories[start:start + chunk_size]
+        rows = data.histories[start : start + chunk_size]
         began = time.perf_counter()
         scores = np.asarray(model.score_histories(rows))
         if scores.shape != (rows.shape[0], n_items):
-            raise ValueError(f"model '{model.key}' returned scores of shape {scores.shape}, "
-                             f"expected {(rows.shape[0], n_items)}")
+            raise ValueError(
+                f"model '{model.key}' returned scores of shape {scores.shape}, expected {(rows.shape[0], n_items)}"
+            )
         tops.append(M.top_k(scores, k, exclude=rows))
         seconds += time.perf_counter() - began
         if len(new_cols):
             finite_new |= np.isfinite(scores[:, new_cols]).any(axis=0)
         if progress:
-            progress(min(start + chunk_size, n) / max(n, 1) * 0.8, f"scoring {min(start + chunk_size, n):,}/{n:,} learners")
+            progress(
+                min(start + chunk_size, n) / max(n, 1) * 0.8, f"scoring {min(start + chunk_size, n):,}/{n:,} learners"
+            )
     top = np.vstack(tops) if tops else np.zeros((0, k), dtype=np.int64)
     per = M.per_learner_metrics(top, data.relevant, data.genre_matrix, data.info)
     values: dict[str, float | None] = {}
@@ -242,22 +264,30 @@ def evaluate_model(model, data: EvalData, k: int = 10, seed: int = 0, n_resample
     values["rmse"] = values["mae"] = None
     # `predict` knows only training learners: under new_learners it cannot fold anyone in, so no RMSE/MAE.
     if getattr(model, "predicts_ratings", False) and len(data.test) and data.known_learners:
-        predicted = np.asarray(model.predict(data.test["user"].to_numpy(object), data.test["item"].to_numpy(object)),
-                               dtype=np.float64)
+        predicted = np.asarray(
+            model.predict(data.test["user"].to_numpy(object), data.test["item"].to_numpy(object)), dtype=np.float64
+        )
         actual = data.test["rating"].to_numpy(np.float64)
         errors = predicted - actual
-        predictions = pd.DataFrame({"user": data.test["user"].to_numpy(), "item": data.test["item"].to_numpy(),
-                                    "actual": actual, "predicted": predicted})
+        predictions = pd.DataFrame(
+            {
+                "user": data.test["user"].to_numpy(),
+                "item": data.test["item"].to_numpy(),
+                "actual": actual,
+                "predicted": predicted,
+            }
+        )
         values["rmse"], values["mae"] = M.rmse(errors), M.mae(errors)
         if n_resamples:
             # Intervals over test ratings: bootstrap the mean squared / absolute error.
-            rating_ci = bootstrap_intervals({"se": errors ** 2, "ae": np.abs(errors)}, n_resamples, seed)
+            rating_ci = bootstrap_intervals({"se": errors**2, "ae": np.abs(errors)}, n_resamples, seed)
             ci["rmse"] = tuple(float(np.sqrt(v)) for v in rating_ci["se"])
             ci["mae"] = rating_ci["ae"]
     values = {m: values.get(m) for m in M.metric_names(k)}
 
-    frame = pd.DataFrame({"user": data.users, "n_train": np.diff(data.histories.indptr),
-                          "n_test": np.diff(data.relevant.indptr)})
+    frame = pd.DataFrame(
+        {"user": data.users, "n_train": np.diff(data.histories.indptr), "n_test": np.diff(data.relevant.indptr)}
+    )
     for metric, column in per.items():
         frame[metric] = column
     kpis, segments, new_courses = {}, None, None
@@ -268,20 +298,34 @@ def evaluate_model(model, data: EvalData, k: int = 10, seed: int = 0, n_resample
         segments = S.segment_frame(frame, top, data.relevant, head, data.genre_matrix, data.info, activity_bins)
         if data.new_cols is not None:
             listed_new = np.isin(top, new_cols) & (top >= 0)
-            new_courses = {"can_recommend": bool(finite_new.any()),
-                           "scored_new_courses": int(finite_new.sum()),
-                           "reach": float(len(np.unique(top[listed_new])) / max(len(new_cols), 1)),
-                           "learners_shown_a_new_course": int(listed_new.any(axis=1).sum())}
+            new_courses = {
+                "can_recommend": bool(finite_new.any()),
+                "scored_new_courses": int(finite_new.sum()),
+                "reach": float(len(np.unique(top[listed_new])) / max(len(new_cols), 1)),
+                "learners_shown_a_new_course": int(listed_new.any(axis=1).sum()),
+            }
             if not new_courses["can_recommend"]:
                 new_courses["note"] = "cannot recommend new courses"
     if progress:
         progress(1.0, "metrics done")
     return ModelDetails(
-        name=name or model.key, key=model.key, label=label or (type(model).label or model.key),
-        params=_jsonable(model.get_params()), metrics=values, ci=ci, per_learner=frame, top=top,
-        fit_seconds=float(fit_seconds), recommend_ms=1000.0 * seconds / max(n, 1),
-        predictions=predictions, errors=errors, learning_curve=_learning_curve(model), model=model,
-        kpis=kpis, segments=segments, new_courses=new_courses,
+        name=name or model.key,
+        key=model.key,
+        label=label or (type(model).label or model.key),
+        params=_jsonable(model.get_params()),
+        metrics=values,
+        ci=ci,
+        per_learner=frame,
+        top=top,
+        fit_seconds=float(fit_seconds),
+        recommend_ms=1000.0 * seconds / max(n, 1),
+        predictions=predictions,
+        errors=errors,
+        learning_curve=_learning_curve(model),
+        model=model,
+        kpis=kpis,
+        segments=segments,
+        new_courses=new_courses,
     )
 
 
@@ -293,9 +337,15 @@ def fit_model(model, train, progress: Progress | None = None) -> float:
 
 
 def _dataset_info(dataset) -> dict[str, Any]:
-    return {"name": dataset.name, "fingerprint": dataset.fingerprint,
-            "counts": {"learners": int(dataset.n_users), "courses": int(dataset.n_items),
-                       "ratings": int(len(dataset.ratings))}}
+    return {
+        "name": dataset.name,
+        "fingerprint": dataset.fingerprint,
+        "counts": {
+            "learners": int(dataset.n_users),
+            "courses": int(dataset.n_items),
+            "ratings": int(len(dataset.ratings)),
+        },
+    }
 
 
 def _sub_progress(progress: Progress | None, start: float, width: float, prefix: str) -> Progress | None:
@@ -319,7 +369,7 @@ class ExperimentResult:
     k: int
     seed: int
     details: dict[str, ModelDetails]
-    created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     run_id: int | None = None
     pairs: str = "best"  # "all": to_json also holds every pair of models (Holm-adjusted)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
@@ -358,15 +408,18 @@ class ExperimentResult:
     @property
     def kpi_table(self) -> pd.DataFrame:
         """name, label and every product KPI, one row per model."""
-        rows = [{"name": d.name, "label": d.label, **{m: d.kpis.get(m, np.nan) for m in self.kpi_names}}
-                for d in self.details.values()]
+        rows = [
+            {"name": d.name, "label": d.label, **{m: d.kpis.get(m, np.nan) for m in self.kpi_names}}
+            for d in self.details.values()
+        ]
         return pd.DataFrame(rows, columns=["name", "label", *self.kpi_names])
 
     @property
     def segment_table(self) -> pd.DataFrame:
         """Long table: name, label, kind, segment, n_learners and every per-learner metric's mean."""
-        frames = [d.segments.assign(name=d.name, label=d.label) for d in self.details.values()
-                  if d.segments is not None]
+        frames = [
+            d.segments.assign(name=d.name, label=d.label) for d in self.details.values() if d.segments is not None
+        ]
         if not frames:
             return pd.DataFrame(columns=["name", "label", *S.SEGMENT_COLUMNS])
         out = pd.concat(frames, ignore_index=True)
@@ -394,9 +447,13 @@ class ExperimentResult:
         if metric not in self.metric_names:
             raise ValueError(f"unknown metric '{metric}' (known: {', '.join(self.metric_names)})")
         ascending = metric in M.LOWER_IS_BETTER
-        return self.table.sort_values(metric, ascending=ascending, kind="stable", na_position="last").reset_index(drop=True)
+        return self.table.sort_values(metric, ascending=ascending, kind="stable", na_position="last").reset_index(
+            drop=True
+        )
 
-    def paired_test(self, name_a: str, name_b: str, metric: str | None = None, n_resamples: int = N_RESAMPLES) -> PairedTestResult:
+    def paired_test(
+        self, name_a: str, name_b: str, metric: str | None = None, n_resamples: int = N_RESAMPLES
+    ) -> PairedTestResult:
         """A - B on the same test learners for a per-learner metric (default ndcg@K)."""
         metric = metric or f"ndcg@{self.k}"
         for name in (name_a, name_b):
@@ -404,14 +461,18 @@ class ExperimentResult:
                 raise KeyError(f"no model named '{name}' in this experiment (have: {', '.join(self.details)})")
         a, b = self.details[name_a].per_learner, self.details[name_b].per_learner
         if metric not in a:
-            raise ValueError(f"'{metric}' is not a per-learner metric (use one of: {', '.join(c for c in a.columns if '@' in c)})")
+            raise ValueError(
+                f"'{metric}' is not a per-learner metric (use one of: {', '.join(c for c in a.columns if '@' in c)})"
+            )
         return paired_test(a[metric].to_numpy(), b[metric].to_numpy(), seed=self.seed, n_resamples=n_resamples)
 
     def segment_matrix(self, metric: str) -> pd.DataFrame:
         """One row per segment (kind, segment, n_learners), one column per model name: `metric`'s mean."""
         table = self.segment_table
         if metric not in table:
-            raise ValueError(f"'{metric}' is not a per-learner metric (use one of: {', '.join(self.per_learner_metrics)})")
+            raise ValueError(
+                f"'{metric}' is not a per-learner metric (use one of: {', '.join(self.per_learner_metrics)})"
+            )
         wide = table.pivot_table(index=["kind", "segment"], columns="name", values=metric, sort=False, dropna=False)
         counts = table.drop_duplicates(["kind", "segment"]).set_index(["kind", "segment"])["n_learners"]
         wide = wide.reindex(counts.index)[list(self.details)]
@@ -439,7 +500,9 @@ class ExperimentResult:
                 "fit_seconds": _clean(d.fit_seconds),
                 "recommend_ms": _clean(d.recommend_ms),
                 "kpis": {m: _clean(d.kpis.get(m)) for m in self.kpi_names} if d.kpis else {},
-                "vs_best": {r.metric: _comparison_json(r, best=True) for r in vs_best[vs_best["name"] == d.name].itertuples()},
+                "vs_best": {
+                    r.metric: _comparison_json(r, best=True) for r in vs_best[vs_best["name"] == d.name].itertuples()
+                },
                 "segments": _segments_json(d.segments),
             }
             if d.new_courses is not None:
@@ -447,8 +510,10 @@ class ExperimentResult:
             results.append(entry)
         out = {"dataset": dict(self.dataset), "split": dict(self.split), "results": results}
         if self.pairs == "all":
-            out["pairs"] = [{"a": r.a, "b": r.b, "metric": r.metric, **_comparison_json(r, best=False)}
-                            for r in self.all_pairs().itertuples()]
+            out["pairs"] = [
+                {"a": r.a, "b": r.b, "metric": r.metric, **_comparison_json(r, best=False)}
+                for r in self.all_pairs().itertuples()
+            ]
         return out
 
     def write_json(self, path) -> Path:
@@ -464,9 +529,14 @@ def _clean(value):
 
 
 def _comparison_json(row, best: bool) -> dict[str, Any]:
-    out = {"mean_diff": _clean(row.mean_diff), "ci": [_clean(row.ci_lo), _clean(row.ci_hi)],
-           "p_value": _clean(row.p_value), "p_holm": _clean(row.p_holm), "effect_size": _clean(row.effect_size),
-           "n": int(row.n)}
+    out = {
+        "mean_diff": _clean(row.mean_diff),
+        "ci": [_clean(row.ci_lo), _clean(row.ci_hi)],
+        "p_value": _clean(row.p_value),
+        "p_holm": _clean(row.p_holm),
+        "effect_size": _clean(row.effect_size),
+        "n": int(row.n),
+    }
     if best:
         out = {"best": row.best, **out, "tied_with_best": bool(row.tied_with_best)}
     else:
@@ -480,8 +550,9 @@ def _segments_json(segments: pd.DataFrame | None) -> dict[str, list]:
     metrics = [c for c in segments.columns if "@" in c]
     out: dict[str, list] = {}
     for r in segments.to_dict("records"):
-        out.setdefault(r["kind"], []).append({"segment": r["segment"], "n_learners": int(r["n_learners"]),
-                                              "metrics": {m: _clean(r[m]) for m in metrics}})
+        out.setdefault(r["kind"], []).append(
+            {"segment": r["segment"], "n_learners": int(r["n_learners"]), "metrics": {m: _clean(r[m]) for m in metrics}}
+        )
     return out
 
 
@@ -501,11 +572,22 @@ class Experiment:
     (Beginner, Intermediate, Advanced; default 30/40/30). pairs: "best" (each model vs the best) or "all".
     """
 
-    def __init__(self, dataset, split: Split | str = "holdout", models: Iterable = ("popularity",), k: int = 10,
-                 seed: int = 0, split_params: Mapping[str, Any] | None = None, n_resamples: int = N_RESAMPLES,
-                 history=None, chunk_size: int = CHUNK, activity_bins=S.DEFAULT_ACTIVITY_BINS,
-                 head_share: float = M.DEFAULT_HEAD_SHARE, level_target=M.DEFAULT_LEVEL_TARGET,
-                 pairs: str = "best"):
+    def __init__(
+        self,
+        dataset,
+        split: Split | str = "holdout",
+        models: Iterable = ("popularity",),
+        k: int = 10,
+        seed: int = 0,
+        split_params: Mapping[str, Any] | None = None,
+        n_resamples: int = N_RESAMPLES,
+        history=None,
+        chunk_size: int = CHUNK,
+        activity_bins=S.DEFAULT_ACTIVITY_BINS,
+        head_share: float = M.DEFAULT_HEAD_SHARE,
+        level_target=M.DEFAULT_LEVEL_TARGET,
+        pairs: str = "best",
+    ):
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -529,8 +611,12 @@ class Experiment:
         self.history = history
 
     @staticmethod
-    def check_options(activity_bins=S.DEFAULT_ACTIVITY_BINS, head_share: float = M.DEFAULT_HEAD_SHARE,
-                      level_target=M.DEFAULT_LEVEL_TARGET, pairs: str = "best"):
+    def check_options(
+        activity_bins=S.DEFAULT_ACTIVITY_BINS,
+        head_share: float = M.DEFAULT_HEAD_SHARE,
+        level_target=M.DEFAULT_LEVEL_TARGET,
+        pairs: str = "best",
+    ):
         """Validated (activity_bins, head_share, level_target, pairs); ValueError naming the bad option."""
         if pairs not in PAIRS:
             raise ValueError(f"pairs must be one of {', '.join(PAIRS)}, got {pairs!r}")
@@ -549,13 +635,20 @@ class Experiment:
         data = EvalData.from_split(split, self.head_share)
         if len(data.users) == 0:
             raise ValueError("the split has no test learners with training history; use a larger dataset or test share")
-        split_info = {**split.describe(), "k": self.k, "seed": self.seed, "n_resamples": self.n_resamples,
-                      "evaluated_learners": int(len(data.users)), "skipped_test_learners": data.skipped_learners,
-                      "activity_bins": list(self.activity_bins),
-                      "activity_segments": S.activity_labels(self.activity_bins),
-                      "head_share": self.head_share, "head_courses": int(data.head.sum()),
-                      "level_target": dict(zip(M.LEVEL_NAMES, self.level_target)),
-                      "pairs": self.pairs}
+        split_info = {
+            **split.describe(),
+            "k": self.k,
+            "seed": self.seed,
+            "n_resamples": self.n_resamples,
+            "evaluated_learners": int(len(data.users)),
+            "skipped_test_learners": data.skipped_learners,
+            "activity_bins": list(self.activity_bins),
+            "activity_segments": S.activity_labels(self.activity_bins),
+            "head_share": self.head_share,
+            "head_courses": int(data.head.sum()),
+            "level_target": dict(zip(M.LEVEL_NAMES, self.level_target)),
+            "pairs": self.pairs,
+        }
         if not data.known_learners:
             split_info["rating_metrics"] = "n/a: predict() scores training learners only, new learners are folded in"
         details: dict[str, ModelDetails] = {}
@@ -566,13 +659,21 @@ class Experiment:
             model = clone(spec.model)  # a fresh model per run: results never share fitted state
             fit_seconds = fit_model(model, split.train, fit_progress)
             details[spec.name] = evaluate_model(
-                model, data, self.k, self.seed, self.n_resamples, name=spec.name, label=spec.label,
-                fit_seconds=fit_seconds, chunk_size=self.chunk_size,
+                model,
+                data,
+                self.k,
+                self.seed,
+                self.n_resamples,
+                name=spec.name,
+                label=spec.label,
+                fit_seconds=fit_seconds,
+                chunk_size=self.chunk_size,
                 progress=_sub_progress(progress, base + share * 0.8, share * 0.2, f"{spec.name} eval"),
-                activity_bins=self.activity_bins, level_target=self.level_target, head_share=self.head_share,
+                activity_bins=self.activity_bins,
+                level_target=self.level_target,
+                head_share=self.head_share,
             )
-        result = ExperimentResult(_dataset_info(self.dataset), split_info, self.k, self.seed, details,
-                                  pairs=self.pairs)
+        result = ExperimentResult(_dataset_info(self.dataset), split_info, self.k, self.seed, details, pairs=self.pairs)
         if self.history is not None:
             result.run_id = self.history.record_experiment(result)
         if progress:

@@ -6,12 +6,13 @@ the run, and one row per model/parameter combination makes listing cheap. The st
 field of the run (metrics, intervals, product KPIs, segments, comparisons with the best model), and runs can be
 listed by protocol (the split name: new_learners, holdout, ratio, new_courses, or kfold for tuning).
 """
+
 from __future__ import annotations
 
 import json
 import sqlite3
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,17 +83,37 @@ class RunHistory:
                 cur = conn.execute(
                     "INSERT INTO runs (created_at, kind, dataset_name, dataset_fingerprint, split, k, seed, summary,"
                     " recsys_version, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (run["created_at"], run["kind"], run["dataset"].get("name"), run["dataset"].get("fingerprint"),
-                     json.dumps(run["split"]), run.get("k"), run.get("seed"), run["summary"], recsys.__version__,
-                     json.dumps(run["payload"], allow_nan=False)),
+                    (
+                        run["created_at"],
+                        run["kind"],
+                        run["dataset"].get("name"),
+                        run["dataset"].get("fingerprint"),
+                        json.dumps(run["split"]),
+                        run.get("k"),
+                        run.get("seed"),
+                        run["summary"],
+                        recsys.__version__,
+                        json.dumps(run["payload"], allow_nan=False),
+                    ),
                 )
                 run_id = int(cur.lastrowid)
                 conn.executemany(
                     "INSERT INTO run_models (run_id, position, name, model, params, metrics, ci, fit_seconds,"
                     " recommend_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(run_id, i, m["name"], m["model"], json.dumps(m.get("params", {})),
-                      json.dumps(m.get("metrics", {}), allow_nan=False), json.dumps(m.get("ci", {}), allow_nan=False),
-                      m.get("fit_seconds"), m.get("recommend_ms")) for i, m in enumerate(models)],
+                    [
+                        (
+                            run_id,
+                            i,
+                            m["name"],
+                            m["model"],
+                            json.dumps(m.get("params", {})),
+                            json.dumps(m.get("metrics", {}), allow_nan=False),
+                            json.dumps(m.get("ci", {}), allow_nan=False),
+                            m.get("fit_seconds"),
+                            m.get("recommend_ms"),
+                        )
+                        for i, m in enumerate(models)
+                    ],
                 )
                 conn.execute("COMMIT")
             except BaseException:
@@ -104,29 +125,62 @@ class RunHistory:
         """Store an ExperimentResult; returns the new run id."""
         payload = result.to_json()
         primary = f"ndcg@{result.k}"
-        best = max(payload["results"], key=lambda r: -1.0 if r["metrics"].get(primary) is None else r["metrics"][primary])
+        best = max(
+            payload["results"], key=lambda r: -1.0 if r["metrics"].get(primary) is None else r["metrics"][primary]
+        )
         value = best["metrics"].get(primary)
         summary = f"best {best['name']} {primary}={value:.4f}" if value is not None else ""
-        tied = [r["name"] for r in payload["results"] if r["name"] != best["name"]
-                and (r.get("vs_best") or {}).get(primary, {}).get("tied_with_best")]
+        tied = [
+            r["name"]
+            for r in payload["results"]
+            if r["name"] != best["name"] and (r.get("vs_best") or {}).get(primary, {}).get("tied_with_best")
+        ]
         if summary and tied:
             summary += f"; tied with best (Holm): {', '.join(tied)}"
-        run = {"created_at": result.created_at, "kind": "compare", "dataset": payload["dataset"],
-               "split": payload["split"], "k": result.k, "seed": result.seed, "summary": summary, "payload": payload}
+        run = {
+            "created_at": result.created_at,
+            "kind": "compare",
+            "dataset": payload["dataset"],
+            "split": payload["split"],
+            "k": result.k,
+            "seed": result.seed,
+            "summary": summary,
+            "payload": payload,
+        }
         return self._write(run, payload["results"])
 
     def record_tuning(self, result) -> int:
         """Store a TuneResult; returns the new run id."""
         payload = result.to_json()
         score = payload["best_score"]
-        summary = (f"{payload['model']} best {payload['metric']}={score:.4f} at "
-                   + ", ".join(f"{k}={v}" for k, v in payload["best_params"].items())) if score is not None else ""
-        models = [{"name": f"{payload['model']}#{i + 1}", "model": payload["model"], "params": row["params"],
-                   "metrics": {f"{payload['metric']}_mean": row["mean"], f"{payload['metric']}_std": row["std"]},
-                   "fit_seconds": row.get("fit_seconds")} for i, row in enumerate(payload["results"])]
-        run = {"created_at": result.created_at, "kind": "tune", "dataset": payload["dataset"],
-               "split": payload["split"], "k": payload.get("k"), "seed": payload.get("seed"), "summary": summary,
-               "payload": payload}
+        summary = (
+            (
+                f"{payload['model']} best {payload['metric']}={score:.4f} at "
+                + ", ".join(f"{k}={v}" for k, v in payload["best_params"].items())
+            )
+            if score is not None
+            else ""
+        )
+        models = [
+            {
+                "name": f"{payload['model']}#{i + 1}",
+                "model": payload["model"],
+                "params": row["params"],
+                "metrics": {f"{payload['metric']}_mean": row["mean"], f"{payload['metric']}_std": row["std"]},
+                "fit_seconds": row.get("fit_seconds"),
+            }
+            for i, row in enumerate(payload["results"])
+        ]
+        run = {
+            "created_at": result.created_at,
+            "kind": "tune",
+            "dataset": payload["dataset"],
+            "split": payload["split"],
+            "k": payload.get("k"),
+            "seed": payload.get("seed"),
+            "summary": summary,
+            "payload": payload,
+        }
         return self._write(run, models)
 
     def list_runs(self, limit: int = 50, kind: str | None = None, protocol: str | None = None) -> pd.DataFrame:
@@ -138,9 +192,11 @@ class RunHistory:
             raise ValueError(f"unknown protocol '{protocol}' (known: {', '.join(PROTOCOLS)})")
         if isinstance(limit, bool) or int(limit) != limit or limit < 1:
             raise ValueError(f"limit must be a positive integer, got {limit!r}")
-        query = ("SELECT r.id, r.created_at, r.kind, r.dataset_name, r.dataset_fingerprint, r.split, r.k, r.seed,"
-                 " (SELECT group_concat(name, ', ') FROM (SELECT name FROM run_models m WHERE m.run_id = r.id"
-                 " ORDER BY position)), r.summary, r.recsys_version FROM runs r")
+        query = (
+            "SELECT r.id, r.created_at, r.kind, r.dataset_name, r.dataset_fingerprint, r.split, r.k, r.seed,"
+            " (SELECT group_concat(name, ', ') FROM (SELECT name FROM run_models m WHERE m.run_id = r.id"
+            " ORDER BY position)), r.summary, r.recsys_version FROM runs r"
+        )
         args: list[Any] = []
         where = []
         if kind:
@@ -155,8 +211,19 @@ class RunHistory:
         args.append(int(limit))
         with self._connect() as conn:
             rows = conn.execute(query, args).fetchall()
-        columns = ["id", "created_at", "kind", "dataset", "fingerprint", "split", "k", "seed", "models", "summary",
-                   "recsys_version"]
+        columns = [
+            "id",
+            "created_at",
+            "kind",
+            "dataset",
+            "fingerprint",
+            "split",
+            "k",
+            "seed",
+            "models",
+            "summary",
+            "recsys_version",
+        ]
         frame = pd.DataFrame(rows, columns=columns)
         frame.insert(5, "protocol", [_split_name(s) for s in frame["split"]])
         frame["split"] = [_split_text(s) for s in frame["split"]]
@@ -165,8 +232,9 @@ class RunHistory:
     def load_run(self, run_id: int) -> dict[str, Any]:
         """The whole stored run: id, created_at, kind, recsys_version, plus the JSON report of that run."""
         with self._connect() as conn:
-            row = conn.execute("SELECT id, created_at, kind, recsys_version, payload FROM runs WHERE id = ?",
-                               (int(run_id),)).fetchone()
+            row = conn.execute(
+                "SELECT id, created_at, kind, recsys_version, payload FROM runs WHERE id = ?", (int(run_id),)
+            ).fetchone()
         if row is None:
             raise KeyError(f"run {run_id} not found in {self.path}")
         return {"id": row[0], "created_at": row[1], "kind": row[2], "recsys_version": row[3], **json.loads(row[4])}
@@ -188,5 +256,4 @@ def _split_text(raw: str | None) -> str:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -29,6 +29,7 @@ seeds set targets: >= 25% niche, ~6 topics per learner, a 30/40/30 level mix, ne
 * popularity_percentile@K = mean popularity percentile of the listed courses (mid-rank percentile of
   training enrolments over the catalogue: 0 = least taken, 100 = most taken).
 """
+
 from __future__ import annotations
 
 import re
@@ -196,8 +197,9 @@ def novelty_at_k(top: np.ndarray, info: np.ndarray) -> np.ndarray:
     return np.divide(total, m, out=np.full(len(top), np.nan), where=m > 0)
 
 
-def per_learner_metrics(top: np.ndarray, relevant: sparse.csr_matrix, genre_matrix: np.ndarray,
-                        info: np.ndarray) -> dict[str, np.ndarray]:
+def per_learner_metrics(
+    top: np.ndarray, relevant: sparse.csr_matrix, genre_matrix: np.ndarray, info: np.ndarray
+) -> dict[str, np.ndarray]:
     """Every per-learner top-K metric (keys 'precision@K', ...) for the rows of `top` / `relevant`."""
     k = top.shape[1]
     relevant = sparse.csr_matrix(relevant)
@@ -243,8 +245,10 @@ def check_level_target(target, names=LEVEL_NAMES) -> tuple[float, ...]:
     except (TypeError, ValueError):
         raise ValueError(f"level target must be {len(names)} numbers ({'/'.join(names)}), got {target!r}") from None
     if len(values) != len(names) or (values < 0).any() or not np.isfinite(values).all() or values.sum() <= 0:
-        raise ValueError(f"level target must be {len(names)} non-negative shares ({'/'.join(names)}) with a positive "
-                         f"sum, e.g. 30,40,30; got {list(target)}")
+        raise ValueError(
+            f"level target must be {len(names)} non-negative shares ({'/'.join(names)}) with a positive "
+            f"sum, e.g. 30,40,30; got {list(target)}"
+        )
     return tuple(float(v) for v in values / values.sum())
 
 
@@ -345,17 +349,37 @@ def mean_popularity_percentile(top: np.ndarray, percentile: np.ndarray) -> float
 
 def kpi_names(k: int, level_names=LEVEL_NAMES) -> list[str]:
     """Product KPI keys for cut-off k, in display order."""
-    return ([f"niche_share@{k}"] + [f"level_{n.lower()}@{k}" for n in level_names]
-            + [f"level_distance@{k}", f"distinct_genres@{k}", f"aggregate_diversity@{k}", f"exposure_gini@{k}",
-               f"popularity_percentile@{k}"])
+    return (
+        [f"niche_share@{k}"]
+        + [f"level_{n.lower()}@{k}" for n in level_names]
+        + [
+            f"level_distance@{k}",
+            f"distinct_genres@{k}",
+            f"aggregate_diversity@{k}",
+            f"exposure_gini@{k}",
+            f"popularity_percentile@{k}",
+        ]
+    )
 
 
-KPI_HIGHER_IS_BETTER = {"niche_share": True, "level_distance": False, "distinct_genres": True,
-                        "aggregate_diversity": True, "exposure_gini": False, "popularity_percentile": False}
+KPI_HIGHER_IS_BETTER = {
+    "niche_share": True,
+    "level_distance": False,
+    "distinct_genres": True,
+    "aggregate_diversity": True,
+    "exposure_gini": False,
+    "popularity_percentile": False,
+}
 
 
-def product_kpis(top: np.ndarray, enrolment: np.ndarray, genre_matrix: np.ndarray, levels=None,
-                 head_share: float = DEFAULT_HEAD_SHARE, level_target=DEFAULT_LEVEL_TARGET) -> dict[str, float]:
+def product_kpis(
+    top: np.ndarray,
+    enrolment: np.ndarray,
+    genre_matrix: np.ndarray,
+    levels=None,
+    head_share: float = DEFAULT_HEAD_SHARE,
+    level_target=DEFAULT_LEVEL_TARGET,
+) -> dict[str, float]:
     """Every product KPI (keys from `kpi_names`) for a (learners x K) matrix of top-K lists.
 
     `levels`: one LEVEL per catalogue course (None/absent -> level KPIs are NaN).
@@ -378,7 +402,7 @@ def product_kpis(top: np.ndarray, enrolment: np.ndarray, genre_matrix: np.ndarra
 # ----- rating prediction --------------------------------------------------------------------------
 def rmse(errors: np.ndarray) -> float:
     errors = np.asarray(errors, dtype=np.float64)
-    return float(np.sqrt(np.mean(errors ** 2))) if len(errors) else float("nan")
+    return float(np.sqrt(np.mean(errors**2))) if len(errors) else float("nan")
 
 
 def mae(errors: np.ndarray) -> float:

@@ -6,9 +6,10 @@
   `metrics.head_courses`) or "tail". A learner counts in a popularity segment when at least one of their
   held-out courses is in it, and is scored against those courses only.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -50,25 +51,43 @@ def assign_activity(n_train, bins: Sequence[int] = DEFAULT_ACTIVITY_BINS) -> np.
     return labels[np.searchsorted(np.asarray(bins), np.asarray(n_train), side="left")]
 
 
-def segment_frame(per_learner: pd.DataFrame, top: np.ndarray, relevant: sparse.csr_matrix, head: np.ndarray,
-                  genre_matrix: np.ndarray, info: np.ndarray,
-                  bins: Sequence[int] = DEFAULT_ACTIVITY_BINS) -> pd.DataFrame:
+def segment_frame(
+    per_learner: pd.DataFrame,
+    top: np.ndarray,
+    relevant: sparse.csr_matrix,
+    head: np.ndarray,
+    genre_matrix: np.ndarray,
+    info: np.ndarray,
+    bins: Sequence[int] = DEFAULT_ACTIVITY_BINS,
+) -> pd.DataFrame:
     """Long table: kind ('activity' | 'popularity'), segment, n_learners and every per-learner metric's mean."""
     metrics = [c for c in per_learner.columns if "@" in c]
     rows = []
     segments = assign_activity(per_learner["n_train"].to_numpy(), bins)
     for label in activity_labels(bins):
         mask = segments == label
-        rows.append({"kind": "activity", "segment": label, "n_learners": int(mask.sum()),
-                     **{m: _mean(per_learner[m].to_numpy()[mask]) for m in metrics}})
+        rows.append(
+            {
+                "kind": "activity",
+                "segment": label,
+                "n_learners": int(mask.sum()),
+                **{m: _mean(per_learner[m].to_numpy()[mask]) for m in metrics},
+            }
+        )
     relevant = sparse.csr_matrix(relevant)
     for label, keep in (("head", head), ("tail", ~head)):
         restricted = relevant @ sparse.diags(keep.astype(np.float64))
         restricted.eliminate_zeros()
         has = np.diff(restricted.indptr) > 0
         per = M.per_learner_metrics(top[has], restricted[has], genre_matrix, info) if has.any() else {}
-        rows.append({"kind": "popularity", "segment": label, "n_learners": int(has.sum()),
-                     **{m: _mean(per[m]) if m in per else float("nan") for m in metrics}})
+        rows.append(
+            {
+                "kind": "popularity",
+                "segment": label,
+                "n_learners": int(has.sum()),
+                **{m: _mean(per[m]) if m in per else float("nan") for m in metrics},
+            }
+        )
     return pd.DataFrame(rows, columns=SEGMENT_COLUMNS + metrics)
 
 

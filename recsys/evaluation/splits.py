@@ -21,6 +21,7 @@ train and test. Five protocols:
   into K folds, so every fold's test learners keep training history and the K test sets partition the
   eligible learners' ratings.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -63,8 +64,10 @@ class Split:
         }
 
     def __repr__(self) -> str:
-        return (f"Split({self.name!r}, {self.params}, train={len(self.train.ratings)} ratings, "
-                f"test={len(self.test)} ratings)")
+        return (
+            f"Split({self.name!r}, {self.params}, train={len(self.train.ratings)} ratings, "
+            f"test={len(self.test)} ratings)"
+        )
 
 
 def _unique_ratings(dataset) -> pd.DataFrame:
@@ -126,7 +129,9 @@ def _within_learner_rank(ratings: pd.DataFrame, rng) -> tuple[np.ndarray, np.nda
 
 def _check_min_ratings(min_ratings) -> int:
     if isinstance(min_ratings, bool) or not float(min_ratings).is_integer() or int(min_ratings) < 2:
-        raise ValueError(f"min_ratings must be an integer >= 2 (a test learner needs training history), got {min_ratings!r}")
+        raise ValueError(
+            f"min_ratings must be an integer >= 2 (a test learner needs training history), got {min_ratings!r}"
+        )
     return int(min_ratings)
 
 
@@ -177,8 +182,13 @@ def kfold_splits(dataset, folds: int = 3, seed: int = 0, min_ratings: int = 2) -
     fold_of = (rank + offset[codes]) % folds
     fold_of[counts[codes] < min_ratings] = -1
     return [
-        _make(dataset, ratings, pd.Series(fold_of == f), "kfold",
-              {"folds": folds, "fold": f, "min_ratings": min_ratings, "seed": seed})
+        _make(
+            dataset,
+            ratings,
+            pd.Series(fold_of == f),
+            "kfold",
+            {"folds": folds, "fold": f, "min_ratings": min_ratings, "seed": seed},
+        )
         for f in range(folds)
     ]
 
@@ -193,8 +203,9 @@ def _check_share(value, what: str) -> float:
     return value
 
 
-def new_learners_split(dataset, test_share: float = 0.1, fold_in: float = 0.8, min_ratings: int = 2,
-                       seed: int = 0) -> Split:
+def new_learners_split(
+    dataset, test_share: float = 0.1, fold_in: float = 0.8, min_ratings: int = 2, seed: int = 0
+) -> Split:
     """Remove a seeded `test_share` of the learners with >= `min_ratings` courses from training entirely.
 
     Each removed learner keeps round(`fold_in` x their courses) as a fold-in history (at least one, at most
@@ -213,7 +224,8 @@ def new_learners_split(dataset, test_share: float = 0.1, fold_in: float = 0.8, m
         raise ValueError(
             f"new_learners split: {len(eligible)} of {len(counts)} learners have >= {min_ratings} courses, so a "
             f"{test_share:.0%} share holds out {n_test} learners; the protocol needs at least one held-out learner "
-            f"and at least one training learner -- use a larger dataset or test_share")
+            f"and at least one training learner -- use a larger dataset or test_share"
+        )
     chosen = np.zeros(len(counts), dtype=bool)
     chosen[rng.permutation(eligible)[:n_test]] = True
     n_known = np.clip(np.round(fold_in * counts), 1, counts - 1)
@@ -226,8 +238,14 @@ def new_learners_split(dataset, test_share: float = 0.1, fold_in: float = 0.8, m
     cols = ["user", "item", "rating"]
     params = {"test_share": test_share, "fold_in": fold_in, "min_ratings": min_ratings, "seed": seed}
     info = {"new_learners": int(n_test), "eligible_learners": int(len(eligible))}
-    return Split("new_learners", params, train, ratings.loc[hidden, cols].reset_index(drop=True), info,
-                 fold_in=ratings.loc[known, cols].reset_index(drop=True))
+    return Split(
+        "new_learners",
+        params,
+        train,
+        ratings.loc[hidden, cols].reset_index(drop=True),
+        info,
+        fold_in=ratings.loc[known, cols].reset_index(drop=True),
+    )
 
 
 def new_courses_split(dataset, course_share: float = 0.1, seed: int = 0) -> Split:
@@ -246,34 +264,47 @@ def new_courses_split(dataset, course_share: float = 0.1, seed: int = 0) -> Spli
         raise ValueError(
             f"new_courses split: {len(rated)} courses have ratings, so a {course_share:.0%} share makes {n_new} "
             f"courses new; the protocol needs at least one new course and one course left in training -- use a "
-            f"larger dataset or course_share")
+            f"larger dataset or course_share"
+        )
     new = rated[np.sort(np.random.default_rng(seed).permutation(len(rated))[:n_new])]
     mask = ratings["item"].isin(set(new)).to_numpy()
     test_users = pd.Index(ratings.loc[mask, "user"].unique())
     train_users = pd.Index(ratings.loc[~mask, "user"].unique())
     with_history = int(test_users.isin(train_users).sum())
     if with_history == 0:
-        raise ValueError("new_courses split: no learner who took a new course has another course to start from; "
-                         "use a larger dataset or another seed")
+        raise ValueError(
+            "new_courses split: no learner who took a new course has another course to start from; "
+            "use a larger dataset or another seed"
+        )
     info = {"test_learners_without_train_history": int(len(test_users) - with_history)}
     split = _make(dataset, ratings, pd.Series(mask), "new_courses", {"course_share": course_share, "seed": seed}, info)
     split.new_items = list(new)
     return split
 
 
-SPLIT_PARAMS = {"new_learners": ("test_share", "fold_in", "min_ratings"), "holdout": ("n", "min_ratings"),
-                "ratio": ("test_size",), "new_courses": ("course_share",)}
+SPLIT_PARAMS = {
+    "new_learners": ("test_share", "fold_in", "min_ratings"),
+    "holdout": ("n", "min_ratings"),
+    "ratio": ("test_size",),
+    "new_courses": ("course_share",),
+}
 
 
 def make_split(dataset, name: str = "holdout", seed: int = 0, **params) -> Split:
     """Build a split by name (see SPLIT_NAMES) with its parameters (e.g. n=1, test_size=0.2, test_share=0.1)."""
-    fns = {"new_learners": new_learners_split, "holdout": holdout_split, "ratio": ratio_split,
-           "new_courses": new_courses_split}
+    fns = {
+        "new_learners": new_learners_split,
+        "holdout": holdout_split,
+        "ratio": ratio_split,
+        "new_courses": new_courses_split,
+    }
     if name in fns:
         allowed, fn = set(SPLIT_PARAMS[name]), fns[name]
     else:
         raise ValueError(f"unknown split '{name}' (known: {', '.join(SPLIT_NAMES)})")
     bad = set(params) - allowed
     if bad:
-        raise ValueError(f"split '{name}' has no parameter(s) {', '.join(sorted(bad))} (known: {', '.join(sorted(allowed))})")
+        raise ValueError(
+            f"split '{name}' has no parameter(s) {', '.join(sorted(bad))} (known: {', '.join(sorted(allowed))})"
+        )
     return fn(dataset, seed=seed, **params)

@@ -4,20 +4,21 @@ Each parameter combination is fitted on every fold's train part and scored on it
 the same new-learner path and metrics as `Experiment`; the table reports the mean and standard deviation
 across folds, ready for a metric-vs-parameter plot.
 """
+
 from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from recsys.evaluation import metrics as M
-from recsys.evaluation.experiment import (EvalData, _clean, _dataset_info, _jsonable, evaluate_model,
-                                          write_json_atomic)
+from recsys.evaluation.experiment import EvalData, _clean, _dataset_info, _jsonable, evaluate_model, write_json_atomic
 from recsys.evaluation.splits import kfold_splits
 
 Progress = Callable[[float, str], None]
@@ -40,25 +41,37 @@ class TuneResult:
     k: int
     seed: int
     search: str
-    created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     run_id: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         folds = [c for c in self.table.columns if c.startswith("fold_")]
         results = []
         for _, row in self.table.iterrows():
-            results.append({
-                "params": _jsonable({p: row[p] for p in self.param_names}),
-                "mean": _clean(row["mean"]), "std": _clean(row["std"]),
-                "folds": [_clean(row[f]) for f in folds], "fit_seconds": _clean(row["fit_seconds"]),
-            })
-        return {"dataset": dict(self.dataset), "split": dict(self.split), "model": self.model, "metric": self.metric,
-                "k": self.k, "seed": self.seed, "search": self.search, "results": results,
-                "best_params": _jsonable(self.best_params), "best_score": _clean(self.best_score)}
+            results.append(
+                {
+                    "params": _jsonable({p: row[p] for p in self.param_names}),
+                    "mean": _clean(row["mean"]),
+                    "std": _clean(row["std"]),
+                    "folds": [_clean(row[f]) for f in folds],
+                    "fit_seconds": _clean(row["fit_seconds"]),
+                }
+            )
+        return {
+            "dataset": dict(self.dataset),
+            "split": dict(self.split),
+            "model": self.model,
+            "metric": self.metric,
+            "k": self.k,
+            "seed": self.seed,
+            "search": self.search,
+            "results": results,
+            "best_params": _jsonable(self.best_params),
+            "best_score": _clean(self.best_score),
+        }
 
     def write_json(self, path):
         return write_json_atomic(path, self.to_json())
-
 
 
 def parse_grid_values(cls, grid: Mapping[str, Sequence] | None) -> dict[str, list]:
@@ -85,9 +98,20 @@ def parse_grid_values(cls, grid: Mapping[str, Sequence] | None) -> dict[str, lis
     return out
 
 
-def tune(dataset, model_key: str, grid: Mapping[str, Sequence] | None = None, metric: str = "ndcg@10",
-         folds: int = 3, k: int = 10, seed: int = 0, search: str = "grid", n_iter: int | None = None,
-         progress: Progress | None = None, history=None, max_combinations: int = MAX_COMBINATIONS) -> TuneResult:
+def tune(
+    dataset,
+    model_key: str,
+    grid: Mapping[str, Sequence] | None = None,
+    metric: str = "ndcg@10",
+    folds: int = 3,
+    k: int = 10,
+    seed: int = 0,
+    search: str = "grid",
+    n_iter: int | None = None,
+    progress: Progress | None = None,
+    history=None,
+    max_combinations: int = MAX_COMBINATIONS,
+) -> TuneResult:
     """Cross-validate `model_key` over `grid` and pick the best combination by `metric`.
 
     metric: 'ndcg@10'-style (its K wins over `k`; without '@K' the `k` argument is used), or 'rmse'/'mae'
@@ -115,8 +139,10 @@ def tune(dataset, model_key: str, grid: Mapping[str, Sequence] | None = None, me
         pick = np.random.default_rng(seed).choice(len(combos), size=min(int(n_iter), len(combos)), replace=False)
         combos = [combos[i] for i in sorted(pick)]
     elif len(combos) > max_combinations:
-        raise ValueError(f"the grid has {len(combos)} combinations (limit {max_combinations}); "
-                         f"narrow it or use random search with n_iter")
+        raise ValueError(
+            f"the grid has {len(combos)} combinations (limit {max_combinations}); "
+            f"narrow it or use random search with n_iter"
+        )
     if history is not None and not hasattr(history, "record_tuning"):
         from recsys.evaluation.history import RunHistory
 
@@ -159,8 +185,19 @@ def tune(dataset, model_key: str, grid: Mapping[str, Sequence] | None = None, me
     else:
         best_params, best_score = {}, None
     split_info = {"name": "kfold", "params": {"folds": int(folds), "min_ratings": 2, "seed": int(seed)}}
-    result = TuneResult(model_key, metric, table, best_params, best_score, names, _dataset_info(dataset),
-                        split_info, eval_k, int(seed), search)
+    result = TuneResult(
+        model_key,
+        metric,
+        table,
+        best_params,
+        best_score,
+        names,
+        _dataset_info(dataset),
+        split_info,
+        eval_k,
+        int(seed),
+        search,
+    )
     if history is not None:
         result.run_id = history.record_tuning(result)
     if progress:

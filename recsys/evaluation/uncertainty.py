@@ -5,12 +5,13 @@ and every metric's resampled mean is one matrix product, so 1,000 resamples over
 learners take well under a second. The same seed gives the same resamples for the same learners, so
 models evaluated on the same split get comparable intervals.
 """
+
 from __future__ import annotations
 
 import threading
 import warnings
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Mapping
 
 import numpy as np
 from scipy import stats
@@ -44,9 +45,9 @@ def _resampled_means(values: np.ndarray, n_resamples: int, seed: int) -> np.ndar
         sums = counts @ filled
         if has_nan:
             with np.errstate(invalid="ignore", divide="ignore"):
-                out[start:start + b] = sums / (counts @ present)
+                out[start : start + b] = sums / (counts @ present)
         else:
-            out[start:start + b] = sums / n
+            out[start : start + b] = sums / n
     return out
 
 
@@ -71,14 +72,16 @@ def _resample_counts(n: int, n_resamples: int, seed: int, batch: int) -> list[np
     return batches
 
 
-def bootstrap_ci(values, n_resamples: int = N_RESAMPLES, seed: int = 0,
-                 confidence: float = 0.95) -> tuple[float, float]:
+def bootstrap_ci(
+    values, n_resamples: int = N_RESAMPLES, seed: int = 0, confidence: float = 0.95
+) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean of `values` (one value per learner, NaN ignored)."""
     return bootstrap_intervals({"x": values}, n_resamples, seed, confidence)["x"]
 
 
-def bootstrap_intervals(per_learner: Mapping[str, np.ndarray], n_resamples: int = N_RESAMPLES, seed: int = 0,
-                        confidence: float = 0.95) -> dict[str, tuple[float, float]]:
+def bootstrap_intervals(
+    per_learner: Mapping[str, np.ndarray], n_resamples: int = N_RESAMPLES, seed: int = 0, confidence: float = 0.95
+) -> dict[str, tuple[float, float]]:
     """Intervals for several per-learner metrics at once, from the same resamples of learners."""
     _check(n_resamples, confidence)
     names = list(per_learner)
@@ -118,8 +121,9 @@ class PairedTestResult:
         return out
 
 
-def paired_test(per_learner_a, per_learner_b, seed: int = 0, n_resamples: int = N_RESAMPLES,
-                confidence: float = 0.95) -> PairedTestResult:
+def paired_test(
+    per_learner_a, per_learner_b, seed: int = 0, n_resamples: int = N_RESAMPLES, confidence: float = 0.95
+) -> PairedTestResult:
     """Is model A better or worse than B on the same learners? Paired bootstrap + Wilcoxon signed-rank.
 
     The arrays must be aligned (row i is the same learner in both); pairs with a NaN are dropped.
@@ -177,8 +181,9 @@ def _wilcoxon_p(diff: np.ndarray) -> float:
     return float(stats.wilcoxon(diff, zero_method="wilcox").pvalue)
 
 
-def paired_columns(differences, n_resamples: int = N_RESAMPLES, seed: int = 0,
-                   confidence: float = 0.95) -> dict[str, np.ndarray]:
+def paired_columns(
+    differences, n_resamples: int = N_RESAMPLES, seed: int = 0, confidence: float = 0.95
+) -> dict[str, np.ndarray]:
     """Many paired comparisons at once: one column of per-learner differences (A - B) per comparison.
 
     Returns arrays (one entry per column): mean, lo, hi (percentile bootstrap over the same resampled
@@ -206,5 +211,10 @@ def paired_columns(differences, n_resamples: int = N_RESAMPLES, seed: int = 0,
         lo = np.where(constant & (counts > 0), 0.0, lo)
         hi = np.where(constant & (counts > 0), 0.0, hi)
     p = np.array([_wilcoxon_p(d[:, j]) for j in range(n_cols)])
-    return {"mean": mean, "lo": np.asarray(lo, dtype=np.float64), "hi": np.asarray(hi, dtype=np.float64),
-            "p": p, "n": counts.astype(int)}
+    return {
+        "mean": mean,
+        "lo": np.asarray(lo, dtype=np.float64),
+        "hi": np.asarray(hi, dtype=np.float64),
+        "p": p,
+        "n": counts.astype(int),
+    }

@@ -1,10 +1,21 @@
 """Model zoo: recommender families in sub-packages (baseline, content, neighbours, factorization, neural),
 all behind `recsys.models.base.Recommender`, built through the one factory in `recsys.models.registry`."""
+
 from __future__ import annotations
 
 from recsys.models.base import ArtifactError, NotFittedError, Recommender, load_model
 from recsys.models.params import HyperParam
 from recsys.models.registry import MODEL_KEYS, REGISTRY, UnknownModelError, make_model, model_class
 
-__all__ = ["REGISTRY", "MODEL_KEYS", "make_model", "model_class", "load_model", "Recommender", "HyperParam",
-           "ArtifactError", "NotFittedError", "UnknownModelError"]
+__all__ = [
+    "REGISTRY",
+    "MODEL_KEYS",
+    "make_model",
+    "model_class",
+    "load_model",
+    "Recommender",
+    "HyperParam",
+    "ArtifactError",
+    "NotFittedError",
+    "UnknownModelError",
+]

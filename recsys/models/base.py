@@ -4,12 +4,14 @@ A model is fitted once on a `Dataset`; afterwards any learner -- in the training
 scored from the fitted state through `score_histories`, a batched (learners x courses) method that the
 evaluation engine also uses. `recommend` adds exclusion, filters, ranking and reasons on top of it.
 """
+
 from __future__ import annotations
 
 import inspect
 import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterable, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -53,12 +55,17 @@ class Recommender(BaseEstimator):
         if not cls.key:
             return
         signature = inspect.signature(cls.__init__)
-        accepted = {name: p.default for name, p in signature.parameters.items()
-                    if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+        accepted = {
+            name: p.default
+            for name, p in signature.parameters.items()
+            if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        }
         declared = {p.name: p.default for p in cls.hyperparams}
         if accepted != declared:
-            raise TypeError(f"{cls.__name__}.__init__ must take exactly the declared hyperparameters with their "
-                            f"declared defaults: declared {declared}, __init__ takes {accepted}")
+            raise TypeError(
+                f"{cls.__name__}.__init__ must take exactly the declared hyperparameters with their "
+                f"declared defaults: declared {declared}, __init__ takes {accepted}"
+            )
 
     # ----- spec helpers -----------------------------------------------------------------------
     @classmethod
@@ -83,14 +90,16 @@ class Recommender(BaseEstimator):
         return out
 
     # ----- fitting ----------------------------------------------------------------------------
-    def fit(self, dataset, progress: Progress | None = None) -> "Recommender":
+    def fit(self, dataset, progress: Progress | None = None) -> Recommender:
         """Learn from `dataset`; returns self. `progress(fraction, message)` is called on long steps."""
         self.validate_params(self.get_params())
         if len(dataset.ratings) == 0:
             raise ValueError("cannot fit on a dataset with no ratings")
         start = time.perf_counter()
         self.fingerprint_ = dataset.fingerprint
-        keep = ["COURSE_ID", "TITLE", *dataset.genres] + [c for c in ("LEVEL", "DURATION_HOURS") if c in dataset.courses]
+        keep = ["COURSE_ID", "TITLE", *dataset.genres] + [
+            c for c in ("LEVEL", "DURATION_HOURS") if c in dataset.courses
+        ]
         self.catalogue_ = dataset.courses[keep].copy()
         self.genres_ = list(dataset.genres)
         self.item_index_ = pd.Index(dataset.item_ids)
@@ -124,8 +133,9 @@ class Recommender(BaseEstimator):
         self._check_fitted()
         H = sparse.csr_matrix(histories, dtype=np.float64)
         if H.ndim != 2 or H.shape[1] != len(self.item_index_):
-            raise ValueError(f"histories must have {len(self.item_index_)} columns (one per catalogue course), "
-                             f"got shape {H.shape}")
+            raise ValueError(
+                f"histories must have {len(self.item_index_)} columns (one per catalogue course), got shape {H.shape}"
+            )
         H.sort_indices()
         return H
 
@@ -174,24 +184,35 @@ class Recommender(BaseEstimator):
         max_duration = filters.get("max_duration")
         if max_duration is not None:
             hours = self.catalogue_[self._known_column("DURATION_HOURS", "max_duration")]
-            mask &= (pd.to_numeric(hours, errors="coerce").fillna(np.inf).to_numpy() <= float(max_duration))
+            mask &= pd.to_numeric(hours, errors="coerce").fillna(np.inf).to_numpy() <= float(max_duration)
         return mask
 
     def _known_column(self, column: str, filter_name: str) -> str:
         """A metadata column a filter needs; a clear error (not an empty list) when the dataset lacks it."""
         if column not in self.catalogue_ or self.catalogue_[column].isna().all():
-            raise ValueError(f"filter '{filter_name}' needs course {column} values, but this dataset has none "
-                             f"(add course_meta.csv with COURSE_ID, LEVEL, DURATION_HOURS)")
+            raise ValueError(
+                f"filter '{filter_name}' needs course {column} values, but this dataset has none "
+                f"(add course_meta.csv with COURSE_ID, LEVEL, DURATION_HOURS)"
+            )
         return column
 
-    def rank(self, scores: np.ndarray, history: sparse.csr_matrix, k: int, exclude_seen: bool = True,
-             filters: Mapping[str, Any] | None = None, exclude: Iterable[str] = ()) -> np.ndarray:
+    def rank(
+        self,
+        scores: np.ndarray,
+        history: sparse.csr_matrix,
+        k: int,
+        exclude_seen: bool = True,
+        filters: Mapping[str, Any] | None = None,
+        exclude: Iterable[str] = (),
+    ) -> np.ndarray:
         """Indices of the top-k courses for one learner (ties broken by catalogue order)."""
         scores = np.asarray(scores, dtype=np.float64).ravel().copy()
         broken = np.isnan(scores) | (scores == np.inf)  # -inf is the "never recommend" mark; these are faults
         if broken.any():
-            raise ValueError(f"model '{self.key}' produced {int(broken.sum())} NaN or infinite scores, so it cannot "
-                             f"rank courses; the ratings it was trained on may be outside a numerically safe range")
+            raise ValueError(
+                f"model '{self.key}' produced {int(broken.sum())} NaN or infinite scores, so it cannot "
+                f"rank courses; the ratings it was trained on may be outside a numerically safe range"
+            )
         if exclude_seen:
             scores[history.indices] = -np.inf
         exclude = list(exclude or [])
@@ -215,8 +236,11 @@ class Recommender(BaseEstimator):
         Default: cosine of the catalogue genre vectors. Models override it with what they rank by (item
         similarities, factor or embedding cosine, shared clusters)."""
         self._check_fitted()
-        G = self.catalogue_[self.genres_].to_numpy(dtype=np.float64) if self.genres_ else \
-            np.zeros((len(self.item_index_), 0))
+        G = (
+            self.catalogue_[self.genres_].to_numpy(dtype=np.float64)
+            if self.genres_
+            else np.zeros((len(self.item_index_), 0))
+        )
         return _cosine_rows(G, np.asarray(items, dtype=np.int64))
 
     def course_similarity_rows(self, items: np.ndarray) -> np.ndarray:
@@ -228,8 +252,10 @@ class Recommender(BaseEstimator):
         cols = self.item_index_.get_indexer(ids) if ids else np.zeros(0, dtype=np.int64)
         unknown = [i for i, c in zip(ids, cols) if c < 0]
         if unknown:
-            raise ValueError(f"unknown {what} course id(s): {', '.join(unknown[:5])}"
-                             f"{' ...' if len(unknown) > 5 else ''} -- not in this model's catalogue")
+            raise ValueError(
+                f"unknown {what} course id(s): {', '.join(unknown[:5])}"
+                f"{' ...' if len(unknown) > 5 else ''} -- not in this model's catalogue"
+            )
         return np.unique(np.asarray(cols, dtype=np.int64))
 
     def _feedback_matrix(self, votes, n_rows: int, what: str) -> sparse.csr_matrix:
@@ -246,12 +272,14 @@ class Recommender(BaseEstimator):
             votes = list(votes)
             if len(votes) != n_rows:
                 raise ValueError(f"{what}: one list of course ids per learner expected ({n_rows}), got {len(votes)}")
-            rows, cols = [], []
+            row_parts: list[np.ndarray] = []
+            col_parts: list[np.ndarray] = []
             for r, ids in enumerate(votes):
                 c = self._feedback_columns(ids, what)
-                rows.append(np.full(len(c), r)), cols.append(c)
-            rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-            cols = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+                row_parts.append(np.full(len(c), r))
+                col_parts.append(c)
+            rows = np.concatenate(row_parts) if row_parts else np.zeros(0, np.int64)
+            cols = np.concatenate(col_parts) if col_parts else np.zeros(0, np.int64)
             M = sparse.csr_matrix((np.ones(len(cols)), (rows, cols)), shape=(n_rows, n_items))
         M.eliminate_zeros()
         M.data[:] = 1.0
@@ -296,7 +324,7 @@ class Recommender(BaseEstimator):
         closeness = np.nan_to_num(closeness)
         where = {c: n for n, c in enumerate(wanted)}
         for r in np.flatnonzero(np.diff(D.indptr)):
-            cols = D.indices[D.indptr[r]:D.indptr[r + 1]]
+            cols = D.indices[D.indptr[r] : D.indptr[r + 1]]
             row = scores[r]
             finite = row[np.isfinite(row)]
             spread = float(finite.max() - np.median(finite)) if len(finite) else 0.0
@@ -313,9 +341,17 @@ class Recommender(BaseEstimator):
         H, D = self.with_feedback(histories, liked, disliked)
         return self.dislike_penalty(self.score_histories(H), D)
 
-    def recommend(self, history, k: int = 10, *, liked: Iterable[str] = (), disliked: Iterable[str] = (),
-                  exclude_seen: bool = True, filters: Mapping[str, Any] | None = None,
-                  exclude: Iterable[str] = ()) -> pd.DataFrame:
+    def recommend(
+        self,
+        history,
+        k: int = 10,
+        *,
+        liked: Iterable[str] = (),
+        disliked: Iterable[str] = (),
+        exclude_seen: bool = True,
+        filters: Mapping[str, Any] | None = None,
+        exclude: Iterable[str] = (),
+    ) -> pd.DataFrame:
         """Top-k courses for a learner given their history (need not be in the training data).
 
         `history`: mapping course id -> rating, or a list of completed course ids. `liked` courses count as
@@ -338,8 +374,15 @@ class Recommender(BaseEstimator):
         exclude = list(exclude or []) + [str(self.item_index_[c]) for c in disliked_cols]
         return self._to_frame(scores, H, k, exclude_seen, filters, exclude, liked=liked_cols)
 
-    def recommend_user(self, user_id, k: int = 10, *, exclude_seen: bool = True,
-                       filters: Mapping[str, Any] | None = None, exclude: Iterable[str] = ()) -> pd.DataFrame:
+    def recommend_user(
+        self,
+        user_id,
+        k: int = 10,
+        *,
+        exclude_seen: bool = True,
+        filters: Mapping[str, Any] | None = None,
+        exclude: Iterable[str] = (),
+    ) -> pd.DataFrame:
         """Top-k courses for a learner of the training data."""
         self._check_fitted()
         pos = self.user_index_.get_indexer([user_id])[0]
@@ -356,11 +399,13 @@ class Recommender(BaseEstimator):
         if len(liked) and len(top):
             titles = self.catalogue_["TITLE"].astype(str).to_numpy()
             reasons = liked_reasons(list(reasons), [titles[c] for c in liked])
-        return pd.DataFrame({
-            "COURSE_ID": self.item_index_[top].astype(str) if len(top) else pd.Series([], dtype=str),
-            "SCORE": np.asarray(scores, dtype=np.float64).ravel()[top],
-            "REASON": list(reasons),
-        })
+        return pd.DataFrame(
+            {
+                "COURSE_ID": self.item_index_[top].astype(str) if len(top) else pd.Series([], dtype=str),
+                "SCORE": np.asarray(scores, dtype=np.float64).ravel()[top],
+                "REASON": list(reasons),
+            }
+        )
 
     # ----- rating prediction ------------------------------------------------------------------
     def predict(self, users, items) -> np.ndarray:
@@ -430,16 +475,17 @@ def _positions(index: pd.Index, values: np.ndarray) -> np.ndarray:
     """
     if len(values) == 0:
         return np.zeros(0, np.int64)
-    if (index.dtype.kind in "iu" and values.dtype == object
-            and pd.api.types.infer_dtype(values, skipna=False) == "integer"):
+    if (
+        index.dtype.kind in "iu"
+        and values.dtype == object
+        and pd.api.types.infer_dtype(values, skipna=False) == "integer"
+    ):
         try:
             values = values.astype(index.dtype)
         except (OverflowError, ValueError, TypeError):
             pass
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
     return index.get_indexer(uniques)[codes]
-
-
 
 
 def load_model(path, dataset=None) -> Recommender:

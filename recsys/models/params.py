@@ -1,4 +1,5 @@
 """Hyperparameter declarations: one spec per parameter, read by the UI, the CLI and tuning alike."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -52,11 +53,15 @@ class HyperParam:
             for c in self.choices:
                 if value == c or str(value).strip() == str(c):
                     return c
-            raise ValueError(f"parameter '{self.name}' expects one of {', '.join(map(str, self.choices))}; got {value!r}")
+            raise ValueError(
+                f"parameter '{self.name}' expects one of {', '.join(map(str, self.choices))}; got {value!r}"
+            )
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise ValueError(f"parameter '{self.name}' expects a{'n integer' if self.kind == 'int' else ' number'}, got {value!r}") from None
+            raise ValueError(
+                f"parameter '{self.name}' expects a{'n integer' if self.kind == 'int' else ' number'}, got {value!r}"
+            ) from None
         if not np.isfinite(number):
             raise ValueError(f"parameter '{self.name}' expects a finite number, got {value!r}")
         if self.kind == "int":
@@ -88,7 +93,15 @@ class HyperParam:
 
     def to_dict(self) -> dict:
         return {
-            "name": self.name, "kind": self.kind, "default": self.default, "help": self.help, "low": self.low,
-            "high": self.high, "step": self.step, "choices": list(self.choices), "log": self.log,
-            "role": self.role, "tune_grid": list(self.tune_grid),
+            "name": self.name,
+            "kind": self.kind,
+            "default": self.default,
+            "help": self.help,
+            "low": self.low,
+            "high": self.high,
+            "step": self.step,
+            "choices": list(self.choices),
+            "log": self.log,
+            "role": self.role,
+            "tune_grid": list(self.tune_grid),
         }

@@ -18,12 +18,12 @@ Why: anyone who can write `artifacts/` could otherwise swap in a pickle that run
   a plain copy of it (same pattern and values, binarised, or transposed) are stored as references and
   re-attached from the dataset on load.
 """
+
 from __future__ import annotations
 
 import hashlib
 import hmac
 import importlib
-import io
 import json
 import logging
 import os
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 FORMAT = 2
 MANIFEST, SIGNATURE = "manifest.json", "manifest.sig"
 STATE, ARRAYS, OBJECTS = "state.json", "state.npz", "objects.pkl"
-KEY_ENV = "RECSYS_SECRET_KEY"            # the key itself (any string of >= 16 characters)
+KEY_ENV = "RECSYS_SECRET_KEY"  # the key itself (any string of >= 16 characters)
 KEY_FILE_ENV = "RECSYS_SECRET_KEY_FILE"  # where the key file lives (default: the user's config folder)
 MAX_MANIFEST_BYTES = 4 << 20
 TRAIN_MATRIX = "train_matrix_"
@@ -88,8 +88,10 @@ def secret_key() -> bytes:
                 fh.write(secrets.token_hex(32))
     mode = path.stat().st_mode
     if mode & (stat.S_IWGRP | stat.S_IWOTH) or (mode & stat.S_IRWXO):
-        raise _artifact_error(f"the artifact key file {path} can be read or written by other users; "
-                              f"make it owner-only (chmod 600) or set {KEY_ENV}")
+        raise _artifact_error(
+            f"the artifact key file {path} can be read or written by other users; "
+            f"make it owner-only (chmod 600) or set {KEY_ENV}"
+        )
     key = path.read_text().strip().encode()
     if len(key) < 16:
         raise _artifact_error(f"the artifact key file {path} is empty or too short; delete it to make a new one")
@@ -146,27 +148,55 @@ class _Encoder:
         if sparse.issparse(value):
             derived = _derivation(value, train) if train is not None else None
             if derived:
-                return {"$": "derived", "transform": derived, "dtype": value.dtype.str, "format": value.format,
-                        "kind": "matrix" if isinstance(value, sparse.spmatrix) else "array"}
+                return {
+                    "$": "derived",
+                    "transform": derived,
+                    "dtype": value.dtype.str,
+                    "format": value.format,
+                    "kind": "matrix" if isinstance(value, sparse.spmatrix) else "array",
+                }
             fmt = value.format
             m = value.tocsr() if fmt not in ("csr", "csc") else value
-            return {"$": "sparse", "format": fmt, "shape": list(m.shape), "kind":
-                    "matrix" if isinstance(value, sparse.spmatrix) else "array", "layout": m.format,
-                    "data": self.array(m.data, where), "indices": self.array(m.indices, where),
-                    "indptr": self.array(m.indptr, where)}
+            return {
+                "$": "sparse",
+                "format": fmt,
+                "shape": list(m.shape),
+                "kind": "matrix" if isinstance(value, sparse.spmatrix) else "array",
+                "layout": m.format,
+                "data": self.array(m.data, where),
+                "indices": self.array(m.indices, where),
+                "indptr": self.array(m.indptr, where),
+            }
         if isinstance(value, pd.RangeIndex):
-            return {"$": "range", "start": value.start, "stop": value.stop, "step": value.step,
-                    "name": self.encode(value.name, where)}
+            return {
+                "$": "range",
+                "start": value.start,
+                "stop": value.stop,
+                "step": value.step,
+                "name": self.encode(value.name, where),
+            }
         if isinstance(value, pd.Index) and not isinstance(value, pd.MultiIndex):
-            return {"$": "index", "dtype": str(value.dtype), "name": self.encode(value.name, where),
-                    "values": self.array(np.asarray(value.to_numpy()), where)}
+            return {
+                "$": "index",
+                "dtype": str(value.dtype),
+                "name": self.encode(value.name, where),
+                "values": self.array(np.asarray(value.to_numpy()), where),
+            }
         if isinstance(value, pd.Series):
-            return {"$": "series", "dtype": str(value.dtype), "name": self.encode(value.name, where),
-                    "index": self.encode(value.index, where), "values": self.array(np.asarray(value.to_numpy()), where)}
+            return {
+                "$": "series",
+                "dtype": str(value.dtype),
+                "name": self.encode(value.name, where),
+                "index": self.encode(value.index, where),
+                "values": self.array(np.asarray(value.to_numpy()), where),
+            }
         if isinstance(value, pd.DataFrame) and value.columns.is_unique:
-            return {"$": "frame", "index": self.encode(value.index, where),
-                    "columns": self.encode(value.columns, where),
-                    "data": [self.encode(value.iloc[:, i], f"{where}[{c!r}]") for i, c in enumerate(value.columns)]}
+            return {
+                "$": "frame",
+                "index": self.encode(value.index, where),
+                "columns": self.encode(value.columns, where),
+                "data": [self.encode(value.iloc[:, i], f"{where}[{c!r}]") for i, c in enumerate(value.columns)],
+            }
         if isinstance(value, type) and issubclass(value, np.generic) and value is not np.object_:
             return {"$": "dtype", "v": np.dtype(value).str}
         if isinstance(value, (set, frozenset)):
@@ -175,14 +205,19 @@ class _Encoder:
             items = [self.encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
             return items if type(value) is list else {"$": "tuple", "items": items}
         if type(value) is dict:
-            return {"$": "dict", "items": [[self.encode(k, where), self.encode(v, f"{where}[{k!r}]")]
-                                           for k, v in value.items()]}
+            return {
+                "$": "dict",
+                "items": [[self.encode(k, where), self.encode(v, f"{where}[{k!r}]")] for k, v in value.items()],
+            }
         if isinstance(value, Recommender):
             return self.model(value, where)
         if _is_sklearn_estimator(value):
             arrays, n_objects = dict(self.arrays), len(self.objects)
-            node = {"$": "estimator", "class": _class_path(value),
-                    "state": {k: self.encode(v, f"{where}.{k}") for k, v in vars(value).items()}}
+            node = {
+                "$": "estimator",
+                "class": _class_path(value),
+                "state": {k: self.encode(v, f"{where}.{k}") for k, v in vars(value).items()},
+            }
             if len(self.objects) == n_objects:
                 return node
             # e.g. a forest's Cython trees: keep the estimator whole, in one signed pickle entry
@@ -191,11 +226,15 @@ class _Encoder:
 
     def model(self, model, where: str) -> dict:
         train = getattr(model, TRAIN_MATRIX, None)
-        learned = {name: value for name, value in vars(model).items()
-                   if name.endswith("_") and not name.startswith("_")}
-        return {"$": "model", "class": _class_path(model),
-                "params": {k: self.encode(v, f"{where}.{k}") for k, v in model.get_params(deep=False).items()},
-                "state": {k: self.encode(v, f"{where}.{k}", train) for k, v in learned.items()}}
+        learned = {
+            name: value for name, value in vars(model).items() if name.endswith("_") and not name.startswith("_")
+        }
+        return {
+            "$": "model",
+            "class": _class_path(model),
+            "params": {k: self.encode(v, f"{where}.{k}") for k, v in model.get_params(deep=False).items()},
+            "state": {k: self.encode(v, f"{where}.{k}", train) for k, v in learned.items()},
+        }
 
 
 def _class_path(obj) -> str:
@@ -209,7 +248,7 @@ def _is_sklearn_estimator(value) -> bool:
 
 
 def _same_pattern(a, b) -> bool:
-    return (a.shape == b.shape and np.array_equal(a.indptr, b.indptr) and np.array_equal(a.indices, b.indices))
+    return a.shape == b.shape and np.array_equal(a.indptr, b.indptr) and np.array_equal(a.indices, b.indices)
 
 
 def _derivation(value, train) -> str | None:
@@ -275,24 +314,33 @@ class _Decoder:
             return {_hashable(self.decode(k)): self.decode(v) for k, v in node["items"]}
         if tag == "sparse":
             make = sparse.csr_matrix if node["layout"] == "csr" else sparse.csc_matrix
-            m = make((self.decode(node["data"]), self.decode(node["indices"]), self.decode(node["indptr"])),
-                     shape=tuple(node["shape"])).asformat(node["format"])
+            m = make(
+                (self.decode(node["data"]), self.decode(node["indices"]), self.decode(node["indptr"])),
+                shape=tuple(node["shape"]),
+            ).asformat(node["format"])
             return m if node["kind"] == "matrix" else sparse.csr_array(m).asformat(node["format"])
         if tag == "derived":
             if self.dataset is None:
                 if optional_train:
                     return _MISSING
-                raise _artifact_error("this saved model holds learned state only: load it with the dataset it "
-                                      "was trained on (load_model(path, dataset))")
+                raise _artifact_error(
+                    "this saved model holds learned state only: load it with the dataset it "
+                    "was trained on (load_model(path, dataset))"
+                )
             return _rebuild_derived(node, self.dataset.matrix)
         if tag == "range":
             return pd.RangeIndex(node["start"], node["stop"], node["step"], name=self.decode(node["name"]))
         if tag == "index":
-            return pd.Index(self.decode(node["values"]), dtype=_dtype(node["dtype"]), name=self.decode(node["name"]),
-                            copy=False)
+            return pd.Index(
+                self.decode(node["values"]), dtype=_dtype(node["dtype"]), name=self.decode(node["name"]), copy=False
+            )
         if tag == "series":
-            return pd.Series(self.decode(node["values"]), index=self.decode(node["index"]),
-                             dtype=_dtype(node["dtype"]), name=self.decode(node["name"]))
+            return pd.Series(
+                self.decode(node["values"]),
+                index=self.decode(node["index"]),
+                dtype=_dtype(node["dtype"]),
+                name=self.decode(node["name"]),
+            )
         if tag == "frame":
             index = self.decode(node["index"])
             series = [self.decode(col) for col in node["data"]]
@@ -348,8 +396,8 @@ def _import_class(path: str, prefix: str):
 # ----- save / load ----------------------------------------------------------------------------------
 def save_model(model, path) -> Path:
     """Write the fitted `model` to folder `path` atomically (state files + signed manifest)."""
-    from recsys._json import to_jsonable
     import recsys
+    from recsys._json import to_jsonable
 
     model._check_fitted()
     path = Path(path)
@@ -402,27 +450,35 @@ def verify(path) -> dict:
     if not manifest_file.is_file() or not (path / STATE).is_file():
         raise _artifact_error(f"{path}: not a saved model (expected {MANIFEST}, {SIGNATURE} and {STATE} in the folder)")
     if not sig_file.is_file():
-        raise _artifact_error(f"{path}: refused -- the saved model has no signature ({SIGNATURE}); it was written "
-                              f"by an older version or modified (checksum cannot be trusted); retrain it")
+        raise _artifact_error(
+            f"{path}: refused -- the saved model has no signature ({SIGNATURE}); it was written "
+            f"by an older version or modified (checksum cannot be trusted); retrain it"
+        )
     if manifest_file.stat().st_size > MAX_MANIFEST_BYTES:
         raise _artifact_error(f"{path}: refused -- {MANIFEST} is implausibly large; retrain the model")
     data = manifest_file.read_bytes()
     expected = sign(data)
     given = sig_file.read_text(errors="replace").strip()
     if not hmac.compare_digest(expected, given):
-        raise _artifact_error(f"{path}: refused -- signature (HMAC checksum) mismatch: the saved model was modified, "
-                              f"or written with another secret key; it was not read. Retrain it")
+        raise _artifact_error(
+            f"{path}: refused -- signature (HMAC checksum) mismatch: the saved model was modified, "
+            f"or written with another secret key; it was not read. Retrain it"
+        )
     manifest = json.loads(data)
     files = manifest.get("files") or {}
     present = {str(p.relative_to(path)) for p in path.rglob("*") if p.is_file()} - {MANIFEST, SIGNATURE}
     extra, missing = sorted(present - set(files)), sorted(set(files) - present)
     if extra or missing:
-        raise _artifact_error(f"{path}: checksum mismatch -- " + (f"unexpected file(s) {', '.join(extra)}" if extra
-                              else f"missing file(s) {', '.join(missing)}") + "; retrain the model")
+        raise _artifact_error(
+            f"{path}: checksum mismatch -- "
+            + (f"unexpected file(s) {', '.join(extra)}" if extra else f"missing file(s) {', '.join(missing)}")
+            + "; retrain the model"
+        )
     for name, digest in files.items():
         if not hmac.compare_digest(_sha256(path / name), str(digest)):
-            raise _artifact_error(f"{path}: checksum mismatch in {name} -- the artifact is corrupted or was "
-                                  f"modified; retrain it")
+            raise _artifact_error(
+                f"{path}: checksum mismatch in {name} -- the artifact is corrupted or was modified; retrain it"
+            )
     return manifest
 
 
@@ -436,7 +492,8 @@ def load_model(path, dataset=None):
     if dataset is not None and manifest.get("fingerprint") != dataset.fingerprint:
         raise _artifact_error(
             f"{path}: this '{manifest.get('key')}' model was trained on dataset {manifest.get('fingerprint')}, "
-            f"not on the current dataset {dataset.fingerprint}; retrain it on this dataset")
+            f"not on the current dataset {dataset.fingerprint}; retrain it on this dataset"
+        )
     tree = json.loads((path / STATE).read_text())
     with np.load(path / ARRAYS, allow_pickle=False) as npz:
         arrays = {name: npz[name] for name in npz.files}

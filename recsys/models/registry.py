@@ -4,6 +4,7 @@ Modules are imported on first use, so importing `recsys.models` stays cheap (Ten
 imported by the neural models when they fit or load). A model module that fails to import raises -- a broken
 model never silently disappears from the app, the CLI or the tests.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -6,6 +6,7 @@ test and a Thompson-sampling bandit between models, and the offline-vs-online ag
     result = run_abtest(sim, [Arm("A", pop), Arm("B", knn)], n_learners=2000, sessions=5, seed=0)
     result.summary, result.comparisons, result.sequential, result.stopping()
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,7 +30,24 @@ def simulator_for_folder(folder, dataset=None, **options) -> Simulator:
     return Simulator(model, **options)
 
 
-__all__ = ["ABResult", "Arm", "BEHAVIOUR_FILE", "BanditResult", "BehaviourModel", "LearnerStates",
-           "NoSimulatorError", "Population", "STOPPING_RULE", "Simulator", "agreement", "arm_names", "build_arms",
-           "load_behaviour", "offline_ndcg", "run_abtest", "run_thompson", "sample_population",
-           "simulator_for_folder"]
+__all__ = [
+    "ABResult",
+    "Arm",
+    "BEHAVIOUR_FILE",
+    "BanditResult",
+    "BehaviourModel",
+    "LearnerStates",
+    "NoSimulatorError",
+    "Population",
+    "STOPPING_RULE",
+    "Simulator",
+    "agreement",
+    "arm_names",
+    "build_arms",
+    "load_behaviour",
+    "offline_ndcg",
+    "run_abtest",
+    "run_thompson",
+    "sample_population",
+    "simulator_for_folder",
+]

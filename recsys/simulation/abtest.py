@@ -10,10 +10,12 @@ Stopping rule. The fixed-horizon test is valid only once, at the planned number 
 the sequential view also gives an always-valid mixture SPRT (mSPRT) on CTR: stop at the first look where
 its always-valid p-value < alpha; intervals and p-values stay valid at every look.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,11 +25,17 @@ from recsys.simulation.simulator import Simulator
 from recsys.simulation.stats import mean_difference, msprt, ratio_difference
 
 METRICS = ("ctr", "completion_rate", "enrolments_per_learner")
-METRIC_LABELS = {"ctr": "CTR (enrolments per list)", "completion_rate": "Completion rate",
-                 "enrolments_per_learner": "Enrolments per learner", "coverage": "Coverage"}
-STOPPING_RULE = ("Fixed horizon: the final p-value and interval are valid only at the planned number of "
-                 "learners (peeking at them inflates false positives). Sequential: always-valid mixture SPRT "
-                 "(mSPRT, Johari et al. 2017) on CTR -- stop at the first look where its always-valid p < alpha.")
+METRIC_LABELS = {
+    "ctr": "CTR (enrolments per list)",
+    "completion_rate": "Completion rate",
+    "enrolments_per_learner": "Enrolments per learner",
+    "coverage": "Coverage",
+}
+STOPPING_RULE = (
+    "Fixed horizon: the final p-value and interval are valid only at the planned number of "
+    "learners (peeking at them inflates false positives). Sequential: always-valid mixture SPRT "
+    "(mSPRT, Johari et al. 2017) on CTR -- stop at the first look where its always-valid p < alpha."
+)
 
 
 @dataclass
@@ -66,7 +74,7 @@ class ABResult:
 
     arms: list[str]
     models: dict[str, str]
-    learners: pd.DataFrame      # learner (arrival order), arm, enrolments, completions, lists
+    learners: pd.DataFrame  # learner (arrival order), arm, enrolments, completions, lists
     coverage: dict[str, float]
     settings: dict[str, Any]
     alpha: float = 0.05
@@ -94,13 +102,22 @@ class ABResult:
             ctr = d["enrolments"] / d["lists"]
             half = 1.96 * ctr.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
             enrolled = d["enrolments"].sum()
-            rows.append({"arm": name, "model": self.models[name], "learners": len(d), "lists": int(d["lists"].sum()),
-                         "enrolments": int(enrolled), "completions": int(d["completions"].sum()),
-                         "ctr": float(ctr.mean()) if len(d) else float("nan"),
-                         "ctr_lo": float(ctr.mean() - half), "ctr_hi": float(ctr.mean() + half),
-                         "completion_rate": float(d["completions"].sum() / enrolled) if enrolled else float("nan"),
-                         "enrolments_per_learner": float(d["enrolments"].mean()) if len(d) else float("nan"),
-                         "coverage": self.coverage[name]})
+            rows.append(
+                {
+                    "arm": name,
+                    "model": self.models[name],
+                    "learners": len(d),
+                    "lists": int(d["lists"].sum()),
+                    "enrolments": int(enrolled),
+                    "completions": int(d["completions"].sum()),
+                    "ctr": float(ctr.mean()) if len(d) else float("nan"),
+                    "ctr_lo": float(ctr.mean() - half),
+                    "ctr_hi": float(ctr.mean() + half),
+                    "completion_rate": float(d["completions"].sum() / enrolled) if enrolled else float("nan"),
+                    "enrolments_per_learner": float(d["enrolments"].mean()) if len(d) else float("nan"),
+                    "coverage": self.coverage[name],
+                }
+            )
         return pd.DataFrame(rows)
 
     def compare(self, treatment: str, metric: str = "ctr", upto: int | None = None):
@@ -121,9 +138,20 @@ class ABResult:
         for arm in self.arms[1:]:
             for metric in METRICS:
                 d = self.compare(arm, metric)
-                rows.append({"arm": arm, "metric": metric, "control": d.control, "treatment": d.treatment,
-                             "diff": d.diff, "lo": d.lo, "hi": d.hi, "relative": d.relative, "p_value": d.p_value,
-                             "significant": bool(d.p_value < self.alpha) if np.isfinite(d.p_value) else False})
+                rows.append(
+                    {
+                        "arm": arm,
+                        "metric": metric,
+                        "control": d.control,
+                        "treatment": d.treatment,
+                        "diff": d.diff,
+                        "lo": d.lo,
+                        "hi": d.hi,
+                        "relative": d.relative,
+                        "p_value": d.p_value,
+                        "significant": bool(d.p_value < self.alpha) if np.isfinite(d.p_value) else False,
+                    }
+                )
         return pd.DataFrame(rows)
 
     @property
@@ -139,11 +167,23 @@ class ABResult:
             p_av = 1.0
             for look, upto in enumerate(looks, start=1):
                 d = mean_difference_at(self, arm, upto)
-                lr, av_lo, av_hi = msprt(d.diff, d.se ** 2, self.tau, self.alpha)
+                lr, av_lo, av_hi = msprt(d.diff, d.se**2, self.tau, self.alpha)
                 if np.isfinite(lr) and lr > 0:
                     p_av = min(p_av, 1.0 / lr)
-                rows.append({"arm": arm, "look": look, "learners": int(upto), "diff": d.diff, "lo": d.lo, "hi": d.hi,
-                             "p_value": d.p_value, "av_lo": av_lo, "av_hi": av_hi, "av_p_value": p_av})
+                rows.append(
+                    {
+                        "arm": arm,
+                        "look": look,
+                        "learners": int(upto),
+                        "diff": d.diff,
+                        "lo": d.lo,
+                        "hi": d.hi,
+                        "p_value": d.p_value,
+                        "av_lo": av_lo,
+                        "av_hi": av_hi,
+                        "av_p_value": p_av,
+                    }
+                )
         self._cache["sequential"] = out = pd.DataFrame(rows)
         return out
 
@@ -157,11 +197,23 @@ class ABResult:
             if len(hit):
                 first = hit.iloc[0]
                 decision = "better than control" if first["diff"] > 0 else "worse than control"
-                rows.append({"arm": arm, "stopped_at_learners": int(first["learners"]), "decision": decision,
-                             "fixed_horizon_p": final.p_value})
+                rows.append(
+                    {
+                        "arm": arm,
+                        "stopped_at_learners": int(first["learners"]),
+                        "decision": decision,
+                        "fixed_horizon_p": final.p_value,
+                    }
+                )
             else:
-                rows.append({"arm": arm, "stopped_at_learners": None, "decision": "no decision: keep running",
-                             "fixed_horizon_p": final.p_value})
+                rows.append(
+                    {
+                        "arm": arm,
+                        "stopped_at_learners": None,
+                        "decision": "no decision: keep running",
+                        "fixed_horizon_p": final.p_value,
+                    }
+                )
         return pd.DataFrame(rows)
 
 
@@ -169,9 +221,21 @@ def mean_difference_at(result: ABResult, arm: str, upto: int):
     return result.compare(arm, "ctr", upto)
 
 
-def run_abtest(simulator: Simulator, arms: Sequence[Arm], *, n_learners: int = 1000, sessions: int = 5, k: int = 10,
-               split: Sequence[float] | None = None, seed: int = 0, start: str = "half", alpha: float = 0.05,
-               tau: float = 0.05, n_looks: int = 20, progress=None) -> ABResult:
+def run_abtest(
+    simulator: Simulator,
+    arms: Sequence[Arm],
+    *,
+    n_learners: int = 1000,
+    sessions: int = 5,
+    k: int = 10,
+    split: Sequence[float] | None = None,
+    seed: int = 0,
+    start: str = "half",
+    alpha: float = 0.05,
+    tau: float = 0.05,
+    n_looks: int = 20,
+    progress=None,
+) -> ABResult:
     """Draw `n_learners` fresh learners, assign each to an arm by `split`, serve `sessions` lists of `k`.
 
     Seeds: one SeedSequence(seed) gives the population, the assignment and one reaction stream per arm, so the
@@ -191,13 +255,29 @@ def run_abtest(simulator: Simulator, arms: Sequence[Arm], *, n_learners: int = 1
         rows = np.flatnonzero(assignment == i)
         served = serve(simulator, arm.model, states, rows, int(sessions), int(k), np.random.default_rng(arm_seq))
         coverage[arm.name] = float((served.shown_counts > 0).mean())
-        frames.append(pd.DataFrame({"learner": rows, "arm": arm.name, "enrolments": served.enrolments.sum(axis=1),
-                                    "completions": served.completions.sum(axis=1), "lists": int(sessions)}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "learner": rows,
+                    "arm": arm.name,
+                    "enrolments": served.enrolments.sum(axis=1),
+                    "completions": served.completions.sum(axis=1),
+                    "lists": int(sessions),
+                }
+            )
+        )
     learners = pd.concat(frames, ignore_index=True).sort_values("learner", kind="stable").reset_index(drop=True)
     if progress:
         progress(1.0, "done")
     models = {a.name: getattr(a.model, "key", type(a.model).__name__) for a in arms}
-    settings = {"n_learners": int(n_learners), "sessions": int(sessions), "k": int(k), "seed": int(seed),
-                "split": [float(p) for p in probs], "start": start, "position_bias": simulator.position_bias,
-                "appetite": simulator.appetite}
+    settings = {
+        "n_learners": int(n_learners),
+        "sessions": int(sessions),
+        "k": int(k),
+        "seed": int(seed),
+        "split": [float(p) for p in probs],
+        "start": start,
+        "position_bias": simulator.position_bias,
+        "appetite": simulator.appetite,
+    }
     return ABResult([a.name for a in arms], models, learners, coverage, settings, alpha, tau, int(n_looks))

@@ -3,22 +3,26 @@
 The offline side is the evaluation engine's own holdout experiment (models refitted on the split's training
 part), so the numbers are the ones the Compare page shows for the same seed.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 
-def offline_ndcg(dataset, models: Sequence[tuple[str, str, Mapping[str, Any]]], k: int = 10, seed: int = 0,
-                 progress=None) -> dict[str, float]:
+def offline_ndcg(
+    dataset, models: Sequence[tuple[str, str, Mapping[str, Any]]], k: int = 10, seed: int = 0, progress=None
+) -> dict[str, float]:
     """NDCG@k per arm name on a per-learner holdout split; `models` = (arm name, key, params)."""
     from recsys.evaluation import Experiment
 
-    result = Experiment(dataset, "holdout", [(key, dict(params)) for _, key, params in models], k=int(k),
-                        seed=int(seed), n_resamples=0).run(progress=progress)
+    result = Experiment(
+        dataset, "holdout", [(key, dict(params)) for _, key, params in models], k=int(k), seed=int(seed), n_resamples=0
+    ).run(progress=progress)
     table = result.table
     metric = f"ndcg@{int(k)}"
     # Experiment names runs by key (+ parameters); the arms are matched to them in the same order
@@ -32,10 +36,20 @@ def agreement(offline: Mapping[str, float], online: Mapping[str, float]) -> tupl
         raise ValueError("agreement needs at least two models measured both offline and online")
     off = np.array([offline[n] for n in names], dtype=float)
     on = np.array([online[n] for n in names], dtype=float)
-    table = pd.DataFrame({"arm": names, "offline_ndcg": off, "online_ctr": on,
-                          "offline_rank": stats.rankdata(-off, method="min").astype(int),
-                          "online_rank": stats.rankdata(-on, method="min").astype(int)})
+    table = pd.DataFrame(
+        {
+            "arm": names,
+            "offline_ndcg": off,
+            "online_ctr": on,
+            "offline_rank": stats.rankdata(-off, method="min").astype(int),
+            "online_rank": stats.rankdata(-on, method="min").astype(int),
+        }
+    )
     if np.ptp(off) == 0 or np.ptp(on) == 0:
         return table.sort_values("offline_rank", kind="stable").reset_index(drop=True), float("nan"), float("nan")
     res = stats.kendalltau(off, on)
-    return table.sort_values("offline_rank", kind="stable").reset_index(drop=True), float(res.statistic), float(res.pvalue)
+    return (
+        table.sort_values("offline_rank", kind="stable").reset_index(drop=True),
+        float(res.statistic),
+        float(res.pvalue),
+    )

@@ -1,7 +1,9 @@
 """Arms for online experiments: models named and labelled like the Compare page names them, then fitted."""
+
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from recsys.simulation.abtest import Arm
 
@@ -16,8 +18,9 @@ def arm_names(models: Sequence[tuple[str, Mapping[str, Any]]], seed: int = 0) ->
     return [f"{LETTERS[i]}: {spec.label}" for i, spec in enumerate(specs)]
 
 
-def build_arms(models: Sequence[tuple[str, Mapping[str, Any]]], fit: Callable[[str, dict], Any],
-               seed: int = 0) -> list[Arm]:
+def build_arms(
+    models: Sequence[tuple[str, Mapping[str, Any]]], fit: Callable[[str, dict], Any], seed: int = 0
+) -> list[Arm]:
     """(key, params) pairs -> Arms with fitted models; `fit(key, params)` returns a fitted model (the app
     passes its model store, the CLI fits directly). The first arm is the control."""
     if not 2 <= len(models) <= 4:

@@ -9,10 +9,11 @@ Regret is against the best arm in hindsight: arm means are the per-list enrolmen
 run (or given, e.g. from a fixed-split A/B test on the same arms), regret(t) = sum over the first t learners
 of sessions x (best mean - mean of the arm they got). A fixed equal split is shown for comparison.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -25,24 +26,37 @@ from recsys.simulation.simulator import Simulator
 @dataclass
 class BanditResult:
     arms: list[str]
-    learners: pd.DataFrame      # learner, batch, arm, enrolments, lists
+    learners: pd.DataFrame  # learner, batch, arm, enrolments, lists
     arm_means: dict[str, float]  # per-list enrolment rate used for regret
-    posterior: pd.DataFrame     # arm, shape, rate, mean
+    posterior: pd.DataFrame  # arm, shape, rate, mean
     sessions: int
 
     @property
     def allocation(self) -> pd.DataFrame:
         """Per batch and arm: learners assigned, share of the batch, cumulative share so far."""
-        counts = (self.learners.groupby(["batch", "arm"]).size().unstack(fill_value=0)
-                  .reindex(columns=self.arms, fill_value=0))
+        counts = (
+            self.learners.groupby(["batch", "arm"])
+            .size()
+            .unstack(fill_value=0)
+            .reindex(columns=self.arms, fill_value=0)
+        )
         seen = counts.sum(axis=1).cumsum()
         share = counts.div(counts.sum(axis=1), axis=0)
         cumulative = counts.cumsum().div(seen, axis=0)
         out = []
         for arm in self.arms:
-            out.append(pd.DataFrame({"batch": counts.index, "learners": seen.to_numpy(), "arm": arm,
-                                     "assigned": counts[arm].to_numpy(), "share": share[arm].to_numpy(),
-                                     "cumulative_share": cumulative[arm].to_numpy()}))
+            out.append(
+                pd.DataFrame(
+                    {
+                        "batch": counts.index,
+                        "learners": seen.to_numpy(),
+                        "arm": arm,
+                        "assigned": counts[arm].to_numpy(),
+                        "share": share[arm].to_numpy(),
+                        "cumulative_share": cumulative[arm].to_numpy(),
+                    }
+                )
+            )
         return pd.concat(out, ignore_index=True)
 
     @property
@@ -53,8 +67,9 @@ class BanditResult:
         index = {a: i for i, a in enumerate(self.arms)}
         per_learner = gap[self.learners["arm"].map(index).to_numpy()] * self.sessions
         n = np.arange(1, len(per_learner) + 1)
-        return pd.DataFrame({"learners": n, "thompson": np.cumsum(per_learner),
-                             "equal_split": n * gap.mean() * self.sessions})
+        return pd.DataFrame(
+            {"learners": n, "thompson": np.cumsum(per_learner), "equal_split": n * gap.mean() * self.sessions}
+        )
 
     @property
     def best_arm(self) -> str:
@@ -62,14 +77,24 @@ class BanditResult:
 
     def final_share(self, last: float = 0.2) -> dict[str, float]:
         """Share of each arm among the last `last` fraction of learners (where the allocation converged to)."""
-        tail = self.learners.iloc[int(len(self.learners) * (1 - last)):]
+        tail = self.learners.iloc[int(len(self.learners) * (1 - last)) :]
         return {a: float((tail["arm"] == a).mean()) for a in self.arms}
 
 
-def run_thompson(simulator: Simulator, arms: Sequence[Arm], *, n_learners: int = 1000, sessions: int = 5,
-                 k: int = 10, seed: int = 0, batch: int | None = None, start: str = "half",
-                 prior: tuple[float, float] = (1.0, 1.0), arm_means: Mapping[str, float] | None = None,
-                 progress=None) -> BanditResult:
+def run_thompson(
+    simulator: Simulator,
+    arms: Sequence[Arm],
+    *,
+    n_learners: int = 1000,
+    sessions: int = 5,
+    k: int = 10,
+    seed: int = 0,
+    batch: int | None = None,
+    start: str = "half",
+    prior: tuple[float, float] = (1.0, 1.0),
+    arm_means: Mapping[str, float] | None = None,
+    progress=None,
+) -> BanditResult:
     """Thompson sampling over `arms` for `n_learners` fresh learners arriving in batches of `batch`."""
     check_arms(arms, None)
     check_sizes(n_learners, sessions, k)
@@ -105,8 +130,15 @@ def run_thompson(simulator: Simulator, arms: Sequence[Arm], *, n_learners: int =
         if progress:
             progress(min(1.0, (lo + len(rows)) / n), f"batch {b + 1}")
     names = [a.name for a in arms]
-    learners = pd.DataFrame({"learner": np.arange(n), "batch": batch_of, "arm": np.array(names)[assigned],
-                             "enrolments": enrolments, "lists": sessions})
+    learners = pd.DataFrame(
+        {
+            "learner": np.arange(n),
+            "batch": batch_of,
+            "arm": np.array(names)[assigned],
+            "enrolments": enrolments,
+            "lists": sessions,
+        }
+    )
     if arm_means is None:
         per_arm = learners.groupby("arm")["enrolments"].sum() / learners.groupby("arm")["lists"].sum()
         # an arm never tried has no hindsight mean: use its prior mean (it was never the evidently better one)

@@ -4,6 +4,7 @@ Why a file: appeal is drawn at random when the data is generated, so a folder ca
 the numbers travel with it. The file is plain JSON (numbers and ids only), validated field by field; a folder
 without it (the real IBM data, an upload) has no ground truth to simulate and says so.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,16 +35,16 @@ class BehaviourModel:
 
     course_ids: tuple[str, ...]
     genres: tuple[str, ...]
-    main_genre: np.ndarray        # (C,) int
-    level: np.ndarray             # (C,) int 0..2
-    genre_flags: np.ndarray       # (C, G) 0/1
-    appeal: np.ndarray            # (C,)
-    interest_alpha: np.ndarray    # (G,) Dirichlet concentration of learner interests
+    main_genre: np.ndarray  # (C,) int
+    level: np.ndarray  # (C,) int 0..2
+    genre_flags: np.ndarray  # (C, G) 0/1
+    appeal: np.ndarray  # (C,)
+    interest_alpha: np.ndarray  # (G,) Dirichlet concentration of learner interests
     interest_pow: float
     interest_mix: float
     locked_weight: float
-    audit_p: np.ndarray           # (3,) chance an enrolment ends as an audit, by level
-    activity_pmf: np.ndarray      # P(a learner takes k courses), k = 1..len
+    audit_p: np.ndarray  # (3,) chance an enrolment ends as an audit, by level
+    activity_pmf: np.ndarray  # P(a learner takes k courses), k = 1..len
     seed: int = 0
 
     @property
@@ -67,10 +68,11 @@ class BehaviourModel:
 
     def base_weights(self, theta: np.ndarray) -> np.ndarray:
         """Choice weights without readiness for learners with interests `theta` (n, G) -> (n, C) float32."""
-        return (self.appeal[None, :] * (self.interest_mix + theta @ self.genre_share.T) ** self.interest_pow
-                ).astype(np.float32)
+        return (self.appeal[None, :] * (self.interest_mix + theta @ self.genre_share.T) ** self.interest_pow).astype(
+            np.float32
+        )
 
-    def aligned_to(self, course_ids) -> "BehaviourModel":
+    def aligned_to(self, course_ids) -> BehaviourModel:
         """The same model with courses in the order of `course_ids` (a dataset's columns); must be the same set."""
         ids = [str(c) for c in course_ids]
         if ids == list(self.course_ids):
@@ -79,12 +81,26 @@ class BehaviourModel:
         missing = [c for c in ids if c not in index]
         if missing or len(ids) != len(self.course_ids):
             shown = ", ".join(missing[:5]) or f"{len(ids)} vs {len(self.course_ids)} courses"
-            raise NoSimulatorError(f"no simulator for this dataset: its catalogue differs from the one in "
-                                   f"{BEHAVIOUR_FILE} ({shown}); regenerate the folder")
+            raise NoSimulatorError(
+                f"no simulator for this dataset: its catalogue differs from the one in "
+                f"{BEHAVIOUR_FILE} ({shown}); regenerate the folder"
+            )
         order = np.array([index[c] for c in ids])
-        return BehaviourModel(tuple(ids), self.genres, self.main_genre[order], self.level[order],
-                              self.genre_flags[order], self.appeal[order], self.interest_alpha, self.interest_pow,
-                              self.interest_mix, self.locked_weight, self.audit_p, self.activity_pmf, self.seed)
+        return BehaviourModel(
+            tuple(ids),
+            self.genres,
+            self.main_genre[order],
+            self.level[order],
+            self.genre_flags[order],
+            self.appeal[order],
+            self.interest_alpha,
+            self.interest_pow,
+            self.interest_mix,
+            self.locked_weight,
+            self.audit_p,
+            self.activity_pmf,
+            self.seed,
+        )
 
 
 def load_behaviour(folder) -> BehaviourModel:
@@ -94,7 +110,8 @@ def load_behaviour(folder) -> BehaviourModel:
         raise NoSimulatorError(
             f"no simulator for this dataset: {Path(folder).name or folder} has no {BEHAVIOUR_FILE} -- only datasets "
             f"made by the generator (built-in, or `python -m recsys generate`) carry the behaviour model "
-            f"needed to simulate learners")
+            f"needed to simulate learners"
+        )
     if path.stat().st_size > MAX_BYTES:
         raise NoSimulatorError(f"no simulator for this dataset: {BEHAVIOUR_FILE} is too large to be ours")
     try:
@@ -106,6 +123,7 @@ def load_behaviour(folder) -> BehaviourModel:
 
 def parse_behaviour(raw) -> BehaviourModel:
     """Validate the decoded JSON field by field (shapes, ranges) and build the model."""
+
     def fail(what: str):
         raise NoSimulatorError(f"no simulator for this dataset: {BEHAVIOUR_FILE} {what}")
 
@@ -138,9 +156,16 @@ def parse_behaviour(raw) -> BehaviourModel:
         fail("has genre or level codes out of range")
     if not (np.isfinite(appeal).all() and (appeal > 0).all() and alpha.shape == (n_g,) and (alpha > 0).all()):
         fail("has non-positive appeal or interest values")
-    if audit.shape != (3,) or not ((audit >= 0) & (audit <= 1)).all() or pmf.ndim != 1 or (pmf < 0).any() or pmf.sum() <= 0:
+    if (
+        audit.shape != (3,)
+        or not ((audit >= 0) & (audit <= 1)).all()
+        or pmf.ndim != 1
+        or (pmf < 0).any()
+        or pmf.sum() <= 0
+    ):
         fail("has invalid probabilities")
     if not all(np.isfinite(scalars)) or scalars[0] <= 0 or scalars[1] < 0 or not 0 <= scalars[2] <= 1:
         fail("has invalid behaviour parameters")
-    return BehaviourModel(ids, genres, main, level, flags, appeal, alpha, scalars[0], scalars[1], scalars[2],
-                          audit, pmf / pmf.sum(), seed)
+    return BehaviourModel(
+        ids, genres, main, level, flags, appeal, alpha, scalars[0], scalars[1], scalars[2], audit, pmf / pmf.sum(), seed
+    )

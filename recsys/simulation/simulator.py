@@ -14,6 +14,7 @@ interest x readiness). The simulator turns that into a reaction to a shown list:
 Enrolments become history (the learner's weights drop the course and unlock the next level), so models
 fold them in on the next session. Every random draw comes from a seeded `numpy.random.Generator`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,13 +29,13 @@ from recsys.simulation.behaviour import BehaviourModel
 class Population:
     """Fresh learners from the generator's population law: genre interests and lifetime activity."""
 
-    theta: np.ndarray      # (n, G) interests
-    activity: np.ndarray   # (n,) number of courses each learner takes in the generator's process
+    theta: np.ndarray  # (n, G) interests
+    activity: np.ndarray  # (n,) number of courses each learner takes in the generator's process
 
     def __len__(self) -> int:
         return len(self.activity)
 
-    def subset(self, rows) -> "Population":
+    def subset(self, rows) -> Population:
         return Population(self.theta[rows], self.activity[rows])
 
 
@@ -54,9 +55,9 @@ class LearnerStates:
 
     def __init__(self, model: BehaviourModel, population: Population):
         self.model = model
-        self.base = model.base_weights(population.theta)                     # taken courses get 0
+        self.base = model.base_weights(population.theta)  # taken courses get 0
         self.weight = self.base * model.start_weight[None, :].astype(np.float32)
-        self.ratings = np.zeros(self.base.shape, dtype=np.float32)           # 0 = not taken
+        self.ratings = np.zeros(self.base.shape, dtype=np.float32)  # 0 = not taken
         self.unready = np.zeros(self.base.shape, dtype=bool)
 
     def __len__(self) -> int:
@@ -74,7 +75,7 @@ class LearnerStates:
         self.ratings[rows, course] = rating
         self.weight[rows, course] = 0.0
         self.base[rows, course] = 0.0
-        opened = self.model.unlocks[course]                                   # (len, C)
+        opened = self.model.unlocks[course]  # (len, C)
         self.weight[rows] = np.where(opened, self.base[rows], self.weight[rows])
 
     def choice_share(self, rows: np.ndarray, courses: np.ndarray) -> np.ndarray:
@@ -89,16 +90,22 @@ class LearnerStates:
 class Reaction:
     """What the learners did with one shown list each."""
 
-    enrolled: np.ndarray    # (n, K) bool
-    completed: np.ndarray   # (n, K) bool (subset of enrolled)
-    p_enrol: np.ndarray     # (n, K) enrolment probability of each shown course
+    enrolled: np.ndarray  # (n, K) bool
+    completed: np.ndarray  # (n, K) bool (subset of enrolled)
+    p_enrol: np.ndarray  # (n, K) enrolment probability of each shown course
 
 
 class Simulator:
     """Reactions of simulated learners to shown lists (see module docstring for the behaviour)."""
 
-    def __init__(self, model: BehaviourModel, *, position_bias: float = 0.7, appetite: float = 1.0,
-                 unready_completion: float = 0.5):
+    def __init__(
+        self,
+        model: BehaviourModel,
+        *,
+        position_bias: float = 0.7,
+        appetite: float = 1.0,
+        unready_completion: float = 0.5,
+    ):
         if position_bias < 0 or appetite <= 0 or not 0 <= unready_completion <= 1:
             raise ValueError("position_bias must be >= 0, appetite > 0 and unready_completion in [0, 1]")
         self.model = model
@@ -152,7 +159,9 @@ class Simulator:
         """P(complete | enrol) of each shown course: the audit chance by level, lower when not ready."""
         safe = np.where(shown >= 0, shown, 0)
         p = 1.0 - self.model.audit_p[self.model.level[safe]]
-        ready = np.take_along_axis(states.weight[rows], safe, axis=1) >= np.take_along_axis(states.base[rows], safe, axis=1)
+        ready = np.take_along_axis(states.weight[rows], safe, axis=1) >= np.take_along_axis(
+            states.base[rows], safe, axis=1
+        )
         return np.where(ready, p, p * self.unready_completion)
 
     def react(self, states: LearnerStates, rows: np.ndarray, shown: np.ndarray, rng: np.random.Generator) -> Reaction:

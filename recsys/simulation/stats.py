@@ -3,6 +3,7 @@
 The unit of randomisation is the learner (all of a learner's sessions go to one arm), so every test works on
 per-learner totals -- treating the sessions of one learner as independent would understate the variance.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ def mean_difference(control, treatment) -> Difference:
     diff = float(t.mean() - c.mean())
     if se == 0:
         return Difference(float(c.mean()), float(t.mean()), diff, diff, diff, 1.0 if diff == 0 else 0.0, 0.0)
-    df = (vc + vt) ** 2 / (vc ** 2 / (len(c) - 1) + vt ** 2 / (len(t) - 1))
+    df = (vc + vt) ** 2 / (vc**2 / (len(c) - 1) + vt**2 / (len(t) - 1))
     q = float(stats.t.ppf(0.975, df))
     p = float(2 * stats.t.sf(abs(diff) / se, df))
     return Difference(float(c.mean()), float(t.mean()), diff, diff - q * se, diff + q * se, p, se)
@@ -59,7 +60,7 @@ def ratio_estimate(num, den) -> tuple[float, float]:
         return float("nan"), float("nan")
     r = num.sum() / den.sum()
     cov = np.cov(num, den, ddof=1)
-    var = (cov[0, 0] - 2 * r * cov[0, 1] + r * r * cov[1, 1]) / (n * mean_den ** 2)
+    var = (cov[0, 0] - 2 * r * cov[0, 1] + r * r * cov[1, 1]) / (n * mean_den**2)
     return float(r), float(max(var, 0.0))
 
 

@@ -1,7 +1,8 @@
 """Course tables for display: the searchable catalogue and recommendation lists with titles and metadata."""
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -36,11 +37,15 @@ def has_metadata(dataset, column: str) -> bool:
 def course_table(dataset) -> pd.DataFrame:
     """One row per course: COURSE_ID, TITLE, GENRES, LEVEL, DURATION_HOURS (if known), ENROLMENTS."""
     courses = dataset.courses
-    table = pd.DataFrame({
-        "COURSE_ID": courses["COURSE_ID"].astype(str).to_numpy(),
-        "TITLE": courses["TITLE"].astype(str).to_numpy() if "TITLE" in courses else courses["COURSE_ID"].astype(str),
-        "GENRES": genre_labels(dataset),
-    })
+    table = pd.DataFrame(
+        {
+            "COURSE_ID": courses["COURSE_ID"].astype(str).to_numpy(),
+            "TITLE": courses["TITLE"].astype(str).to_numpy()
+            if "TITLE" in courses
+            else courses["COURSE_ID"].astype(str),
+            "GENRES": genre_labels(dataset),
+        }
+    )
     if has_metadata(dataset, "LEVEL"):
         table["LEVEL"] = courses["LEVEL"].where(courses["LEVEL"].notna(), None).to_numpy(dtype=object)
     if has_metadata(dataset, "DURATION_HOURS"):
@@ -49,8 +54,9 @@ def course_table(dataset) -> pd.DataFrame:
     return table
 
 
-def filter_courses(table: pd.DataFrame, dataset, text: str = "", genres: Iterable[str] = (),
-                   levels: Iterable[str] = ()) -> pd.DataFrame:
+def filter_courses(
+    table: pd.DataFrame, dataset, text: str = "", genres: Iterable[str] = (), levels: Iterable[str] = ()
+) -> pd.DataFrame:
     """Rows of `course_table` whose title/id contains `text` (case-insensitive), with any of `genres` and a level in `levels`."""
     mask = np.ones(len(table), dtype=bool)
     text = (text or "").strip().lower()
@@ -84,12 +90,14 @@ def history_table(dataset, history: dict[str, float]) -> pd.DataFrame:
     """A learner history (course id -> rating) with titles, in the given order."""
     info = course_table(dataset).set_index("COURSE_ID")
     ids = [str(i) for i in history]
-    return pd.DataFrame({
-        "COURSE_ID": ids,
-        "TITLE": info["TITLE"].reindex(ids).to_numpy(),
-        "GENRES": info["GENRES"].reindex(ids).to_numpy(),
-        "RATING": [float(v) for v in history.values()],
-    })
+    return pd.DataFrame(
+        {
+            "COURSE_ID": ids,
+            "TITLE": info["TITLE"].reindex(ids).to_numpy(),
+            "GENRES": info["GENRES"].reindex(ids).to_numpy(),
+            "RATING": [float(v) for v in history.values()],
+        }
+    )
 
 
 def score_range(scores: Iterable[float]) -> tuple[float, float]:

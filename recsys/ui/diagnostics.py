@@ -1,5 +1,6 @@
 """Model-specific plots for the Evaluation page, drawn from what a model reports in `Recommender.diagnostics()`
 (so the page never probes models with hasattr)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,5 +46,11 @@ def _similarity(model, info: dict) -> None:
     block = np.asarray(block.todense() if hasattr(block, "todense") else block)
     titles = model.catalogue_["TITLE"].astype(str).to_numpy()[top].tolist()
     label = info.get("similarity_label", "similarity")
-    st.plotly_chart(plain.figure(charts.similarity_heatmap(block, titles, f"Course similarity of the {n_top} most-enrolled courses "
-                                                             f"({label})")), key="ev_sim")
+    st.plotly_chart(
+        plain.figure(
+            charts.similarity_heatmap(
+                block, titles, f"Course similarity of the {n_top} most-enrolled courses ({label})"
+            )
+        ),
+        key="ev_sim",
+    )

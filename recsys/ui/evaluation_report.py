@@ -1,42 +1,88 @@
 """Compare-page sections for the benchmarking questions: the split protocol inputs, each model against the
 best (Holm-corrected), product KPIs, segments and new-course reach. Kept out of views/compare.py so the page
 stays thin; the numbers all come from `ExperimentResult` (the CLI prints the same ones)."""
+
 from __future__ import annotations
 
 import streamlit as st
 
 from recsys.ui import charts, plain, results
 
-PROTOCOL_LABELS = {"new_learners": "New learners", "holdout": "Per-learner holdout", "ratio": "Random ratio",
-                   "new_courses": "New courses"}
-PROTOCOL_HELP = ("New learners (default): 10% of learners are removed from training and folded in from 80% of "
-                 "their courses, like a learner on the Recommend page. Holdout: hide courses of known learners. "
-                 "Ratio: hide a share of all ratings. New courses: 10% of courses lose every training rating.")
+PROTOCOL_LABELS = {
+    "new_learners": "New learners",
+    "holdout": "Per-learner holdout",
+    "ratio": "Random ratio",
+    "new_courses": "New courses",
+}
+PROTOCOL_HELP = (
+    "New learners (default): 10% of learners are removed from training and folded in from 80% of "
+    "their courses, like a learner on the Recommend page. Holdout: hide courses of known learners. "
+    "Ratio: hide a share of all ratings. New courses: 10% of courses lose every training rating."
+)
 
 
 def split_inputs(split_column, param_columns) -> tuple[str, dict]:
     """The protocol control and its parameters; defaults equal `python -m recsys compare`'s."""
-    split = split_column.segmented_control("Split", list(PROTOCOL_LABELS), default="new_learners", required=True,
-                                           key="cmp_split", format_func=PROTOCOL_LABELS.get, help=PROTOCOL_HELP,
-                                           persist_state="session")
+    split = split_column.segmented_control(
+        "Split",
+        list(PROTOCOL_LABELS),
+        default="new_learners",
+        required=True,
+        key="cmp_split",
+        format_func=PROTOCOL_LABELS.get,
+        help=PROTOCOL_HELP,
+        persist_state="session",
+    )
     a, b = param_columns
     if split == "new_learners":
-        share = a.slider("Share of learners held out", 0.05, 0.5, 0.1, 0.05, key="cmp_test_learners",
-                         persist_state="session", help="Removed from training entirely (learners with >= 2 courses)")
-        fold_in = b.slider("Share of their courses given", 0.1, 0.9, 0.8, 0.1, key="cmp_fold_in",
-                           persist_state="session", help="Folded in as the learner's history; the rest is asked for")
+        share = a.slider(
+            "Share of learners held out",
+            0.05,
+            0.5,
+            0.1,
+            0.05,
+            key="cmp_test_learners",
+            persist_state="session",
+            help="Removed from training entirely (learners with >= 2 courses)",
+        )
+        fold_in = b.slider(
+            "Share of their courses given",
+            0.1,
+            0.9,
+            0.8,
+            0.1,
+            key="cmp_fold_in",
+            persist_state="session",
+            help="Folded in as the learner's history; the rest is asked for",
+        )
         return split, {"test_share": float(share), "fold_in": float(fold_in)}
     if split == "holdout":
         n_hidden = a.number_input("Courses hidden per learner", 1, 10, 1, key="cmp_n", persist_state="session")
-        min_ratings = b.number_input("Min. courses to be tested", 2, 20, 2, key="cmp_min", persist_state="session",
-                                     help="Learners with fewer courses stay in training only")
+        min_ratings = b.number_input(
+            "Min. courses to be tested",
+            2,
+            20,
+            2,
+            key="cmp_min",
+            persist_state="session",
+            help="Learners with fewer courses stay in training only",
+        )
         return split, {"n": int(n_hidden), "min_ratings": int(min_ratings)}
     if split == "ratio":
-        test_size = a.slider("Test share of ratings", 0.05, 0.5, 0.2, 0.05, key="cmp_test_size",
-                             persist_state="session")
+        test_size = a.slider(
+            "Test share of ratings", 0.05, 0.5, 0.2, 0.05, key="cmp_test_size", persist_state="session"
+        )
         return split, {"test_size": float(test_size)}
-    share = a.slider("Share of courses made new", 0.05, 0.5, 0.1, 0.05, key="cmp_new_courses",
-                     persist_state="session", help="These courses lose every training rating")
+    share = a.slider(
+        "Share of courses made new",
+        0.05,
+        0.5,
+        0.1,
+        0.05,
+        key="cmp_new_courses",
+        persist_state="session",
+        help="These courses lose every training rating",
+    )
     return split, {"course_share": float(share)}
 
 
@@ -44,16 +90,41 @@ def report_options() -> dict:
     """Segment and KPI settings (same defaults as the CLI: bins 1,3,10; head 20%; level target 30/40/30)."""
     with st.expander("Segments, KPI targets and pairwise tests", icon=":material/tune:"):
         c1, c2, c3, c4 = st.columns([2, 1, 2, 1])
-        bins = c1.text_input("Activity segment upper bounds", "1,3,10", key="cmp_bins", persist_state="session",
-                             help="Training courses per learner: 1,3,10 gives 1, 2-3, 4-10, >10")
-        head = c2.number_input("Head share", 0.05, 0.95, 0.2, 0.05, key="cmp_head", persist_state="session",
-                               help="Head courses hold this share of all enrolments; the rest is niche")
-        target = c3.text_input("Target level mix (Beginner, Intermediate, Advanced)", "30,40,30", key="cmp_target",
-                               persist_state="session")
-        pairs = c4.segmented_control("Pairs", ["best", "all"], default="best", required=True, key="cmp_pairs",
-                                     persist_state="session", help="best: each model vs the best; all: every pair")
-    return {"activity_bins": _numbers(bins, "Activity segment upper bounds"), "head_share": float(head),
-            "level_target": _numbers(target, "Target level mix"), "pairs": pairs}
+        bins = c1.text_input(
+            "Activity segment upper bounds",
+            "1,3,10",
+            key="cmp_bins",
+            persist_state="session",
+            help="Training courses per learner: 1,3,10 gives 1, 2-3, 4-10, >10",
+        )
+        head = c2.number_input(
+            "Head share",
+            0.05,
+            0.95,
+            0.2,
+            0.05,
+            key="cmp_head",
+            persist_state="session",
+            help="Head courses hold this share of all enrolments; the rest is niche",
+        )
+        target = c3.text_input(
+            "Target level mix (Beginner, Intermediate, Advanced)", "30,40,30", key="cmp_target", persist_state="session"
+        )
+        pairs = c4.segmented_control(
+            "Pairs",
+            ["best", "all"],
+            default="best",
+            required=True,
+            key="cmp_pairs",
+            persist_state="session",
+            help="best: each model vs the best; all: every pair",
+        )
+    return {
+        "activity_bins": _numbers(bins, "Activity segment upper bounds"),
+        "head_share": float(head),
+        "level_target": _numbers(target, "Target level mix"),
+        "pairs": pairs,
+    }
 
 
 def _numbers(text: str, what: str) -> list[float]:
@@ -68,9 +139,11 @@ def corrected_comparison(result, metric: str) -> None:
     labels = {n: d.label for n, d in result.details.items()}
     plain.table(results.vs_best_frame(result.vs_best(), metric, labels), hide_index=True)
     n_other = max(len(result.details) - 1, 0)
-    st.caption(f"Paired per-learner differences to the best model on the same test learners: 95% bootstrap interval, "
-               f"Wilcoxon signed-rank p, and Holm-adjusted p over the {n_other} comparisons with the best. Effect size "
-               "= difference relative to the best model's mean. Tied with best = Holm p >= 0.05.")
+    st.caption(
+        f"Paired per-learner differences to the best model on the same test learners: 95% bootstrap interval, "
+        f"Wilcoxon signed-rank p, and Holm-adjusted p over the {n_other} comparisons with the best. Effect size "
+        "= difference relative to the best model's mean. Tied with best = Holm p >= 0.05."
+    )
     if result.pairs == "all" and len(result.details) > 2:
         with st.expander("Every pair (Holm-adjusted over all pairs)", icon=":material/compare_arrows:"):
             plain.table(results.pairs_frame(result.all_pairs(), metric, labels), hide_index=True)
@@ -80,12 +153,14 @@ def kpis(result) -> None:
     """Product KPI table next to the leaderboard."""
     plain.table(results.kpi_frame(result.kpi_table, result.k), hide_index=True)
     target = "/".join(f"{v:.0%}" for v in result.split["level_target"].values())
-    st.caption(f"Over every test learner's top-{result.k} list. Targets: niche share >= 25% (niche = outside the "
-               f"{result.split['head_courses']} head courses holding {result.split['head_share']:.0%} of enrolments), "
-               f"about 6 distinct genres per list (Genres/list), level mix {target} (Level gap: distance to it, 0 = on "
-               "target). Courses shown: distinct courses recommended to anyone. Lower exposure Gini = exposure spread "
-               "more evenly over the catalogue; lower Popularity pct (mean popularity percentile) = less mainstream "
-               "lists.")
+    st.caption(
+        f"Over every test learner's top-{result.k} list. Targets: niche share >= 25% (niche = outside the "
+        f"{result.split['head_courses']} head courses holding {result.split['head_share']:.0%} of enrolments), "
+        f"about 6 distinct genres per list (Genres/list), level mix {target} (Level gap: distance to it, 0 = on "
+        "target). Courses shown: distinct courses recommended to anyone. Lower exposure Gini = exposure spread "
+        "more evenly over the catalogue; lower Popularity pct (mean popularity percentile) = less mainstream "
+        "lists."
+    )
 
 
 def segments(result, metric: str) -> None:
@@ -96,8 +171,10 @@ def segments(result, metric: str) -> None:
         return
     plain.table(results.segment_display(table, metric), hide_index=True)
     st.plotly_chart(plain.figure(charts.segment_small_multiples(table, metric)), key="cmp_segments")
-    st.caption("Activity: the learner's number of training (fold-in) courses. Popularity: the held-out course is a "
-               "head or a tail (niche) course; each learner is scored against the held-out courses of that segment.")
+    st.caption(
+        "Activity: the learner's number of training (fold-in) courses. Popularity: the held-out course is a "
+        "head or a tail (niche) course; each learner is scored against the held-out courses of that segment."
+    )
 
 
 def new_courses(result) -> None:
@@ -107,5 +184,7 @@ def new_courses(result) -> None:
         return
     st.subheader("New courses")
     plain.table(frame, hide_index=True)
-    st.caption(f"{len(result.split.get('new_courses', []))} courses had every training rating removed. A model that "
-               "scores them -inf cannot recommend new courses; reach = share of the new courses listed to anyone.")
+    st.caption(
+        f"{len(result.split.get('new_courses', []))} courses had every training rating removed. A model that "
+        "scores them -inf cannot recommend new courses; reach = share of the new courses listed to anyone."
+    )

@@ -2,6 +2,7 @@
 
 Logging never gets in the way of the learner: a failure (read-only disk, locked file) is only logged.
 """
+
 from __future__ import annotations
 
 import logging

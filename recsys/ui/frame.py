@@ -2,9 +2,10 @@
 
 Page config and the sectioned navigation are app.py's (`st.navigation`, pages listed in recsys.ui.navigation).
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -27,5 +28,8 @@ def page(title: str, render: Callable[[], None], *, needs_dataset: bool = True) 
     dataset = session.current_dataset()
     note.caption(
         f"**Dataset:** {md(session.source_label())}  \n{dataset.n_users:,} learners · {dataset.n_items:,} courses · "
-        f"{len(dataset.ratings):,} ratings" if dataset is not None else "**Dataset:** none loaded")
+        f"{len(dataset.ratings):,} ratings"
+        if dataset is not None
+        else "**Dataset:** none loaded"
+    )
     session.prewarm_models()

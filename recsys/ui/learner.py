@@ -5,10 +5,11 @@ Completed courses, liked courses and "not for me" courses are kept apart because
 to a model (see `Recommender.recommend(history, liked=..., disliked=...)`): a like is positive evidence but
 not a completion, a dislike is never an enrolment.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 VOTES = ("up", "down")
 

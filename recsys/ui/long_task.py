@@ -1,8 +1,10 @@
 """One way to run a long task on a page (train, compare, tune): an `st.status` box with a progress bar,
 errors shown as one readable message, and a completion label the caller derives from the result."""
+
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import streamlit as st
 
@@ -12,8 +14,7 @@ T = TypeVar("T")
 Progress = Callable[[float, str], None]
 
 
-def run(label: str, work: Callable[[Progress], T], *, what: str, hint: str,
-        done: Callable[[T], str]) -> T | None:
+def run(label: str, work: Callable[[Progress], T], *, what: str, hint: str, done: Callable[[T], str]) -> T | None:
     """Run `work(progress)` inside a status box; returns its result, or None after showing the error.
 
     `what` names the task in the error message ("Training kNN"), `hint` says what to try next, and

@@ -2,6 +2,7 @@
 
 app.py hands it to `st.navigation`; page links elsewhere use the paths named here.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -55,5 +56,7 @@ def streamlit_pages() -> dict:
     """Sections of `st.Page` objects for `st.navigation`."""
     import streamlit as st
 
-    return {section: [st.Page(p.path, title=p.title, icon=p.icon, default=p.default) for p in pages]
-            for section, pages in SECTIONS.items()}
+    return {
+        section: [st.Page(p.path, title=p.title, icon=p.icon, default=p.default) for p in pages]
+        for section, pages in SECTIONS.items()
+    }

@@ -6,6 +6,7 @@ in a title would make every viewer's browser fetch a URL. `md()` escapes such te
 Tables (st.dataframe) render plain text, but their toolbar's "Download as CSV" exports cells as they are:
 `csv_safe()` neutralizes formula-leading cells (OWASP: prefix with a quote) in frames shown or exported.
 """
+
 from __future__ import annotations
 
 import re

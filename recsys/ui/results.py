@@ -1,7 +1,9 @@
 """Display tables for experiment and tuning results (formatting only; the numbers come from recsys.evaluation)."""
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,8 +17,9 @@ def _fmt(value, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
-def leaderboard_frame(table: pd.DataFrame, metrics: list[str], sort_by: str,
-                      tied: Mapping[str, str] | None = None) -> pd.DataFrame:
+def leaderboard_frame(
+    table: pd.DataFrame, metrics: list[str], sort_by: str, tied: Mapping[str, str] | None = None
+) -> pd.DataFrame:
     """One row per model: label, parameters, each metric as 'value [lo, hi]' ('n/a' when not applicable), timings.
 
     Sorted best first by `sort_by` (lower is better for rmse/mae); NaN last. `tied` (name -> best/yes/no, see
@@ -33,7 +36,9 @@ def leaderboard_frame(table: pd.DataFrame, metrics: list[str], sort_by: str,
         lo = ordered.get(f"{metric}_lo", pd.Series(np.nan, index=ordered.index)).to_numpy(dtype=float)
         hi = ordered.get(f"{metric}_hi", pd.Series(np.nan, index=ordered.index)).to_numpy(dtype=float)
         out[metric] = [
-            "n/a" if not np.isfinite(v) else (f"{v:.3f} [{a:.3f}, {b:.3f}]" if np.isfinite(a) and np.isfinite(b) else f"{v:.3f}")
+            "n/a"
+            if not np.isfinite(v)
+            else (f"{v:.3f} [{a:.3f}, {b:.3f}]" if np.isfinite(a) and np.isfinite(b) else f"{v:.3f}")
             for v, a, b in zip(values, lo, hi)
         ]
     out["Fit (s)"] = ordered["fit_seconds"].round(2).to_numpy()
@@ -55,9 +60,11 @@ def paired_summary(result, name_a: str, name_b: str, label_a: str, label_b: str,
         verdict = f"**{better}** is better: the 95% interval of the difference excludes 0"
     else:
         verdict = "No clear difference: the 95% interval of the difference includes 0"
-    return (f"{verdict}. Mean {metric} difference ({label_a} - {label_b}) = **{diff:+.4f}** "
-            f"[{lo:+.4f}, {hi:+.4f}] over {result.n:,} learners; Wilcoxon {p_phrase(result.p_value)}, "
-            f"paired-bootstrap {p_phrase(result.p_bootstrap)}.")
+    return (
+        f"{verdict}. Mean {metric} difference ({label_a} - {label_b}) = **{diff:+.4f}** "
+        f"[{lo:+.4f}, {hi:+.4f}] over {result.n:,} learners; Wilcoxon {p_phrase(result.p_value)}, "
+        f"paired-bootstrap {p_phrase(result.p_bootstrap)}."
+    )
 
 
 def tune_table(table: pd.DataFrame, param_names: list[str], metric: str) -> pd.DataFrame:
@@ -71,7 +78,9 @@ def params_text(params: Mapping[str, Any]) -> str:
     return ", ".join(f"{k} = {v}" for k, v in params.items()) or "defaults"
 
 
-def top_lists(models: Mapping[str, Any], history, k: int, titles: Mapping[str, str]) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+def top_lists(
+    models: Mapping[str, Any], history, k: int, titles: Mapping[str, str]
+) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """Side-by-side top-k titles of several fitted models for one learner history, plus the id lists."""
     lists, columns = {}, {}
     for name, model in models.items():
@@ -91,10 +100,16 @@ def history_metrics(history, run_ids, metric: str) -> pd.DataFrame:
         for r in run.get("results", []):
             value = {**(r.get("metrics") or {}), **(r.get("kpis") or {})}.get(metric)
             if value is not None:
-                rows.append({"run": int(run_id), "created_at": run.get("created_at"),
-                             "split": (run.get("split") or {}).get("name"), "model": r.get("label") or r.get("name"),
-                             "params": ", ".join(f"{k}={v}" for k, v in (r.get("params") or {}).items()),
-                             "value": float(value)})
+                rows.append(
+                    {
+                        "run": int(run_id),
+                        "created_at": run.get("created_at"),
+                        "split": (run.get("split") or {}).get("name"),
+                        "model": r.get("label") or r.get("name"),
+                        "params": ", ".join(f"{k}={v}" for k, v in (r.get("params") or {}).items()),
+                        "value": float(value),
+                    }
+                )
     return pd.DataFrame(rows, columns=["run", "created_at", "split", "model", "params", "value"])
 
 
@@ -110,10 +125,17 @@ def history_metric_names(history, run_ids) -> list[str]:
 
 # ----- corrected comparison, product KPIs, segments (issue 13) ----------------------------------------
 # Short headers so the KPI table fits a 1400 px window; the caption under the table explains each one.
-KPI_LABELS = {"niche_share": "Niche share", "level_beginner": "Beginner", "level_intermediate": "Intermediate",
-              "level_advanced": "Advanced", "level_distance": "Level gap",
-              "distinct_genres": "Genres/list", "aggregate_diversity": "Courses shown",
-              "exposure_gini": "Exposure Gini", "popularity_percentile": "Popularity pct"}
+KPI_LABELS = {
+    "niche_share": "Niche share",
+    "level_beginner": "Beginner",
+    "level_intermediate": "Intermediate",
+    "level_advanced": "Advanced",
+    "level_distance": "Level gap",
+    "distinct_genres": "Genres/list",
+    "aggregate_diversity": "Courses shown",
+    "exposure_gini": "Exposure Gini",
+    "popularity_percentile": "Popularity pct",
+}
 _KPI_DIGITS = {"aggregate_diversity": 0, "popularity_percentile": 1, "distinct_genres": 2}
 
 
@@ -139,33 +161,50 @@ def tied_labels(vs_best: pd.DataFrame, metric: str) -> dict[str, str]:
 def vs_best_frame(vs_best: pd.DataFrame, metric: str, labels: Mapping[str, str]) -> pd.DataFrame:
     """Each model against the best on `metric`: difference with interval, effect size, p, Holm p, tied."""
     rows = vs_best[vs_best["metric"] == metric].sort_values("mean", ascending=False, kind="stable")
-    return pd.DataFrame({
-        "Model": [labels.get(n, n) for n in rows["name"]],
-        metric: [_fmt(v, 4) for v in rows["mean"]],
-        "Difference to best [95% CI]": [
-            "best" if n == b else f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}]" if np.isfinite(lo) and np.isfinite(hi) else f"{d:+.4f}"
-            for n, b, d, lo, hi in zip(rows["name"], rows["best"], rows["mean_diff"], rows["ci_lo"], rows["ci_hi"])],
-        "Effect size": ["" if n == b else ("n/a" if not np.isfinite(e) else f"{e:+.1%}")
-                        for n, b, e in zip(rows["name"], rows["best"], rows["effect_size"])],
-        "Wilcoxon p": ["" if n == b else p_text(p) for n, b, p in zip(rows["name"], rows["best"], rows["p_value"])],
-        "Holm p": ["" if n == b else p_text(p) for n, b, p in zip(rows["name"], rows["best"], rows["p_holm"])],
-        "Tied with best": ["best" if n == b else ("yes" if t else "no")
-                           for n, b, t in zip(rows["name"], rows["best"], rows["tied_with_best"])],
-        "Learners": rows["n"].to_numpy(),
-    })
+    return pd.DataFrame(
+        {
+            "Model": [labels.get(n, n) for n in rows["name"]],
+            metric: [_fmt(v, 4) for v in rows["mean"]],
+            "Difference to best [95% CI]": [
+                "best"
+                if n == b
+                else f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}]"
+                if np.isfinite(lo) and np.isfinite(hi)
+                else f"{d:+.4f}"
+                for n, b, d, lo, hi in zip(rows["name"], rows["best"], rows["mean_diff"], rows["ci_lo"], rows["ci_hi"])
+            ],
+            "Effect size": [
+                "" if n == b else ("n/a" if not np.isfinite(e) else f"{e:+.1%}")
+                for n, b, e in zip(rows["name"], rows["best"], rows["effect_size"])
+            ],
+            "Wilcoxon p": ["" if n == b else p_text(p) for n, b, p in zip(rows["name"], rows["best"], rows["p_value"])],
+            "Holm p": ["" if n == b else p_text(p) for n, b, p in zip(rows["name"], rows["best"], rows["p_holm"])],
+            "Tied with best": [
+                "best" if n == b else ("yes" if t else "no")
+                for n, b, t in zip(rows["name"], rows["best"], rows["tied_with_best"])
+            ],
+            "Learners": rows["n"].to_numpy(),
+        }
+    )
 
 
 def pairs_frame(pairs: pd.DataFrame, metric: str, labels: Mapping[str, str]) -> pd.DataFrame:
     """Every pair on `metric` (A - B), Holm-adjusted over all pairs."""
     rows = pairs[pairs["metric"] == metric]
-    return pd.DataFrame({
-        "Model A": [labels.get(n, n) for n in rows["a"]], "Model B": [labels.get(n, n) for n in rows["b"]],
-        "A - B [95% CI]": [f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}]" if np.isfinite(lo) and np.isfinite(hi) else f"{d:+.4f}"
-                           for d, lo, hi in zip(rows["mean_diff"], rows["ci_lo"], rows["ci_hi"])],
-        "Effect size (vs B)": ["n/a" if not np.isfinite(e) else f"{e:+.1%}" for e in rows["effect_size"]],
-        "Wilcoxon p": [p_text(p) for p in rows["p_value"]], "Holm p": [p_text(p) for p in rows["p_holm"]],
-        "Significant": ["yes" if s else "no" for s in rows["significant"]],
-    })
+    return pd.DataFrame(
+        {
+            "Model A": [labels.get(n, n) for n in rows["a"]],
+            "Model B": [labels.get(n, n) for n in rows["b"]],
+            "A - B [95% CI]": [
+                f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}]" if np.isfinite(lo) and np.isfinite(hi) else f"{d:+.4f}"
+                for d, lo, hi in zip(rows["mean_diff"], rows["ci_lo"], rows["ci_hi"])
+            ],
+            "Effect size (vs B)": ["n/a" if not np.isfinite(e) else f"{e:+.1%}" for e in rows["effect_size"]],
+            "Wilcoxon p": [p_text(p) for p in rows["p_value"]],
+            "Holm p": [p_text(p) for p in rows["p_holm"]],
+            "Significant": ["yes" if s else "no" for s in rows["significant"]],
+        }
+    )
 
 
 def kpi_frame(kpi_table: pd.DataFrame, k: int) -> pd.DataFrame:
@@ -182,8 +221,9 @@ def segment_display(segment_table: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Segments as rows (with learner counts), models as columns: `metric`'s mean per segment."""
     if segment_table.empty:
         return pd.DataFrame()
-    wide = segment_table.pivot_table(index=["kind", "segment"], columns="label", values=metric, sort=False,
-                                     dropna=False)
+    wide = segment_table.pivot_table(
+        index=["kind", "segment"], columns="label", values=metric, sort=False, dropna=False
+    )
     counts = segment_table.drop_duplicates(["kind", "segment"]).set_index(["kind", "segment"])["n_learners"]
     wide = wide.reindex(counts.index)[list(dict.fromkeys(segment_table["label"]))]
     out = pd.DataFrame({"Segment": [f"{kind}: {seg}" for kind, seg in wide.index], "Learners": counts.to_numpy()})
@@ -194,9 +234,14 @@ def segment_display(segment_table: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 def new_course_frame(details: Mapping[str, Any]) -> pd.DataFrame:
     """Per model under the new_courses split: can it score a new course, and how far do new courses reach."""
-    rows = [{"Model": d.label,
-             "New courses": "can recommend" if d.new_courses["can_recommend"] else "cannot recommend new courses",
-             "Reach (share of new courses listed to anyone)": _fmt(d.new_courses["reach"], 3),
-             "Learners shown a new course": d.new_courses["learners_shown_a_new_course"]}
-            for d in details.values() if d.new_courses is not None]
+    rows = [
+        {
+            "Model": d.label,
+            "New courses": "can recommend" if d.new_courses["can_recommend"] else "cannot recommend new courses",
+            "Reach (share of new courses listed to anyone)": _fmt(d.new_courses["reach"], 3),
+            "Learners shown a new course": d.new_courses["learners_shown_a_new_course"],
+        }
+        for d in details.values()
+        if d.new_courses is not None
+    ]
     return pd.DataFrame(rows)

@@ -8,6 +8,7 @@ model store (keyed by dataset fingerprint, model key and parameters).
 Safety for a shared server: folders load only from allowed roots (the built-in data folder plus
 RECSYS_DATA_ROOTS; RECSYS_FOLDER_LOADING=off turns folder loading off); uploads never reach the disk.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,24 +20,28 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from recsys.ui import navigation
 
+if TYPE_CHECKING:
+    from recsys.data import Dataset
+
 log = logging.getLogger("recsys.ui")
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA_ENV = "RECSYS_DATA_DIR"            # overrides the built-in dataset folder (tests, small demos)
+DATA_ENV = "RECSYS_DATA_DIR"  # overrides the built-in dataset folder (tests, small demos)
 ARTIFACTS_ENV = "RECSYS_ARTIFACTS_DIR"  # overrides where trained models and the run history go
-ROOTS_ENV = "RECSYS_DATA_ROOTS"         # extra folders (os.pathsep-separated) datasets may be loaded from
-FOLDERS_ENV = "RECSYS_FOLDER_LOADING"   # "off" hides folder loading
+ROOTS_ENV = "RECSYS_DATA_ROOTS"  # extra folders (os.pathsep-separated) datasets may be loaded from
+FOLDERS_ENV = "RECSYS_FOLDER_LOADING"  # "off" hides folder loading
 UPLOAD_MEMORY_ENV = "RECSYS_UPLOAD_MEMORY_MB"  # server memory for uploaded datasets, all sessions together
 ARTIFACTS_CAP_ENV = "RECSYS_ARTIFACTS_MAX_MB"  # disk for saved models (least recently used removed first)
-UPLOAD_ENTRIES, UPLOAD_TTL = 32, 3600   # distinct uploads kept at once; seconds an unused upload is kept
+UPLOAD_ENTRIES, UPLOAD_TTL = 32, 3600  # distinct uploads kept at once; seconds an unused upload is kept
 
-SOURCE = "dataset_source"        # {"kind": "builtin" | "folder" | "upload", ...}
-UPLOADED = "uploaded_dataset"    # an UploadHandle: which upload this session uses (the data is in upload_cache)
+SOURCE = "dataset_source"  # {"kind": "builtin" | "folder" | "upload", ...}
+UPLOADED = "uploaded_dataset"  # an UploadHandle: which upload this session uses (the data is in upload_cache)
 
 
 def builtin_dir() -> Path:
@@ -84,8 +89,7 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-USER_INPUT_ERRORS = (ValueError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
-                     PermissionError)
+USER_INPUT_ERRORS = (ValueError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
 """What bad input raises (a wrong folder, a malformed upload, an unknown learner or parameter): the message
 says it all, so the log gets one line; anything else is a fault and keeps its traceback."""
 
@@ -132,7 +136,7 @@ def _load_folder(path: str, signature: tuple, roots: tuple | None):
     return load_dataset(path, allowed_roots=None if roots is None else [Path(r) for r in roots])
 
 
-def load_folder(path, *, confined: bool = True) -> "Dataset":
+def load_folder(path, *, confined: bool = True) -> Dataset:
     """The Dataset in an IBM-format folder (cached per path and file signature); raises DatasetError.
 
     `confined` (a browser user's choice): only inside `allowed_roots()`, symlinks resolved, one message that
@@ -150,13 +154,16 @@ def load_folder(path, *, confined: bool = True) -> "Dataset":
             raise DatasetError(FOLDER_REFUSED)
     folder = Path(text).expanduser()
     if not text or not folder.is_dir():
-        raise DatasetError(f"{text}: not a folder -- give the path of a folder holding ratings.csv and course_genre.csv")
+        raise DatasetError(
+            f"{text}: not a folder -- give the path of a folder holding ratings.csv and course_genre.csv"
+        )
     return _load_folder(os.path.realpath(folder), folder_signature(folder), roots)
 
 
 @dataclass(frozen=True)
 class UploadHandle:
     """What a session keeps of its upload: a few numbers, not the data."""
+
     digest: str
     fingerprint: str
     ratings: int
@@ -189,9 +196,11 @@ class UploadCache:
 
         size = dataset_bytes(dataset)
         if size > self.budget:
-            raise DatasetError(f"this upload needs about {size / 2**20:,.0f} MB of server memory; the limit for "
-                               f"uploads is {self.budget / 2**20:,.0f} MB (setting {UPLOAD_MEMORY_ENV}). Upload "
-                               f"fewer ratings, or ask the operator to put the files in an allowed folder")
+            raise DatasetError(
+                f"this upload needs about {size / 2**20:,.0f} MB of server memory; the limit for "
+                f"uploads is {self.budget / 2**20:,.0f} MB (setting {UPLOAD_MEMORY_ENV}). Upload "
+                f"fewer ratings, or ask the operator to put the files in an allowed folder"
+            )
         with self._lock:
             self._items[digest] = (dataset, size, time.monotonic())
             self._items.move_to_end(digest)
@@ -225,7 +234,7 @@ def upload_cache() -> UploadCache:
     return UploadCache(int(_env_number(UPLOAD_MEMORY_ENV, 2048) * 2**20))
 
 
-def load_uploaded(files) -> "Dataset":
+def load_uploaded(files) -> Dataset:
     """A Dataset from uploaded CSV files (UploadedFile objects); raises DatasetError with a clear message.
 
     Identical uploads (same bytes) from any session share one Dataset in `upload_cache()`."""
@@ -265,8 +274,10 @@ def loaded_text(dataset, what: str) -> str:
     """'Loaded built-in dataset: 34,000 learners · 300 courses · 228,724 ratings' (`what` is shown as text)."""
     from recsys.ui.plain import md
 
-    return (f"Loaded {md(what)}: {dataset.n_users:,} learners · {dataset.n_items:,} courses · "
-            f"{len(dataset.ratings):,} ratings")
+    return (
+        f"Loaded {md(what)}: {dataset.n_users:,} learners · {dataset.n_items:,} courses · "
+        f"{len(dataset.ratings):,} ratings"
+    )
 
 
 def uploaded_digest(files) -> str:
@@ -311,15 +322,18 @@ def current_dataset():
         if source["kind"] == "upload":
             ds = upload_cache().get(source.get("digest", ""))
             if ds is None:
-                raise ValueError("the uploaded dataset is no longer in server memory (uploads are kept for "
-                                 f"{UPLOAD_TTL // 60} minutes unused, {UPLOAD_ENTRIES} at a time); upload the files again")
+                raise ValueError(
+                    "the uploaded dataset is no longer in server memory (uploads are kept for "
+                    f"{UPLOAD_TTL // 60} minutes unused, {UPLOAD_ENTRIES} at a time); upload the files again"
+                )
             return ds
         if source["kind"] == "folder":
             return load_folder(source["path"])
         folder = builtin_dir()
         if not (folder / "ratings.csv").is_file():
             raise FileNotFoundError(
-                f"the built-in dataset is missing at {folder}; generate it on the Home page or run `make data`")
+                f"the built-in dataset is missing at {folder}; generate it on the Home page or run `make data`"
+            )
         return load_folder(folder)
     except Exception as exc:
         st.session_state["_dataset_problem"] = describe_error(exc)
@@ -385,8 +399,8 @@ def prewarm_models() -> None:
 
 
 # ----- runs --------------------------------------------------------------------------------------
-RUNS = "runs"       # this session's finished runs: [{"id", "kind", "title", "result"}], newest last
-MAX_RUNS = 6        # older runs are dropped from the session (they stay in the SQLite run history)
+RUNS = "runs"  # this session's finished runs: [{"id", "kind", "title", "result"}], newest last
+MAX_RUNS = 6  # older runs are dropped from the session (they stay in the SQLite run history)
 
 
 def run_history():
@@ -421,8 +435,9 @@ def pick_run(runs: list[dict], key: str, label: str, *, prefer: str | None = Non
     ids = [r["id"] for r in runs]
     if ss.get(key) not in ids:
         ss[key] = ss.get(prefer) if prefer and ss.get(prefer) in ids else ids[-1]
-    run_id = container.selectbox(label, ids[::-1], key=key,
-                                 format_func=lambda i: f"#{i}: " + next(r["title"] for r in runs if r["id"] == i))
+    run_id = container.selectbox(
+        label, ids[::-1], key=key, format_func=lambda i: f"#{i}: " + next(r["title"] for r in runs if r["id"] == i)
+    )
     return next(r["result"] for r in runs if r["id"] == run_id)
 
 

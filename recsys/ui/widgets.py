@@ -1,4 +1,5 @@
 """Streamlit widgets generated from declarations: one function turns any model's `hyperparams` into inputs."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -49,16 +50,31 @@ def hyperparam_input(p: HyperParam, key: str, container=None) -> Any:
         step = int(p.step or 1)
         if lo is not None and hi is not None and (hi - lo) / step <= 100:
             return c.slider(label, lo, hi, **({} if seeded else {"value": int(p.default)}), step=step, **common)
-        return c.number_input(label, min_value=lo, max_value=hi, **({} if seeded else {"value": int(p.default)}),
-                              step=step, **common)
+        return c.number_input(
+            label, min_value=lo, max_value=hi, **({} if seeded else {"value": int(p.default)}), step=step, **common
+        )
     lo = float(p.low) if p.low is not None else None
     hi = float(p.high) if p.high is not None else None
     if lo is not None and hi is not None and p.step and not p.log and (hi - lo) / p.step <= 200:
-        return c.slider(label, lo, hi, **({} if seeded else {"value": float(p.default)}), step=float(p.step),
-                        format=_float_format(p), **common)
+        return c.slider(
+            label,
+            lo,
+            hi,
+            **({} if seeded else {"value": float(p.default)}),
+            step=float(p.step),
+            format=_float_format(p),
+            **common,
+        )
     step = float(p.step) if p.step else (float(p.default) / 10 if p.default else 0.01)
-    return c.number_input(label, min_value=lo, max_value=hi, **({} if seeded else {"value": float(p.default)}),
-                          step=step, format=_float_format(p), **common)
+    return c.number_input(
+        label,
+        min_value=lo,
+        max_value=hi,
+        **({} if seeded else {"value": float(p.default)}),
+        step=step,
+        format=_float_format(p),
+        **common,
+    )
 
 
 def hyperparam_inputs(model_key: str, prefix: str, columns: int = 2) -> dict[str, Any]:
@@ -76,8 +92,10 @@ def hyperparam_inputs(model_key: str, prefix: str, columns: int = 2) -> dict[str
     values = _laid_out(ranking, model_key, prefix, columns, {})
     if rating_only:
         with st.container(border=True):  # not an expander: pages may already hold these inputs in one
-            st.caption("**Predicted ratings only** -- these parameters change predicted ratings (RMSE/MAE), "
-                       "not the ranked list")
+            st.caption(
+                "**Predicted ratings only** -- these parameters change predicted ratings (RMSE/MAE), "
+                "not the ranked list"
+            )
             values.update(_laid_out(rating_only, model_key, prefix, columns, values))
     return {p.name: values[p.name] for p in params}
 
@@ -96,8 +114,9 @@ def applies(model_key: str, name: str, chosen: dict[str, Any]) -> bool:
     return any(v in allowed for v in values)
 
 
-def _laid_out(params: list[HyperParam], model_key: str, prefix: str, columns: int,
-              known: dict[str, Any]) -> dict[str, Any]:
+def _laid_out(
+    params: list[HyperParam], model_key: str, prefix: str, columns: int, known: dict[str, Any]
+) -> dict[str, Any]:
     """Widgets for `params` in columns; a parameter that does not apply to the values chosen so far is not
     shown (it keeps its last value, or its default)."""
     if not params:
@@ -140,10 +159,17 @@ def learner_picker(dataset, key: str) -> tuple[dict[str, float], str]:
     from recsys.personas import PERSONAS, persona_history
 
     learner = st.session_state.get("rec_learner")
-    picked = learner.combined(dataset.rating_scale) if learner is not None and learner.fingerprint == dataset.fingerprint else {}
+    picked = (
+        learner.combined(dataset.rating_scale)
+        if learner is not None and learner.fingerprint == dataset.fingerprint
+        else {}
+    )
     options = (["picked"] if picked else []) + [p.key for p in PERSONAS] + ["dataset"]
-    names = {"picked": f"Courses picked on Recommend ({len(picked)})", "dataset": "A learner from the dataset",
-             **{p.key: f"Persona: {p.name}" for p in PERSONAS}}
+    names = {
+        "picked": f"Courses picked on Recommend ({len(picked)})",
+        "dataset": "A learner from the dataset",
+        **{p.key: f"Persona: {p.name}" for p in PERSONAS},
+    }
     if st.session_state.get(key) not in options:
         st.session_state.pop(key, None)
     c1, c2 = st.columns([2, 1])

@@ -1,4 +1,5 @@
 """Popularity: rank courses by how many learners took them -- the baseline every model must beat."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,8 +15,12 @@ class PopularityRecommender(Recommender):
     label = "Popularity"
     description = "Most-enrolled courses first; the same list for everyone (minus what they took)."
     hyperparams = (
-        HyperParam("weight_completions", "bool", False,
-                   help="Count a completion as 1 and an audit as 0.5 instead of counting every enrolment as 1"),
+        HyperParam(
+            "weight_completions",
+            "bool",
+            False,
+            help="Count a completion as 1 and an audit as 0.5 instead of counting every enrolment as 1",
+        ),
     )
 
     def __init__(self, weight_completions: bool = False):
@@ -26,8 +31,9 @@ class PopularityRecommender(Recommender):
         counts = np.bincount(m.indices, minlength=dataset.n_items).astype(np.float64)
         self.enrolments_ = counts
         if self.weight_completions:
-            completed = np.bincount(m.indices, weights=(m.data >= dataset.rating_scale[1]).astype(float),
-                                    minlength=dataset.n_items)
+            completed = np.bincount(
+                m.indices, weights=(m.data >= dataset.rating_scale[1]).astype(float), minlength=dataset.n_items
+            )
             self.popularity_ = completed + 0.5 * (counts - completed)
         else:
             self.popularity_ = counts

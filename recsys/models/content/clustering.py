@@ -6,6 +6,7 @@ it: hard clusters are coarse (a learner between two interest groups gets only on
 keeps the well-attended courses of neighbouring interests in the list. Profiles are L2-normalised before
 standardizing, which gave balanced clusters (L1 shares or raw sums left one cluster with ~40% of learners).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,15 +22,42 @@ from recsys.models.params import HyperParam
 SMALL_BATCH = 16
 
 CLUSTER_PARAMS = (
-    HyperParam("n_clusters", "int", 20, tune_grid=(5, 10, 20, 30), low=2, high=50, step=1,
-               help="Number of learner groups k-means looks for"),
-    HyperParam("n_init", "int", 2, tune_grid=(1, 2, 5), low=1, high=10, step=1,
-               help="k-means restarts; the best (lowest inertia) run is kept"),
-    HyperParam("max_fit_learners", "int", 200_000, tune_grid=(20_000, 50_000, 200_000), low=1_000, high=10_000_000, step=1_000,
-               help="k-means is fitted on a seeded random sample of at most this many learners (all learners "
-                    "are then assigned); keeps fitting fast on millions of learners"),
-    *blend_params(0.6, "the course's share inside your cluster",
-                  seed_help="k-means initialisation, the fit sample and the learners sampled to choose the weight"),
+    HyperParam(
+        "n_clusters",
+        "int",
+        20,
+        tune_grid=(5, 10, 20, 30),
+        low=2,
+        high=50,
+        step=1,
+        help="Number of learner groups k-means looks for",
+    ),
+    HyperParam(
+        "n_init",
+        "int",
+        2,
+        tune_grid=(1, 2, 5),
+        low=1,
+        high=10,
+        step=1,
+        help="k-means restarts; the best (lowest inertia) run is kept",
+    ),
+    HyperParam(
+        "max_fit_learners",
+        "int",
+        200_000,
+        tune_grid=(20_000, 50_000, 200_000),
+        low=1_000,
+        high=10_000_000,
+        step=1_000,
+        help="k-means is fitted on a seeded random sample of at most this many learners (all learners "
+        "are then assigned); keeps fitting fast on millions of learners",
+    ),
+    *blend_params(
+        0.6,
+        "the course's share inside your cluster",
+        seed_help="k-means initialisation, the fit sample and the learners sampled to choose the weight",
+    ),
 )
 
 
@@ -38,12 +66,18 @@ class ClusteringRecommender(ContentRecommender):
 
     key = "clustering"
     label = "Clustering (k-means)"
-    description = ("Groups learners with similar genre interests and recommends what learners in your group "
-                   "took most.")
+    description = "Groups learners with similar genre interests and recommends what learners in your group took most."
     hyperparams = CLUSTER_PARAMS
 
-    def __init__(self, n_clusters: int = 20, n_init: int = 2, max_fit_learners: int = 200_000,
-                 auto_weight: bool = True, popularity_weight: float = 0.6, seed: int = 0):
+    def __init__(
+        self,
+        n_clusters: int = 20,
+        n_init: int = 2,
+        max_fit_learners: int = 200_000,
+        auto_weight: bool = True,
+        popularity_weight: float = 0.6,
+        seed: int = 0,
+    ):
         self.n_clusters = n_clusters
         self.n_init = n_init
         self.max_fit_learners = max_fit_learners
@@ -87,32 +121,38 @@ class ClusteringRecommender(ContentRecommender):
         matrix = dataset.matrix
         n_users = matrix.shape[0]
         if n_users < self.n_clusters:
-            raise ValueError(f"n_clusters={self.n_clusters} is more than the {n_users} learners in the data; "
-                             f"lower n_clusters")
+            raise ValueError(
+                f"n_clusters={self.n_clusters} is more than the {n_users} learners in the data; lower n_clusters"
+            )
         rng = np.random.default_rng(self.seed)
-        sample = np.sort(rng.choice(n_users, self.max_fit_learners, replace=False)) \
-            if n_users > self.max_fit_learners else np.arange(n_users)
+        sample = (
+            np.sort(rng.choice(n_users, self.max_fit_learners, replace=False))
+            if n_users > self.max_fit_learners
+            else np.arange(n_users)
+        )
         profiles = genre_profiles(matrix[sample], self.genre_matrix_, self.top_rating_, norm="l2")
         self.scaler_ = StandardScaler().fit(profiles)
         standardized = self.scaler_.transform(profiles)
         self._fit_space(standardized)
         if progress:
             progress(0.2, f"k-means on {len(sample):,} learners")
-        self.kmeans_ = KMeans(n_clusters=int(self.n_clusters), n_init=int(self.n_init),
-                              random_state=int(self.seed)).fit(self._to_space(standardized))
+        self.kmeans_ = KMeans(
+            n_clusters=int(self.n_clusters), n_init=int(self.n_init), random_state=int(self.seed)
+        ).fit(self._to_space(standardized))
         if progress:
             progress(0.7, "assigning learners to clusters")
         labels = np.empty(n_users, dtype=np.int64)
         step = 200_000
         for lo in range(0, n_users, step):
-            labels[lo:lo + step] = self.assign(matrix[lo:lo + step])
+            labels[lo : lo + step] = self.assign(matrix[lo : lo + step])
         self.labels_ = labels
         self.cluster_sizes_ = np.bincount(labels, minlength=int(self.n_clusters))
         self.cluster_centers_ = self.kmeans_.cluster_centers_
         taken = matrix.copy()
         taken.data = np.ones_like(taken.data)
-        members = sparse.csr_matrix((np.ones(n_users), (labels, np.arange(n_users))),
-                                    shape=(int(self.n_clusters), n_users))
+        members = sparse.csr_matrix(
+            (np.ones(n_users), (labels, np.arange(n_users))), shape=(int(self.n_clusters), n_users)
+        )
         self.cluster_counts_ = np.asarray((members @ taken).todense(), dtype=np.float64)
         self.cluster_share_ = self.cluster_counts_ / np.maximum(self.cluster_sizes_, 1)[:, None]
         self.global_share_ = self.enrolments_ / n_users
@@ -126,8 +166,10 @@ class ClusteringRecommender(ContentRecommender):
 
     # ----- scoring ----------------------------------------------------------------------------
     def diagnostics(self) -> dict:
-        return {"cluster_sizes": self.cluster_sizes_,
-                "learner_map": lambda histories: (self.learner_features(histories), self.assign(histories))}
+        return {
+            "cluster_sizes": self.cluster_sizes_,
+            "learner_map": lambda histories: (self.learner_features(histories), self.assign(histories)),
+        }
 
     def course_closeness(self, items) -> np.ndarray:
         """Dislikes: courses taken more than average by the same clusters are close (cosine of each course's
@@ -157,7 +199,9 @@ class ClusteringRecommender(ContentRecommender):
         the same genres (cosine-weighted mean of their shares); the global share is `enrolments` / learners."""
         norms = np.linalg.norm(self.genre_matrix_, axis=1) * np.linalg.norm(genres)
         alike = np.where(norms > 0, (self.genre_matrix_ @ genres) / np.where(norms > 0, norms, 1.0), 0.0)
-        estimate = (self.cluster_share_ @ alike) / alike.sum() if alike.sum() > 0 else np.zeros(len(self.cluster_share_))
+        estimate = (
+            (self.cluster_share_ @ alike) / alike.sum() if alike.sum() > 0 else np.zeros(len(self.cluster_share_))
+        )
         n = histories.shape[0]
         return BlendParts(estimate[self.assign(histories)], np.full(n, enrolments / len(self.labels_)))
 
@@ -169,9 +213,11 @@ class ClusteringRecommender(ContentRecommender):
         for i in items:
             share = self.cluster_counts_[cluster, i] / max(1, self.cluster_sizes_[cluster])
             if share >= 0.01:
-                reasons.append(f"popular with learners like you (cluster {cluster}{about}): "
-                               f"{share:.0%} of them took it")
+                reasons.append(
+                    f"popular with learners like you (cluster {cluster}{about}): {share:.0%} of them took it"
+                )
             else:
-                reasons.append(f"{self._popular_reason(i)}; rarely taken yet by learners like you "
-                               f"(cluster {cluster}{about})")
+                reasons.append(
+                    f"{self._popular_reason(i)}; rarely taken yet by learners like you (cluster {cluster}{about})"
+                )
         return reasons

@@ -5,6 +5,7 @@ catalogue is small, n_courses^2 floats), so scoring a learner is a gather + max 
 rows of their courses. A log-popularity prior is blended in (weight chosen in fit by default) because text
 similarity alone ranks obscure near-duplicates above the courses learners actually take next.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,7 +16,6 @@ from sklearn.preprocessing import normalize
 
 from recsys.models.content.profiles import BlendParts, ContentRecommender, blend_params, rating_weights
 from recsys.models.params import HyperParam
-
 
 
 def course_texts(dataset) -> list[str]:
@@ -42,8 +42,9 @@ def text_space(texts: list[str], vectorizer: str = "tfidf", min_df: int = 2):
     try:
         features = vec.fit_transform(texts)
     except ValueError as exc:  # empty vocabulary after stop words / min_df
-        raise ValueError(f"course texts give no usable words with min_df={min_df} ({exc}); "
-                         f"lower min_df or check TITLE/DESCRIPTION") from None
+        raise ValueError(
+            f"course texts give no usable words with min_df={min_df} ({exc}); lower min_df or check TITLE/DESCRIPTION"
+        ) from None
     return vec, normalize(features.astype(np.float64), norm="l2")
 
 
@@ -52,24 +53,58 @@ class CourseSimilarityRecommender(ContentRecommender):
 
     key = "course_similarity"
     label = "Course similarity (text)"
-    description = ("Recommends courses whose title and description are most similar to courses you took, "
-                   "preferring well-attended ones among equally similar courses.")
+    description = (
+        "Recommends courses whose title and description are most similar to courses you took, "
+        "preferring well-attended ones among equally similar courses."
+    )
     hyperparams = (
-        HyperParam("vectorizer", "choice", "tfidf", choices=("tfidf", "bow"),
-                   help="Text representation: TF-IDF weights (rare words count more) or raw word counts"),
-        HyperParam("min_df", "int", 2, tune_grid=(1, 2, 3, 5), low=1, high=20,
-                   help="Ignore words that appear in fewer than this many course texts"),
-        HyperParam("aggregate", "choice", "sum", choices=("max", "sum"),
-                   help="Combine similarities to your courses: the best one (max) or all of them (sum, divided "
-                        "by your history size so the popularity blend means the same for any history)"),
-        HyperParam("similarity_threshold", "float", 0.0, tune_grid=(0.0, 0.05, 0.1), low=0.0, high=1.0, step=0.05,
-                   help="Courses whose best similarity to one of your courses is below this are not recommended"),
+        HyperParam(
+            "vectorizer",
+            "choice",
+            "tfidf",
+            choices=("tfidf", "bow"),
+            help="Text representation: TF-IDF weights (rare words count more) or raw word counts",
+        ),
+        HyperParam(
+            "min_df",
+            "int",
+            2,
+            tune_grid=(1, 2, 3, 5),
+            low=1,
+            high=20,
+            help="Ignore words that appear in fewer than this many course texts",
+        ),
+        HyperParam(
+            "aggregate",
+            "choice",
+            "sum",
+            choices=("max", "sum"),
+            help="Combine similarities to your courses: the best one (max) or all of them (sum, divided "
+            "by your history size so the popularity blend means the same for any history)",
+        ),
+        HyperParam(
+            "similarity_threshold",
+            "float",
+            0.0,
+            tune_grid=(0.0, 0.05, 0.1),
+            low=0.0,
+            high=1.0,
+            step=0.05,
+            help="Courses whose best similarity to one of your courses is below this are not recommended",
+        ),
         *blend_params(0.7, "text similarity"),
     )
 
-    def __init__(self, vectorizer: str = "tfidf", min_df: int = 2, aggregate: str = "sum",
-                 similarity_threshold: float = 0.0, auto_weight: bool = True, popularity_weight: float = 0.7,
-                 seed: int = 0):
+    def __init__(
+        self,
+        vectorizer: str = "tfidf",
+        min_df: int = 2,
+        aggregate: str = "sum",
+        similarity_threshold: float = 0.0,
+        auto_weight: bool = True,
+        popularity_weight: float = 0.7,
+        seed: int = 0,
+    ):
         self.vectorizer = vectorizer
         self.min_df = min_df
         self.aggregate = aggregate

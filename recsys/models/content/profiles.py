@@ -10,9 +10,11 @@ with `auto_weight` the weight w is chosen in fit: a seeded sample of training le
 course, and the w on a 0..1 grid with the best NDCG@10 on those hidden courses wins. Only training data is
 used, so evaluation on a separate test split stays honest.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping, NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import sparse
@@ -24,18 +26,39 @@ CALIBRATION_LEARNERS = 5000  # learners sampled to choose the blend weight (enou
 WEIGHT_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
 
 
-def blend_params(default_weight: float, what: str,
-                 seed_help: str = "the learners sampled to choose the weight") -> tuple[HyperParam, ...]:
+def blend_params(
+    default_weight: float, what: str, seed_help: str = "the learners sampled to choose the weight"
+) -> tuple[HyperParam, ...]:
     """The blend hyperparameters shared by the content models (`what` names the personal signal)."""
     return (
-        HyperParam("auto_weight", "bool", True,
-                   help="Choose the popularity weight in fit (best NDCG@10 on a seeded one-course holdout of "
-                        "training learners); off = use popularity_weight as given"),
-        HyperParam("popularity_weight", "float", default_weight, tune_grid=(0.2, 0.4, 0.6, 0.8), low=0.0, high=1.0, step=0.05,
-                   help=f"Share of the score from popularity, the rest from {what} (0 = {what} only, "
-                        f"1 = popularity only); used when auto_weight is off"),
-        HyperParam("seed", "int", 0, low=0, high=2**31 - 1, role="seed", step=1,
-                   help=f"Seed of the random choices in fit ({seed_help})"),
+        HyperParam(
+            "auto_weight",
+            "bool",
+            True,
+            help="Choose the popularity weight in fit (best NDCG@10 on a seeded one-course holdout of "
+            "training learners); off = use popularity_weight as given",
+        ),
+        HyperParam(
+            "popularity_weight",
+            "float",
+            default_weight,
+            tune_grid=(0.2, 0.4, 0.6, 0.8),
+            low=0.0,
+            high=1.0,
+            step=0.05,
+            help=f"Share of the score from popularity, the rest from {what} (0 = {what} only, "
+            f"1 = popularity only); used when auto_weight is off",
+        ),
+        HyperParam(
+            "seed",
+            "int",
+            0,
+            low=0,
+            high=2**31 - 1,
+            role="seed",
+            step=1,
+            help=f"Seed of the random choices in fit ({seed_help})",
+        ),
     )
 
 
@@ -87,8 +110,9 @@ def rating_weights(histories: sparse.csr_matrix, top_rating: float) -> sparse.cs
     return weights
 
 
-def genre_profiles(histories: sparse.csr_matrix, genre_matrix: np.ndarray, top_rating: float,
-                   norm: str = "l2") -> np.ndarray:
+def genre_profiles(
+    histories: sparse.csr_matrix, genre_matrix: np.ndarray, top_rating: float, norm: str = "l2"
+) -> np.ndarray:
     """Rating-weighted sum of the genre vectors of each learner's courses (n x n_genres), row-normalized.
 
     `norm` "l2" (unit length: cosine matching and clustering), "l1" (genre shares) or "none" (raw sums).
@@ -170,11 +194,15 @@ class ContentRecommender(Recommender):
             if histories.ndim == 1:
                 histories = histories[None, :]
             if histories.ndim != 2:
-                raise ValueError(f"histories must be a 2-D (learners x courses) matrix, got {histories.ndim} dimensions")
+                raise ValueError(
+                    f"histories must be a 2-D (learners x courses) matrix, got {histories.ndim} dimensions"
+                )
         histories = sparse.csr_matrix(histories, dtype=np.float64)
         if histories.shape[1] != len(self.item_index_):
-            raise ValueError(f"histories have {histories.shape[1]} columns; expected one per catalogue course "
-                             f"({len(self.item_index_)})")
+            raise ValueError(
+                f"histories have {histories.shape[1]} columns; expected one per catalogue course "
+                f"({len(self.item_index_)})"
+            )
         histories.eliminate_zeros()
         return histories
 
@@ -184,16 +212,20 @@ class ContentRecommender(Recommender):
         active = np.diff(histories.indptr) > 0
         out[~active] = self.prior_
         if active.any():
-            out[active] = blend(self._parts(histories[active] if not active.all() else histories),
-                                self.popularity_weight_)
+            out[active] = blend(
+                self._parts(histories[active] if not active.all() else histories), self.popularity_weight_
+            )
         return out
 
     def explain(self, history, items) -> list[str]:
         history = self.check_histories(history)[:1]
         items = np.asarray(items, dtype=np.int64).ravel()
         if history.nnz == 0:
-            return [f"popular with all learners ({int(self.enrolments_[i]):,} enrolled); add courses to your "
-                    f"history for personal picks" for i in items]
+            return [
+                f"popular with all learners ({int(self.enrolments_[i]):,} enrolled); add courses to your "
+                f"history for personal picks"
+                for i in items
+            ]
         return self._explain(history, items)
 
     def _explain(self, history: sparse.csr_matrix, items: np.ndarray) -> list[str]:
@@ -230,11 +262,13 @@ class ContentRecommender(Recommender):
         names = [str(g).strip() for g in (course.get("genres") or [])]
         unknown = [g for g in names if g not in self.genres_]
         if unknown:
-            raise ValueError(f"unknown genre(s) {', '.join(unknown)} for the new course "
-                             f"(known: {', '.join(self.genres_)})")
+            raise ValueError(
+                f"unknown genre(s) {', '.join(unknown)} for the new course (known: {', '.join(self.genres_)})"
+            )
         return np.array([1.0 if g in names else 0.0 for g in self.genres_])
 
-    def _new_course_parts(self, course, genres: np.ndarray, histories: sparse.csr_matrix, enrolments: float,
-                          prior: float) -> BlendParts:
+    def _new_course_parts(
+        self, course, genres: np.ndarray, histories: sparse.csr_matrix, enrolments: float, prior: float
+    ) -> BlendParts:
         """Blend components (1-D, one per history row) of a new course; each content model says how."""
         raise NotImplementedError

@@ -5,6 +5,7 @@ prior learned in fit (within a tie, the course people actually take; the blend w
 default) and, when the catalogue has LEVEL, adds a readiness bonus (the learner took a course of the level
 below in the course's genres, so Intermediate follows Beginner).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -52,19 +53,43 @@ class UserProfileRecommender(ContentRecommender):
 
     key = "user_profile"
     label = "User profile (genres)"
-    description = ("Builds your genre profile from the courses you rated and recommends courses in those genres, "
-                   "preferring well-attended ones at your level.")
+    description = (
+        "Builds your genre profile from the courses you rated and recommends courses in those genres, "
+        "preferring well-attended ones at your level."
+    )
     hyperparams = (
-        HyperParam("score_threshold", "float", 0.0, tune_grid=(0.0, 0.1, 0.2), low=0.0, high=1.0, step=0.05,
-                   help="Courses whose genre match (cosine with your profile, 0-1) is below this are not recommended"),
+        HyperParam(
+            "score_threshold",
+            "float",
+            0.0,
+            tune_grid=(0.0, 0.1, 0.2),
+            low=0.0,
+            high=1.0,
+            step=0.05,
+            help="Courses whose genre match (cosine with your profile, 0-1) is below this are not recommended",
+        ),
         *blend_params(0.85, "genre match"),
-        HyperParam("level_weight", "float", 0.2, tune_grid=(0.0, 0.1, 0.2, 0.4), low=0.0, high=2.0, step=0.05,
-                   help="Bonus for courses whose level you are ready for: you took the level below in their "
-                        "genres (needs LEVEL in the catalogue)"),
+        HyperParam(
+            "level_weight",
+            "float",
+            0.2,
+            tune_grid=(0.0, 0.1, 0.2, 0.4),
+            low=0.0,
+            high=2.0,
+            step=0.05,
+            help="Bonus for courses whose level you are ready for: you took the level below in their "
+            "genres (needs LEVEL in the catalogue)",
+        ),
     )
 
-    def __init__(self, score_threshold: float = 0.0, auto_weight: bool = True, popularity_weight: float = 0.85,
-                 seed: int = 0, level_weight: float = 0.2):
+    def __init__(
+        self,
+        score_threshold: float = 0.0,
+        auto_weight: bool = True,
+        popularity_weight: float = 0.85,
+        seed: int = 0,
+        level_weight: float = 0.2,
+    ):
         self.score_threshold = score_threshold
         self.auto_weight = auto_weight
         self.popularity_weight = popularity_weight

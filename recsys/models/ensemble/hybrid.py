@@ -21,6 +21,7 @@ The default members -- EASE (co-enrolment), the learner's genre profile, course 
 a course nobody has taken yet can surface) and RP3beta (random walk with a popularity penalty) -- are four
 different signals.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -41,21 +42,35 @@ VALIDATION_MAX_LEARNERS = 10_000
 SEGMENTS = ((1, 1), (2, 4), (5, None))  # known courses per learner: weights are learned per segment
 MIN_SEGMENT_LEARNERS = 200  # a smaller validation segment uses the weights learned on everyone
 HIDDEN_SHARE = 0.2
-_BASE_STATE = ("fingerprint_", "catalogue_", "genres_", "item_index_", "user_index_", "rating_scale_",
-               "train_matrix_")
+_BASE_STATE = ("fingerprint_", "catalogue_", "genres_", "item_index_", "user_index_", "rating_scale_", "train_matrix_")
 
 
 def _member_param(slot: int, default: str) -> HyperParam:
     choices = MEMBER_CHOICES if slot == 1 else (NONE, *MEMBER_CHOICES)
     grid = (default,) if slot == 1 else (default, NONE)  # tuning: keep or drop a member, not try all 16
-    return HyperParam(f"member_{slot}", "choice", default, choices=choices, role="ranking", tune_grid=grid,
-                      help=f"Model {slot} of the blend" + ("" if slot == 1 else " ('none' = unused)"))
+    return HyperParam(
+        f"member_{slot}",
+        "choice",
+        default,
+        choices=choices,
+        role="ranking",
+        tune_grid=grid,
+        help=f"Model {slot} of the blend" + ("" if slot == 1 else " ('none' = unused)"),
+    )
 
 
 def _weight_param(slot: int, default: float) -> HyperParam:
-    return HyperParam(f"weight_{slot}", "float", default, low=0.0, high=1.0, step=0.05, role="ranking",
-                      tune_grid=(0.0, 0.25, 0.5, 0.75, 1.0),
-                      help=f"Weight of model {slot} (weights are rescaled to sum to 1; ignored when learned)")
+    return HyperParam(
+        f"weight_{slot}",
+        "float",
+        default,
+        low=0.0,
+        high=1.0,
+        step=0.05,
+        role="ranking",
+        tune_grid=(0.0, 0.25, 0.5, 0.75, 1.0),
+        help=f"Weight of model {slot} (weights are rescaled to sum to 1; ignored when learned)",
+    )
 
 
 def rank_normalize(scores: np.ndarray, seen: sparse.spmatrix | None = None) -> np.ndarray:
@@ -97,22 +112,51 @@ class HybridRecommender(Recommender):
 
     key = "hybrid"
     label = "Hybrid (weighted rank blend)"
-    description = ("Combines several models -- by default co-enrolment (EASE, RP3beta), your genre profile and "
-                   "course content -- by blending their rankings, with weights learned on held-out learners.")
+    description = (
+        "Combines several models -- by default co-enrolment (EASE, RP3beta), your genre profile and "
+        "course content -- by blending their rankings, with weights learned on held-out learners."
+    )
     hyperparams = (
-        _member_param(1, "ease"), _member_param(2, "user_profile"), _member_param(3, "course_similarity"),
+        _member_param(1, "ease"),
+        _member_param(2, "user_profile"),
+        _member_param(3, "course_similarity"),
         _member_param(4, "rp3beta"),
-        _weight_param(1, 0.7), _weight_param(2, 0.1), _weight_param(3, 0.1), _weight_param(4, 0.1),
-        HyperParam("learn_weights", "bool", True, role="ranking",
-                   help="Learn the weights on a seeded validation split of the training data (new-learner "
-                        "style) instead of using weight_1..weight_4"),
-        HyperParam("seed", "int", 0, low=0, high=2**31 - 1, role="seed",
-                   help="Seed of the validation split and of every member"),
+        _weight_param(1, 0.7),
+        _weight_param(2, 0.1),
+        _weight_param(3, 0.1),
+        _weight_param(4, 0.1),
+        HyperParam(
+            "learn_weights",
+            "bool",
+            True,
+            role="ranking",
+            help="Learn the weights on a seeded validation split of the training data (new-learner "
+            "style) instead of using weight_1..weight_4",
+        ),
+        HyperParam(
+            "seed",
+            "int",
+            0,
+            low=0,
+            high=2**31 - 1,
+            role="seed",
+            help="Seed of the validation split and of every member",
+        ),
     )
 
-    def __init__(self, member_1: str = "ease", member_2: str = "user_profile", member_3: str = "course_similarity",
-                 member_4: str = "rp3beta", weight_1: float = 0.7, weight_2: float = 0.1, weight_3: float = 0.1,
-                 weight_4: float = 0.1, learn_weights: bool = True, seed: int = 0):
+    def __init__(
+        self,
+        member_1: str = "ease",
+        member_2: str = "user_profile",
+        member_3: str = "course_similarity",
+        member_4: str = "rp3beta",
+        weight_1: float = 0.7,
+        weight_2: float = 0.1,
+        weight_3: float = 0.1,
+        weight_4: float = 0.1,
+        learn_weights: bool = True,
+        seed: int = 0,
+    ):
         self.member_1 = member_1
         self.member_2 = member_2
         self.member_3 = member_3
@@ -151,7 +195,7 @@ class HybridRecommender(Recommender):
                 raise ValueError("hybrid: the member weights are all 0; give at least one a positive weight")
             weights = np.tile(hand, (len(SEGMENTS), 1))
             self.validation_ndcg_ = {}
-        self.weights_ = weights / weights.sum(axis=1, keepdims=True)     # segments x members, rows sum to 1
+        self.weights_ = weights / weights.sum(axis=1, keepdims=True)  # segments x members, rows sum to 1
         self.member_keys_ = keys
         members = []
         for n, model in enumerate(self._new_members(keys)):
@@ -169,7 +213,9 @@ class HybridRecommender(Recommender):
         train, histories, hidden = validation_split(dataset, int(self.seed))
         normalized = []
         for n, model in enumerate(self._new_members(keys)):
-            model.fit(train, progress=_scaled(progress, 0.4 * n / len(keys), 0.4 / len(keys), f"validation {model.key}"))
+            model.fit(
+                train, progress=_scaled(progress, 0.4 * n / len(keys), 0.4 / len(keys), f"validation {model.key}")
+            )
             normalized.append(rank_normalize(model.score_histories(histories), seen=histories))
         if progress:
             progress(0.45, "searching blend weights")
@@ -214,7 +260,7 @@ class HybridRecommender(Recommender):
 
     def __getstate__(self):
         state = dict(super().__getstate__())
-        state.pop("_members", None)        # saved as member_states_ (plain values), rebuilt on use
+        state.pop("_members", None)  # saved as member_states_ (plain values), rebuilt on use
         return state
 
     # ----- scoring ----------------------------------------------------------------------------
@@ -266,8 +312,9 @@ class HybridRecommender(Recommender):
         H = self._check_histories(history)
         weights = self.learner_weights(H)[0]
         parts = self.member_scores(H)
-        contributions = np.array([w * np.where(np.isfinite(p[0, items]), p[0, items], 0.0)
-                                  for w, p in zip(weights, parts)])          # members x items
+        contributions = np.array(
+            [w * np.where(np.isfinite(p[0, items]), p[0, items], 0.0) for w, p in zip(weights, parts)]
+        )  # members x items
         reasons = [m.explain(H, items) if w > 0 else [""] * len(items) for m, w in zip(self.members, weights)]
         out = []
         for n in range(len(items)):
@@ -289,8 +336,9 @@ def validation_split(dataset, seed: int):
     rng = np.random.default_rng(seed)
     n_val = min(VALIDATION_MAX_LEARNERS, int(round(VALIDATION_SHARE * len(eligible))))
     if n_val < 1:
-        raise ValueError("hybrid: learning weights needs learners with at least 2 courses; set learn_weights "
-                         "to false or add ratings")
+        raise ValueError(
+            "hybrid: learning weights needs learners with at least 2 courses; set learn_weights to false or add ratings"
+        )
     rows = np.sort(rng.choice(eligible, size=n_val, replace=False))
     V = X[rows].tocsr()
     V.sort_indices()
@@ -298,7 +346,7 @@ def validation_split(dataset, seed: int):
     n_hide = np.clip(np.round(HIDDEN_SHARE * lengths), 1, lengths - 1).astype(np.int64)
     keys = rng.random(V.nnz)
     row_of = np.repeat(np.arange(len(rows)), lengths)
-    order = np.lexsort((keys, row_of))                      # random order within each row
+    order = np.lexsort((keys, row_of))  # random order within each row
     rank = np.empty(V.nnz, dtype=np.int64)
     rank[order] = np.arange(V.nnz) - np.repeat(V.indptr[:-1], lengths)
     hide = rank < n_hide[row_of]

@@ -1,5 +1,6 @@
 """What the two `implicit`-backed models share: the enrolment input, a single-threaded BLAS while the library
 runs its own threads (its advice; avoids oversubscribing the cores), and progress from its epoch callback."""
+
 from __future__ import annotations
 
 import contextlib

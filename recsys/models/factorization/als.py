@@ -8,6 +8,7 @@ directly (library alpha = 1): the model is the paper's. Any learner is scored by
 history with the course factors frozen -- the closed-form least-squares step in `fold_in.als_fold_in`, the
 library's `recalculate_user=True` -- so training and new learners take the same path.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,24 +31,62 @@ class ALSRecommender(Recommender):
 
     key = "als"
     label = "Implicit ALS (implicit library)"
-    description = ("Learns latent taste factors from who took what, weighting taken courses by a confidence, "
-                   "and recommends the courses that best fit your factors.")
+    description = (
+        "Learns latent taste factors from who took what, weighting taken courses by a confidence, "
+        "and recommends the courses that best fit your factors."
+    )
     hyperparams = (
-        HyperParam("factors", "int", 64, low=1, high=512, step=8, role="ranking", tune_grid=(32, 64, 128),
-                   help="Latent factors per learner and course"),
-        HyperParam("regularization", "float", 300.0, low=0.0, high=100000.0, step=10.0, log=True, role="ranking",
-                   tune_grid=(50.0, 150.0, 300.0, 600.0),
-                   help="L2 penalty lambda on the factors (larger = smoother, closer to popularity)"),
-        HyperParam("alpha", "float", 20.0, low=0.0, high=1000.0, step=1.0, role="ranking",
-                   tune_grid=(5.0, 10.0, 20.0, 40.0),
-                   help="Confidence of a taken course: 1 + alpha (untaken courses have confidence 1)"),
-        HyperParam("iterations", "int", 15, low=1, high=200, step=1, role="ranking", tune_grid=(10, 15, 30),
-                   help="Alternating least-squares sweeps over learners and courses"),
+        HyperParam(
+            "factors",
+            "int",
+            64,
+            low=1,
+            high=512,
+            step=8,
+            role="ranking",
+            tune_grid=(32, 64, 128),
+            help="Latent factors per learner and course",
+        ),
+        HyperParam(
+            "regularization",
+            "float",
+            300.0,
+            low=0.0,
+            high=100000.0,
+            step=10.0,
+            log=True,
+            role="ranking",
+            tune_grid=(50.0, 150.0, 300.0, 600.0),
+            help="L2 penalty lambda on the factors (larger = smoother, closer to popularity)",
+        ),
+        HyperParam(
+            "alpha",
+            "float",
+            20.0,
+            low=0.0,
+            high=1000.0,
+            step=1.0,
+            role="ranking",
+            tune_grid=(5.0, 10.0, 20.0, 40.0),
+            help="Confidence of a taken course: 1 + alpha (untaken courses have confidence 1)",
+        ),
+        HyperParam(
+            "iterations",
+            "int",
+            15,
+            low=1,
+            high=200,
+            step=1,
+            role="ranking",
+            tune_grid=(10, 15, 30),
+            help="Alternating least-squares sweeps over learners and courses",
+        ),
         HyperParam("seed", "int", 0, low=0, high=2**31 - 1, role="seed", help="Seed of the initial factors"),
     )
 
-    def __init__(self, factors: int = 64, regularization: float = 300.0, alpha: float = 20.0, iterations: int = 15,
-                 seed: int = 0):
+    def __init__(
+        self, factors: int = 64, regularization: float = 300.0, alpha: float = 20.0, iterations: int = 15, seed: int = 0
+    ):
         self.factors = factors
         self.regularization = regularization
         self.alpha = alpha
@@ -60,18 +99,24 @@ class ALSRecommender(Recommender):
         C = confidence_matrix(dataset.matrix, float(self.alpha))
         self.enrolments_ = np.bincount(C.indices, minlength=C.shape[1]).astype(np.float64)
         with library_threads():
-            model = AlternatingLeastSquares(factors=int(self.factors), regularization=float(self.regularization),
-                                            alpha=1.0, iterations=int(self.iterations), random_state=int(self.seed),
-                                            calculate_training_loss=False)
+            model = AlternatingLeastSquares(
+                factors=int(self.factors),
+                regularization=float(self.regularization),
+                alpha=1.0,
+                iterations=int(self.iterations),
+                random_state=int(self.seed),
+                calculate_training_loss=False,
+            )
             model.fit(C, show_progress=False, callback=epoch_callback(progress, int(self.iterations), "ALS"))
         self.item_factors_ = np.asarray(model.item_factors, dtype=np.float64)
-        self.gram_ = self.item_factors_.T @ self.item_factors_      # Y^T Y, shared by every fold-in
+        self.gram_ = self.item_factors_.T @ self.item_factors_  # Y^T Y, shared by every fold-in
 
     def user_factors(self, histories) -> np.ndarray:
         """Folded-in factors for history rows (the library's recalculate_user, batched)."""
         H = self._check_histories(histories)
-        return als_fold_in(binary_float32(H), self.item_factors_, float(self.regularization), float(self.alpha),
-                           gram=self.gram_)
+        return als_fold_in(
+            binary_float32(H), self.item_factors_, float(self.regularization), float(self.alpha), gram=self.gram_
+        )
 
     def score_histories(self, histories) -> np.ndarray:
         return self.user_factors(histories) @ self.item_factors_.T
@@ -84,8 +129,14 @@ class ALSRecommender(Recommender):
 
     def explain(self, history, items) -> list[str]:
         items = np.asarray(items, dtype=np.int64)
-        taken, contrib = als_contributions(binary_float32(history), self.item_factors_,
-                                           float(self.regularization), float(self.alpha), items, gram=self.gram_)
+        taken, contrib = als_contributions(
+            binary_float32(history),
+            self.item_factors_,
+            float(self.regularization),
+            float(self.alpha),
+            items,
+            gram=self.gram_,
+        )
         titles = self.catalogue_["TITLE"].astype(str).to_numpy()
         reasons = []
         for n, j in enumerate(items):

@@ -6,6 +6,7 @@ would differ. BPR has no closed-form fold-in, so every learner -- training or ne
 fitted to their history by `fold_in.bpr_fold_in` (deterministic full-gradient ascent on the frozen course
 factors, started from the average training learner; ~1-3 ms for a handful of courses).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,26 +22,79 @@ class BPRRecommender(Recommender):
 
     key = "bpr"
     label = "BPR (implicit library)"
-    description = ("Learns latent factors so that courses a learner took rank above courses they did not, "
-                   "and recommends the courses that best fit your factors.")
+    description = (
+        "Learns latent factors so that courses a learner took rank above courses they did not, "
+        "and recommends the courses that best fit your factors."
+    )
     hyperparams = (
-        HyperParam("factors", "int", 64, low=1, high=512, step=8, role="ranking", tune_grid=(32, 64, 128),
-                   help="Latent factors per learner and course (plus a course bias)"),
-        HyperParam("learning_rate", "float", 0.05, low=1e-4, high=1.0, step=0.005, log=True, role="ranking",
-                   tune_grid=(0.01, 0.05, 0.1),
-                   help="SGD step size"),
-        HyperParam("regularization", "float", 0.001, low=0.0, high=10.0, step=0.001, role="ranking",
-                   tune_grid=(0.0005, 0.001, 0.01),
-                   help="L2 penalty on the factors (training and fold-in)"),
-        HyperParam("iterations", "int", 100, low=1, high=1000, step=10, role="ranking", tune_grid=(50, 100, 200),
-                   help="SGD passes (each samples as many pairs as there are enrolments)"),
-        HyperParam("fold_in_steps", "int", 30, low=1, high=500, step=5, role="ranking", tune_grid=(10, 30, 60),
-                   help="Gradient steps that fit a learner's factors to their history at recommendation time"),
+        HyperParam(
+            "factors",
+            "int",
+            64,
+            low=1,
+            high=512,
+            step=8,
+            role="ranking",
+            tune_grid=(32, 64, 128),
+            help="Latent factors per learner and course (plus a course bias)",
+        ),
+        HyperParam(
+            "learning_rate",
+            "float",
+            0.05,
+            low=1e-4,
+            high=1.0,
+            step=0.005,
+            log=True,
+            role="ranking",
+            tune_grid=(0.01, 0.05, 0.1),
+            help="SGD step size",
+        ),
+        HyperParam(
+            "regularization",
+            "float",
+            0.001,
+            low=0.0,
+            high=10.0,
+            step=0.001,
+            role="ranking",
+            tune_grid=(0.0005, 0.001, 0.01),
+            help="L2 penalty on the factors (training and fold-in)",
+        ),
+        HyperParam(
+            "iterations",
+            "int",
+            100,
+            low=1,
+            high=1000,
+            step=10,
+            role="ranking",
+            tune_grid=(50, 100, 200),
+            help="SGD passes (each samples as many pairs as there are enrolments)",
+        ),
+        HyperParam(
+            "fold_in_steps",
+            "int",
+            30,
+            low=1,
+            high=500,
+            step=5,
+            role="ranking",
+            tune_grid=(10, 30, 60),
+            help="Gradient steps that fit a learner's factors to their history at recommendation time",
+        ),
         HyperParam("seed", "int", 0, low=0, high=2**31 - 1, role="seed", help="Seed of the factors and pair sampling"),
     )
 
-    def __init__(self, factors: int = 64, learning_rate: float = 0.05, regularization: float = 0.001,
-                 iterations: int = 100, fold_in_steps: int = 30, seed: int = 0):
+    def __init__(
+        self,
+        factors: int = 64,
+        learning_rate: float = 0.05,
+        regularization: float = 0.001,
+        iterations: int = 100,
+        fold_in_steps: int = 30,
+        seed: int = 0,
+    ):
         self.factors = factors
         self.learning_rate = learning_rate
         self.regularization = regularization
@@ -54,13 +108,17 @@ class BPRRecommender(Recommender):
         X = binary_float32(dataset.matrix)
         self.enrolments_ = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
         with library_threads():
-            model = BayesianPersonalizedRanking(factors=int(self.factors), learning_rate=float(self.learning_rate),
-                                                regularization=float(self.regularization),
-                                                iterations=int(self.iterations), num_threads=1,
-                                                random_state=int(self.seed))
+            model = BayesianPersonalizedRanking(
+                factors=int(self.factors),
+                learning_rate=float(self.learning_rate),
+                regularization=float(self.regularization),
+                iterations=int(self.iterations),
+                num_threads=1,
+                random_state=int(self.seed),
+            )
             model.fit(X, show_progress=False, callback=epoch_callback(progress, int(self.iterations), "BPR"))
-        items = np.asarray(model.item_factors, dtype=np.float64)   # last column: course bias
-        users = np.asarray(model.user_factors, dtype=np.float64)   # last column: constant 1
+        items = np.asarray(model.item_factors, dtype=np.float64)  # last column: course bias
+        users = np.asarray(model.user_factors, dtype=np.float64)  # last column: constant 1
         self.item_factors_ = items[:, :-1].copy()
         self.item_bias_ = items[:, -1].copy()
         active = np.diff(X.indptr) > 0
@@ -69,8 +127,14 @@ class BPRRecommender(Recommender):
     def user_factors(self, histories) -> np.ndarray:
         """Factors fitted to each history row (course factors frozen)."""
         H = self._check_histories(histories)
-        return bpr_fold_in(H, self.item_factors_, self.item_bias_, float(self.regularization),
-                           steps=int(self.fold_in_steps), init=self.mean_user_)
+        return bpr_fold_in(
+            H,
+            self.item_factors_,
+            self.item_bias_,
+            float(self.regularization),
+            steps=int(self.fold_in_steps),
+            init=self.mean_user_,
+        )
 
     def score_histories(self, histories) -> np.ndarray:
         return self.user_factors(histories) @ self.item_factors_.T + self.item_bias_

@@ -17,6 +17,7 @@
   (taken, not taken) pairs -- with a few hundred courses that is cheap and it is the expectation of the
   sampled SGD step, so the result is deterministic without a random stream.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,8 +26,14 @@ from scipy import sparse
 _CHUNK_FLOATS = 4_000_000  # floats held at once per chunk of learners
 
 
-def als_fold_in(histories, item_factors: np.ndarray, regularization: float, alpha: float,
-                scale_regularization: bool = False, gram: np.ndarray | None = None) -> np.ndarray:
+def als_fold_in(
+    histories,
+    item_factors: np.ndarray,
+    regularization: float,
+    alpha: float,
+    scale_regularization: bool = False,
+    gram: np.ndarray | None = None,
+) -> np.ndarray:
     """Implicit-ALS learner factors (n_learners x n_factors, float64) for a batch of history rows.
 
     `histories`: learners x courses, value r_ui > 0 where the learner took the course (the same values the
@@ -40,10 +47,10 @@ def als_fold_in(histories, item_factors: np.ndarray, regularization: float, alph
     out = np.zeros((H.shape[0], f))
     rows = max(1, _CHUNK_FLOATS // (f * f))
     for start in range(0, H.shape[0], rows):
-        C = H[start:start + rows]
+        C = H[start : start + rows]
         if C.nnz == 0:
             continue
-        cols = np.unique(C.indices)                    # only the courses this chunk touches
+        cols = np.unique(C.indices)  # only the courses this chunk touches
         Ys = Y[cols]
         Cs = C[:, cols]
         confidence_minus_one = Cs.copy()
@@ -56,7 +63,7 @@ def als_fold_in(histories, item_factors: np.ndarray, regularization: float, alph
         confidence.data = 1.0 + float(alpha) * Cs.data
         b = np.asarray(confidence @ Ys)
         has = np.diff(C.indptr) > 0
-        out[start:start + C.shape[0]][has] = np.linalg.solve(A[has], b[has][..., None])[..., 0]
+        out[start : start + C.shape[0]][has] = np.linalg.solve(A[has], b[has][..., None])[..., 0]
     return out
 
 
@@ -70,8 +77,14 @@ def bpr_auc(scores: np.ndarray, taken: np.ndarray) -> float:
     return float(((diff > 0).sum() + 0.5 * (diff == 0).sum()) / diff.size)
 
 
-def bpr_fold_in(histories, item_factors: np.ndarray, item_bias: np.ndarray, regularization: float,
-                steps: int = 30, init: np.ndarray | None = None) -> np.ndarray:
+def bpr_fold_in(
+    histories,
+    item_factors: np.ndarray,
+    item_bias: np.ndarray,
+    regularization: float,
+    steps: int = 30,
+    init: np.ndarray | None = None,
+) -> np.ndarray:
     """BPR learner factors (n_learners x n_factors) for a batch of history rows, course factors frozen.
 
     Score of course j = x . item_factors[j] + item_bias[j]. `init` (n_factors,) is the starting point of every
@@ -88,7 +101,7 @@ def bpr_fold_in(histories, item_factors: np.ndarray, item_bias: np.ndarray, regu
     lengths = np.diff(H.indptr)
     # Curvature bound of the mean log-sigmoid pair loss: 1/4 max ||y_i - y_j||^2 <= max ||y||^2.
     step = 1.0 / (float(np.max(np.einsum("if,if->i", Y, Y))) + float(regularization) + 1e-12)
-    order = np.argsort(lengths, kind="stable")           # similar lengths together: little padding
+    order = np.argsort(lengths, kind="stable")  # similar lengths together: little padding
     order = order[lengths[order] > 0]
     pos = 0
     while pos < len(order):
@@ -119,23 +132,29 @@ def _bpr_chunk(H: sparse.csr_matrix, Y, bias, reg: float, steps: int, step: floa
     not_taken[np.repeat(np.arange(n), lengths), H.indices] = 0.0
     pairs = (lengths * not_taken.sum(axis=1)).astype(np.float64)
     pairs[pairs == 0] = 1.0
-    mask = valid[:, :, None] * not_taken[:, None, :]       # (n, width, items): pairs that count
-    Yp = Y[taken_idx]                                      # (n, width, f)
+    mask = valid[:, :, None] * not_taken[:, None, :]  # (n, width, items): pairs that count
+    Yp = Y[taken_idx]  # (n, width, f)
     x = np.tile(start, (n, 1))
     previous = x.copy()
     for t in range(steps):
-        look = x + (t / (t + 3.0)) * (x - previous)        # Nesterov look-ahead
+        look = x + (t / (t + 3.0)) * (x - previous)  # Nesterov look-ahead
         s = look @ Y.T + bias
         sp = np.take_along_axis(s, taken_idx, axis=1)
-        g = 1.0 / (1.0 + np.exp(np.clip(sp[:, :, None] - s[:, None, :], -50, 50))) * mask   # sigma(s_j - s_i)
+        g = 1.0 / (1.0 + np.exp(np.clip(sp[:, :, None] - s[:, None, :], -50, 50))) * mask  # sigma(s_j - s_i)
         grad = (np.einsum("np,npf->nf", g.sum(axis=2), Yp) - g.sum(axis=1) @ Y) / pairs[:, None] - reg * look
         previous, x = x, look + step * grad
     return x
 
 
-def als_contributions(history_row, item_factors: np.ndarray, regularization: float, alpha: float,
-                      items, scale_regularization: bool = False,
-                      gram: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def als_contributions(
+    history_row,
+    item_factors: np.ndarray,
+    regularization: float,
+    alpha: float,
+    items,
+    scale_regularization: bool = False,
+    gram: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """(taken course indices, their contribution to each of `items`' scores) for one learner.
 
     The folded-in score is linear in the taken courses: score_j = sum_i c_i y_i^T A^-1 y_j (Hu et al.'s
@@ -148,5 +167,5 @@ def als_contributions(history_row, item_factors: np.ndarray, regularization: flo
     Yt = Y[taken]
     lam = float(regularization) * (len(taken) if scale_regularization else 1.0)
     A = (Y.T @ Y if gram is None else gram) + (Yt.T * (float(alpha) * r)) @ Yt + lam * np.eye(Y.shape[1])
-    weighted = (1.0 + float(alpha) * r)[:, None] * Yt                       # c_i y_i
+    weighted = (1.0 + float(alpha) * r)[:, None] * Yt  # c_i y_i
     return taken, weighted @ np.linalg.solve(A, Y[np.asarray(items, dtype=np.int64)].T)

@@ -17,6 +17,7 @@
   not depend on its batch). Score = w H. `ranking="surprise"` ranks by Surprise-style predicted ratings
   (a new learner's p_u from scipy.optimize.nnls against the learned q_i) -- kept for comparison.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,9 +25,9 @@ import re
 import numpy as np
 from scipy import sparse
 
-from recsys.models.shared.surprise_data import build_trainset, popularity_scores, rating_arrays
 from recsys.models.base import Recommender
 from recsys.models.params import HyperParam
+from recsys.models.shared.surprise_data import build_trainset, popularity_scores, rating_arrays
 
 _FOLD_IN_SWEEPS = 60
 _CHUNK_ROWS = 20_000
@@ -38,34 +39,119 @@ class NMFRecommender(Recommender):
 
     key = "nmf"
     label = "Matrix factorization (NMF, Surprise)"
-    description = ("Learns latent taste factors from who took what and recommends the courses that best fit "
-                   "your factor profile.")
+    description = (
+        "Learns latent taste factors from who took what and recommends the courses that best fit your factor profile."
+    )
     predicts_ratings = True
     param_conditions = {"lr": ("biased", (True,))}  # used only by the biased variant (UI hides it otherwise)
     hyperparams = (
-        HyperParam("n_factors", "int", 15, tune_grid=(5, 15, 30), low=1, high=200, step=1, role="rating",
-                   help="Latent factors of the Surprise rating NMF"),
-        HyperParam("n_epochs", "int", 50, tune_grid=(20, 50, 100), low=1, high=500, step=5, role="rating",
-                   help="Passes of Surprise's multiplicative updates over the ratings"),
-        HyperParam("reg_pu", "float", 0.06, tune_grid=(0.02, 0.06, 0.2), low=0.0, high=10.0, step=0.01, role="rating", help="Learner factor regularisation"),
-        HyperParam("reg_qi", "float", 0.06, tune_grid=(0.02, 0.06, 0.2), low=0.0, high=10.0, step=0.01, role="rating", help="Course factor regularisation"),
-        HyperParam("biased", "bool", False, role="rating", help="Add learner/course rating biases (Surprise's biased NMF)"),
-        HyperParam("lr", "float", 0.005, tune_grid=(0.002, 0.005, 0.01), low=1e-5, high=0.5, step=0.001, log=True, role="rating",
-                   help="Learning rate of the biases (used only when biased)"),
+        HyperParam(
+            "n_factors",
+            "int",
+            15,
+            tune_grid=(5, 15, 30),
+            low=1,
+            high=200,
+            step=1,
+            role="rating",
+            help="Latent factors of the Surprise rating NMF",
+        ),
+        HyperParam(
+            "n_epochs",
+            "int",
+            50,
+            tune_grid=(20, 50, 100),
+            low=1,
+            high=500,
+            step=5,
+            role="rating",
+            help="Passes of Surprise's multiplicative updates over the ratings",
+        ),
+        HyperParam(
+            "reg_pu",
+            "float",
+            0.06,
+            tune_grid=(0.02, 0.06, 0.2),
+            low=0.0,
+            high=10.0,
+            step=0.01,
+            role="rating",
+            help="Learner factor regularisation",
+        ),
+        HyperParam(
+            "reg_qi",
+            "float",
+            0.06,
+            tune_grid=(0.02, 0.06, 0.2),
+            low=0.0,
+            high=10.0,
+            step=0.01,
+            role="rating",
+            help="Course factor regularisation",
+        ),
+        HyperParam(
+            "biased", "bool", False, role="rating", help="Add learner/course rating biases (Surprise's biased NMF)"
+        ),
+        HyperParam(
+            "lr",
+            "float",
+            0.005,
+            tune_grid=(0.002, 0.005, 0.01),
+            low=1e-5,
+            high=0.5,
+            step=0.001,
+            log=True,
+            role="rating",
+            help="Learning rate of the biases (used only when biased)",
+        ),
         HyperParam("seed", "int", 0, low=0, high=2**31 - 1, role="seed", help="Random seed of both factorizations"),
-        HyperParam("ranking", "choice", "implicit_nmf", choices=("implicit_nmf", "surprise"),
-                   role="ranking", help="Ranking: factors of who-took-what (default) or Surprise's predicted ratings "
-                        "(degenerate on ~98% identical ratings; for comparison)"),
-        HyperParam("implicit_factors", "int", 12, tune_grid=(6, 12, 20, 30), low=1, high=100, step=1,
-                   role="ranking", help="Latent factors of the enrolment NMF used for ranking"),
-        HyperParam("fold_in_reg", "float", 1.5, tune_grid=(0.5, 1.5, 3.0, 6.0), low=0.0, high=100.0, step=0.5,
-                   role="ranking", help="Pull of a learner's factors toward the average learner (0 = plain NNLS; higher = "
-                        "closer to popularity)"),
+        HyperParam(
+            "ranking",
+            "choice",
+            "implicit_nmf",
+            choices=("implicit_nmf", "surprise"),
+            role="ranking",
+            help="Ranking: factors of who-took-what (default) or Surprise's predicted ratings "
+            "(degenerate on ~98% identical ratings; for comparison)",
+        ),
+        HyperParam(
+            "implicit_factors",
+            "int",
+            12,
+            tune_grid=(6, 12, 20, 30),
+            low=1,
+            high=100,
+            step=1,
+            role="ranking",
+            help="Latent factors of the enrolment NMF used for ranking",
+        ),
+        HyperParam(
+            "fold_in_reg",
+            "float",
+            1.5,
+            tune_grid=(0.5, 1.5, 3.0, 6.0),
+            low=0.0,
+            high=100.0,
+            step=0.5,
+            role="ranking",
+            help="Pull of a learner's factors toward the average learner (0 = plain NNLS; higher = "
+            "closer to popularity)",
+        ),
     )
 
-    def __init__(self, n_factors: int = 15, n_epochs: int = 50, reg_pu: float = 0.06, reg_qi: float = 0.06,
-                 biased: bool = False, lr: float = 0.005, seed: int = 0, ranking: str = "implicit_nmf",
-                 implicit_factors: int = 12, fold_in_reg: float = 1.5):
+    def __init__(
+        self,
+        n_factors: int = 15,
+        n_epochs: int = 50,
+        reg_pu: float = 0.06,
+        reg_qi: float = 0.06,
+        biased: bool = False,
+        lr: float = 0.005,
+        seed: int = 0,
+        ranking: str = "implicit_nmf",
+        implicit_factors: int = 12,
+        fold_in_reg: float = 1.5,
+    ):
         self.n_factors = n_factors
         self.n_epochs = n_epochs
         self.reg_pu = reg_pu
@@ -90,21 +176,30 @@ class NMFRecommender(Recommender):
             trainset = build_trainset(dataset, a)
             if progress:
                 progress(0.15, "Surprise NMF on ratings")
-            algo = surprise.NMF(n_factors=int(self.n_factors), n_epochs=int(self.n_epochs), biased=True,
-                                reg_pu=float(self.reg_pu), reg_qi=float(self.reg_qi), lr_bu=float(self.lr),
-                                lr_bi=float(self.lr), random_state=int(self.seed), verbose=False)
+            algo = surprise.NMF(
+                n_factors=int(self.n_factors),
+                n_epochs=int(self.n_epochs),
+                biased=True,
+                reg_pu=float(self.reg_pu),
+                reg_qi=float(self.reg_qi),
+                lr_bu=float(self.lr),
+                lr_bi=float(self.lr),
+                random_state=int(self.seed),
+                verbose=False,
+            )
             algo.fit(trainset)
             global_mean = float(trainset.global_mean)
         else:
             if progress:
                 progress(0.15, "Surprise NMF on ratings (batched updates)")
-            algo = _surprise_nmf_unbiased(a, int(self.n_factors), int(self.n_epochs), float(self.reg_pu),
-                                          float(self.reg_qi), int(self.seed))
+            algo = _surprise_nmf_unbiased(
+                a, int(self.n_factors), int(self.n_epochs), float(self.reg_pu), float(self.reg_qi), int(self.seed)
+            )
             global_mean = a.global_mean
         inner = a.inner_item
         self.global_mean_ = global_mean
         self.item_known_ = a.item_inner >= 0
-        self.pu_ = np.asarray(algo.pu, dtype=np.float64)          # inner learner id == matrix row
+        self.pu_ = np.asarray(algo.pu, dtype=np.float64)  # inner learner id == matrix row
         self.qi_ = np.zeros((n_items, int(self.n_factors)))
         self.qi_[inner] = algo.qi
         self.bu_ = np.asarray(algo.bu, dtype=np.float64)
@@ -178,8 +273,8 @@ class NMFRecommender(Recommender):
         gram = H @ H.T + lam * np.eye(H.shape[0])
         out = np.empty((B.shape[0], H.shape[0]))
         for lo in range(0, B.shape[0], _CHUNK_ROWS):
-            target = np.asarray(B[lo:lo + _CHUNK_ROWS] @ H.T) + lam * self.w_mean_[None, :]
-            out[lo:lo + _CHUNK_ROWS] = _nnls_cd(gram, target)
+            target = np.asarray(B[lo : lo + _CHUNK_ROWS] @ H.T) + lam * self.w_mean_[None, :]
+            out[lo : lo + _CHUNK_ROWS] = _nnls_cd(gram, target)
         return out
 
     def _fold_in_exact(self, B: sparse.csr_matrix) -> np.ndarray:
@@ -208,7 +303,7 @@ class NMFRecommender(Recommender):
         n = H.shape[0]
         P = np.zeros((n, self.qi_.shape[1]))
         for r in range(n):
-            cols, vals = H.indices[H.indptr[r]:H.indptr[r + 1]], H.data[H.indptr[r]:H.indptr[r + 1]]
+            cols, vals = H.indices[H.indptr[r] : H.indptr[r + 1]], H.data[H.indptr[r] : H.indptr[r + 1]]
             cols, vals = cols[self.item_known_[cols]], vals[self.item_known_[cols]]
             if len(cols) == 0:
                 continue

@@ -9,14 +9,14 @@ A learner -- in the training data or brand new -- is scored as x B from their hi
 new-learner path is one sparse x dense product. Fitting costs one n_courses^2 Gram matrix and one inverse,
 independent of how many learners there are beyond the sparse product.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from recsys.models.base import Recommender
 from recsys.models.params import HyperParam
-from recsys.models.shared.item_weights import (because_you_took, enrolment_counts, enrolment_matrix,
-                                               score_with_weights)
+from recsys.models.shared.item_weights import because_you_took, enrolment_counts, enrolment_matrix, score_with_weights
 
 
 def ease_weights(X, l2: float) -> np.ndarray:
@@ -34,12 +34,23 @@ class EASERecommender(Recommender):
 
     key = "ease"
     label = "EASE^R (linear item-item)"
-    description = ("Learns, for every course, how much each other course predicts it (closed-form ridge "
-                   "regression on who took what); strong and fast on enrolment data.")
+    description = (
+        "Learns, for every course, how much each other course predicts it (closed-form ridge "
+        "regression on who took what); strong and fast on enrolment data."
+    )
     hyperparams = (
-        HyperParam("l2", "float", 200.0, low=0.1, high=100000.0, step=10.0, log=True, role="ranking",
-                   tune_grid=(20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 3000.0),
-                   help="L2 penalty lambda: larger shrinks the weights toward popularity-like smooth scores"),
+        HyperParam(
+            "l2",
+            "float",
+            200.0,
+            low=0.1,
+            high=100000.0,
+            step=10.0,
+            log=True,
+            role="ranking",
+            tune_grid=(20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 3000.0),
+            help="L2 penalty lambda: larger shrinks the weights toward popularity-like smooth scores",
+        ),
     )
 
     def __init__(self, l2: float = 200.0):

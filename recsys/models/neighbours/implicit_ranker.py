@@ -5,6 +5,7 @@ item-based, each course keeps its n_neighbours most similar courses (asymmetric 
 weighted cosine through `implicit`) and scores sum over the learner's courses; user-based, the learner's
 n_neighbours most similar learners vote for their courses with their similarity.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,7 +14,7 @@ from scipy import sparse
 from recsys.models.neighbours.similarities import ITEM_WEIGHTINGS, asymmetric_cosine, weighted_item_similarity
 from recsys.models.neighbours.topk import keep_top_k_per_column, top_k_rows
 
-_CHUNK_SIM_CELLS = 4_000_000   # learner x learner similarity cells held at once
+_CHUNK_SIM_CELLS = 4_000_000  # learner x learner similarity cells held at once
 
 
 class ImplicitNeighbourRanker:
@@ -48,7 +49,7 @@ class ImplicitNeighbourRanker:
         B = B.astype(np.float32)
         for lo in range(0, H.shape[0], per_chunk):
             hi = min(H.shape[0], lo + per_chunk)
-            sim = B[lo:hi] @ enrol_t                      # common courses / n_neighbour^alpha
+            sim = B[lo:hi] @ enrol_t  # common courses / n_neighbour^alpha
             W = top_k_rows(sim, k)
             W.data /= np.repeat(query_norm[lo:hi], np.diff(W.indptr)).astype(W.dtype)
             out[lo:hi] = (W @ self.enrol_).toarray()
@@ -68,4 +69,3 @@ class ImplicitNeighbourRanker:
             cached[np.repeat(np.arange(B.shape[1]), np.diff(B.indptr)), B.indices] = weight[B.indices]
             self.__dict__["_enrol_t_cache"] = cached
         return cached
-

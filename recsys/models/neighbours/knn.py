@@ -11,6 +11,7 @@ Parameters that only change predicted ratings are tagged role="rating" so the UI
 need no retraining: item-based scores read the learned course x course similarities; user-based ones compare
 the new enrolment vector with every training learner by a sparse product.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,39 +31,113 @@ class KNNRecommender(SurpriseRatingPredictor, ImplicitNeighbourRanker, Recommend
 
     key = "knn"
     label = "k-nearest neighbours (Surprise)"
-    description = ("Collaborative filtering: courses similar to the ones you took (item-based) or taken by "
-                   "learners like you (user-based).")
+    description = (
+        "Collaborative filtering: courses similar to the ones you took (item-based) or taken by "
+        "learners like you (user-based)."
+    )
     predicts_ratings = True
     hyperparams = (
-        HyperParam("variant", "choice", "basic", choices=("basic", "with_means", "baseline"), role="rating",
-                   help="Surprise algorithm for predicted ratings: KNNBasic, KNNWithMeans or KNNBaseline"),
-        HyperParam("user_based", "bool", False,
-                   help="Neighbours are learners (true) or courses (false; scales to millions of learners)"),
-        HyperParam("n_neighbours", "int", 40, low=1, high=500, step=1, tune_grid=(10, 20, 40, 80, 160),
-                   help="Maximum number of neighbours (courses or learners) taken into account"),
-        HyperParam("min_k", "int", 1, low=1, high=50, step=1, role="rating", tune_grid=(1, 2, 5),
-                   help="Fewer neighbours than this -> fall back to the mean/baseline rating"),
-        HyperParam("similarity", "choice", "msd", choices=("cosine", "msd", "pearson", "pearson_baseline"),
-                   role="rating", help="Surprise similarity between rating vectors (used for predicted ratings)"),
-        HyperParam("shrinkage", "float", 100.0, low=0.0, high=1000.0, step=10.0, role="rating",
-                   tune_grid=(0.0, 100.0, 300.0),
-                   help="Shrinks pearson_baseline similarities supported by few common ratings"),
-        HyperParam("min_support", "int", 1, low=1, high=100, step=1, role="rating", tune_grid=(1, 3, 10),
-                   help="Minimum number of common ratings for a non-zero similarity"),
-        HyperParam("ranking_similarity", "choice", "implicit_cosine",
-                   choices=("implicit_cosine", "bm25", "tfidf", "surprise"), role="ranking",
-                   help="Ranking: cosine on who-took-what (default), BM25 or TF-IDF weighted item-kNN "
-                        "(item-based only), or Surprise's predicted ratings (degenerate on ~98% identical "
-                        "ratings; for comparison)"),
-        HyperParam("implicit_alpha", "float", 0.4, low=0.0, high=1.0, step=0.05, role="ranking",
-                   tune_grid=(0.2, 0.3, 0.4, 0.5),
-                   help="Implicit ranking similarity common / (n_query^(1-a) * n_neighbour^a): 0.5 is the plain "
-                        "cosine, lower values favour popular courses and active learners as neighbours"),
+        HyperParam(
+            "variant",
+            "choice",
+            "basic",
+            choices=("basic", "with_means", "baseline"),
+            role="rating",
+            help="Surprise algorithm for predicted ratings: KNNBasic, KNNWithMeans or KNNBaseline",
+        ),
+        HyperParam(
+            "user_based",
+            "bool",
+            False,
+            help="Neighbours are learners (true) or courses (false; scales to millions of learners)",
+        ),
+        HyperParam(
+            "n_neighbours",
+            "int",
+            40,
+            low=1,
+            high=500,
+            step=1,
+            tune_grid=(10, 20, 40, 80, 160),
+            help="Maximum number of neighbours (courses or learners) taken into account",
+        ),
+        HyperParam(
+            "min_k",
+            "int",
+            1,
+            low=1,
+            high=50,
+            step=1,
+            role="rating",
+            tune_grid=(1, 2, 5),
+            help="Fewer neighbours than this -> fall back to the mean/baseline rating",
+        ),
+        HyperParam(
+            "similarity",
+            "choice",
+            "msd",
+            choices=("cosine", "msd", "pearson", "pearson_baseline"),
+            role="rating",
+            help="Surprise similarity between rating vectors (used for predicted ratings)",
+        ),
+        HyperParam(
+            "shrinkage",
+            "float",
+            100.0,
+            low=0.0,
+            high=1000.0,
+            step=10.0,
+            role="rating",
+            tune_grid=(0.0, 100.0, 300.0),
+            help="Shrinks pearson_baseline similarities supported by few common ratings",
+        ),
+        HyperParam(
+            "min_support",
+            "int",
+            1,
+            low=1,
+            high=100,
+            step=1,
+            role="rating",
+            tune_grid=(1, 3, 10),
+            help="Minimum number of common ratings for a non-zero similarity",
+        ),
+        HyperParam(
+            "ranking_similarity",
+            "choice",
+            "implicit_cosine",
+            choices=("implicit_cosine", "bm25", "tfidf", "surprise"),
+            role="ranking",
+            help="Ranking: cosine on who-took-what (default), BM25 or TF-IDF weighted item-kNN "
+            "(item-based only), or Surprise's predicted ratings (degenerate on ~98% identical "
+            "ratings; for comparison)",
+        ),
+        HyperParam(
+            "implicit_alpha",
+            "float",
+            0.4,
+            low=0.0,
+            high=1.0,
+            step=0.05,
+            role="ranking",
+            tune_grid=(0.2, 0.3, 0.4, 0.5),
+            help="Implicit ranking similarity common / (n_query^(1-a) * n_neighbour^a): 0.5 is the plain "
+            "cosine, lower values favour popular courses and active learners as neighbours",
+        ),
     )
 
-    def __init__(self, variant: str = "basic", user_based: bool = False, n_neighbours: int = 40, min_k: int = 1,
-                 similarity: str = "msd", shrinkage: float = 100.0, min_support: int = 1,
-                 ranking_similarity: str = "implicit_cosine", implicit_alpha: float = 0.4):
+    def __init__(
+        self,
+        variant: str = "basic",
+        user_based: bool = False,
+        n_neighbours: int = 40,
+        min_k: int = 1,
+        similarity: str = "msd",
+        shrinkage: float = 100.0,
+        min_support: int = 1,
+        ranking_similarity: str = "implicit_cosine",
+        implicit_alpha: float = 0.4,
+    ):
         self.variant = variant
         self.user_based = user_based
         self.n_neighbours = n_neighbours
@@ -76,8 +151,10 @@ class KNNRecommender(SurpriseRatingPredictor, ImplicitNeighbourRanker, Recommend
     # ----- fitting ----------------------------------------------------------------------------
     def _fit(self, dataset, progress) -> None:
         if self.user_based and self.ranking_similarity in ("bm25", "tfidf"):
-            raise ValueError(f"ranking_similarity '{self.ranking_similarity}' weights course vectors and needs "
-                             f"user_based=false (item-based)")
+            raise ValueError(
+                f"ranking_similarity '{self.ranking_similarity}' weights course vectors and needs "
+                f"user_based=false (item-based)"
+            )
         R = self._fit_ratings(dataset, progress)
         self.popularity_ = popularity_scores(R)
         if progress:
@@ -133,11 +210,17 @@ class KNNRecommender(SurpriseRatingPredictor, ImplicitNeighbourRanker, Recommend
                 return [f"learners who rated like you would rate it {predicted[i]:.2f}" for i in items]
             _, (W,) = self._implicit_user_scores(H, keep_neighbours=True)
             votes = np.asarray(self.enrol_[W.indices].sum(axis=0)).ravel()
-            return [f"learners with similar courses took this ({int(votes[i])} of your {W.nnz} most similar learners)"
-                    if votes[i] > 0 else p for i, p in zip(items, popular)]
+            return [
+                f"learners with similar courses took this ({int(votes[i])} of your {W.nnz} most similar learners)"
+                if votes[i] > 0
+                else p
+                for i, p in zip(items, popular)
+            ]
         S = self.sim_ if self.ranking_similarity == "surprise" else self.implicit_sim_
         contrib = S[np.ix_(taken, items)]
         best = taken[np.argmax(contrib, axis=0)]
         titles = self.catalogue_["TITLE"].astype(str).to_numpy()
-        return [f"because you took {titles[b]}" if contrib[:, n].max() > 0 else p
-                for n, (b, p) in enumerate(zip(best, popular))]
+        return [
+            f"because you took {titles[b]}" if contrib[:, n].max() > 0 else p
+            for n, (b, p) in enumerate(zip(best, popular))
+        ]

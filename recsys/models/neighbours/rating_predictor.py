@@ -9,6 +9,7 @@ similarity matrix Surprise learned; user-based ones compute Surprise's formulas 
 at 34k learners: up to 6,000 learners the full matrix is computed in fit (kept in memory, not saved), beyond
 that each course's block learners x raters is computed when predicting.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,9 +20,9 @@ from recsys.models.neighbours.topk import chunks, dense_transpose, top_k_mask
 from recsys.models.shared.surprise_data import build_trainset, gather_rows, rating_arrays
 
 _SURPRISE_CLASSES = {"basic": "KNNBasic", "with_means": "KNNWithMeans", "baseline": "KNNBaseline"}
-_CHUNK_ENTRIES = 2_000_000     # neighbour candidates handled at once
-_CHUNK_SIM_CELLS = 4_000_000   # learner x learner similarity cells held at once
-_BSL_REG_U = 15.0              # Surprise's default ALS user regularisation (bsl_options reg_u)
+_CHUNK_ENTRIES = 2_000_000  # neighbour candidates handled at once
+_CHUNK_SIM_CELLS = 4_000_000  # learner x learner similarity cells held at once
+_BSL_REG_U = 15.0  # Surprise's default ALS user regularisation (bsl_options reg_u)
 
 
 class SurpriseRatingPredictor:
@@ -52,7 +53,8 @@ class SurpriseRatingPredictor:
             raise ValueError(
                 f"user-based kNN compares every learner with every other and is limited to "
                 f"{self.max_user_based_learners:,} learners (this dataset has {a.n_users:,}); "
-                f"use user_based=false (item-based) instead")
+                f"use user_based=false (item-based) instead"
+            )
         R = a.csr()
         n_users, n_items = R.shape
         self.ratings_ = R
@@ -86,7 +88,7 @@ class SurpriseRatingPredictor:
             if algo.bu is not None:
                 self.bu_ = np.asarray(algo.bu, dtype=np.float64)
                 self.bi_[inner] = algo.bi
-            self.neighbours_ = R                       # y = learner; neighbours = the courses it rated
+            self.neighbours_ = R  # y = learner; neighbours = the courses it rated
         else:
             if need_bsl:
                 algo = surprise.BaselineOnly(verbose=False).fit(trainset)
@@ -95,7 +97,7 @@ class SurpriseRatingPredictor:
             if self.variant == "with_means":
                 counts = np.diff(R.indptr)
                 self.x_means_ = np.add.reduceat(R.data, R.indptr[:-1]) / counts
-            self.neighbours_ = R.T.tocsr()             # y = course; neighbours = the learners who rated it
+            self.neighbours_ = R.T.tocsr()  # y = course; neighbours = the learners who rated it
             self.neighbours_.sort_indices()
             self._prepare_user_sims(R)
             if progress:
@@ -119,7 +121,7 @@ class SurpriseRatingPredictor:
             D2 = D.copy()
             D2.data = D2.data * D2.data
             mats.update(val=D, sq=D2)
-        self.user_rows_ = mats                                           # learners x courses (inner order)
+        self.user_rows_ = mats  # learners x courses (inner order)
         self.user_mats_ = {name: m.T.tocsr() for name, m in mats.items()}  # courses x learners
 
     def _deviations(self, Rin: sparse.csr_matrix, bu_rows: np.ndarray) -> sparse.csr_matrix:
@@ -236,8 +238,12 @@ class SurpriseRatingPredictor:
                 is_crowded[crowded] = True
                 sel = np.flatnonzero(is_crowded[owner])
                 q[crowded], good[crowded] = self._aggregate(
-                    np.searchsorted(crowded, owner[sel]), sim[sel], dev[sel], len(crowded),
-                    order_key=np.take(self.sim_rank_, flat[sel]))
+                    np.searchsorted(crowded, owner[sel]),
+                    sim[sel],
+                    dev[sel],
+                    len(crowded),
+                    order_key=np.take(self.sim_rank_, flat[sel]),
+                )
             quotient[lo:hi], ok[lo:hi] = q, good
         return quotient, ok
 
@@ -254,25 +260,25 @@ class SurpriseRatingPredictor:
         y = self.neighbours_
         cache = self._user_sim_cache()
         for i in np.flatnonzero(np.diff(bounds)):
-            raters = y.indices[y.indptr[i]:y.indptr[i + 1]].astype(np.int64)
-            ratings = y.data[y.indptr[i]:y.indptr[i + 1]]
+            raters = y.indices[y.indptr[i] : y.indptr[i + 1]].astype(np.int64)
+            ratings = y.data[y.indptr[i] : y.indptr[i + 1]]
             if len(raters) == 0:  # nobody rated the course: no neighbours (callers pass known courses)
                 continue
             dev = self._neighbour_dev(ratings, raters, self.bi_[i])
-            group = order[bounds[i]:bounds[i + 1]]
+            group = order[bounds[i] : bounds[i + 1]]
             per_chunk = max(1, _CHUNK_SIM_CELLS // max(1, len(raters)))
             if cache is None:
                 # Dense course x rater blocks: sparse @ dense adds the same terms in the same order, fast.
                 mats = {name: dense_transpose(mat[raters]) for name, mat in self.user_rows_.items()}
             for lo in range(0, len(group), per_chunk):
-                idx = group[lo:lo + per_chunk]
+                idx = group[lo : lo + per_chunk]
                 u = users[idx]
                 if cache is not None:
                     sims = cache[np.ix_(u, raters)]
                 else:
                     sims = self._user_sim_rows({name: mat[u] for name, mat in self.user_rows_.items()}, mats=mats)
                     pos = np.minimum(np.searchsorted(raters, u), len(raters) - 1)
-                    own = raters[pos] == u                 # the learner rated this course: Surprise's sim = 1
+                    own = raters[pos] == u  # the learner rated this course: Surprise's sim = 1
                     sims[np.flatnonzero(own), pos[own]] = 1.0
                 quotient[idx], ok[idx] = self._aggregate_block(sims, dev)
         return quotient, ok
@@ -298,8 +304,8 @@ class SurpriseRatingPredictor:
             cached = np.empty((n, n))
             step = max(1, _CHUNK_SIM_CELLS // n)
             for lo in range(0, n, step):
-                rows = {name: mat[lo:lo + step] for name, mat in self.user_rows_.items()}
-                cached[lo:lo + step] = self._user_sim_rows(rows, mats=dense)
+                rows = {name: mat[lo : lo + step] for name, mat in self.user_rows_.items()}
+                cached[lo : lo + step] = self._user_sim_rows(rows, mats=dense)
             np.fill_diagonal(cached, 1.0)
             self.__dict__["_sim_cache"] = cached
         return cached
@@ -321,8 +327,13 @@ class SurpriseRatingPredictor:
     def _user_sim_rows(self, a: dict, mats=None) -> np.ndarray:
         """Surprise's similarity between query learners `a` (see `_query_side`) and all training learners
         (or those in `mats`: the course x learner matrices restricted to some learners)."""
-        return surprise_similarity(a, self.user_mats_ if mats is None else mats, self.similarity,
-                                   shrinkage=float(self.shrinkage), min_support=int(self.min_support))
+        return surprise_similarity(
+            a,
+            self.user_mats_ if mats is None else mats,
+            self.similarity,
+            shrinkage=float(self.shrinkage),
+            min_support=int(self.min_support),
+        )
 
     def _surprise_scores(self, H) -> np.ndarray:
         """The rating Surprise would predict for every course, as if each history row were a learner.
@@ -336,7 +347,8 @@ class SurpriseRatingPredictor:
         known = self.item_known_[H.indices]
         resid = np.where(known, H.data - self.global_mean_ - self.bi_[H.indices], 0.0)
         bu_new = np.bincount(rows, weights=resid, minlength=n) / (
-            _BSL_REG_U + np.bincount(rows, weights=known.astype(float), minlength=n))
+            _BSL_REG_U + np.bincount(rows, weights=known.astype(float), minlength=n)
+        )
         means = np.bincount(rows, weights=H.data, minlength=n) / np.maximum(1, counts)
         has = counts > 0
         out = np.empty((n, n_items))
@@ -376,6 +388,5 @@ class SurpriseRatingPredictor:
             pair = rr[owner] * n_items + item
             dev = self._neighbour_dev(R.data[entry], nb, self.bi_[item])
             q, o = self._aggregate(pair, sims[lo + rr[owner], nb], dev, (hi - lo) * n_items)
-            quotient[lo * n_items:hi * n_items], ok[lo * n_items:hi * n_items] = q, o
+            quotient[lo * n_items : hi * n_items], ok[lo * n_items : hi * n_items] = q, o
         return quotient, ok
-

@@ -10,6 +10,7 @@ with each transition probability raised to `alpha` and the destination's popular
 diagonal is zeroed and each course optionally keeps only its `top_k` strongest neighbours. A learner is
 scored as x W from their history row, like any item-to-item model.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +18,7 @@ from scipy import sparse
 
 from recsys.models.base import Recommender
 from recsys.models.params import HyperParam
-from recsys.models.shared.item_weights import (because_you_took, enrolment_counts, enrolment_matrix,
-                                               score_with_weights)
+from recsys.models.shared.item_weights import because_you_took, enrolment_counts, enrolment_matrix, score_with_weights
 
 
 def _safe_power(values: np.ndarray, exponent: float) -> np.ndarray:
@@ -32,12 +32,12 @@ def _safe_power(values: np.ndarray, exponent: float) -> np.ndarray:
 def rp3beta_weights(X, alpha: float, beta: float, top_k: int = 0) -> np.ndarray:
     """Dense course x course RP3beta weights for a binary (learners x courses) matrix."""
     X = sparse.csr_matrix(X, dtype=np.float64)
-    degree = np.diff(X.indptr).astype(np.float64)          # courses per learner
-    popularity = enrolment_counts(X)                         # learners per course
-    walk = X.T @ sparse.diags(_safe_power(degree, -alpha)) @ X   # sum_u X_ui X_uj deg_u^-alpha
+    degree = np.diff(X.indptr).astype(np.float64)  # courses per learner
+    popularity = enrolment_counts(X)  # learners per course
+    walk = X.T @ sparse.diags(_safe_power(degree, -alpha)) @ X  # sum_u X_ui X_uj deg_u^-alpha
     W = np.asarray(walk.todense(), dtype=np.float64)
-    W *= _safe_power(popularity, -alpha)[:, None]            # P(u | i)^alpha
-    W *= _safe_power(popularity, -beta)[None, :]             # destination popularity discount
+    W *= _safe_power(popularity, -alpha)[:, None]  # P(u | i)^alpha
+    W *= _safe_power(popularity, -beta)[None, :]  # destination popularity discount
     np.fill_diagonal(W, 0.0)
     if top_k and top_k < W.shape[1]:
         drop = np.argpartition(-W, top_k, axis=1)[:, top_k:]
@@ -50,18 +50,44 @@ class RP3betaRecommender(Recommender):
 
     key = "rp3beta"
     label = "RP3beta (random-walk item-item)"
-    description = ("Follows course -> learner -> course steps on who took what and damps very popular courses, "
-                   "so it surfaces courses your fellow learners took next, not only the bestsellers.")
+    description = (
+        "Follows course -> learner -> course steps on who took what and damps very popular courses, "
+        "so it surfaces courses your fellow learners took next, not only the bestsellers."
+    )
     hyperparams = (
-        HyperParam("alpha", "float", 0.8, low=0.0, high=2.0, step=0.05, role="ranking",
-                   tune_grid=(0.4, 0.6, 0.8, 1.0, 1.2),
-                   help="Exponent on each transition probability (1 = plain random walk; lower flattens it)"),
-        HyperParam("beta", "float", 0.3, low=0.0, high=1.0, step=0.05, role="ranking",
-                   tune_grid=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6),
-                   help="Popularity penalty on the recommended course (0 = none; higher = more niche courses)"),
-        HyperParam("top_k", "int", 0, low=0, high=5000, step=10, role="ranking",
-                   tune_grid=(0, 20, 50, 100),
-                   help="Keep only each course's top-k neighbours (0 = keep all)"),
+        HyperParam(
+            "alpha",
+            "float",
+            0.8,
+            low=0.0,
+            high=2.0,
+            step=0.05,
+            role="ranking",
+            tune_grid=(0.4, 0.6, 0.8, 1.0, 1.2),
+            help="Exponent on each transition probability (1 = plain random walk; lower flattens it)",
+        ),
+        HyperParam(
+            "beta",
+            "float",
+            0.3,
+            low=0.0,
+            high=1.0,
+            step=0.05,
+            role="ranking",
+            tune_grid=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6),
+            help="Popularity penalty on the recommended course (0 = none; higher = more niche courses)",
+        ),
+        HyperParam(
+            "top_k",
+            "int",
+            0,
+            low=0,
+            high=5000,
+            step=10,
+            role="ranking",
+            tune_grid=(0, 20, 50, 100),
+            help="Keep only each course's top-k neighbours (0 = keep all)",
+        ),
     )
 
     def __init__(self, alpha: float = 0.8, beta: float = 0.3, top_k: int = 0):

@@ -6,6 +6,7 @@
 * `weighted_item_similarity`: course-course similarity of BM25- or TF-IDF-weighted enrolment vectors, by the
   `implicit` library's item-kNN (its n_neighbours best per course).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -37,7 +38,7 @@ def surprise_similarity(a: dict, m: dict, name: str, shrinkage: float = 100.0, m
             si = product(a["val"], m["bin"])
             sj = product(a["bin"], m["val"])
             num = freq * prods - si * sj
-            den = np.sqrt((freq * sqi - si ** 2) * (freq * sqj - sj ** 2))
+            den = np.sqrt((freq * sqi - si**2) * (freq * sqj - sj**2))
             sim = np.where(den == 0, 0.0, num / den)
         else:
             sim = prods / np.sqrt(sqi * sqj)
@@ -58,8 +59,9 @@ def asymmetric_cosine(enrolments: sparse.csr_matrix, alpha: float) -> np.ndarray
     return S
 
 
-def weighted_item_similarity(enrolments: sparse.csr_matrix, weighting: str, n_neighbours: int,
-                             bm25_k1: float = 1.2, bm25_b: float = 0.75) -> np.ndarray:
+def weighted_item_similarity(
+    enrolments: sparse.csr_matrix, weighting: str, n_neighbours: int, bm25_k1: float = 1.2, bm25_b: float = 0.75
+) -> np.ndarray:
     """Dense course x course similarity from implicit's BM25Recommender / TFIDFRecommender (each course keeps
     its n_neighbours most similar courses; row = your course, column = candidate; no self-similarity)."""
     from implicit.nearest_neighbours import BM25Recommender, TFIDFRecommender
@@ -68,8 +70,11 @@ def weighted_item_similarity(enrolments: sparse.csr_matrix, weighting: str, n_ne
         raise ValueError(f"unknown weighting '{weighting}' (known: {', '.join(ITEM_WEIGHTINGS)})")
     n_items = enrolments.shape[1]
     k = int(min(n_neighbours + 1, n_items))  # +1: implicit counts the course itself among its neighbours
-    model = (BM25Recommender(K=k, K1=bm25_k1, B=bm25_b, num_threads=1) if weighting == "bm25"
-             else TFIDFRecommender(K=k, num_threads=1))
+    model = (
+        BM25Recommender(K=k, K1=bm25_k1, B=bm25_b, num_threads=1)
+        if weighting == "bm25"
+        else TFIDFRecommender(K=k, num_threads=1)
+    )
     with warnings.catch_warnings():  # implicit warns about its own internal COO -> CSR step
         warnings.filterwarnings("ignore", message="Method expects CSR input")
         model.fit(sparse.csr_matrix(enrolments, dtype=np.float32), show_progress=False)

@@ -1,4 +1,5 @@
 """Top-k and chunking kernels shared by the neighbourhood models: exact, tie-stable, no Python loops per row."""
+
 from __future__ import annotations
 
 import numpy as np

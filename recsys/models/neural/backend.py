@@ -2,6 +2,7 @@
 step, negative sampling and batching. The recommender face (recsys.models.neural.recommender) only calls
 `Trainer` while fitting; serving and fold-in are numpy and never import TensorFlow.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,9 +12,9 @@ from scipy import sparse
 
 _ADAM = (0.9, 0.999, 1e-7)
 _MAX_VALIDATION = 100_000  # held-out ratings for the validation curve at most (enough for a smooth curve)
-_RATING_REG = 100.0     # L2 per rating on the course rating vectors: ratings are nearly all 'completed'
-_BIAS_PRIOR = 30.0      # pseudo-ratings at the mean shrinking learner and course rating biases
-PRIOR_EXAMPLES = 5.0   # every learner vector is also penalised as if in 5 more examples (one-course learners)
+_RATING_REG = 100.0  # L2 per rating on the course rating vectors: ratings are nearly all 'completed'
+_BIAS_PRIOR = 30.0  # pseudo-ratings at the mean shrinking learner and course rating biases
+PRIOR_EXAMPLES = 5.0  # every learner vector is also penalised as if in 5 more examples (one-course learners)
 
 
 def tensorflow_seeded(seed: int):
@@ -24,8 +25,8 @@ def tensorflow_seeded(seed: int):
     thread-dependent order once determinism is on).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
     import keras
+    import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
@@ -41,8 +42,12 @@ class Trainer:
         vec = keras.Input(shape=(d,), name="learner_vector")
         vec_bias = keras.Input(shape=(1,), name="learner_rating_bias_value")
         enrol = layers.Dense(n_items, kernel_initializer=normal(2), name="course_scores")(vec)
-        rated = layers.Dense(n_items, kernel_initializer="zeros",
-                             bias_initializer=keras.initializers.Constant(rating_mean), name="course_ratings")(vec)
+        rated = layers.Dense(
+            n_items,
+            kernel_initializer="zeros",
+            bias_initializer=keras.initializers.Constant(rating_mean),
+            name="course_ratings",
+        )(vec)
         rating = layers.Add(name="rating")([rated, vec_bias])
         head = keras.Model([vec, vec_bias], {"enrol": enrol, "rating": rating}, name="head")
         ids = keras.Input(shape=(), dtype="int32", name="learner")
@@ -87,15 +92,18 @@ class Trainer:
             tape.watch([u, b])
             enrol_sum, sq_sum = self._losses(u, b, labels, weights, ratings, rated)
             # per-example L2: each learner (course) vector once per example it appears in (+ a prior)
-            penalty = (tf.reduce_sum((tf.reduce_sum(weights, 1) + PRIOR_EXAMPLES) * tf.reduce_sum(u * u, 1))
-                       + tf.reduce_sum(tf.reduce_sum(weights, 0) * tf.reduce_sum(kernel * kernel, 0))) / mass
+            penalty = (
+                tf.reduce_sum((tf.reduce_sum(weights, 1) + PRIOR_EXAMPLES) * tf.reduce_sum(u * u, 1))
+                + tf.reduce_sum(tf.reduce_sum(weights, 0) * tf.reduce_sum(kernel * kernel, 0))
+            ) / mass
             r_penalty = tf.reduce_sum(tf.reduce_sum(rated, 0) * tf.reduce_sum(r_kernel * r_kernel, 0)) / n_rated
             # rating biases: priors worth _BIAS_PRIOR ratings at the mean (a learner or course with one
             # audit would otherwise carry a full -1 to every prediction); the course term is spread over
             # the batches of an epoch, the learner term counts the learners of this batch
             b_penalty = _BIAS_PRIOR * (
                 tf.reduce_sum(tf.cast(tf.reduce_sum(rated, 1) > 0, tf.float32) * b[:, 0] ** 2) / n_rated
-                + tf.reduce_sum((r_bias - self.rating_mean) ** 2) / self.n_ratings)
+                + tf.reduce_sum((r_bias - self.rating_mean) ** 2) / self.n_ratings
+            )
             rating_loss = sq_sum / n_rated + b_penalty + _RATING_REG * r_penalty
             loss = enrol_sum / mass + self.reg * penalty + rating_loss
         variables = self.head.trainable_variables
@@ -104,7 +112,7 @@ class Trainer:
         self.step_count.assign_add(1.0)
         t = self.step_count
         b1, b2, eps = _ADAM
-        lr = self.lr * tf.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
+        lr = self.lr * tf.sqrt(1.0 - b2**t) / (1.0 - b1**t)
         for table, (m, v), g in zip(self.tables, self.slots, grads[:2]):
             m_rows = b1 * tf.gather(m, ids) + (1.0 - b1) * g
             v_rows = b2 * tf.gather(v, ids) + (1.0 - b2) * g * g
@@ -116,9 +124,11 @@ class Trainer:
 
 def _numpy_out(fn):
     """Wrap a compiled step: numpy batch in, [logistic loss sum, weight mass, squared error sum, n rated] out."""
+
     def run(batch):
         sums, n_rated = fn(*batch)
         return np.append(sums.numpy().astype(np.float64), float(n_rated))
+
     return run
 
 
@@ -165,7 +175,7 @@ def make_batch(rows, full, part, sampler, rng):
 
 def chunks(values: np.ndarray, size: int):
     for start in range(0, len(values), size):
-        yield values[start:start + size]
+        yield values[start : start + size]
 
 
 def keep_entries(matrix: sparse.csr_matrix, mask: np.ndarray) -> sparse.csr_matrix:

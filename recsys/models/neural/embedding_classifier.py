@@ -5,6 +5,7 @@ alone is ~0.98 for nearly every course on this data and would lose to popularity
 expected rating P * top rating + (1 - P) * mean non-top rating of the training data, so the model also
 predicts ratings.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,14 +23,27 @@ class EmbeddingClassifierRecommender(EmbeddingFeatureRecommender):
 
     key = "embedding_classifier"
     label = "Embedding classifier"
-    description = ("Classifier of completed vs audited on neural learner/course embeddings; ranks by enrol "
-                   "probability x completion probability.")
+    description = (
+        "Classifier of completed vs audited on neural learner/course embeddings; ranks by enrol "
+        "probability x completion probability."
+    )
     estimator_names = ESTIMATORS
     hyperparams = embedding_hyperparams(ESTIMATORS, "completed vs audited")
 
-    def __init__(self, estimator: str = "logistic_regression", alpha: float = 1.0, n_estimators: int = 50,
-                 max_depth: int = 8, candidates: int = 30, max_train_rows: int = 100_000, embedding_size: int = 32,
-                 epochs: int = 10, negatives: int = 2, regularization: float = 0.01, seed: int = 0):
+    def __init__(
+        self,
+        estimator: str = "logistic_regression",
+        alpha: float = 1.0,
+        n_estimators: int = 50,
+        max_depth: int = 8,
+        candidates: int = 30,
+        max_train_rows: int = 100_000,
+        embedding_size: int = 32,
+        epochs: int = 10,
+        negatives: int = 2,
+        regularization: float = 0.01,
+        seed: int = 0,
+    ):
         self.estimator = estimator
         self.alpha = alpha
         self.n_estimators = n_estimators
@@ -57,12 +71,21 @@ class EmbeddingClassifierRecommender(EmbeddingFeatureRecommender):
         if self.estimator == "random_forest":
             from sklearn.ensemble import RandomForestClassifier
 
-            return RandomForestClassifier(n_estimators=int(self.n_estimators), max_depth=int(self.max_depth),
-                                          max_features="sqrt", min_samples_leaf=5, random_state=int(self.seed))
+            return RandomForestClassifier(
+                n_estimators=int(self.n_estimators),
+                max_depth=int(self.max_depth),
+                max_features="sqrt",
+                min_samples_leaf=5,
+                random_state=int(self.seed),
+            )
         from sklearn.ensemble import HistGradientBoostingClassifier
 
-        return HistGradientBoostingClassifier(max_iter=int(self.n_estimators), max_depth=int(self.max_depth),
-                                              early_stopping=False, random_state=int(self.seed))
+        return HistGradientBoostingClassifier(
+            max_iter=int(self.n_estimators),
+            max_depth=int(self.max_depth),
+            early_stopping=False,
+            random_state=int(self.seed),
+        )
 
     def _target(self, ratings: np.ndarray) -> np.ndarray:
         return (ratings >= self.rating_scale_[1]).astype(np.int64)

@@ -15,6 +15,7 @@ defined by the subclass (P(completed), or the predicted rating as a share of the
 is evaluated only on each learner's `candidates` most likely courses; the others get the training average
 outcome, which keeps batched scoring cheap without changing the top of the list.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -40,27 +41,106 @@ def embedding_hyperparams(estimators: tuple[str, ...], target: str) -> tuple[Hyp
     """Hyperparameters shared by both models; `estimators` lists the estimator choices, first = default."""
     nn = {p.name: p for p in NeuralRecommender.hyperparams}
     return (
-        HyperParam("estimator", "choice", estimators[0], choices=estimators,
-                   help=f"scikit-learn model predicting {target} from the embeddings"),
-        HyperParam("alpha", "float", 1.0, tune_grid=(0.1, 1.0, 10.0), low=1e-4, high=1e3, log=True,
-                   help="L2 strength of the linear estimator (logistic regression uses C = 1 / alpha)"),
-        HyperParam("n_estimators", "int", 50, tune_grid=(50, 100, 200), low=10, high=1000, step=10,
-                   help="Trees of the random forest / boosting iterations of gradient boosting"),
-        HyperParam("max_depth", "int", 8, tune_grid=(4, 8, 16), low=2, high=40, step=1, help="Maximum depth of each tree"),
-        HyperParam("candidates", "int", 30, tune_grid=(10, 30, 100), low=0, high=10_000, step=10,
-                   help="Courses per learner (most likely enrolments) scored by the estimator; 0 = all"),
-        HyperParam("max_train_rows", "int", 100_000, tune_grid=(50_000, 100_000, 300_000), low=1_000, high=100_000_000, step=1_000, log=True,
-                   help="Ratings sampled (seeded) to train the estimator; bounds fit time on large data"),
-        HyperParam("embedding_size", "int", nn["embedding_size"].default, tune_grid=(16, 32, 64), low=2, high=256, step=2,
-                   help="Neural embeddings: length of the learner and course vectors"),
-        HyperParam("epochs", "int", nn["epochs"].default, tune_grid=(5, 10, 20), low=1, high=200, step=1,
-                   help="Neural embeddings: training passes over the learners"),
-        HyperParam("negatives", "int", nn["negatives"].default, tune_grid=(1, 2, 4), low=1, high=50, step=1,
-                   help="Neural embeddings: sampled non-enrolled courses per enrolment"),
-        HyperParam("regularization", "float", nn["regularization"].default, tune_grid=(0.001, 0.01, 0.05), low=0.0, high=1.0, log=True,
-                   help="Neural embeddings: L2 penalty per training example"),
-        HyperParam("seed", "int", 0, low=0, high=2**31 - 1, role="seed",
-                   help="Seed of the embeddings, the row sample and the estimator"),
+        HyperParam(
+            "estimator",
+            "choice",
+            estimators[0],
+            choices=estimators,
+            help=f"scikit-learn model predicting {target} from the embeddings",
+        ),
+        HyperParam(
+            "alpha",
+            "float",
+            1.0,
+            tune_grid=(0.1, 1.0, 10.0),
+            low=1e-4,
+            high=1e3,
+            log=True,
+            help="L2 strength of the linear estimator (logistic regression uses C = 1 / alpha)",
+        ),
+        HyperParam(
+            "n_estimators",
+            "int",
+            50,
+            tune_grid=(50, 100, 200),
+            low=10,
+            high=1000,
+            step=10,
+            help="Trees of the random forest / boosting iterations of gradient boosting",
+        ),
+        HyperParam(
+            "max_depth", "int", 8, tune_grid=(4, 8, 16), low=2, high=40, step=1, help="Maximum depth of each tree"
+        ),
+        HyperParam(
+            "candidates",
+            "int",
+            30,
+            tune_grid=(10, 30, 100),
+            low=0,
+            high=10_000,
+            step=10,
+            help="Courses per learner (most likely enrolments) scored by the estimator; 0 = all",
+        ),
+        HyperParam(
+            "max_train_rows",
+            "int",
+            100_000,
+            tune_grid=(50_000, 100_000, 300_000),
+            low=1_000,
+            high=100_000_000,
+            step=1_000,
+            log=True,
+            help="Ratings sampled (seeded) to train the estimator; bounds fit time on large data",
+        ),
+        HyperParam(
+            "embedding_size",
+            "int",
+            nn["embedding_size"].default,
+            tune_grid=(16, 32, 64),
+            low=2,
+            high=256,
+            step=2,
+            help="Neural embeddings: length of the learner and course vectors",
+        ),
+        HyperParam(
+            "epochs",
+            "int",
+            nn["epochs"].default,
+            tune_grid=(5, 10, 20),
+            low=1,
+            high=200,
+            step=1,
+            help="Neural embeddings: training passes over the learners",
+        ),
+        HyperParam(
+            "negatives",
+            "int",
+            nn["negatives"].default,
+            tune_grid=(1, 2, 4),
+            low=1,
+            high=50,
+            step=1,
+            help="Neural embeddings: sampled non-enrolled courses per enrolment",
+        ),
+        HyperParam(
+            "regularization",
+            "float",
+            nn["regularization"].default,
+            tune_grid=(0.001, 0.01, 0.05),
+            low=0.0,
+            high=1.0,
+            log=True,
+            help="Neural embeddings: L2 penalty per training example",
+        ),
+        HyperParam(
+            "seed",
+            "int",
+            0,
+            low=0,
+            high=2**31 - 1,
+            role="seed",
+            help="Seed of the embeddings, the row sample and the estimator",
+        ),
     )
 
 
@@ -102,8 +182,12 @@ class EmbeddingFeatureRecommender(Recommender):
     # ----- fitting ----------------------------------------------------------------------------
     def _fit(self, dataset, progress) -> None:
         self.embedder_ = NeuralRecommender(
-            embedding_size=self.embedding_size, epochs=self.epochs, negatives=self.negatives,
-            regularization=self.regularization, seed=self.seed)
+            embedding_size=self.embedding_size,
+            epochs=self.epochs,
+            negatives=self.negatives,
+            regularization=self.regularization,
+            seed=self.seed,
+        )
 
         def embed_progress(fraction, message):
             if progress and message != "done":
@@ -141,15 +225,16 @@ class EmbeddingFeatureRecommender(Recommender):
     def _raw_chunked(self, X: np.ndarray) -> np.ndarray:
         if self.constant_ is not None:
             return np.full(len(X), self.constant_, np.float64)
-        return np.concatenate([self._raw(X[s:s + _PREDICT_CHUNK]) for s in range(0, len(X), _PREDICT_CHUNK)]
-                              or [np.zeros(0)])
+        return np.concatenate(
+            [self._raw(X[s : s + _PREDICT_CHUNK]) for s in range(0, len(X), _PREDICT_CHUNK)] or [np.zeros(0)]
+        )
 
     # ----- scoring ----------------------------------------------------------------------------
     def _rank_scores(self, vectors: np.ndarray, taken: sparse.csr_matrix) -> np.ndarray:
         """P(enrol) x outcome, in blocks of learners (bounds the candidate feature matrix)."""
         out = np.empty((len(vectors), self.embedder_.item_embeddings_.shape[0]))
         for s in range(0, len(vectors), _SCORE_CHUNK):
-            out[s:s + _SCORE_CHUNK] = self._rank_block(vectors[s:s + _SCORE_CHUNK], taken[s:s + _SCORE_CHUNK])
+            out[s : s + _SCORE_CHUNK] = self._rank_block(vectors[s : s + _SCORE_CHUNK], taken[s : s + _SCORE_CHUNK])
         return out
 
     def _rank_block(self, vectors: np.ndarray, taken: sparse.csr_matrix) -> np.ndarray:
@@ -184,8 +269,9 @@ class EmbeddingFeatureRecommender(Recommender):
         if len(items) == 0:
             return []
         vector = self.embedder_.fold_in(history)
-        raw = self._raw_chunked(pair_features(np.repeat(vector, len(items), axis=0),
-                                              self.embedder_.item_embeddings_[items]))
+        raw = self._raw_chunked(
+            pair_features(np.repeat(vector, len(items), axis=0), self.embedder_.item_embeddings_[items])
+        )
         base = self.embedder_.explain(history, items)
         return [f"{b}; {self._reason(r)}" for b, r in zip(base, raw)]
 

@@ -3,6 +3,7 @@
 Ranking uses the expected outcome P(enrol) x predicted rating / top rating (see `_embedding_features`):
 the predicted rating alone is almost the same for every course on this data and would lose to popularity.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,14 +22,26 @@ class EmbeddingRegressionRecommender(EmbeddingFeatureRecommender):
 
     key = "embedding_regression"
     label = "Embedding regression"
-    description = ("Regression of the rating on neural learner/course embeddings; ranks by enrol "
-                   "probability x predicted rating.")
+    description = (
+        "Regression of the rating on neural learner/course embeddings; ranks by enrol probability x predicted rating."
+    )
     estimator_names = ESTIMATORS
     hyperparams = embedding_hyperparams(ESTIMATORS, "the rating")
 
-    def __init__(self, estimator: str = "ridge", alpha: float = 1.0, n_estimators: int = 50, max_depth: int = 8,
-                 candidates: int = 30, max_train_rows: int = 100_000, embedding_size: int = 32, epochs: int = 10,
-                 negatives: int = 2, regularization: float = 0.01, seed: int = 0):
+    def __init__(
+        self,
+        estimator: str = "ridge",
+        alpha: float = 1.0,
+        n_estimators: int = 50,
+        max_depth: int = 8,
+        candidates: int = 30,
+        max_train_rows: int = 100_000,
+        embedding_size: int = 32,
+        epochs: int = 10,
+        negatives: int = 2,
+        regularization: float = 0.01,
+        seed: int = 0,
+    ):
         self.estimator = estimator
         self.alpha = alpha
         self.n_estimators = n_estimators
@@ -49,12 +62,21 @@ class EmbeddingRegressionRecommender(EmbeddingFeatureRecommender):
         if self.estimator == "random_forest":
             from sklearn.ensemble import RandomForestRegressor
 
-            return RandomForestRegressor(n_estimators=int(self.n_estimators), max_depth=int(self.max_depth),
-                                         max_features="sqrt", min_samples_leaf=5, random_state=int(self.seed))
+            return RandomForestRegressor(
+                n_estimators=int(self.n_estimators),
+                max_depth=int(self.max_depth),
+                max_features="sqrt",
+                min_samples_leaf=5,
+                random_state=int(self.seed),
+            )
         from sklearn.ensemble import HistGradientBoostingRegressor
 
-        return HistGradientBoostingRegressor(max_iter=int(self.n_estimators), max_depth=int(self.max_depth),
-                                             early_stopping=False, random_state=int(self.seed))
+        return HistGradientBoostingRegressor(
+            max_iter=int(self.n_estimators),
+            max_depth=int(self.max_depth),
+            early_stopping=False,
+            random_state=int(self.seed),
+        )
 
     def _target(self, ratings: np.ndarray) -> np.ndarray:
         return ratings

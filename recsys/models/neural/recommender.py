@@ -13,6 +13,7 @@ TensorFlow is imported only inside `fit` (and when the Keras model itself is ask
 fitting, every weight serving needs is copied into numpy, and new learners get a vector by a few batched
 Newton steps of the same regularised logistic objective with the course vectors frozen (milliseconds).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -41,10 +42,10 @@ from recsys.models.neural.backend import (
 from recsys.models.params import HyperParam
 
 KERAS_FILE = "model.keras"
-_FOLD_IN_STEPS = 6      # max Newton steps for a new learner (from the mean vector: ~1e-4 after 3, ~1e-7 after 5)
-_FOLD_IN_CHUNK = 2048   # learners per batched fold-in block (memory: chunk x d^2 floats)
-_MIN_STEPS = 20         # steps per epoch at least: small datasets get smaller batches instead of 1-2 steps
-_MEMO_ROWS = 65_536     # learner vectors kept by the fold-in memo (~8 MB at 32 dimensions)
+_FOLD_IN_STEPS = 6  # max Newton steps for a new learner (from the mean vector: ~1e-4 after 3, ~1e-7 after 5)
+_FOLD_IN_CHUNK = 2048  # learners per batched fold-in block (memory: chunk x d^2 floats)
+_MIN_STEPS = 20  # steps per epoch at least: small datasets get smaller batches instead of 1-2 steps
+_MEMO_ROWS = 65_536  # learner vectors kept by the fold-in memo (~8 MB at 32 dimensions)
 
 
 class _FoldInMemo:
@@ -101,34 +102,110 @@ class NeuralRecommender(Recommender):
 
     key = "neural"
     label = "Neural embeddings"
-    description = ("Keras learner/course embeddings trained to tell enrolled courses from sampled others; "
-                   "new learners are folded in with the course embeddings frozen.")
+    description = (
+        "Keras learner/course embeddings trained to tell enrolled courses from sampled others; "
+        "new learners are folded in with the course embeddings frozen."
+    )
     predicts_ratings = True
     uses_tensorflow = True
     hyperparams = (
-        HyperParam("embedding_size", "int", 32, tune_grid=(16, 32, 64), low=2, high=256, step=2,
-                   help="Length of the learner and course vectors"),
-        HyperParam("epochs", "int", 10, tune_grid=(5, 10, 20), low=1, high=200, step=1,
-                   help="Passes over the learners (fresh negatives each pass)"),
-        HyperParam("learning_rate", "float", 0.02, tune_grid=(0.005, 0.02, 0.05), low=1e-4, high=1.0, log=True, help="Adam step size"),
-        HyperParam("regularization", "float", 0.01, tune_grid=(0.001, 0.01, 0.05), low=0.0, high=1.0, log=True,
-                   help="L2 penalty per training example on the learner and course vectors"),
-        HyperParam("batch_size", "int", 512, tune_grid=(256, 512, 1024), low=8, high=65536, step=8, log=True,
-                   help="Learners per gradient step (each brings all its courses and negatives); "
-                        "lowered on small data so an epoch has at least 20 steps"),
-        HyperParam("negatives", "int", 2, tune_grid=(1, 2, 4), low=1, high=50, step=1,
-                   help="Sampled non-enrolled courses per enrolment, redrawn every epoch"),
-        HyperParam("negative_exponent", "float", 0.5, tune_grid=(0.0, 0.5, 1.0), low=0.0, high=1.0, step=0.05,
-                   help="Negatives drawn by popularity ** exponent (0 uniform, 1 proportional)"),
-        HyperParam("validation_share", "float", 0.1, tune_grid=(0.0, 0.1), low=0.0, high=0.5, step=0.05,
-                   help="Share of training ratings held out for the validation loss curve "
-                        "(at most 100,000 ratings)"),
+        HyperParam(
+            "embedding_size",
+            "int",
+            32,
+            tune_grid=(16, 32, 64),
+            low=2,
+            high=256,
+            step=2,
+            help="Length of the learner and course vectors",
+        ),
+        HyperParam(
+            "epochs",
+            "int",
+            10,
+            tune_grid=(5, 10, 20),
+            low=1,
+            high=200,
+            step=1,
+            help="Passes over the learners (fresh negatives each pass)",
+        ),
+        HyperParam(
+            "learning_rate",
+            "float",
+            0.02,
+            tune_grid=(0.005, 0.02, 0.05),
+            low=1e-4,
+            high=1.0,
+            log=True,
+            help="Adam step size",
+        ),
+        HyperParam(
+            "regularization",
+            "float",
+            0.01,
+            tune_grid=(0.001, 0.01, 0.05),
+            low=0.0,
+            high=1.0,
+            log=True,
+            help="L2 penalty per training example on the learner and course vectors",
+        ),
+        HyperParam(
+            "batch_size",
+            "int",
+            512,
+            tune_grid=(256, 512, 1024),
+            low=8,
+            high=65536,
+            step=8,
+            log=True,
+            help="Learners per gradient step (each brings all its courses and negatives); "
+            "lowered on small data so an epoch has at least 20 steps",
+        ),
+        HyperParam(
+            "negatives",
+            "int",
+            2,
+            tune_grid=(1, 2, 4),
+            low=1,
+            high=50,
+            step=1,
+            help="Sampled non-enrolled courses per enrolment, redrawn every epoch",
+        ),
+        HyperParam(
+            "negative_exponent",
+            "float",
+            0.5,
+            tune_grid=(0.0, 0.5, 1.0),
+            low=0.0,
+            high=1.0,
+            step=0.05,
+            help="Negatives drawn by popularity ** exponent (0 uniform, 1 proportional)",
+        ),
+        HyperParam(
+            "validation_share",
+            "float",
+            0.1,
+            tune_grid=(0.0, 0.1),
+            low=0.0,
+            high=0.5,
+            step=0.05,
+            help="Share of training ratings held out for the validation loss curve (at most 100,000 ratings)",
+        ),
         HyperParam("seed", "int", 0, low=0, high=2**31 - 1, role="seed", help="Random seed (same seed, same model)"),
     )
 
-    def __init__(self, embedding_size: int = 32, epochs: int = 10, learning_rate: float = 0.02,
-                 regularization: float = 0.01, batch_size: int = 512, negatives: int = 2,
-                 negative_exponent: float = 0.5, validation_share: float = 0.1, seed: int = 0):
+    def __init__(
+        self,
+        embedding_size: int = 32,
+        epochs: int = 10,
+        learning_rate: float = 0.02,
+        regularization: float = 0.01,
+        batch_size: int = 512,
+        negatives: int = 2,
+        negative_exponent: float = 0.5,
+        validation_share: float = 0.1,
+        seed: int = 0,
+    ):
         self.embedding_size = embedding_size
         self.epochs = epochs
         self.learning_rate = learning_rate
@@ -158,8 +235,11 @@ class NeuralRecommender(Recommender):
         if progress:
             epochs = len(self.history_)
             for row in self.history_.itertuples():
-                progress(row.epoch / epochs, f"epoch {row.epoch}/{epochs}: loss {row.loss:.4f}, "
-                                             f"val {row.val_loss:.4f} (trained earlier in this session, reused)")
+                progress(
+                    row.epoch / epochs,
+                    f"epoch {row.epoch}/{epochs}: loss {row.loss:.4f}, "
+                    f"val {row.val_loss:.4f} (trained earlier in this session, reused)",
+                )
 
     def share_fitted(self) -> None:
         """Offer this fitted network to the embedding models (the model store calls it after a load)."""
@@ -182,8 +262,18 @@ class NeuralRecommender(Recommender):
         sampler = RowSampler(self.negative_probs_, int(self.negatives))
 
         tf, keras = tensorflow_seeded(int(self.seed))
-        trainer = Trainer(tf, keras, n_users, n_items, int(self.embedding_size), float(self.regularization),
-                           float(self.learning_rate), self.rating_mean_, int(self.seed), train.nnz)
+        trainer = Trainer(
+            tf,
+            keras,
+            n_users,
+            n_items,
+            int(self.embedding_size),
+            float(self.regularization),
+            float(self.learning_rate),
+            self.rating_mean_,
+            int(self.seed),
+            train.nnz,
+        )
         val_rows = np.flatnonzero(np.diff(valid.indptr))
         val_chunks = list(chunks(val_rows, 4 * int(self.batch_size)))
         learners = np.flatnonzero(np.diff(train.indptr))
@@ -211,6 +301,7 @@ class NeuralRecommender(Recommender):
 
     def _copy_weights(self, model) -> None:
         """Numpy copies of everything serving needs, so scoring never touches TensorFlow."""
+
         def weights(name):
             return [np.asarray(w, np.float32) for w in model.get_layer(name).get_weights()]
 
@@ -245,8 +336,8 @@ class NeuralRecommender(Recommender):
             return found
         out = np.empty((histories.shape[0], self.item_embeddings_.shape[1]), np.float32)
         for start in range(0, histories.shape[0], _FOLD_IN_CHUNK):
-            block = histories[start:start + _FOLD_IN_CHUNK]
-            out[start:start + block.shape[0]] = self._fold_in_block(block)
+            block = histories[start : start + _FOLD_IN_CHUNK]
+            out[start : start + block.shape[0]] = self._fold_in_block(block)
         memo.put(key, out)
         return out
 
@@ -311,15 +402,21 @@ class NeuralRecommender(Recommender):
         sims = unit[items] @ unit[taken].T
         best = taken[sims.argmax(axis=1)]
         titles = self.catalogue_["TITLE"].astype(str).to_numpy()
-        return [f"learners who took '{titles[b]}' also take this (similarity {s:.2f})"
-                for b, s in zip(best, sims.max(axis=1))]
+        return [
+            f"learners who took '{titles[b]}' also take this (similarity {s:.2f})"
+            for b, s in zip(best, sims.max(axis=1))
+        ]
 
     # ----- ratings ----------------------------------------------------------------------------
-    def predict_from_vectors(self, vectors: np.ndarray, item_pos: np.ndarray,
-                             user_bias: np.ndarray | float = 0.0) -> np.ndarray:
+    def predict_from_vectors(
+        self, vectors: np.ndarray, item_pos: np.ndarray, user_bias: np.ndarray | float = 0.0
+    ) -> np.ndarray:
         """Rating head for learner vectors paired with course positions (clipped to the scale)."""
-        r = (np.einsum("nd,nd->n", vectors, self.item_rating_vectors_[item_pos])
-             + self.item_rating_bias_[item_pos] + user_bias)
+        r = (
+            np.einsum("nd,nd->n", vectors, self.item_rating_vectors_[item_pos])
+            + self.item_rating_bias_[item_pos]
+            + user_bias
+        )
         lo, hi = self.rating_scale_
         return np.clip(r.astype(np.float64), lo, hi)
 

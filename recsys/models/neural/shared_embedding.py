@@ -10,6 +10,7 @@ artifact makes the embedding models cheap in a new process too.
 
 A small LRU (the entries hold the learner table of the training data): a long-running app keeps the last few.
 """
+
 from __future__ import annotations
 
 import threading

@@ -1,5 +1,6 @@
 """Helpers shared by the item-to-item models (EASE, RP3beta): the binary enrolment matrix, scoring a batch of
 histories against a dense course x course weight matrix, and "because you took X" reasons from those weights."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,8 +27,9 @@ def score_with_weights(histories: sparse.csr_matrix, W: np.ndarray) -> np.ndarra
     return np.asarray(X @ W)
 
 
-def because_you_took(W: np.ndarray, history: sparse.spmatrix, items, titles: np.ndarray,
-                     enrolments: np.ndarray) -> list[str]:
+def because_you_took(
+    W: np.ndarray, history: sparse.spmatrix, items, titles: np.ndarray, enrolments: np.ndarray
+) -> list[str]:
     """Per recommended course: the taken course that contributes most to its score ("because you took X"),
     or its popularity when nothing in the history points to it."""
     taken = sparse.csr_matrix(history).indices

@@ -11,6 +11,7 @@ Canonical order (used everywhere in both models): ratings sorted by learner row,
 learner inner id = matrix row; course inner id = order of first appearance in that stream (what Surprise
 assigns), with `item_inner[col] == -1` for catalogue courses nobody rated.
 """
+
 from __future__ import annotations
 
 import gc
@@ -25,11 +26,11 @@ from scipy import sparse
 class RatingArrays:
     """Ratings in canonical order plus the course <-> Surprise inner-id maps."""
 
-    rows: np.ndarray        # learner matrix row, ascending
-    cols: np.ndarray        # catalogue column, ascending within a learner
-    vals: np.ndarray        # float64 ratings (exact values from the ratings table)
+    rows: np.ndarray  # learner matrix row, ascending
+    cols: np.ndarray  # catalogue column, ascending within a learner
+    vals: np.ndarray  # float64 ratings (exact values from the ratings table)
     n_users: int
-    n_items: int            # catalogue size
+    n_items: int  # catalogue size
     item_inner: np.ndarray  # catalogue column -> Surprise inner id, -1 if never rated
     inner_item: np.ndarray  # Surprise inner id -> catalogue column
 
@@ -65,8 +66,9 @@ def rating_arrays(dataset) -> RatingArrays:
     inner_item = rated[np.argsort(first[rated], kind="stable")]
     item_inner = np.full(n_items, -1, dtype=np.int64)
     item_inner[inner_item] = np.arange(len(inner_item))
-    return RatingArrays(rows, cols, np.ascontiguousarray(vals), int(dataset.n_users), int(n_items),
-                        item_inner, inner_item)
+    return RatingArrays(
+        rows, cols, np.ascontiguousarray(vals), int(dataset.n_users), int(n_items), item_inner, inner_item
+    )
 
 
 def build_trainset(dataset, arrays: RatingArrays | None = None):
@@ -96,13 +98,13 @@ def _build_trainset(dataset, a: RatingArrays, Trainset):
     by_user = list(zip(item_objs.tolist(), rating_objs.tolist()))
     bounds = a.indptr.tolist()
     ur = defaultdict(list)
-    ur.update((u, by_user[bounds[u]:bounds[u + 1]]) for u in range(n_users))
+    ur.update((u, by_user[bounds[u] : bounds[u + 1]]) for u in range(n_users))
 
     order = np.argsort(inner_cols, kind="stable")  # rows stay ascending within a course
     by_item = list(zip(user_objs[order].tolist(), rating_objs[order].tolist()))
     ibounds = np.searchsorted(inner_cols[order], np.arange(n_inner + 1)).tolist()
     ir = defaultdict(list)
-    ir.update((i, by_item[ibounds[i]:ibounds[i + 1]]) for i in range(n_inner))
+    ir.update((i, by_item[ibounds[i] : ibounds[i + 1]]) for i in range(n_inner))
 
     raw_users = dict(zip(np.asarray(dataset.user_ids).tolist(), range(n_users)))
     raw_items = dict(zip(np.asarray(dataset.item_ids)[a.inner_item].tolist(), range(n_inner)))
@@ -114,11 +116,13 @@ def _build_trainset(dataset, a: RatingArrays, Trainset):
 def standard_trainset(dataset):
     """The trainset through Surprise's public API (reference for tests and benchmarks; slow when large)."""
     import pandas as pd
-    from surprise import Dataset as SurpriseDataset, Reader
+    from surprise import Dataset as SurpriseDataset
+    from surprise import Reader
 
     a = rating_arrays(dataset)
-    df = pd.DataFrame({"user": np.asarray(dataset.user_ids)[a.rows], "item": np.asarray(dataset.item_ids)[a.cols],
-                       "rating": a.vals})
+    df = pd.DataFrame(
+        {"user": np.asarray(dataset.user_ids)[a.rows], "item": np.asarray(dataset.item_ids)[a.cols], "rating": a.vals}
+    )
     data = SurpriseDataset.load_from_df(df, Reader(rating_scale=tuple(dataset.rating_scale)))
     return data.build_full_trainset()
 
