@@ -15,7 +15,7 @@ import numpy as np
 
 from recsys.models.base import Recommender
 from recsys.models.factorization._implicit import binary_float32, epoch_callback, library_threads
-from recsys.models.factorization.fold_in import als_contributions, als_fold_in
+from recsys.models.factorization.fold_in import als_contributions, als_fold_in, taste_reasons
 from recsys.models.params import HyperParam
 
 
@@ -138,10 +138,4 @@ class ALSRecommender(Recommender):
             gram=self.gram_,
         )
         titles = self.catalogue_["TITLE"].astype(str).to_numpy()
-        reasons = []
-        for n, j in enumerate(items):
-            if len(taken) and contrib[:, n].max() > 0:
-                reasons.append(f"fits the tastes of learners who took {titles[taken[np.argmax(contrib[:, n])]]}")
-            else:
-                reasons.append(f"popular: {int(self.enrolments_[j]):,} learners enrolled")
-        return reasons
+        return taste_reasons(taken, contrib, items, titles, self.enrolments_)

@@ -169,3 +169,15 @@ def als_contributions(
     A = (Y.T @ Y if gram is None else gram) + (Yt.T * (float(alpha) * r)) @ Yt + lam * np.eye(Y.shape[1])
     weighted = (1.0 + float(alpha) * r)[:, None] * Yt  # c_i y_i
     return taken, weighted @ np.linalg.solve(A, Y[np.asarray(items, dtype=np.int64)].T)
+
+
+def taste_reasons(taken, contributions, items, titles, enrolments) -> list[str]:
+    """Learner-facing reasons from `als_contributions`: the taken course that adds most to each recommended
+    course's score, or its popularity when none adds anything (a new learner with no history)."""
+    reasons = []
+    for n, j in enumerate(items):
+        if len(taken) and contributions[:, n].max() > 0:
+            reasons.append(f"fits the tastes of learners who took {titles[taken[np.argmax(contributions[:, n])]]}")
+        else:
+            reasons.append(f"popular: {int(enrolments[j]):,} learners enrolled")
+    return reasons

@@ -25,7 +25,7 @@ import pandas as pd
 from scipy import sparse
 
 from recsys.models.base import Recommender
-from recsys.models.factorization.fold_in import als_contributions, als_fold_in
+from recsys.models.factorization.fold_in import als_contributions, als_fold_in, taste_reasons
 from recsys.models.params import HyperParam
 from recsys.spark_session import als_blocks, get_spark, run_with_progress, unavailable_reason
 
@@ -233,13 +233,7 @@ class SparkALSRecommender(Recommender):
             H, self.item_factors_, float(self.reg_param), float(self.alpha), items, scale_regularization=True
         )
         titles = self.catalogue_["TITLE"].astype(str).to_numpy()
-        reasons = []
-        for n, j in enumerate(items):
-            if len(taken) and contrib[:, n].max() > 0:
-                reasons.append(f"fits the tastes of learners who took {titles[taken[np.argmax(contrib[:, n])]]}")
-            else:
-                reasons.append(f"popular: {int(self.enrolments_[j]):,} learners enrolled")
-        return reasons
+        return taste_reasons(taken, contrib, items, titles, self.enrolments_)
 
     # ----- a model fitted by `python -m recsys spark train` (ratings never on the driver) ------------
     @classmethod

@@ -16,7 +16,7 @@ import numpy as np
 
 from recsys.models.base import Recommender
 from recsys.models.params import HyperParam
-from recsys.models.shared.item_weights import because_you_took, enrolment_counts, enrolment_matrix, score_with_weights
+from recsys.models.shared.item_weights import ItemWeightsRanker, enrolment_counts, enrolment_matrix
 
 
 def ease_weights(X, l2: float) -> np.ndarray:
@@ -29,7 +29,7 @@ def ease_weights(X, l2: float) -> np.ndarray:
     return B
 
 
-class EASERecommender(Recommender):
+class EASERecommender(ItemWeightsRanker, Recommender):
     """Closed-form linear item-to-item model: score = history x B, B learned with an L2 penalty."""
 
     key = "ease"
@@ -64,15 +64,3 @@ class EASERecommender(Recommender):
         if progress:
             progress(0.5, f"inverting the {X.shape[1]} x {X.shape[1]} regularised Gram matrix")
         self.weights_ = ease_weights(X, float(self.l2))
-
-    def score_histories(self, histories) -> np.ndarray:
-        H = self._check_histories(histories)
-        return score_with_weights(H, self.weights_)
-
-    def course_closeness(self, items) -> np.ndarray:
-        """Dislikes: a disliked course's row of the item-item weights (what it adds to each course's score)."""
-        return self.weights_[np.asarray(items, dtype=np.int64)]
-
-    def explain(self, history, items) -> list[str]:
-        titles = self.catalogue_["TITLE"].astype(str).to_numpy()
-        return because_you_took(self.weights_, history, items, titles, self.enrolments_)

@@ -18,7 +18,7 @@ from scipy import sparse
 
 from recsys.models.base import Recommender
 from recsys.models.params import HyperParam
-from recsys.models.shared.item_weights import because_you_took, enrolment_counts, enrolment_matrix, score_with_weights
+from recsys.models.shared.item_weights import ItemWeightsRanker, enrolment_counts, enrolment_matrix
 
 
 def _safe_power(values: np.ndarray, exponent: float) -> np.ndarray:
@@ -45,7 +45,7 @@ def rp3beta_weights(X, alpha: float, beta: float, top_k: int = 0) -> np.ndarray:
     return W
 
 
-class RP3betaRecommender(Recommender):
+class RP3betaRecommender(ItemWeightsRanker, Recommender):
     """Random-walk item-to-item model with a popularity penalty: score = history x W."""
 
     key = "rp3beta"
@@ -101,15 +101,3 @@ class RP3betaRecommender(Recommender):
             progress(0.1, "random-walk weights X^T D^-alpha X")
         self.enrolments_ = enrolment_counts(X)
         self.weights_ = rp3beta_weights(X, float(self.alpha), float(self.beta), int(self.top_k))
-
-    def score_histories(self, histories) -> np.ndarray:
-        H = self._check_histories(histories)
-        return score_with_weights(H, self.weights_)
-
-    def course_closeness(self, items) -> np.ndarray:
-        """Dislikes: a disliked course's row of the item-item weights (what it adds to each course's score)."""
-        return self.weights_[np.asarray(items, dtype=np.int64)]
-
-    def explain(self, history, items) -> list[str]:
-        titles = self.catalogue_["TITLE"].astype(str).to_numpy()
-        return because_you_took(self.weights_, history, items, titles, self.enrolments_)

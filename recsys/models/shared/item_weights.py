@@ -44,3 +44,20 @@ def because_you_took(
         best = int(np.argmax(contrib))
         reasons.append(f"learners who took {titles[taken[best]]} also took this" if contrib[best] > 0 else popular)
     return reasons
+
+
+class ItemWeightsRanker:
+    """Mixin for models whose whole learned state is a course x course weight matrix `weights_` (EASE,
+    RP3beta): scoring, dislike closeness and reasons are the same for all of them."""
+
+    def score_histories(self, histories) -> np.ndarray:
+        H = self._check_histories(histories)
+        return score_with_weights(H, self.weights_)
+
+    def course_closeness(self, items) -> np.ndarray:
+        """Dislikes: a disliked course's row of the item-item weights (what it adds to each course's score)."""
+        return self.weights_[np.asarray(items, dtype=np.int64)]
+
+    def explain(self, history, items) -> list[str]:
+        titles = self.catalogue_["TITLE"].astype(str).to_numpy()
+        return because_you_took(self.weights_, history, items, titles, self.enrolments_)
