@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from recsys.models import MODEL_KEYS, make_model
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_IBM = ROOT.parent / "shared" / "datasets" / "ibm-course"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -47,3 +49,12 @@ def shared_catalogue() -> Path:
     if not (SHARED_IBM / "course_genre.csv").is_file():
         pytest.skip(f"real IBM catalogue not found at {SHARED_IBM} (../shared is absent on this machine)")
     return SHARED_IBM
+
+
+@pytest.fixture(scope="module", params=MODEL_KEYS)
+def fitted(request, tiny_dataset):
+    """(key, model) for every registry key, fitted on the tiny dataset (fast settings for the slow families)."""
+    from helpers import FAST_PARAMS
+
+    key = request.param
+    return key, make_model(key, **FAST_PARAMS.get(key, {})).fit(tiny_dataset)

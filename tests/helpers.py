@@ -59,3 +59,18 @@ def assert_page_ok(at) -> None:
     """No exception element and no error message on an AppTest page."""
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
+
+
+# Small, fast settings for the slow model families in tests that loop over every registry key.
+FAST_PARAMS = {
+    "neural": {"epochs": 2},
+    "embedding_regression": {"epochs": 2, "n_estimators": 10},
+    "embedding_classifier": {"epochs": 2, "n_estimators": 10},
+}
+
+
+def learner_history(dataset, n: int = 3) -> list[str]:
+    """The first `n` courses of the first learner with at least n courses: a realistic history from the data."""
+    counts = np.diff(dataset.matrix.indptr)
+    user = dataset.user_ids[np.flatnonzero(counts >= n)[0]]
+    return list(dataset.user_history(user))[:n]

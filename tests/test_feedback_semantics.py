@@ -9,28 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import learner_history
 from scipy import sparse
 
-from recsys.models import MODEL_KEYS, make_model
+from recsys.models import make_model
 from recsys.models.base import Recommender
-
-FAST = {
-    "neural": {"epochs": 2},
-    "embedding_regression": {"epochs": 2, "n_estimators": 10},
-    "embedding_classifier": {"epochs": 2, "n_estimators": 10},
-}
-
-
-@pytest.fixture(scope="module", params=MODEL_KEYS)
-def fitted(request, tiny_dataset):
-    key = request.param
-    return key, make_model(key, **FAST.get(key, {})).fit(tiny_dataset)
-
-
-def _learner(dataset, n=3):
-    counts = np.diff(dataset.matrix.indptr)
-    user = dataset.user_ids[np.flatnonzero(counts >= n)[0]]
-    return list(dataset.user_history(user))[:n]
 
 
 def _ranks(frame, ids) -> np.ndarray:
@@ -40,7 +23,7 @@ def _ranks(frame, ids) -> np.ndarray:
 
 def test_dislike_removes_the_course_and_pushes_its_neighbours_down(fitted, tiny_dataset):
     key, model = fitted
-    history = _learner(tiny_dataset)
+    history = learner_history(tiny_dataset)
     n = tiny_dataset.n_items
     before = model.recommend(history, k=n)
     disliked = before.COURSE_ID.iloc[0]
@@ -67,7 +50,7 @@ def test_dislike_removes_the_course_and_pushes_its_neighbours_down(fitted, tiny_
 
 def test_a_disliked_course_is_not_an_enrolment(fitted, tiny_dataset):
     key, model = fitted
-    history = _learner(tiny_dataset)
+    history = learner_history(tiny_dataset)
     scored, disliked_rows = model.with_feedback(model.history_row(history), disliked=[[history[0]]])
     assert history[0] not in set(model.item_index_[scored.indices]), key
     # a course already in the history and then disliked leaves the history as well
@@ -77,7 +60,7 @@ def test_a_disliked_course_is_not_an_enrolment(fitted, tiny_dataset):
 
 def test_like_is_positive_evidence_with_its_own_reason(fitted, tiny_dataset):
     key, model = fitted
-    history = _learner(tiny_dataset, 3)
+    history = learner_history(tiny_dataset, 3)
     liked = history[-1]
     as_taken = model.recommend(history, k=8)
     as_liked = model.recommend(history[:-1], k=8, liked=[liked])
@@ -89,9 +72,9 @@ def test_like_is_positive_evidence_with_its_own_reason(fitted, tiny_dataset):
     assert all("you liked" in r for r in named), (key, named)
 
 
-def test_batched_feedback_matches_one_learner(fitted, tiny_dataset):
+def test_batched_feedback_matches_onelearner_history(fitted, tiny_dataset):
     key, model = fitted
-    history = _learner(tiny_dataset)
+    history = learner_history(tiny_dataset)
     rows = sparse.vstack([model.history_row(history)] * 2).tocsr()
     other = [c for c in model.item_index_.astype(str) if c not in history][:2]
     batch = model.score_with_feedback(rows, liked=[[other[0]], []], disliked=[[other[1]], [other[1]]])

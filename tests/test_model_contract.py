@@ -8,33 +8,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import FAST_PARAMS, learner_history
 
 from recsys.models import MODEL_KEYS, ArtifactError, load_model, make_model
 
 # Few epochs / small ensembles keep the TensorFlow-backed models fast; everything else uses its defaults.
-FAST = {
-    "neural": {"epochs": 2},
-    "embedding_regression": {"epochs": 2, "n_estimators": 10},
-    "embedding_classifier": {"epochs": 2, "n_estimators": 10},
-}
-
-
-@pytest.fixture(scope="module", params=MODEL_KEYS)
-def fitted(request, tiny_dataset):
-    key = request.param
-    return key, make_model(key, **FAST.get(key, {})).fit(tiny_dataset)
-
-
-def _history(dataset, n=3):
-    """The first learner with at least n courses: a realistic history drawn from the data."""
-    counts = np.diff(dataset.matrix.indptr)
-    user = dataset.user_ids[np.flatnonzero(counts >= n)[0]]
-    return list(dataset.user_history(user))[:n]
 
 
 def test_new_learner_recommendations_follow_the_contract(fitted, tiny_dataset):
     key, model = fitted
-    history = _history(tiny_dataset)
+    history = learner_history(tiny_dataset)
     recs = model.recommend(history, k=7)
     assert list(recs.columns) == ["COURSE_ID", "SCORE", "REASON"], key
     assert 0 < len(recs) <= 7
@@ -53,7 +36,7 @@ def test_filters_and_unknown_ids(fitted, tiny_dataset):
     key, model = fitted
     courses = tiny_dataset.courses.set_index("COURSE_ID")
     genre = tiny_dataset.genres[int(np.argmax(tiny_dataset.genre_matrix.sum(axis=0)))]
-    recs = model.recommend(_history(tiny_dataset, 1), k=30, filters={"genres": [genre], "levels": ["Beginner"]})
+    recs = model.recommend(learner_history(tiny_dataset, 1), k=30, filters={"genres": [genre], "levels": ["Beginner"]})
     assert len(recs) > 0, key
     assert (courses.loc[recs.COURSE_ID, genre] == 1).all()
     assert (courses.loc[recs.COURSE_ID, "LEVEL"] == "Beginner").all()
@@ -63,7 +46,7 @@ def test_filters_and_unknown_ids(fitted, tiny_dataset):
 
 def test_save_load_round_trip_and_dataset_guard(fitted, tiny_dataset, small_dataset, tmp_path):
     key, model = fitted
-    history = _history(tiny_dataset)
+    history = learner_history(tiny_dataset)
     path = model.save(tmp_path / key)
     loaded = load_model(path, dataset=tiny_dataset)
     assert loaded.recommend(history, k=10).equals(model.recommend(history, k=10)), key
@@ -88,8 +71,8 @@ def test_rating_prediction_flag_is_honest(fitted, tiny_dataset):
 
 @pytest.mark.parametrize("key", MODEL_KEYS)
 def test_same_seed_same_recommendations(key, tiny_dataset):
-    history = _history(tiny_dataset)
-    first = make_model(key, **FAST.get(key, {})).fit(tiny_dataset).recommend(history, k=10)
-    second = make_model(key, **FAST.get(key, {})).fit(tiny_dataset).recommend(history, k=10)
+    history = learner_history(tiny_dataset)
+    first = make_model(key, **FAST_PARAMS.get(key, {})).fit(tiny_dataset).recommend(history, k=10)
+    second = make_model(key, **FAST_PARAMS.get(key, {})).fit(tiny_dataset).recommend(history, k=10)
     assert first.COURSE_ID.tolist() == second.COURSE_ID.tolist(), key
     np.testing.assert_allclose(first.SCORE, second.SCORE, rtol=1e-6, atol=1e-9)
