@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
+from scipy.special import expit
 
 _CHUNK_FLOATS = 4_000_000  # floats held at once per chunk of learners
 
@@ -140,7 +141,8 @@ def _bpr_chunk(H: sparse.csr_matrix, Y, bias, reg: float, steps: int, step: floa
         look = x + (t / (t + 3.0)) * (x - previous)  # Nesterov look-ahead
         s = look @ Y.T + bias
         sp = np.take_along_axis(s, taken_idx, axis=1)
-        g = 1.0 / (1.0 + np.exp(np.clip(sp[:, :, None] - s[:, None, :], -50, 50))) * mask  # sigma(s_j - s_i)
+        g = expit(s[:, None, :] - sp[:, :, None])  # sigma(s_j - s_i), one pass, no overflow
+        g *= mask
         grad = (np.einsum("np,npf->nf", g.sum(axis=2), Yp) - g.sum(axis=1) @ Y) / pairs[:, None] - reg * look
         previous, x = x, look + step * grad
     return x
