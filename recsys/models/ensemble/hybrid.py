@@ -264,11 +264,18 @@ class HybridRecommender(Recommender):
         return state
 
     # ----- scoring ----------------------------------------------------------------------------
-    def member_scores(self, histories) -> list[np.ndarray]:
-        """Rank-normalized scores of each member (aligned with member_keys_); -inf where the member cannot score."""
+    def member_scores(self, histories, needed=None) -> list[np.ndarray | None]:
+        """Rank-normalized scores of each member (aligned with member_keys_); -inf where the member cannot score.
+
+        `needed` (one bool per member) skips members that carry no weight for any learner of the batch (their
+        slot is None): a learner whose segment uses EASE alone costs one member, not four.
+        """
         H = self._check_histories(histories)
-        out = []
-        for model in self.members:
+        out: list[np.ndarray | None] = []
+        for m, model in enumerate(self.members):
+            if needed is not None and not needed[m]:
+                out.append(None)
+                continue
             raw = np.asarray(model.score_histories(H), dtype=np.float64)
             normalized = rank_normalize(raw, seen=H)
             normalized[~np.isfinite(raw)] = -np.inf
@@ -281,11 +288,13 @@ class HybridRecommender(Recommender):
 
     def score_histories(self, histories) -> np.ndarray:
         H = self._check_histories(histories)
-        parts = self.member_scores(H)
         weights = self.learner_weights(H)
-        total = np.zeros_like(parts[0])
-        scorable = np.zeros(parts[0].shape, dtype=bool)
+        parts = self.member_scores(H, needed=(weights > 0).any(axis=0))
+        total = np.zeros(H.shape)
+        scorable = np.zeros(H.shape, dtype=bool)
         for m, part in enumerate(parts):
+            if part is None:  # zero weight for every learner of the batch
+                continue
             finite = np.isfinite(part)
             w = weights[:, m][:, None]
             total += w * np.where(finite, part, 0.0)
@@ -311,9 +320,12 @@ class HybridRecommender(Recommender):
         items = np.asarray(items, dtype=np.int64)
         H = self._check_histories(history)
         weights = self.learner_weights(H)[0]
-        parts = self.member_scores(H)
+        parts = self.member_scores(H, needed=weights > 0)
         contributions = np.array(
-            [w * np.where(np.isfinite(p[0, items]), p[0, items], 0.0) for w, p in zip(weights, parts)]
+            [
+                np.zeros(len(items)) if p is None else w * np.where(np.isfinite(p[0, items]), p[0, items], 0.0)
+                for w, p in zip(weights, parts)
+            ]
         )  # members x items
         reasons = [m.explain(H, items) if w > 0 else [""] * len(items) for m, w in zip(self.members, weights)]
         out = []
