@@ -17,12 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from recsys.data.dataset import LEVELS
+from recsys.evaluation.metrics import gini
 
 DEFAULT_LEARNERS = 2000
 DEFAULT_K = 10
@@ -87,17 +89,15 @@ class ModelExposure:
     scores: np.ndarray  # n_sample x n_courses
     k: int
 
-    @property
+    @cached_property
     def ranks(self) -> np.ndarray:
         """1-based rank of every course in every sampled learner's list (ties by catalogue order, as
         `Recommender.rank`); 0 where the course is taken or never recommended."""
-        if not hasattr(self, "_ranks"):
-            order = np.argsort(-self.scores, axis=1, kind="stable")
-            ranks = np.empty(self.scores.shape, dtype=np.int32)
-            np.put_along_axis(ranks, order, np.arange(1, self.scores.shape[1] + 1, dtype=np.int32)[None, :], axis=1)
-            ranks[~np.isfinite(self.scores)] = 0
-            self._ranks = ranks
-        return self._ranks
+        order = np.argsort(-self.scores, axis=1, kind="stable")
+        ranks = np.empty(self.scores.shape, dtype=np.int32)
+        np.put_along_axis(ranks, order, np.arange(1, self.scores.shape[1] + 1, dtype=np.int32)[None, :], axis=1)
+        ranks[~np.isfinite(self.scores)] = 0
+        return ranks
 
     @property
     def in_top(self) -> np.ndarray:
@@ -179,15 +179,6 @@ def _segment_table(
     return out
 
 
-def _gini(values: np.ndarray) -> float:
-    """Gini coefficient of exposure across courses: 0 = every course equally often, 1 = one course takes all."""
-    v = np.sort(np.asarray(values, dtype=np.float64))
-    if v.sum() <= 0:
-        return 0.0
-    n = len(v)
-    return float((2 * np.arange(1, n + 1) - n - 1) @ v / (n * v.sum()))
-
-
 # ----- the study ------------------------------------------------------------------------------------
 class ExposureStudy:
     """A seeded learner sample scored by several fitted models; reports for any course are read off it."""
@@ -266,13 +257,18 @@ class ExposureStudy:
             }
         return {**self._course_info(c), "sample": self.describe(), "models": per_model}
 
+    @cached_property
+    def _enrolments(self) -> np.ndarray:
+        """Learners per course (counted once per study, not once per course report)."""
+        return np.bincount(self.dataset.matrix.indices, minlength=self.dataset.n_items)
+
     def _course_info(self, c: int) -> dict[str, Any]:
         courses = self.dataset.courses
         info = {
             "course_id": str(self.dataset.item_ids[c]),
             "title": str(self.titles[c]),
             "genres": [g for g in self.dataset.genres if courses[g].iloc[c] > 0],
-            "enrolments": int(np.bincount(self.dataset.matrix.indices, minlength=self.dataset.n_items)[c]),
+            "enrolments": int(self._enrolments[c]),
         }
         for col, name in (("LEVEL", "level"), ("DURATION_HOURS", "hours")):
             if col in courses and pd.notna(courses[col].iloc[c]):
@@ -331,7 +327,7 @@ class ExposureStudy:
                     "label": e.label,
                     "courses_shown": int((counts > 0).sum()),
                     "coverage": float((counts > 0).mean()),
-                    "gini": _gini(counts),
+                    "gini": gini(counts) if counts.sum() > 0 else 0.0,  # no exposure at all: 0, not NaN
                     "top10pct_share": float(top.sum() / counts.sum()) if counts.sum() else 0.0,
                 }
             )
