@@ -1,6 +1,6 @@
 """Embedding classifier: a scikit-learn classifier of completed (top rating) vs audited on neural embeddings.
 
-Ranking uses the expected outcome P(enrol) x P(completed | enrol) (see `_embedding_features`): P(completed)
+Ranking uses the expected outcome P(enrol) x P(completed | enrol) (see `embedding_features`): P(completed)
 alone is ~0.98 for nearly every course on this data and would lose to popularity. `predict` returns the
 expected rating P * top rating + (1 - P) * mean non-top rating of the training data, so the model also
 predicts ratings.

@@ -18,6 +18,7 @@ outcome, which keeps batched scoring cheap without changing the top of the list.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -38,7 +39,8 @@ def pair_features(user_vectors: np.ndarray, item_vectors: np.ndarray) -> np.ndar
 
 
 def embedding_hyperparams(estimators: tuple[str, ...], target: str) -> tuple[HyperParam, ...]:
-    """Hyperparameters shared by both models; `estimators` lists the estimator choices, first = default."""
+    """Hyperparameters shared by both models; `estimators` lists the estimator choices, first = default.
+    The embedding ones are the inner `NeuralRecommender`'s own declarations (same defaults, ranges, grids)."""
     nn = {p.name: p for p in NeuralRecommender.hyperparams}
     return (
         HyperParam(
@@ -92,45 +94,14 @@ def embedding_hyperparams(estimators: tuple[str, ...], target: str) -> tuple[Hyp
             log=True,
             help="Ratings sampled (seeded) to train the estimator; bounds fit time on large data",
         ),
-        HyperParam(
-            "embedding_size",
-            "int",
-            nn["embedding_size"].default,
-            tune_grid=(16, 32, 64),
-            low=2,
-            high=256,
-            step=2,
-            help="Neural embeddings: length of the learner and course vectors",
-        ),
-        HyperParam(
-            "epochs",
-            "int",
-            nn["epochs"].default,
-            tune_grid=(5, 10, 20),
-            low=1,
-            high=200,
-            step=1,
-            help="Neural embeddings: training passes over the learners",
-        ),
-        HyperParam(
-            "negatives",
-            "int",
-            nn["negatives"].default,
-            tune_grid=(1, 2, 4),
-            low=1,
-            high=50,
-            step=1,
-            help="Neural embeddings: sampled non-enrolled courses per enrolment",
-        ),
-        HyperParam(
-            "regularization",
-            "float",
-            nn["regularization"].default,
-            tune_grid=(0.001, 0.01, 0.05),
-            low=0.0,
-            high=1.0,
-            log=True,
-            help="Neural embeddings: L2 penalty per training example",
+        *(
+            replace(nn[name], help=f"Neural embeddings: {text}")
+            for name, text in (
+                ("embedding_size", "length of the learner and course vectors"),
+                ("epochs", "training passes over the learners"),
+                ("negatives", "sampled non-enrolled courses per enrolment"),
+                ("regularization", "L2 penalty per training example"),
+            )
         ),
         HyperParam(
             "seed",

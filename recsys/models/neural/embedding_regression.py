@@ -1,6 +1,6 @@
 """Embedding regression: a scikit-learn regressor predicting the rating from neural embeddings.
 
-Ranking uses the expected outcome P(enrol) x predicted rating / top rating (see `_embedding_features`):
+Ranking uses the expected outcome P(enrol) x predicted rating / top rating (see `embedding_features`):
 the predicted rating alone is almost the same for every course on this data and would lose to popularity.
 """
 
