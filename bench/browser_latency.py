@@ -15,27 +15,14 @@ Target: p95 <= 0.5 s for every kind of click; cold start <= 3 s.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
+import _browser as B
 import _common as C
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TARGET_CLICK_P95_S = 0.5
 TARGET_COLD_S = 3.0
 
@@ -51,26 +38,6 @@ _COUNT_MESSAGES = """(() => {
     }
     window.WebSocket = Counting;
 })();"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120.0) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited early with code {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"streamlit did not become healthy within {timeout:.0f} s")
 
 
 def _settle(page, timeout: float = 120_000) -> None:
@@ -139,45 +106,13 @@ def run(args) -> tuple[list[dict], dict]:
     def record(kind: str, seconds: float) -> None:
         clicks.setdefault(kind, []).append(seconds)
 
-    with tempfile.TemporaryDirectory(prefix="recsys-bench-browser-") as tmp:
-        port = _free_port()
-        env = {
-            **os.environ,
-            "RECSYS_DATA_DIR": str(Path(args.data).resolve()),
-            "RECSYS_ARTIFACTS_DIR": str(Path(tmp) / "artifacts"),
-            "TF_CPP_MIN_LOG_LEVEL": "3",
-        }
-        log = open(Path(tmp) / "server.log", "w")
+    with tempfile.TemporaryDirectory(prefix="recsys-bench-browser-") as tmp_dir:
+        tmp = Path(tmp_dir)
         began = time.perf_counter()
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "app.py",
-                "--server.headless",
-                "true",
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--browser.gatherUsageStats",
-                "false",
-                "--server.fileWatcherType",
-                "none",
-            ],
-            cwd=C.ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_healthy(url, proc)
+        with B.streamlit_server(Path(args.data).resolve(), tmp / "artifacts", tmp / "server.log") as url:
             healthy_s = time.perf_counter() - began
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+                browser = pw.chromium.launch(executable_path=str(B.CHROMIUM), args=B.CHROMIUM_ARGS)
                 try:
                     page = browser.new_page(viewport={"width": 1400, "height": 1800})
                     page.add_init_script(_COUNT_MESSAGES)
@@ -259,14 +194,6 @@ def run(args) -> tuple[list[dict], dict]:
                     problems = page.locator("[data-testid='stException']").all_inner_texts()
                 finally:
                     browser.close()
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            log.close()
     rows = [
         {"click": kind, "n": len(v), "p50_s": C.percentile(v, 50), "p95_s": C.percentile(v, 95), "max_s": max(v)}
         for kind, v in clicks.items()
@@ -283,8 +210,8 @@ def main(argv=None) -> int:
         help="models trained on the page; the first is measured, the switch alternates (default knn,popularity)",
     )
     args = p.parse_args(argv)
-    if not CHROMIUM.exists():
-        print(f"error: {CHROMIUM} not found (apt-get install -y chromium); no browser is downloaded")
+    if not B.CHROMIUM.exists():
+        print(f"error: {B.CHROMIUM} not found (apt-get install -y chromium); no browser is downloaded")
         return 2
     info = C.machine()
     C.print_machine(info)
