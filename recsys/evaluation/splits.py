@@ -92,15 +92,20 @@ def _check_seed(seed) -> int:
     return int(seed)
 
 
+def _check_share(value, what: str) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number between 0 and 1, got {value!r}") from None
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"{what} must be between 0 and 1 (exclusive), got {value}")
+    return value
+
+
 def ratio_split(dataset, test_size: float = 0.2, seed: int = 0) -> Split:
     """Hide a random `test_size` share of all ratings (seeded)."""
     seed = _check_seed(seed)
-    try:
-        test_size = float(test_size)
-    except (TypeError, ValueError):
-        raise ValueError(f"test_size must be a number between 0 and 1, got {test_size!r}") from None
-    if not 0.0 < test_size < 1.0:
-        raise ValueError(f"test_size must be between 0 and 1 (exclusive), got {test_size}")
+    test_size = _check_share(test_size, "test_size")
     ratings = _unique_ratings(dataset)
     n = len(ratings)
     n_test = int(round(test_size * n))
@@ -191,16 +196,6 @@ def kfold_splits(dataset, folds: int = 3, seed: int = 0, min_ratings: int = 2) -
         )
         for f in range(folds)
     ]
-
-
-def _check_share(value, what: str) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a number between 0 and 1, got {value!r}") from None
-    if not 0.0 < value < 1.0:
-        raise ValueError(f"{what} must be between 0 and 1 (exclusive), got {value}")
-    return value
 
 
 def new_learners_split(
