@@ -147,8 +147,7 @@ def paired_test(
     # Two-sided bootstrap p: how often the resampled mean lands on the other side of zero (+1 smoothing).
     other_side = np.sum(means <= 0) if mean > 0 else np.sum(means >= 0)
     p_boot = float(min(1.0, 2.0 * (other_side + 1) / (n_resamples + 1)))
-    p_wilcoxon = float(stats.wilcoxon(diff, zero_method="wilcox").pvalue)
-    return PairedTestResult(mean, (float(lo), float(hi)), p_wilcoxon, p_boot, n)
+    return PairedTestResult(mean, (float(lo), float(hi)), _wilcoxon_p(diff), p_boot, n)
 
 
 def holm(p_values) -> np.ndarray:
