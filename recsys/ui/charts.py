@@ -18,7 +18,8 @@ intermediate its it how what why getting started first steps hands on""".split()
 )
 
 
-def _tidy(fig: go.Figure, height: int = 360) -> go.Figure:
+def tidy(fig: go.Figure, height: int = 360) -> go.Figure:
+    """The shared figure frame of every page: fixed height, tight margins."""
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10))
     return fig
 
@@ -31,7 +32,7 @@ def rating_split(dataset) -> go.Figure:
     fig = px.bar(frame, x="rating", y="ratings", text="ratings", title="Ratings by value")
     fig.update_traces(texttemplate="%{text:,}", textposition="outside", cliponaxis=False)
     fig.update_xaxes(type="category", title=None)
-    return _tidy(fig, 320)
+    return tidy(fig, 320)
 
 
 def courses_per_genre(dataset) -> go.Figure:
@@ -45,7 +46,7 @@ def courses_per_genre(dataset) -> go.Figure:
         title="Courses per genre",
         labels={"x": "courses", "y": ""},
     )
-    return _tidy(fig, 420)
+    return tidy(fig, 420)
 
 
 def enrolments_per_learner(dataset) -> go.Figure:
@@ -58,7 +59,7 @@ def enrolments_per_learner(dataset) -> go.Figure:
         title="Learners by number of courses taken (log scale)",
         labels={"x": "courses taken", "y": "learners"},
     )
-    return _tidy(fig)
+    return tidy(fig)
 
 
 def top_courses(dataset, n: int = 20) -> go.Figure:
@@ -76,7 +77,7 @@ def top_courses(dataset, n: int = 20) -> go.Figure:
         labels={"x": "learners enrolled", "y": ""},
         hover_name=[str(i) for i in dataset.item_ids[top]],
     )
-    return _tidy(fig, max(360, 24 * len(top) + 80))
+    return tidy(fig, max(360, 24 * len(top) + 80))
 
 
 def genre_cooccurrence(dataset) -> go.Figure:
@@ -91,7 +92,7 @@ def genre_cooccurrence(dataset) -> go.Figure:
         title="Courses sharing two genres (diagonal: courses in the genre)",
         aspect="auto",
     )
-    return _tidy(fig, 520)
+    return tidy(fig, 520)
 
 
 def title_words(dataset, n: int = 25) -> go.Figure:
@@ -110,7 +111,7 @@ def title_words(dataset, n: int = 25) -> go.Figure:
         title=f"Most frequent title words (top {len(common)})",
         labels={"x": "titles", "y": ""},
     )
-    return _tidy(fig, max(360, 20 * len(common) + 80))
+    return tidy(fig, max(360, 20 * len(common) + 80))
 
 
 # ----- comparison / evaluation -----------------------------------------------------------------
@@ -134,7 +135,7 @@ def metric_bars(
     )
     fig.update_traces(textposition="inside", insidetextanchor="middle")
     fig.update_xaxes(title=None)
-    return _tidy(fig, 320)
+    return tidy(fig, 320)
 
 
 def overlap_heatmap(matrix: pd.DataFrame, title: str = "Overlap of top-N lists (Jaccard)") -> go.Figure:
@@ -149,7 +150,7 @@ def overlap_heatmap(matrix: pd.DataFrame, title: str = "Overlap of top-N lists (
         title=title,
         aspect="auto",
     )
-    return _tidy(fig, 80 + 48 * max(3, len(matrix)))
+    return tidy(fig, 80 + 48 * max(3, len(matrix)))
 
 
 def jaccard_matrix(lists: dict[str, list[str]]) -> pd.DataFrame:
@@ -183,7 +184,7 @@ def timing_bars(table: pd.DataFrame) -> go.Figure:
             textposition="auto",
         )
     fig.update_yaxes(autorange="reversed")
-    return _tidy(fig, 180 + 60 * max(3, len(table)))
+    return tidy(fig, 180 + 60 * max(3, len(table)))
 
 
 def tune_curve(table: pd.DataFrame, param: str, best: dict, metric: str) -> go.Figure:
@@ -207,7 +208,7 @@ def tune_curve(table: pd.DataFrame, param: str, best: dict, metric: str) -> go.F
     )
     fig.update_layout(title=f"{metric} vs {param}" + (" (others at their best)" if len(best) > 1 else ""))
     fig.update_yaxes(title=f"{metric} (mean ± std over folds)")
-    return _tidy(fig, 340)
+    return tidy(fig, 340)
 
 
 # ----- evaluation plots --------------------------------------------------------------------------
@@ -235,7 +236,7 @@ def per_learner_distribution(details: dict, metric: str) -> go.Figure:
     fig.update_traces(xbins=dict(start=-0.05, end=1.05, size=0.1))
     fig.update_yaxes(title="% of test learners")
     fig.update_layout(legend=dict(orientation="h", y=-0.25, title=None))
-    return _tidy(fig, 400)
+    return tidy(fig, 400)
 
 
 def predicted_vs_actual(predictions: pd.DataFrame, max_points: int = 20_000, seed: int = 0) -> go.Figure:
@@ -262,7 +263,7 @@ def predicted_vs_actual(predictions: pd.DataFrame, max_points: int = 20_000, see
     )
     fig.update_xaxes(title="actual rating (test ratings)")
     fig.update_yaxes(title="predicted rating")
-    return _tidy(fig, 380)
+    return tidy(fig, 380)
 
 
 def error_histogram(errors: np.ndarray) -> go.Figure:
@@ -274,14 +275,14 @@ def error_histogram(errors: np.ndarray) -> go.Figure:
         labels={"x": "error"},
     )
     fig.update_yaxes(title="test ratings")
-    return _tidy(fig, 380)
+    return tidy(fig, 380)
 
 
 def learning_curve(curve: pd.DataFrame) -> go.Figure:
     value_cols = [c for c in curve.columns if c != "epoch"]
     long = curve.melt(id_vars="epoch", value_vars=value_cols, var_name="series", value_name="value").dropna()
     fig = px.line(long, x="epoch", y="value", color="series", markers=True, title="Learning curve")
-    return _tidy(fig, 360)
+    return tidy(fig, 360)
 
 
 def cluster_sizes(sizes) -> go.Figure:
@@ -293,7 +294,7 @@ def cluster_sizes(sizes) -> go.Figure:
         labels={"x": "cluster", "y": "learners"},
     )
     fig.update_xaxes(type="category")
-    return _tidy(fig, 340)
+    return tidy(fig, 340)
 
 
 def learner_scatter(features: np.ndarray, labels: np.ndarray, seed: int = 0) -> go.Figure:
@@ -321,7 +322,7 @@ def learner_scatter(features: np.ndarray, labels: np.ndarray, seed: int = 0) -> 
     fig.update_traces(marker=dict(size=4))
     fig.update_xaxes(title=f"PC1 ({ratio[0]:.0%} of variance)")
     fig.update_yaxes(title=f"PC2 ({ratio[1]:.0%} of variance)")
-    return _tidy(fig, 460)
+    return tidy(fig, 460)
 
 
 def variance_ratio(ratio) -> go.Figure:
@@ -332,7 +333,7 @@ def variance_ratio(ratio) -> go.Figure:
     fig = px.bar(frame, x="component", y="share", title="Explained variance per principal component")
     fig.add_scatter(x=frame["component"], y=frame["cumulative"], mode="lines+markers", name="cumulative")
     fig.update_yaxes(tickformat=".0%")
-    return _tidy(fig, 340)
+    return tidy(fig, 340)
 
 
 def similarity_heatmap(similarity: np.ndarray, labels: list[str], title: str) -> go.Figure:
@@ -347,7 +348,7 @@ def similarity_heatmap(similarity: np.ndarray, labels: list[str], title: str) ->
         aspect="auto",
         title=title,
     )
-    return _tidy(fig, 640)
+    return tidy(fig, 640)
 
 
 def runs_metric_chart(frame: pd.DataFrame, metric: str) -> go.Figure:
@@ -364,7 +365,7 @@ def runs_metric_chart(frame: pd.DataFrame, metric: str) -> go.Figure:
     )
     fig.update_xaxes(type="category", title="run id")
     fig.update_yaxes(title=metric)
-    return _tidy(fig, 380)
+    return tidy(fig, 380)
 
 
 # ----- segments and product KPIs (issue 13) -------------------------------------------------------
@@ -387,7 +388,7 @@ def segment_small_multiples(segment_table: pd.DataFrame, metric: str) -> go.Figu
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))
     fig.update_xaxes(showticklabels=False, title=None)
     fig.update_layout(legend=dict(orientation="h", y=-0.12, title=None))
-    return _tidy(fig, 200 * ((len(order) + 2) // 3) + 140)
+    return tidy(fig, 200 * ((len(order) + 2) // 3) + 140)
 
 
 def kpi_small_multiples(kpi_table: pd.DataFrame, k: int, targets: dict | None = None) -> go.Figure:
@@ -430,7 +431,7 @@ def kpi_small_multiples(kpi_table: pd.DataFrame, k: int, targets: dict | None = 
     fig.update_layout(
         title="Product KPIs of the top-K lists (dotted: product target)", legend=dict(orientation="h", y=-0.08)
     )
-    return _tidy(fig, 230 * ((len(names) + cols - 1) // cols) + 120)
+    return tidy(fig, 230 * ((len(names) + cols - 1) // cols) + 120)
 
 
 def level_mix_bars(kpi_table: pd.DataFrame, k: int, target: dict[str, float]) -> go.Figure:
@@ -449,7 +450,7 @@ def level_mix_bars(kpi_table: pd.DataFrame, k: int, target: dict[str, float]) ->
     )
     fig.update_xaxes(tickformat=".0%", range=[0, 1])
     fig.update_yaxes(autorange="reversed", title=None)
-    return _tidy(fig, 120 + 32 * (len(kpi_table) + 1))
+    return tidy(fig, 120 + 32 * (len(kpi_table) + 1))
 
 
 def exposure_lorenz(exposure: dict[str, np.ndarray]) -> go.Figure:
@@ -466,4 +467,4 @@ def exposure_lorenz(exposure: dict[str, np.ndarray]) -> go.Figure:
     fig.update_layout(title="Exposure over courses (Lorenz curve; the further from the diagonal, the higher the Gini)")
     fig.update_xaxes(title="share of courses (least shown first)", tickformat=".0%")
     fig.update_yaxes(title="share of list slots", tickformat=".0%")
-    return _tidy(fig, 400)
+    return tidy(fig, 400)

@@ -6,10 +6,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-
-def _tidy(fig: go.Figure, height: int = 340) -> go.Figure:
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10))
-    return fig
+from recsys.ui.charts import tidy
 
 
 def sequential(seq: pd.DataFrame, arm: str, alpha: float) -> go.Figure:
@@ -55,13 +52,13 @@ def sequential(seq: pd.DataFrame, arm: str, alpha: float) -> go.Figure:
         yaxis_title="CTR difference",
         legend=dict(orientation="h"),
     )
-    return _tidy(fig, 380)
+    return tidy(fig, 380)
 
 
 def allocation(table: pd.DataFrame) -> go.Figure:
     fig = px.area(table, x="learners", y="share", color="arm", title="Thompson sampling: share of each batch per arm")
     fig.update_layout(yaxis_tickformat=".0%", xaxis_title="learners so far", yaxis_title="share of the batch")
-    return _tidy(fig)
+    return tidy(fig, 340)
 
 
 def regret(table: pd.DataFrame) -> go.Figure:
@@ -75,7 +72,7 @@ def regret(table: pd.DataFrame) -> go.Figure:
         title="Cumulative regret vs the best arm in hindsight (enrolments lost)",
     )
     fig.update_layout(xaxis_title="learners so far", yaxis_title="cumulative regret")
-    return _tidy(fig)
+    return tidy(fig, 340)
 
 
 def feedback_over_time(table: pd.DataFrame) -> go.Figure:
@@ -90,4 +87,4 @@ def feedback_over_time(table: pd.DataFrame) -> go.Figure:
         color_discrete_map={"up": "#00CC96", "down": "#EF553B"},
         title="Thumbs over time",
     )
-    return _tidy(fig)
+    return tidy(fig, 340)

@@ -9,10 +9,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-
-def _tidy(fig: go.Figure, height: int = 360) -> go.Figure:
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10))
-    return fig
+from recsys.ui.charts import tidy
 
 
 def path_timeline(path: Mapping[str, Any]) -> go.Figure:
@@ -62,7 +59,7 @@ def path_timeline(path: Mapping[str, Any]) -> go.Figure:
     fig.update_yaxes(autorange="reversed", title=None)
     fig.update_xaxes(title=f"{unit}s from the start", rangemode="tozero")
     fig.update_layout(title="Your path over time", barmode="overlay", legend_title_text="Level")
-    return _tidy(fig, max(260, 60 + 32 * len(steps)))
+    return tidy(fig, max(260, 60 + 32 * len(steps)))
 
 
 def rank_distribution(report: Mapping[str, Any]) -> go.Figure:
@@ -83,7 +80,7 @@ def rank_distribution(report: Mapping[str, Any]) -> go.Figure:
         title="Rank of the course in each sampled learner's list",
     )
     fig.update_xaxes(title="rank (1 = top of the list)", type="category")
-    return _tidy(fig)
+    return tidy(fig)
 
 
 def segment_bars(report: Mapping[str, Any], by: str) -> go.Figure:
@@ -127,7 +124,7 @@ def segment_bars(report: Mapping[str, Any], by: str) -> go.Figure:
         )
         fig.update_yaxes(title="share of the segment shown it", tickformat=".0%", rangemode="tozero")
     fig.update_xaxes(title=None)
-    return _tidy(fig)
+    return tidy(fig)
 
 
 def exposure_long_tail(curves: Mapping[str, pd.DataFrame]) -> go.Figure:
@@ -145,7 +142,7 @@ def exposure_long_tail(curves: Mapping[str, pd.DataFrame]) -> go.Figure:
     fig.update_xaxes(title="courses, most exposed first")
     fig.update_yaxes(title="share of top-K lists", tickformat=".0%")
     fig.update_layout(title="Catalogue exposure: the long tail")
-    return _tidy(fig, 380)
+    return tidy(fig, 380)
 
 
 def side_by_side_table(report: Mapping[str, Any], previous: Mapping[str, Any] | None = None) -> pd.DataFrame:
