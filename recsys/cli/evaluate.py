@@ -38,7 +38,7 @@ def _model_list(text: str) -> list[str]:
     return keys
 
 
-# flag -> (split it belongs to, split parameter name)
+# args attribute -> (command-line flag, splits it applies to, split parameter name)
 _SPLIT_FLAGS = {
     "holdout": ("--holdout", ("holdout",), "n"),
     "test_size": ("--test-size", ("ratio",), "test_size"),
