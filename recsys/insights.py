@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 
 from recsys.data.dataset import LEVELS
-from recsys.evaluation.metrics import gini
 
 DEFAULT_LEARNERS = 2000
 DEFAULT_K = 10
@@ -179,6 +178,18 @@ def _segment_table(
     return out
 
 
+def _gini(values: np.ndarray) -> float:
+    """Gini coefficient of exposure across courses: 0 = every course equally often, 1 = one course takes all.
+
+    The same formula as `recsys.evaluation.metrics.gini` (which this layer may not import), but 0 for no exposure.
+    """
+    v = np.sort(np.asarray(values, dtype=np.float64))
+    if v.sum() <= 0:
+        return 0.0
+    n = len(v)
+    return float((2 * np.arange(1, n + 1) - n - 1) @ v / (n * v.sum()))
+
+
 # ----- the study ------------------------------------------------------------------------------------
 class ExposureStudy:
     """A seeded learner sample scored by several fitted models; reports for any course are read off it."""
@@ -327,7 +338,7 @@ class ExposureStudy:
                     "label": e.label,
                     "courses_shown": int((counts > 0).sum()),
                     "coverage": float((counts > 0).mean()),
-                    "gini": gini(counts) if counts.sum() > 0 else 0.0,  # no exposure at all: 0, not NaN
+                    "gini": _gini(counts),
                     "top10pct_share": float(top.sum() / counts.sum()) if counts.sum() else 0.0,
                 }
             )
