@@ -197,6 +197,7 @@ _TAIL_EXP = 2.2                           # P(k) ~ (k-9)^-e for k > 10: mean ~6.
 _LEARNER_SHARE = np.array([8, 14, 6, 9, 3, 10, 2, 14, 8, 1.5, 3, 4, 2, 3], dtype=float)
 _CHUNK = 4096                             # learners simulated together (memory ~ chunk x courses)
 BEHAVIOUR_FILE = "behaviour_model.json"   # written next to the CSVs: what recsys.simulation needs
+BEHAVIOUR_FORMAT, BEHAVIOUR_VERSION = "recsys-behaviour-model", 1  # checked by recsys.simulation.behaviour
 
 
 def generate_dataset(out_dir, *, seed: int = 0, n_learners: int = 34000, n_courses: int = 300) -> dict:
@@ -398,18 +399,22 @@ def _make_ratings(user_seq, rate_seq, cat: pd.DataFrame, n_learners: int):
 
 
 # ----- output -----------------------------------------------------------------------------------
-def _write_csv(path: Path, df: pd.DataFrame) -> None:
-    """Write to a temp file in the same folder, then atomically replace: no half-written files."""
+def _write_atomic(path: Path, write) -> None:
+    """`write(fh)` to a temp file in the same folder, then atomically replace: no half-written files."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            df.to_csv(fh, index=False, lineterminator="\n")
+            write(fh)
         os.chmod(tmp, 0o666 & ~_umask())                 # mkstemp makes 0600; give the usual mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _write_csv(path: Path, df: pd.DataFrame) -> None:
+    _write_atomic(path, lambda fh: df.to_csv(fh, index=False, lineterminator="\n"))
 
 
 def _write_behaviour_model(path: Path, cat: pd.DataFrame, appeal: np.ndarray, *, seed: int, n_learners: int) -> None:
@@ -422,7 +427,7 @@ def _write_behaviour_model(path: Path, cat: pd.DataFrame, appeal: np.ndarray, *,
     n_g = len(GENRES)
     flags = cat[list(GENRES)].to_numpy()
     model = {
-        "format": "recsys-behaviour-model", "version": 1, "seed": seed, "n_learners": n_learners,
+        "format": BEHAVIOUR_FORMAT, "version": BEHAVIOUR_VERSION, "seed": seed, "n_learners": n_learners,
         "genres": list(GENRES), "levels": list(LEVELS),
         "course_ids": cat["COURSE_ID"].astype(str).tolist(),
         "main_genre": cat["_main"].astype(int).tolist(), "level": cat["_level"].astype(int).tolist(),
@@ -433,16 +438,7 @@ def _write_behaviour_model(path: Path, cat: pd.DataFrame, appeal: np.ndarray, *,
         "audit_p": [float(a) for a in _AUDIT_P],
         "activity_pmf": [float(p) for p in _activity_pmf(len(cat))],
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(model, fh, separators=(",", ":"))
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    _write_atomic(path, lambda fh: json.dump(model, fh, separators=(",", ":")))
 
 
 def _umask() -> int:

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-BEHAVIOUR_FILE = "behaviour_model.json"
-FORMAT, VERSION = "recsys-behaviour-model", 1
+from recsys.data.generator import BEHAVIOUR_FILE
+from recsys.data.generator import BEHAVIOUR_FORMAT as FORMAT
+from recsys.data.generator import BEHAVIOUR_VERSION as VERSION
+
 MAX_BYTES = 20_000_000  # a catalogue of 100k courses is far below this; anything bigger is not ours
 
 
