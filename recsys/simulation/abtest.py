@@ -166,7 +166,7 @@ class ABResult:
         for arm in self.arms[1:]:
             p_av = 1.0
             for look, upto in enumerate(looks, start=1):
-                d = mean_difference_at(self, arm, upto)
+                d = self.compare(arm, "ctr", upto)
                 lr, av_lo, av_hi = msprt(d.diff, d.se**2, self.tau, self.alpha)
                 if np.isfinite(lr) and lr > 0:
                     p_av = min(p_av, 1.0 / lr)
@@ -215,10 +215,6 @@ class ABResult:
                     }
                 )
         return pd.DataFrame(rows)
-
-
-def mean_difference_at(result: ABResult, arm: str, upto: int):
-    return result.compare(arm, "ctr", upto)
 
 
 def run_abtest(
