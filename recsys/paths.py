@@ -130,7 +130,8 @@ def text_match(dataset, text: str, min_df: int = 2) -> GoalMatch:
     texts = course_texts(dataset)
     vec, features = text_space(texts, "tfidf", min(int(min_df), max(1, len(texts) // 2)))
     goal_vec = vec.transform([text])
-    known = [w for w in vec.get_feature_names_out()[goal_vec.indices]]
+    words = vec.get_feature_names_out()
+    known = list(words[goal_vec.indices])
     if not known:
         raise ValueError(
             f"no word of the goal '{text}' appears in the course titles or descriptions; "
@@ -138,7 +139,6 @@ def text_match(dataset, text: str, min_df: int = 2) -> GoalMatch:
         )
     raw = np.asarray((features @ goal_vec.T).todense()).ravel()
     scores = raw / raw.max() if raw.max() > 0 else raw
-    words = vec.get_feature_names_out()
     weights = dict(zip(goal_vec.indices, goal_vec.data))
     terms = []
     for row in range(features.shape[0]):
