@@ -168,6 +168,7 @@ def load_dataset_from_files(files: Mapping[str, bytes], *, rating_scale=None, na
     """Load uploaded CSV bytes keyed by file name (any folder prefix and letter case are ignored)."""
     chosen: dict[str, tuple[str, bytes]] = {}
     ignored = []
+    limit = max_file_bytes()
     for key, data in files.items():
         base = re.split(r"[\\/]", str(key))[-1].strip()
         canonical = base.lower()
@@ -177,8 +178,8 @@ def load_dataset_from_files(files: Mapping[str, bytes], *, rating_scale=None, na
         if canonical in chosen:
             raise DatasetError(f"two uploaded files are both {canonical}: {chosen[canonical][0]!r} and {base!r}; "
                                f"upload each file once")
-        if len(data) > max_file_bytes():
-            raise DatasetError(_too_large(f"uploaded {base}", len(data), max_file_bytes()))
+        if len(data) > limit:
+            raise DatasetError(_too_large(f"uploaded {base}", len(data), limit))
         chosen[canonical] = (f"uploaded {base}", bytes(data))
     missing = [f for f in REQUIRED_FILES if f not in chosen]
     if missing:
