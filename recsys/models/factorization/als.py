@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys.models.base import Recommender
+from recsys.models.base import Recommender, _cosine_rows
 from recsys.models.factorization._implicit import binary_float32, epoch_callback, library_threads
 from recsys.models.factorization.fold_in import als_contributions, als_fold_in, taste_reasons
 from recsys.models.params import HyperParam
@@ -123,8 +123,6 @@ class ALSRecommender(Recommender):
 
     def course_closeness(self, items) -> np.ndarray:
         """Dislikes: cosine of the learned course factors."""
-        from recsys.models.base import _cosine_rows
-
         return _cosine_rows(self.item_factors_, items)
 
     def explain(self, history, items) -> list[str]:
