@@ -131,10 +131,13 @@ class ModelStore:
         full = canonical_params(key, params)
         return (dataset.fingerprint, key, params_digest(full), code_version(key, self.source_files)), full
 
+    def _folder(self, ident: tuple) -> Path:
+        fingerprint, key, pdigest, code = ident
+        return self.root / key / fingerprint / f"{pdigest}-{code}"
+
     def path_for(self, dataset, key: str, params: Mapping[str, Any] | None = None) -> Path:
         """Folder where the model for (dataset, key, params) is (or would be) saved."""
-        (fingerprint, key, pdigest, code), _ = self._identity(dataset, key, params)
-        return self.root / key / fingerprint / f"{pdigest}-{code}"
+        return self._folder(self._identity(dataset, key, params)[0])
 
     # ----- lookup / training ------------------------------------------------------------------
     def get_or_train(
@@ -166,7 +169,7 @@ class ModelStore:
             model = self._remember(ident)
             if model is not None:
                 return model, "memory"
-            path = self.root / key / ident[0] / f"{ident[2]}-{ident[3]}"
+            path = self._folder(ident)
             model = self._load(path, dataset, key, full, notify) if persist else None
             source = "disk"
             if model is None:
@@ -185,7 +188,7 @@ class ModelStore:
         ident, full = self._identity(dataset, key, params)
         model = self._remember(ident)
         if model is None and not is_uploaded(dataset):
-            model = self._load(self.root / key / ident[0] / f"{ident[2]}-{ident[3]}", dataset, key, full)
+            model = self._load(self._folder(ident), dataset, key, full)
             if model is not None:
                 _share_fitted(model)
                 self._remember(ident, model)
@@ -287,7 +290,7 @@ def _touch(folder: Path) -> None:
 def _reason(exc: BaseException) -> str:
     """The cause of a refusal without server paths (the page is shown to browser users)."""
     text = str(exc)
-    if "signature" in text or "no signature" in text:
+    if "signature" in text:
         return "its signature does not match: it was modified, or written by another installation"
     if "checksum" in text:
         return "its files do not match their checksums: it is corrupted or was modified"
