@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+import streamlit as st
 
 
 def model_label(key: str) -> str:
@@ -35,7 +36,15 @@ def has_metadata(dataset, column: str) -> bool:
 
 
 def course_table(dataset) -> pd.DataFrame:
-    """One row per course: COURSE_ID, TITLE, GENRES, LEVEL, DURATION_HOURS (if known), ENROLMENTS."""
+    """One row per course: COURSE_ID, TITLE, GENRES, LEVEL, DURATION_HOURS (if known), ENROLMENTS.
+
+    Built once per dataset content (the fingerprint), not on every rerun; each call gets its own copy."""
+    return _course_table(dataset.fingerprint, dataset)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _course_table(fingerprint: str, _dataset) -> pd.DataFrame:
+    dataset = _dataset
     courses = dataset.courses
     table = pd.DataFrame(
         {
