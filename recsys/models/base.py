@@ -360,19 +360,15 @@ class Recommender(BaseEstimator):
         Returns COURSE_ID, SCORE (higher is better) and REASON, rank-ordered.
         """
         row = self.history_row(history)
-        liked_cols = self._feedback_columns(liked, "liked")
-        disliked_cols = self._feedback_columns(disliked, "disliked")
-        if not len(liked_cols) and not len(disliked_cols):
+        L = self._feedback_matrix([liked], 1, "liked")
+        D = self._feedback_matrix([disliked], 1, "disliked")
+        if not L.nnz and not D.nnz:
             scores = self.score_histories(row)[0]
             return self._to_frame(scores, row, k, exclude_seen, filters, exclude)
-        one = np.zeros(len(liked_cols), np.int64)
-        L = sparse.csr_matrix((np.ones(len(liked_cols)), (one, liked_cols)), shape=row.shape)
-        one = np.zeros(len(disliked_cols), np.int64)
-        D = sparse.csr_matrix((np.ones(len(disliked_cols)), (one, disliked_cols)), shape=row.shape)
         H, D = self.with_feedback(row, L, D)
         scores = self.dislike_penalty(self.score_histories(H), D)[0]
-        exclude = list(exclude or []) + [str(self.item_index_[c]) for c in disliked_cols]
-        return self._to_frame(scores, H, k, exclude_seen, filters, exclude, liked=liked_cols)
+        exclude = list(exclude or []) + [str(self.item_index_[c]) for c in D.indices]
+        return self._to_frame(scores, H, k, exclude_seen, filters, exclude, liked=L.indices)
 
     def recommend_user(
         self,
