@@ -243,10 +243,6 @@ class Recommender(BaseEstimator):
         )
         return _cosine_rows(G, np.asarray(items, dtype=np.int64))
 
-    def course_similarity_rows(self, items: np.ndarray) -> np.ndarray:
-        """Alias of `course_closeness` (len(items) x n_courses)."""
-        return self.course_closeness(items)
-
     def _feedback_columns(self, ids: Iterable[str], what: str) -> np.ndarray:
         ids = [str(i).strip() for i in (ids or [])]
         cols = self.item_index_.get_indexer(ids) if ids else np.zeros(0, dtype=np.int64)
