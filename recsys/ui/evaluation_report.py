@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from recsys.evaluation.metrics import DEFAULT_HEAD_SHARE, DEFAULT_LEVEL_TARGET
+from recsys.evaluation.segments import DEFAULT_ACTIVITY_BINS
 from recsys.ui import charts, plain, results
 
 PROTOCOL_LABELS = {
@@ -87,12 +89,12 @@ def split_inputs(split_column, param_columns) -> tuple[str, dict]:
 
 
 def report_options() -> dict:
-    """Segment and KPI settings (same defaults as the CLI: bins 1,3,10; head 20%; level target 30/40/30)."""
+    """Segment and KPI settings; the defaults are the evaluation library's (as for the CLI)."""
     with st.expander("Segments, KPI targets and pairwise tests", icon=":material/tune:"):
         c1, c2, c3, c4 = st.columns([2, 1, 2, 1])
         bins = c1.text_input(
             "Activity segment upper bounds",
-            "1,3,10",
+            ",".join(f"{b:g}" for b in DEFAULT_ACTIVITY_BINS),
             key="cmp_bins",
             persist_state="session",
             help="Training courses per learner: 1,3,10 gives 1, 2-3, 4-10, >10",
@@ -101,14 +103,17 @@ def report_options() -> dict:
             "Head share",
             0.05,
             0.95,
-            0.2,
+            DEFAULT_HEAD_SHARE,
             0.05,
             key="cmp_head",
             persist_state="session",
             help="Head courses hold this share of all enrolments; the rest is niche",
         )
         target = c3.text_input(
-            "Target level mix (Beginner, Intermediate, Advanced)", "30,40,30", key="cmp_target", persist_state="session"
+            "Target level mix (Beginner, Intermediate, Advanced)",
+            ",".join(f"{100 * v:g}" for v in DEFAULT_LEVEL_TARGET),
+            key="cmp_target",
+            persist_state="session",
         )
         pairs = c4.segmented_control(
             "Pairs",
