@@ -287,34 +287,6 @@ class ExposureStudy:
                 info[name] = float(value) if col == "DURATION_HOURS" else str(value)
         return info
 
-    def side_by_side(self, report: Mapping[str, Any]) -> pd.DataFrame:
-        """One row per model of a course (or new-course) report: exposure and rank quartiles."""
-        rows = []
-        for m in report["models"].values():
-            if not m.get("placeable", True):
-                rows.append(
-                    {
-                        "model": m["label"],
-                        "shown in top-K": None,
-                        "exposure": None,
-                        "median rank": None,
-                        "best rank": None,
-                        "note": m["note"],
-                    }
-                )
-                continue
-            rows.append(
-                {
-                    "model": m["label"],
-                    "shown in top-K": m["shown"],
-                    "exposure": m["exposure"],
-                    "median rank": m["rank"]["median"],
-                    "best rank": m["rank"]["best"],
-                    "note": m.get("note", ""),
-                }
-            )
-        return pd.DataFrame(rows)
-
     # ----- the whole catalogue --------------------------------------------------------------------
     def catalogue_exposure(self, name: str) -> pd.DataFrame:
         """Share of the sampled top-K lists each course appears in, most exposed first (catalogue order on ties)."""
