@@ -1,7 +1,7 @@
 """One copy of the real-browser set-up: Debian's chromium, a `streamlit run app.py` server on a free port.
 
-Used by bench/browser_latency.py; written so tests/test_e2e_browser.py can use the same start / health wait /
-stop instead of its own copy (no imports of recsys, no side effects on import).
+Used by bench/browser_latency.py and tests/test_e2e_browser.py: one start / health wait / stop
+(no imports of recsys, no side effects on import).
 """
 
 from __future__ import annotations

@@ -8,51 +8,17 @@ at. Skips with a reason when chromium or playwright is missing (never downloads 
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from bench._browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "tests" / "screenshots"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 pytestmark = pytest.mark.browser
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited early with code {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"streamlit did not become healthy within {timeout:.0f} s")
 
 
 @pytest.fixture(scope="module")
@@ -64,49 +30,10 @@ def server(tmp_path_factory):
 
     base = tmp_path_factory.mktemp("e2e")
     generate_dataset(base / "data", seed=3, n_learners=800, n_courses=40)
-    port = _free_port()
-    env = {
-        **os.environ,
-        "RECSYS_DATA_DIR": str(base / "data"),
-        "RECSYS_ARTIFACTS_DIR": str(base / "artifacts"),
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-    }
-    log = open(base / "server.log", "w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-        ],  # files edited meanwhile never reload modules mid-test
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc)
+    # One copy of the server start / health wait / stop (shared with bench/browser_latency.py); the file
+    # watcher is off, so files edited meanwhile never reload modules mid-test.
+    with streamlit_server(base / "data", base / "artifacts", base / "server.log", timeout=90, poll=0.3) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def _settle(page, timeout: float = 60_000) -> None:
@@ -187,7 +114,7 @@ def test_learner_flow_and_comparison(server, tmp_path):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1800})
             page.add_init_script(_COUNT_MESSAGES)
