@@ -81,3 +81,37 @@ def streamlit_server(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+# Counts the messages the Streamlit server sends over the page's websocket (add with `page.add_init_script`): an
+# action that makes the app rerun is answered by at least one, while the app's own "script state" attribute can go
+# running -> notRunning inside one render (a quick run) and never show the change.
+COUNT_MESSAGES = """(() => {
+    const Native = window.WebSocket;
+    window.__streamlitMessages = 0;
+    class Counting extends Native {
+        constructor(...args) {
+            super(...args);
+            this.addEventListener('message', () => { window.__streamlitMessages += 1; });
+        }
+    }
+    window.WebSocket = Counting;
+})();"""
+
+
+def settle(page, timeout: float = 60_000) -> None:
+    """Wait until the script run finished (the sidebar note is drawn last, the app reports notRunning)."""
+    page.wait_for_selector("[data-testid='stSidebar'] >> text=Dataset:", timeout=timeout)
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
+
+
+def recommended_ids(page) -> list[str]:
+    """Course ids of the shown recommendations, in rank order (from the thumbs-down buttons' keys)."""
+    ids = []
+    for element in page.locator("[class*='st-key-rec_down_']").all():
+        ids += [
+            c.removeprefix("st-key-rec_down_")
+            for c in (element.get_attribute("class") or "").split()
+            if c.startswith("st-key-rec_down_")
+        ]
+    return ids

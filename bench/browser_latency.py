@@ -26,24 +26,6 @@ import _common as C
 TARGET_CLICK_P95_S = 0.5
 TARGET_COLD_S = 3.0
 
-# Counts websocket messages from the server: a click that makes the app rerun is answered by at least one.
-_COUNT_MESSAGES = """(() => {
-    const Native = window.WebSocket;
-    window.__streamlitMessages = 0;
-    class Counting extends Native {
-        constructor(...args) {
-            super(...args);
-            this.addEventListener('message', () => { window.__streamlitMessages += 1; });
-        }
-    }
-    window.WebSocket = Counting;
-})();"""
-
-
-def _settle(page, timeout: float = 120_000) -> None:
-    page.wait_for_selector("[data-testid='stSidebar'] >> text=Dataset:", timeout=timeout)
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
-
 
 def _timed(page, action, timeout: float = 120_000) -> float:
     """Seconds from `action` (a click that makes the app rerun) until the answer arrived and the run finished."""
@@ -54,17 +36,6 @@ def _timed(page, action, timeout: float = 120_000) -> float:
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
     page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
     return time.perf_counter() - began
-
-
-def _recommended_ids(page) -> list[str]:
-    ids = []
-    for element in page.locator("[class*='st-key-rec_down_']").all():
-        ids += [
-            c.removeprefix("st-key-rec_down_")
-            for c in (element.get_attribute("class") or "").split()
-            if c.startswith("st-key-rec_down_")
-        ]
-    return ids
 
 
 def _choose(page, label: str, option: str) -> None:
@@ -115,15 +86,15 @@ def run(args) -> tuple[list[dict], dict]:
                 browser = pw.chromium.launch(executable_path=str(B.CHROMIUM), args=B.CHROMIUM_ARGS)
                 try:
                     page = browser.new_page(viewport={"width": 1400, "height": 1800})
-                    page.add_init_script(_COUNT_MESSAGES)
+                    page.add_init_script(B.COUNT_MESSAGES)
                     t0 = time.perf_counter()
                     page.goto(url + "/")
                     page.get_by_role("heading", name="Course recommender workbench").wait_for(timeout=120_000)
-                    _settle(page)
+                    B.settle(page, 120_000)
                     cold_s = time.perf_counter() - t0
 
                     page.goto(url + "/recommend")
-                    _settle(page)
+                    B.settle(page, 120_000)
                     grid = page.locator(".stDataFrame").first
                     grid.scroll_into_view_if_needed()
                     box = grid.bounding_box()
@@ -132,10 +103,10 @@ def run(args) -> tuple[list[dict], dict]:
                     for label in labels[::-1]:  # train each model once (the last trained is the first of --models)
                         _pick_model(page, label)  # no rerun when it is already the picked model
                         page.wait_for_timeout(500)
-                        _settle(page)
+                        B.settle(page, 120_000)
                         _timed(page, lambda: page.get_by_role("button", name="Train model").click())
                         page.wait_for_selector("[class*='st-key-rec_down_']", timeout=300_000)
-                        _settle(page)
+                        B.settle(page, 120_000)
 
                     for i in range(args.repeats):
                         row = 3 + (i % 5)  # tick, then untick the same course
@@ -165,7 +136,7 @@ def run(args) -> tuple[list[dict], dict]:
                             handle.focus()
                             key = "ArrowLeft" if i % 2 == 0 else "ArrowRight"
                             record("duration filter", _timed(page, lambda k=key: page.keyboard.press(k)))
-                        ids = _recommended_ids(page)
+                        ids = B.recommended_ids(page)
                         if ids:
                             record(
                                 "thumbs up",
@@ -174,7 +145,7 @@ def run(args) -> tuple[list[dict], dict]:
                             undo = page.locator(f".st-key-rec_undo_{ids[0]} button")
                             if undo.count():
                                 _timed(page, lambda u=undo: u.first.click())
-                        ids = _recommended_ids(page)
+                        ids = B.recommended_ids(page)
                         if ids:
                             record(
                                 "thumbs down",

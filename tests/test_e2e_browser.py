@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench._browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+from bench._browser import CHROMIUM, CHROMIUM_ARGS, COUNT_MESSAGES, recommended_ids, settle, streamlit_server
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "tests" / "screenshots"
@@ -36,28 +36,6 @@ def server(tmp_path_factory):
         yield url
 
 
-def _settle(page, timeout: float = 60_000) -> None:
-    """Wait until the script run finished (the sidebar note is drawn last, the app reports notRunning)."""
-    page.wait_for_selector("[data-testid='stSidebar'] >> text=Dataset:", timeout=timeout)
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
-
-
-# Counts the messages the Streamlit server sends over the page's websocket: an action that makes the app rerun is
-# answered by at least one, while the app's own "script state" attribute can go running -> notRunning inside one
-# render (a quick run) and never show the change.
-_COUNT_MESSAGES = """(() => {
-    const Native = window.WebSocket;
-    window.__streamlitMessages = 0;
-    class Counting extends Native {
-        constructor(...args) {
-            super(...args);
-            this.addEventListener('message', () => { window.__streamlitMessages += 1; });
-        }
-    }
-    window.WebSocket = Counting;
-})();"""
-
-
 def _rerun(page, action, timeout: float = 60_000) -> None:
     """Do `action` (which makes the app rerun) and wait until the server answered it and the run finished:
     waiting for 'notRunning' alone can pass before the rerun the action asked for has even begun."""
@@ -65,7 +43,7 @@ def _rerun(page, action, timeout: float = 60_000) -> None:
     action()
     page.wait_for_function(f"window.__streamlitMessages > {before}", timeout=timeout)
     page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
-    _settle(page, timeout)
+    settle(page, timeout)
 
 
 def _shot(page, name: str) -> None:
@@ -98,18 +76,6 @@ def _picked_count(page) -> int:
     return int(re.search(r"\((\d+)\)", label).group(1))
 
 
-def _recommended_ids(page) -> list[str]:
-    """Course ids of the shown recommendations, in rank order (from the thumbs-down buttons' keys)."""
-    ids = []
-    for element in page.locator("[class*='st-key-rec_down_']").all():
-        ids += [
-            c.removeprefix("st-key-rec_down_")
-            for c in (element.get_attribute("class") or "").split()
-            if c.startswith("st-key-rec_down_")
-        ]
-    return ids
-
-
 def test_learner_flow_and_comparison(server, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -117,12 +83,12 @@ def test_learner_flow_and_comparison(server, tmp_path):
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1800})
-            page.add_init_script(_COUNT_MESSAGES)
+            page.add_init_script(COUNT_MESSAGES)
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
 
             page.goto(server + "/")
-            _settle(page)
+            settle(page)
             assert page.get_by_role("heading", name="Course recommender workbench").is_visible()
             _shot(page, "01_home")
 
@@ -132,13 +98,13 @@ def test_learner_flow_and_comparison(server, tmp_path):
             bad.write_text("user,item\n1,ML0101EN\n")
             page.locator("input[type='file']").set_input_files(str(bad))
             page.wait_for_selector("[data-testid='stAlertContentError']", timeout=30_000)
-            _settle(page)
+            settle(page)
             assert page.locator("[data-testid='stAlertContentError']").count() == 1
             assert page.locator("[data-testid='stSidebar'] >> text=800 learners").is_visible()
             _shot(page, "01b_bad_upload")
 
             page.goto(server + "/recommend")
-            _settle(page)
+            settle(page)
             # Tick three rows in the course table (a canvas grid: click the row-selection checkboxes).
             grid = page.locator(".stDataFrame").first
             grid.scroll_into_view_if_needed()
@@ -147,19 +113,19 @@ def test_learner_flow_and_comparison(server, tmp_path):
             for row in range(3):
                 page.mouse.click(box["x"] + 18, box["y"] + 35 + 17 + 35 * row)
             page.wait_for_selector("text=Completed courses (3)", timeout=30_000)
-            _settle(page)
+            settle(page)
             assert _picked_count(page) == 3
 
             _rerun(page, lambda: page.get_by_role("button", name="Train model").click())
             page.wait_for_selector("[class*='st-key-rec_down_']", timeout=60_000)
-            first_model = _recommended_ids(page)
+            first_model = recommended_ids(page)
             assert len(first_model) >= 5
             _shot(page, "02_recommend_popularity")
 
             _pick_model(page, "User profile (genres)")
             _rerun(page, lambda: page.get_by_role("button", name="Train model").click())
             page.wait_for_selector("text=From User profile (genres)", timeout=60_000)
-            second_model = _recommended_ids(page)
+            second_model = recommended_ids(page)
             assert len(second_model) >= 5
             _shot(page, "03_recommend_user_profile")
 
@@ -188,17 +154,17 @@ def test_learner_flow_and_comparison(server, tmp_path):
 
             # Thumbs down on the first recommendation: it leaves the list for this session, shows as a
             # "not for me" chip apart from the completed courses, and the chip undoes it.
-            disliked = _recommended_ids(page)[0]
+            disliked = recommended_ids(page)[0]
             _rerun(page, lambda: page.locator(f".st-key-rec_down_{disliked} button").first.click())
             page.wait_for_selector(f".st-key-rec_disliked .st-key-rec_undo_{disliked}", timeout=30_000)
-            assert disliked not in _recommended_ids(page)
+            assert disliked not in recommended_ids(page)
             assert _picked_count(page) == 3, "a thumbs-down is not a completed course"
             _shot(page, "03b_not_for_me")
 
             _rerun(page, lambda: page.get_by_role("link", name="Compare").first.click())
             _rerun(page, lambda: page.get_by_role("button", name="Run comparison").click(), timeout=90_000)
             page.wait_for_selector(".st-key-cmp_leaderboard [data-testid='stDataFrame']", timeout=90_000)
-            _settle(page, 90_000)
+            settle(page, 90_000)
             problems = page.locator(
                 "[data-testid='stException'], [data-testid='stAlertContentError']"
             ).all_inner_texts()
@@ -225,7 +191,7 @@ def test_learner_flow_and_comparison(server, tmp_path):
             _rerun(page, lambda: page.get_by_role("link", name="Learning path").first.click())
             _rerun(page, lambda: page.get_by_role("button", name="Build my path").click(), timeout=120_000)
             page.wait_for_selector(".st-key-lp_timeline .main-svg", timeout=120_000)
-            _settle(page, 60_000)
+            settle(page, 60_000)
             _shot(page, "05_learning_path")
             assert page.get_by_text("Your path:").first.is_visible()
             assert page.locator("[data-testid='stMain'] [data-testid='stDataFrame']").count() >= 1, "no step table"
