@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from recsys._sqlite import initialise
+
 DEFAULT_PATH = Path("artifacts") / "feedback.sqlite"
 VOTES = ("up", "down")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -81,8 +83,7 @@ class FeedbackLog:
         con = sqlite3.connect(self.path, timeout=self.timeout)
         con.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
         if not self._ready:
-            con.execute("PRAGMA journal_mode = WAL")
-            con.executescript(_SCHEMA)
+            initialise(con, _SCHEMA, self.timeout)
             self._ready = True
         return con
 

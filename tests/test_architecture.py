@@ -15,17 +15,18 @@ ROOT = Path(__file__).resolve().parents[1]
 # evaluation module (pure metric functions) that models may use, e.g. the hybrid learning its weights.
 ALLOWED = {
     "_json": set(),
+    "_sqlite": set(),
     "data": {"_json"},
     "models": {"_json", "data", "evaluation.metrics", "spark_session"},
     "spark_session": set(),
     "evaluation.metrics": {"evaluation"},
-    "evaluation": {"_json", "data", "models", "recsys", "evaluation.metrics"},
+    "evaluation": {"_json", "_sqlite", "data", "models", "recsys", "evaluation.metrics"},
     "artifacts": {"_json", "data", "models"},
     "personas": {"data"},
     "paths": {"data", "models"},
     "insights": {"data", "models"},
     "simulation": {"data", "models", "evaluation"},
-    "feedback": {"_json"},
+    "feedback": {"_json", "_sqlite"},
     "cli": {
         "_json",
         "data",

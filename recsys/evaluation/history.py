@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 import recsys
+from recsys._sqlite import initialise
 
 DEFAULT_PATH = Path("artifacts") / "runs.sqlite"
 KINDS = ("compare", "tune")
@@ -62,8 +63,7 @@ class RunHistory:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
+            initialise(conn, _SCHEMA, BUSY_TIMEOUT_MS / 1000)
 
     @contextmanager
     def _connect(self):
