@@ -11,7 +11,8 @@ import pytest
 from scipy import sparse
 
 from recsys.models import Recommender, make_model
-from recsys.models.ensemble.hybrid import rank_normalize, simplex_grid
+from recsys.evaluation import metrics as M
+from recsys.models.ensemble.hybrid import blend_hits, rank_normalize, simplex_grid
 from recsys.models.factorization._implicit import library_threads
 from recsys.models.factorization.als import confidence_matrix
 from recsys.models.factorization.fold_in import als_fold_in, bpr_auc, bpr_fold_in
@@ -188,6 +189,22 @@ def test_rank_normalize_orders_and_handles_courses_a_model_cannot_score():
     grid = simplex_grid(3)
     np.testing.assert_allclose(grid.sum(axis=1), 1.0)
     assert len(grid) == 66 and (grid >= 0).all()
+
+
+def test_blend_hits_equal_the_sorted_top_k_of_every_grid_blend():
+    rng = np.random.default_rng(7)
+    n, n_items = 300, 40
+    seen = sparse.csr_matrix(rng.random((n, n_items)) < 0.15)
+    hidden = sparse.csr_matrix((rng.random((n, n_items)) < 0.1) & ~seen.toarray())
+    # coarse values: many exact ties inside and across members, which the catalogue order must break
+    parts = [rank_normalize(np.round(rng.random((n, n_items)), 1), seen=seen) for _ in range(3)]
+    parts.append(np.round(rng.random((n, n_items)), 1) * ~seen.toarray())
+    grid = simplex_grid(4, step=0.25)
+    hits = blend_hits(grid, parts, seen, hidden, 10, chunk=64)
+    for g, weights in enumerate(grid):
+        top = M.top_k(sum(w * part for w, part in zip(weights, parts)), 10, exclude=seen)
+        np.testing.assert_array_equal(hits[g], M.hit_matrix(top, hidden))
+    assert hits.any() and not hits.all()
 
 
 def test_single_member_hybrid_ranks_like_its_member(tiny_dataset):

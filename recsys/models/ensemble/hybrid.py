@@ -221,11 +221,8 @@ class HybridRecommender(Recommender):
             progress(0.45, "searching blend weights")
         grid = simplex_grid(len(keys))
         n_hidden = np.diff(hidden.indptr)
-        per_learner = np.empty((len(grid), histories.shape[0]))
-        for g, weights in enumerate(grid):
-            blended = sum(w * part for w, part in zip(weights, normalized))
-            top = M.top_k(blended, 10, exclude=histories)
-            per_learner[g] = M.ndcg_at_k(M.hit_matrix(top, hidden), n_hidden)
+        hits = blend_hits(grid, normalized, histories, hidden, 10)
+        per_learner = np.stack([M.ndcg_at_k(grid_hits, n_hidden) for grid_hits in hits])
         overall = int(np.argmax(per_learner.mean(axis=1)))
         segment = segment_of(histories)
         chosen, report = [], {"overall": float(per_learner[overall].mean())}
@@ -337,6 +334,50 @@ class HybridRecommender(Recommender):
                     merged.append(text)
             out.append("; ".join(merged[:2]) if merged else "recommended by the blended models")
         return out
+
+
+def blend_hits(grid, normalized, histories, hidden, k: int, chunk: int = 256) -> np.ndarray:
+    """(grid points x learners x k) hit matrices of every weighted blend, as `metrics.hit_matrix` of
+    `metrics.top_k(sum(w * part), k, exclude=histories)` would give -- without sorting 286 blends of every row.
+
+    Only the hidden courses' places matter: a hidden course sits at place #(unseen courses scoring higher) +
+    #(unseen courses tied with it and earlier in the catalogue), the stable order `top_k` uses. The blend is
+    computed with the same float64 operations in the same order, so the places (and the chosen weights) are
+    exactly those of the sorted lists. A seen course's parts are NaN: NaN never compares above or equal.
+    """
+    n, n_items = histories.shape
+    hits = np.zeros((len(grid), n, k), dtype=bool)
+    seen_rows = sparse.csr_matrix(histories, dtype=bool)
+    hidden = sparse.csr_matrix(hidden)
+    hidden.sort_indices()
+    catalogue = np.arange(n_items)
+    for start in range(0, n, chunk):
+        block = hidden[start : start + chunk]
+        rows = np.repeat(np.arange(block.shape[0]), np.diff(block.indptr))  # one row per hidden course
+        cols = block.indices
+        if len(rows) == 0:
+            continue
+        seen = seen_rows[start : start + chunk].toarray()[rows]
+        earlier = catalogue[None, :] < cols[:, None]
+        parts = []
+        for part in normalized:
+            part = part[start : start + chunk][rows]
+            part[seen] = np.nan
+            parts.append(part)
+        products: dict[tuple[int, float], np.ndarray] = {}
+        entry = np.arange(len(rows))
+        for g, weights in enumerate(grid):
+            for m, w in enumerate(weights):
+                if (m, w) not in products:
+                    products[m, w] = w * parts[m]
+            blended = products[0, weights[0]]  # sum(w * part for ...): the same additions in the same order
+            for m in range(1, len(weights)):
+                blended = blended + products[m, weights[m]]
+            own = blended[entry, cols][:, None]
+            place = (blended > own).sum(axis=1) + ((blended == own) & earlier).sum(axis=1)
+            inside = place < k
+            hits[g, start + rows[inside], place[inside]] = True
+    return hits
 
 
 def validation_split(dataset, seed: int):
