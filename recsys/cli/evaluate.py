@@ -97,6 +97,8 @@ def _cmd_compare(args) -> int:
         "pairs": args.pairs,
     }
     Experiment.check_options(**options)  # bad segment/KPI options fail before the data is read
+    if args.jobs != -1:
+        positive("--jobs", args.jobs)
     dataset = load_data(args.data)
     history = None if args.no_history else _history(args.db)
     experiment = Experiment(
@@ -108,6 +110,7 @@ def _cmd_compare(args) -> int:
         split_params=split_params,
         n_resamples=args.resamples,
         history=history,
+        n_jobs=args.jobs,
         **options,
     )
     result = experiment.run(progress=Progress("compare"))
@@ -400,6 +403,12 @@ def register(sub) -> None:
         help="bootstrap resamples for the intervals (default 1000; 0 = no intervals)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed for the split, bootstrap and seeded models (default 0)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=-1,
+        help="models fitted side by side (default -1: the cores, at most 2); the numbers do not depend on it",
+    )
     p.add_argument("--json", metavar="OUT", help="also write the results as JSON (atomically)")
     add_db_arg(p)
     p.add_argument("--no-history", action="store_true", help="do not record the run")

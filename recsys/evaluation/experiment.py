@@ -27,6 +27,7 @@ from recsys._json import write_json_atomic
 from recsys.evaluation import comparison as C
 from recsys.evaluation import metrics as M
 from recsys.evaluation import segments as S
+from recsys.evaluation.lanes import check_lanes, run_jobs
 from recsys.evaluation.splits import SPLIT_NAMES, Split, make_split
 from recsys.evaluation.uncertainty import N_RESAMPLES, PairedTestResult, bootstrap_intervals, paired_test
 
@@ -354,7 +355,7 @@ def _sub_progress(progress: Progress | None, start: float, width: float, prefix:
 
     def report(fraction: float, message: str = "") -> None:
         fraction = min(max(float(fraction), 0.0), 1.0)
-        progress(start + width * fraction, f"{prefix}: {message}" if message else prefix)
+        progress(start + width * fraction, f"{prefix}: {message}" if message and prefix else message or prefix)
 
     return report
 
@@ -570,6 +571,8 @@ class Experiment:
     activity_bins: upper bounds of the learner-activity segments (default 1, 3, 10 -> 1, 2-3, 4-10, >10).
     head_share: share of enrolments the head courses hold (default 0.2); level_target: target level mix
     (Beginner, Intermediate, Advanced; default 30/40/30). pairs: "best" (each model vs the best) or "all".
+    n_jobs: models fitted side by side (`lanes`; -1 = the cores, at most 2). The numbers do not depend on it;
+    fit_seconds and recommend_ms are wall times measured while the other lane runs too.
     """
 
     def __init__(
@@ -587,6 +590,7 @@ class Experiment:
         head_share: float = M.DEFAULT_HEAD_SHARE,
         level_target=M.DEFAULT_LEVEL_TARGET,
         pairs: str = "best",
+        n_jobs: int = -1,
     ):
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
@@ -604,6 +608,7 @@ class Experiment:
         self.split_params = dict(split_params or {})
         self.n_resamples, self.chunk_size = int(n_resamples), int(chunk_size)
         self.specs = resolve_models(models, self.seed)
+        self.n_jobs = check_lanes(n_jobs)
         if history is not None and not hasattr(history, "record_experiment"):
             from recsys.evaluation.history import RunHistory
 
@@ -651,14 +656,24 @@ class Experiment:
         }
         if not data.known_learners:
             split_info["rating_metrics"] = "n/a: predict() scores training learners only, new learners are folded in"
-        details: dict[str, ModelDetails] = {}
-        share = 0.96 / len(self.specs)  # the last 1% is recording; only the end reports 1.0
-        for i, spec in enumerate(self.specs):
-            base = 0.03 + i * share
-            fit_progress = _sub_progress(progress, base, share * 0.8, f"{spec.name} fit")
+        jobs = [self._model_job(spec, split, data) for spec in self.specs]
+        overall = _sub_progress(progress, 0.03, 0.96, "")  # the last 1% is recording; only the end reports 1.0
+        fitted = run_jobs(jobs, self.n_jobs, overall, cost=[type(spec.model).fit_cost for spec in self.specs])
+        details: dict[str, ModelDetails] = {spec.name: d for spec, d in zip(self.specs, fitted)}
+        result = ExperimentResult(_dataset_info(self.dataset), split_info, self.k, self.seed, details, pairs=self.pairs)
+        if self.history is not None:
+            result.run_id = self.history.record_experiment(result)
+        if progress:
+            progress(1.0, "done")
+        return result
+
+    def _model_job(self, spec: ModelSpec, split: Split, data: EvalData):
+        """Fit a fresh copy of one model and score it: one job of `lanes.run_jobs`."""
+
+        def job(report: Progress) -> ModelDetails:
             model = clone(spec.model)  # a fresh model per run: results never share fitted state
-            fit_seconds = fit_model(model, split.train, fit_progress)
-            details[spec.name] = evaluate_model(
+            fit_seconds = fit_model(model, split.train, _sub_progress(report, 0.0, 0.8, f"{spec.name} fit"))
+            return evaluate_model(
                 model,
                 data,
                 self.k,
@@ -668,14 +683,10 @@ class Experiment:
                 label=spec.label,
                 fit_seconds=fit_seconds,
                 chunk_size=self.chunk_size,
-                progress=_sub_progress(progress, base + share * 0.8, share * 0.2, f"{spec.name} eval"),
+                progress=_sub_progress(report, 0.8, 0.2, f"{spec.name} eval"),
                 activity_bins=self.activity_bins,
                 level_target=self.level_target,
                 head_share=self.head_share,
             )
-        result = ExperimentResult(_dataset_info(self.dataset), split_info, self.k, self.seed, details, pairs=self.pairs)
-        if self.history is not None:
-            result.run_id = self.history.record_experiment(result)
-        if progress:
-            progress(1.0, "done")
-        return result
+
+        return job

@@ -47,6 +47,9 @@ class Recommender(BaseEstimator):
     hyperparams: ClassVar[tuple[HyperParam, ...]] = ()
     predicts_ratings: ClassVar[bool] = False
     uses_tensorflow: ClassVar[bool] = False
+    fit_cost: ClassVar[float] = 1.0
+    """Rough wall time of fit + scoring relative to a light model (a Keras training ~10, a JVM start ~20):
+    a comparison on several threads starts the costliest first. Scheduling only; never changes results."""
 
     def __init_subclass__(cls, **kwargs):
         """The `hyperparams` spec is the single source of defaults: a concrete model's `__init__` must take

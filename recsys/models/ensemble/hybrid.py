@@ -111,6 +111,7 @@ class HybridRecommender(Recommender):
     """Weighted blend of rank-normalized member scores, weights set by hand or learned on validation data."""
 
     key = "hybrid"
+    fit_cost = 5
     label = "Hybrid (weighted rank blend)"
     description = (
         "Combines several models -- by default co-enrolment (EASE, RP3beta), your genre profile and "

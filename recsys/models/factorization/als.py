@@ -30,6 +30,7 @@ class ALSRecommender(Recommender):
     """Implicit-feedback matrix factorization; new learners by the exact least-squares fold-in."""
 
     key = "als"
+    fit_cost = 3
     label = "Implicit ALS (implicit library)"
     description = (
         "Learns latent taste factors from who took what, weighting taken courses by a confidence, "

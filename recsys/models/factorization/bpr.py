@@ -21,6 +21,7 @@ class BPRRecommender(Recommender):
     """Pairwise-ranking matrix factorization; new learners by gradient steps on the frozen course factors."""
 
     key = "bpr"
+    fit_cost = 6
     label = "BPR (implicit library)"
     description = (
         "Learns latent factors so that courses a learner took rank above courses they did not, "

@@ -38,6 +38,7 @@ class NMFRecommender(Recommender):
     """Surprise NMF rating predictions plus an implicit-feedback NMF that ranks courses."""
 
     key = "nmf"
+    fit_cost = 2
     label = "Matrix factorization (NMF, Surprise)"
     description = (
         "Learns latent taste factors from who took what and recommends the courses that best fit your factor profile."

@@ -69,6 +69,7 @@ class SparkALSRecommender(Recommender):
     """Spark MLlib implicit ALS; learners folded in from the collected course factors (no Spark to serve)."""
 
     key = "spark_als"
+    fit_cost = 20
     label = "Implicit ALS on Spark (MLlib)" + (" -- unavailable" if _REASON else "")
     description = (
         (f"Spark {_REASON}. " if _REASON else "")

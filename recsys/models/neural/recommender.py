@@ -101,6 +101,7 @@ class NeuralRecommender(Recommender):
     """
 
     key = "neural"
+    fit_cost = 10
     label = "Neural embeddings"
     description = (
         "Keras learner/course embeddings trained to tell enrolled courses from sampled others; "
@@ -219,12 +220,13 @@ class NeuralRecommender(Recommender):
     # ----- fitting ----------------------------------------------------------------------------
     def _fit(self, dataset, progress) -> None:
         self._fold_in_memo = _FoldInMemo()
-        shared = shared_embedding.lookup(dataset.fingerprint, self)
-        if shared is not None:  # same data and parameters trained in this process: same weights
-            self._adopt(shared, progress)
-            return
-        self._train(dataset, progress)
-        shared_embedding.remember(self)
+        with shared_embedding.exclusive(dataset.fingerprint, self):
+            shared = shared_embedding.lookup(dataset.fingerprint, self)
+            if shared is not None:  # same data and parameters trained in this process: same weights
+                self._adopt(shared, progress)
+                return
+            self._train(dataset, progress)
+            shared_embedding.remember(self)
 
     def _adopt(self, shared: NeuralRecommender, progress) -> None:
         """Take the learned state of an identical fit (deterministic training: the same weights)."""

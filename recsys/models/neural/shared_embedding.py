@@ -13,6 +13,7 @@ A small LRU (the entries hold the learner table of the training data): a long-ru
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -21,12 +22,24 @@ CAPACITY = 3
 
 _entries: OrderedDict[tuple, Any] = OrderedDict()
 _lock = threading.Lock()
+_training: dict[tuple, threading.Lock] = {}  # one per network being looked up or trained (a few bytes each)
 
 
 def identity(dataset_fingerprint: str, model) -> tuple:
     """(fingerprint of the training data, every network parameter coerced to its declared kind)."""
     params = type(model).validate_params(model.get_params())
     return dataset_fingerprint, tuple(sorted(params.items()))
+
+
+@contextlib.contextmanager
+def exclusive(dataset_fingerprint: str, model):
+    """Held while a fit looks this network up and, if it is missing, trains it: an identical fit on another
+    thread (a comparison runs models side by side) waits, then adopts the result instead of training a copy."""
+    key = identity(dataset_fingerprint, model)
+    with _lock:
+        training = _training.setdefault(key, threading.Lock())
+    with training:
+        yield
 
 
 def lookup(dataset_fingerprint: str, model):
