@@ -82,6 +82,32 @@ def get_spark(master: str | None = None, app_name: str = "recsys"):
     return spark
 
 
+_warming: dict[str, threading.Thread] = {}
+_warming_lock = threading.Lock()
+
+
+def start_in_background(master: str | None = None) -> threading.Thread | None:
+    """Start the process-wide session on a daemon thread (a JVM takes ~3 s to start, mostly in its own process)
+    so a fit that follows finds it ready. Does nothing when Spark cannot run here: the fit then raises the
+    clear error. A later `get_spark` waits for this start (pyspark creates one session under a lock)."""
+    url = master_url(master)
+    if unavailable_reason(url):
+        return None
+    with _warming_lock:
+        thread = _warming.get(url)
+        if thread is None:
+
+            def start() -> None:
+                try:
+                    get_spark(url)
+                except Exception:  # reported by the fit's own get_spark call, on the caller's thread
+                    pass
+
+            thread = _warming[url] = threading.Thread(target=start, name="recsys-spark-start", daemon=True)
+            thread.start()
+        return thread
+
+
 def als_blocks(spark) -> int:
     """ALS user/item blocks: RECSYS_SPARK_ALS_BLOCKS, else the session's default parallelism (2 on local[2]).
 

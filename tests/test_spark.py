@@ -219,3 +219,14 @@ def test_without_java_spark_als_is_unavailable_with_the_fix(data, tmp_path, monk
     assert main(["train", "--model", "spark_als", "--data", str(folder), "--out", str(tmp_path / "m")]) == 2
     err = capsys.readouterr().err
     assert "Java is missing" in err and "Traceback" not in err
+
+
+def test_warm_up_starts_the_session_a_fit_then_uses(spark):
+    from recsys.models.factorization.spark_als import SparkALSRecommender
+    from recsys.spark_session import get_spark, start_in_background
+
+    SparkALSRecommender.warm_up()  # a comparison calls it before splitting the data
+    thread = start_in_background()
+    assert thread is not None and thread is start_in_background()  # one start per master, however often asked
+    thread.join(timeout=120)
+    assert not thread.is_alive() and get_spark() is spark

@@ -89,7 +89,7 @@ def _cmd_compare(args) -> int:
     split_params = _split_params(args)
     check_writable(args.json, "--json")
     models = [(k, per_model.get(k, {})) for k in keys]
-    resolve_models(models, args.seed)  # unknown parameters or bad values fail before the data is read
+    specs = resolve_models(models, args.seed)  # unknown parameters or bad values fail before the data is read
     options = {
         "activity_bins": _number_list(args.activity_bins, "--activity-bins", float),
         "head_share": args.head_share,
@@ -99,6 +99,8 @@ def _cmd_compare(args) -> int:
     Experiment.check_options(**options)  # bad segment/KPI options fail before the data is read
     if args.jobs != -1:
         positive("--jobs", args.jobs)
+    for spec in specs:
+        type(spec.model).warm_up()  # e.g. Spark's JVM starts while the data loads
     dataset = load_data(args.data)
     history = None if args.no_history else _history(args.db)
     experiment = Experiment(

@@ -634,6 +634,8 @@ class Experiment:
 
     def run(self, progress: Progress | None = None) -> ExperimentResult:
         """Fit and score every model; `progress(fraction, message)` covers the whole run."""
+        for spec in self.specs:
+            type(spec.model).warm_up()
         if progress:
             progress(0.0, "splitting")
         split = self.make_split()

@@ -51,6 +51,11 @@ class Recommender(BaseEstimator):
     """Rough wall time of fit + scoring relative to a light model (a Keras training ~10, a JVM start ~20):
     a comparison on several threads starts the costliest first. Scheduling only; never changes results."""
 
+    @classmethod
+    def warm_up(cls) -> None:
+        """Start slow set-up that a coming fit will need (a JVM) in the background; a no-op for most models.
+        Callers that know fits are coming (a comparison) call it first. Never changes results."""
+
     def __init_subclass__(cls, **kwargs):
         """The `hyperparams` spec is the single source of defaults: a concrete model's `__init__` must take
         exactly the declared parameters with exactly the declared defaults (checked once, at class creation)."""

@@ -27,7 +27,7 @@ from scipy import sparse
 from recsys.models.base import Recommender, _cosine_rows
 from recsys.models.factorization.fold_in import als_contributions, als_fold_in, taste_reasons
 from recsys.models.params import HyperParam
-from recsys.spark_session import als_blocks, get_spark, run_with_progress, unavailable_reason
+from recsys.spark_session import als_blocks, get_spark, run_with_progress, start_in_background, unavailable_reason
 
 _REASON = unavailable_reason()
 
@@ -149,6 +149,11 @@ class SparkALSRecommender(Recommender):
         self.max_iter = max_iter
         self.nonnegative = nonnegative
         self.seed = seed
+
+    @classmethod
+    def warm_up(cls) -> None:
+        """Start the SparkSession (JVM) on a background thread while other work goes on."""
+        start_in_background()
 
     # ----- fitting (the only part that needs Spark) -------------------------------------------
     def _fit(self, dataset, progress) -> None:
