@@ -194,6 +194,18 @@ class ModelStore:
                 self._remember(ident, model)
         return model
 
+    def in_memory(self, dataset, key: str, params: Mapping[str, Any] | None = None, *, quiet: bool = False):
+        """The model if this server already holds it (never reads the disk, never trains); None otherwise.
+        Cheap enough for every rerun of a page: picking an already-trained model can show it at once.
+        `quiet`: parameters that do not validate give None (training them reports the error) instead of raising."""
+        try:
+            ident, _ = self._identity(dataset, key, params)
+        except ValueError:
+            if quiet:
+                return None
+            raise
+        return self._remember(ident)
+
     def clear_memory(self) -> None:
         with self._lock:
             self._memory.clear()

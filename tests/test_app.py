@@ -102,6 +102,30 @@ def test_recommend_with_each_model(app_env, key):
     assert "already trained" in at.session_state["rec_active"]["note"]
 
 
+def test_picking_a_model_trained_earlier_shows_it_without_training_again(app_env):
+    at = _open("recommend")
+    _select_rows(at, [0, 2])
+    for key in ("popularity", "ease"):
+        at.selectbox(key="rec_model").set_value(key)
+        at.run()
+        at.button(key="rec_train").click()
+        at.run(timeout=120)
+        assert at.session_state["rec_active"]["key"] == key
+    ease_list = at.session_state["rec_last"]["COURSE_ID"].tolist()
+    at.selectbox(key="rec_model").set_value("popularity")  # no Train click
+    at.run()
+    _ok(at)
+    active = at.session_state["rec_active"]
+    assert active["key"] == "popularity" and active["note"] == "already trained in this server"
+    shown = at.session_state["rec_last"]
+    assert shown["COURSE_ID"].tolist() != ease_list and not any("Showing" in c.value for c in at.caption)
+    at.session_state["rec.knn.n_neighbours"] = 7  # settings never trained here: the last list stays, with a note
+    at.selectbox(key="rec_model").set_value("knn")
+    at.run()
+    assert at.session_state["rec_active"]["key"] == "popularity"
+    assert any("press **Train model**" in c.value for c in at.caption)
+
+
 def test_selection_survives_filter_changes(app_env):
     at = _open("recommend")
     first = _select_rows(at, [0, 1])

@@ -65,7 +65,7 @@ _FOCUSED_KEY = """() => {
 
 def _level_cells(page):
     """The Level cells of the recommendation rows (markdown paragraphs holding just a level name)."""
-    return page.locator("[data-testid='stColumn'] [data-testid='stMarkdownContainer'] p").filter(
+    return page.locator("[data-testid='stMarkdownContainer'] p").filter(
         has_text=re.compile(r"^(Beginner|Intermediate|Advanced)$")
     )
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from recsys.models import Recommender, make_model
 from recsys.evaluation import metrics as M
+from recsys.models import Recommender, make_model
 from recsys.models.ensemble.hybrid import blend_hits, rank_normalize, simplex_grid
 from recsys.models.factorization._implicit import library_threads
 from recsys.models.factorization.als import confidence_matrix

@@ -218,6 +218,20 @@ def render() -> None:
         train_clicked = st.button(
             "Train model", type="primary", key="rec_train", icon=":material/model_training:", disabled=not model_key
         )
+        chosen_is_shown = active and (active["key"], active["params"], active["fp"]) == (
+            model_key,
+            params,
+            dataset.fingerprint,
+        )
+        if model_key and not train_clicked and not chosen_is_shown:
+            # Picking a model (or settings) this server has already trained shows it at once: no Train click.
+            if session.model_store().in_memory(dataset, model_key, params, quiet=True) is not None:
+                active = ss["rec_active"] = {
+                    "key": model_key,
+                    "params": dict(params),
+                    "fp": dataset.fingerprint,
+                    "note": "already trained in this server",
+                }
         # Always drawn, even empty: elements below keep their place in the page between reruns, so the browser
         # does not remount them (a remounted slider loses keyboard focus after each change).
         with st.container():
@@ -299,37 +313,42 @@ def render() -> None:
                 show_rows(ranked)
 
         def show_rows(ranked) -> None:
-            widths = [0.35, 3.6, 1.35, 0.7, 0.7, 3.0, 0.45, 0.45]  # Level fits "Intermediate" on one line
-            head = st.columns(widths)
-            for col, name in zip(head, ["#", "Course", "Level", "Hours", "Score", "Why"]):
-                col.markdown(f"**{name}**")
+            """One horizontal row per course with fixed-width cells and the reason under the title: 7 elements a
+            row instead of 17 with st.columns (each element is one message to the browser on every rerun a thumb
+            or a filter causes)."""
+            widths = {"Course": 500, "Level": 100, "Hours": 50, "Score": 60}  # Level fits "Intermediate"
+            with st.container(horizontal=True, gap="small"):
+                for name, width in widths.items():
+                    st.markdown(f"**{name}**", width=width)
             for row in ranked.itertuples(index=False):
-                cols = st.columns(widths, vertical_alignment="center")
-                cols[0].markdown(f"{row.RANK}")
-                cols[1].markdown(
-                    f"**{plain.md(row.TITLE)}**  \n:gray[{plain.md(row.COURSE_ID)} · {plain.md(row.GENRES)}]"
-                )
-                cols[2].markdown(plain.md(getattr(row, "LEVEL", "") or "-"))
-                hours = getattr(row, "DURATION_HOURS", None)
-                cols[3].markdown(f"{hours:g}" if hours is not None and hours == hours else "-")
-                cols[4].markdown(f"{row.SCORE:,.0f}" if abs(row.SCORE) >= 100 else f"{row.SCORE:.3f}")
-                cols[5].markdown(f":gray[{plain.md(row.REASON)}]")
-                cols[6].button(
-                    "",
-                    key=f"rec_up_{row.COURSE_ID}",
-                    icon=":material/thumb_up:",
-                    help="Like: more like this (kept apart from completed courses)",
-                    on_click=_vote,
-                    args=(row.COURSE_ID, "up"),
-                )
-                cols[7].button(
-                    "",
-                    key=f"rec_down_{row.COURSE_ID}",
-                    icon=":material/thumb_down:",
-                    help="Not for me: never recommend it, and show fewer courses like it",
-                    on_click=_vote,
-                    args=(row.COURSE_ID, "down"),
-                )
+                with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+                    st.markdown(
+                        f"**{row.RANK}. {plain.md(row.TITLE)}**  \n"
+                        f":gray[{plain.md(row.COURSE_ID)} · {plain.md(row.GENRES)}]  \n"
+                        f":gray[_{plain.md(row.REASON)}_]",
+                        width=widths["Course"],
+                    )
+                    st.markdown(plain.md(getattr(row, "LEVEL", "") or "-"), width=widths["Level"])
+                    hours = getattr(row, "DURATION_HOURS", None)
+                    st.markdown(f"{hours:g}" if hours is not None and hours == hours else "-", width=widths["Hours"])
+                    score = f"{row.SCORE:,.0f}" if abs(row.SCORE) >= 100 else f"{row.SCORE:.3f}"
+                    st.markdown(score, width=widths["Score"])
+                    st.button(
+                        "",
+                        key=f"rec_up_{row.COURSE_ID}",
+                        icon=":material/thumb_up:",
+                        help="Like: more like this (kept apart from completed courses)",
+                        on_click=_vote,
+                        args=(row.COURSE_ID, "up"),
+                    )
+                    st.button(
+                        "",
+                        key=f"rec_down_{row.COURSE_ID}",
+                        icon=":material/thumb_down:",
+                        help="Not for me: never recommend it, and show fewer courses like it",
+                        on_click=_vote,
+                        args=(row.COURSE_ID, "down"),
+                    )
 
         st.subheader("3. Recommendations")
         if not active or active["fp"] != dataset.fingerprint:
