@@ -12,7 +12,7 @@ from scipy import sparse
 
 from recsys.evaluation import metrics as M
 from recsys.models import Recommender, make_model
-from recsys.models.ensemble.hybrid import blend_hits, rank_normalize, simplex_grid
+from recsys.models.ensemble.hybrid import blend_hits, descending_average_ranks, rank_normalize, simplex_grid
 from recsys.models.factorization._implicit import library_threads
 from recsys.models.factorization.als import confidence_matrix
 from recsys.models.factorization.fold_in import als_fold_in, bpr_auc, bpr_fold_in
@@ -189,6 +189,17 @@ def test_rank_normalize_orders_and_handles_courses_a_model_cannot_score():
     grid = simplex_grid(3)
     np.testing.assert_allclose(grid.sum(axis=1), 1.0)
     assert len(grid) == 66 and (grid >= 0).all()
+
+
+def test_descending_average_ranks_equal_scipys_rankdata_with_ties_and_minus_inf():
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(11)
+    scores = np.round(rng.random((200, 37)), 1)  # many ties
+    scores[rng.random(scores.shape) < 0.2] = -np.inf
+    scores[0] = 0.5  # a row of one value
+    np.testing.assert_array_equal(descending_average_ranks(scores), rankdata(-scores, method="average", axis=1))
+    assert descending_average_ranks(np.zeros((3, 0))).shape == (3, 0)
 
 
 def test_blend_hits_equal_the_sorted_top_k_of_every_grid_blend():

@@ -76,8 +76,6 @@ def _weight_param(slot: int, default: float) -> HyperParam:
 def rank_normalize(scores: np.ndarray, seen: sparse.spmatrix | None = None) -> np.ndarray:
     """Per row, 1 - log(rank) / log(n) over the courses not in `seen` (rank 1 = best; ties share their mean
     rank): 1 for the best course, >= 0 for the worst. -inf/NaN scores and seen courses get 0."""
-    from scipy.stats import rankdata
-
     scores = np.array(scores, dtype=np.float64, copy=True)
     scores[~np.isfinite(scores)] = -np.inf
     if seen is not None:
@@ -86,9 +84,31 @@ def rank_normalize(scores: np.ndarray, seen: sparse.spmatrix | None = None) -> n
     n = scores.shape[1]
     if n < 2:
         return np.where(np.isfinite(scores), 1.0, 0.0)
-    normalized = 1.0 - np.log(rankdata(-scores, method="average", axis=1)) / np.log(n)
+    normalized = 1.0 - np.log(descending_average_ranks(scores)) / np.log(n)
     normalized[~np.isfinite(scores)] = 0.0
     return normalized
+
+
+def descending_average_ranks(scores: np.ndarray) -> np.ndarray:
+    """Per row, the rank of each score from the top (1 = highest), ties sharing their mean rank: the numbers of
+    `scipy.stats.rankdata(-scores, method="average", axis=1)`, about 1.5x faster (an unstable row sort is
+    enough, since tied scores get one shared rank; -inf scores tie at the bottom)."""
+    n_rows, n = scores.shape
+    if n == 0:
+        return np.zeros((n_rows, 0))
+    negated = -scores
+    order = np.argsort(negated, axis=1)
+    ordered = np.take_along_axis(negated, order, axis=1)
+    place = np.broadcast_to(np.arange(n), (n_rows, n))
+    starts = np.ones((n_rows, n), dtype=bool)  # a tie group starts here
+    np.not_equal(ordered[:, 1:], ordered[:, :-1], out=starts[:, 1:])
+    ends = np.ones((n_rows, n), dtype=bool)  # ... and ends here
+    ends[:, :-1] = starts[:, 1:]
+    first = np.maximum.accumulate(np.where(starts, place, 0), axis=1)
+    last = np.minimum.accumulate(np.where(ends, place, n - 1)[:, ::-1], axis=1)[:, ::-1]
+    ranks = np.empty((n_rows, n))
+    np.put_along_axis(ranks, order, (first + last) / 2.0 + 1.0, axis=1)
+    return ranks
 
 
 def segment_of(histories: sparse.spmatrix) -> np.ndarray:
