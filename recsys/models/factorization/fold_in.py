@@ -153,20 +153,21 @@ class _BPRKernel:
         padding = np.where(valid, 0.0, np.inf).astype(np.float32)
         taken_pair = valid[:, None, :]  # (n, 1, width): the j of a (taken i, taken j) pair is a real course
         Yp = self.Y[taken_idx]  # (n, width, f)
+        learner = np.arange(n)[:, None]
         block = np.empty((n, width, n_items), dtype=np.float32)
         x = np.tile(self.start, (n, 1))
         previous = x.copy()
         for t in range(steps):
             look = x + np.float32(t / (t + 3.0)) * (x - previous)  # Nesterov look-ahead
             half = look @ self.half_YT + self.half_bias  # half scores
-            half_taken = np.take_along_axis(half, taken_idx, axis=1)
+            half_taken = half[learner, taken_idx]
             anchor = half_taken + padding
             np.subtract(half[:, None, :], anchor[:, :, None], out=block)
             np.tanh(block, out=block)
             block += 1.0  # 2 sigma(s_j - s_i); exactly 0 in a padded slot
             per_course = block.sum(axis=1) * not_taken
             both_taken = np.tanh(half_taken[:, None, :] - anchor[:, :, None]) + 1.0
-            per_taken = block.sum(axis=2) - np.where(taken_pair, both_taken, 0.0).sum(axis=2)
+            per_taken = block.sum(axis=2) - (both_taken * taken_pair).sum(axis=2)
             grad = (np.einsum("np,npf->nf", per_taken, Yp) - per_course @ self.Y) * half_pairs - self.reg * look
             previous, x = x, look + self.step * grad
         return x.astype(np.float64)
