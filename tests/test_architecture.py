@@ -16,8 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 ALLOWED = {
     "_json": set(),
     "_sqlite": set(),
+    "_blas": set(),
     "data": {"_json"},
-    "models": {"_json", "data", "evaluation.metrics", "spark_session"},
+    "models": {"_json", "_blas", "data", "evaluation.metrics", "spark_session"},
     "spark_session": set(),
     "evaluation.metrics": {"evaluation"},
     "evaluation": {"_json", "_sqlite", "data", "models", "recsys", "evaluation.metrics"},

@@ -112,3 +112,23 @@ def test_two_identical_neural_fits_at_once_train_one_network(tiny_dataset):
     np.testing.assert_array_equal(
         fitted["neural"].item_embeddings_, fitted["embedding_regression"].embedder_.item_embeddings_
     )
+
+
+def test_a_comparison_on_another_thread_gives_the_same_numbers_as_on_the_main_thread(small_dataset):
+    """The CLI runs on the main thread, the app on a Streamlit script thread: BLAS is one thread for the process
+    (recsys/_blas.py), so a matrix product cannot round differently in one of them."""
+    from threadpoolctl import threadpool_info
+
+    def run():
+        return Experiment(small_dataset, "holdout", ["popularity", "ease", "knn"], k=5, seed=3, n_resamples=200).run()
+
+    here = run()
+    box = {}
+    thread = threading.Thread(target=lambda: box.setdefault("result", run()))
+    thread.start()
+    thread.join()
+    there = box["result"]
+    for name in here.details:
+        assert here.details[name].ci == there.details[name].ci
+        assert here.details[name].metrics == there.details[name].metrics
+    assert {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"} == {1}

@@ -4,8 +4,8 @@ A comparison is a list of independent fits. On a 2-core machine most of them kee
 Surprise, the `implicit` library with one thread) and one waits on another process (Spark's JVM), so two lanes
 finish the list in about half the time. Jobs start largest first (`cost` hints: longest-processing-time
 scheduling), results come back in the caller's order, and the numbers do not depend on the number of lanes:
-every job is seeded on its own, and BLAS runs one thread per lane whatever the lane count (a matrix product
-split over a different number of threads rounds differently: the bootstrap intervals moved in the 16th digit).
+every job is seeded on its own, and BLAS runs one thread in the whole process (recsys/_blas.py), so no lane's
+numbers depend on what runs beside it.
 
 Progress: a job reports `(fraction, message)` through its own callback; this module keeps the latest report
 per job and the caller's thread -- the only one allowed to touch a Streamlit page -- forwards the combined
@@ -62,15 +62,12 @@ def run_jobs(
     n_jobs=1 runs them one after another on this thread (reports go straight through). The combined progress
     is the mean of the jobs' fractions. The first failing job's error is raised once running jobs have stopped.
     """
-    from threadpoolctl import threadpool_limits
-
     if not jobs:
         return []
     n_jobs = min(int(n_jobs), len(jobs))
-    with threadpool_limits(1, "blas"):
-        if n_jobs <= 1:
-            return [job(_share(progress, i, len(jobs))) for i, job in enumerate(jobs)]
-        return _Lanes(jobs, n_jobs, progress, cost).run()
+    if n_jobs <= 1:
+        return [job(_share(progress, i, len(jobs))) for i, job in enumerate(jobs)]
+    return _Lanes(jobs, n_jobs, progress, cost).run()
 
 
 def _share(progress: Progress | None, index: int, count: int) -> Progress:

@@ -4,20 +4,19 @@ runs its own threads (its advice; avoids oversubscribing the cores), and progres
 from __future__ import annotations
 
 import contextlib
-import warnings
 
 import numpy as np
 from scipy import sparse
 
+from recsys import _blas
+
 
 @contextlib.contextmanager
 def library_threads():
-    """BLAS limited to one thread for `implicit` (which parallelises itself); its BLAS warning silenced."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1, "blas"), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*OpenBLAS.*")
-        yield
+    """`implicit` parallelises itself and warns when OpenBLAS would compete with it: BLAS runs one thread (set
+    for the process when recsys is imported, recsys/_blas.py; asked again here in case something changed it)."""
+    _blas.use_one_thread()
+    yield
 
 
 def epoch_callback(progress, iterations: int, name: str, start: float = 0.1, width: float = 0.85):
