@@ -12,12 +12,13 @@ other thread is silently ignored. One setting for the process is the same everyw
 from __future__ import annotations
 
 import os
+import sys
 
 
 def use_one_thread() -> None:
     """One BLAS thread: libraries loaded from now on read OPENBLAS_NUM_THREADS, loaded ones are limited now."""
     os.environ["OPENBLAS_NUM_THREADS"] = "1"
-    if "numpy" not in __import__("sys").modules:
+    if "numpy" not in sys.modules:
         return  # nothing loaded yet: the variable is enough
     from threadpoolctl import threadpool_limits
 

@@ -13,7 +13,6 @@ from scipy import sparse
 from recsys.evaluation import metrics as M
 from recsys.models import Recommender, make_model
 from recsys.models.ensemble.hybrid import blend_hits, descending_average_ranks, rank_normalize, simplex_grid
-from recsys.models.factorization._implicit import library_threads
 from recsys.models.factorization.als import confidence_matrix
 from recsys.models.factorization.fold_in import als_fold_in, bpr_auc, bpr_fold_in
 from recsys.models.linear.ease import ease_weights
@@ -75,9 +74,8 @@ def test_als_fold_in_reproduces_the_library_recalculated_user(tiny_dataset):
     params = dict(factors=8, regularization=3.0, alpha=10.0, iterations=10, seed=4)
     model = make_model("als", **params).fit(tiny_dataset)
     C = confidence_matrix(tiny_dataset.matrix, params["alpha"])
-    with library_threads():
-        library = AlternatingLeastSquares(factors=8, regularization=3.0, alpha=1.0, iterations=10, random_state=4)
-        library.fit(C, show_progress=False)
+    library = AlternatingLeastSquares(factors=8, regularization=3.0, alpha=1.0, iterations=10, random_state=4)
+    library.fit(C, show_progress=False)
     np.testing.assert_array_equal(library.item_factors, model.item_factors_.astype(np.float32))
     rows = np.arange(25)
     theirs = library.recalculate_user(rows, C[rows])

@@ -1,22 +1,11 @@
-"""What the two `implicit`-backed models share: the enrolment input, a single-threaded BLAS while the library
-runs its own threads (its advice; avoids oversubscribing the cores), and progress from its epoch callback."""
+"""What the two `implicit`-backed models share: the enrolment input and progress from the library's epoch callback.
+(The library runs its own threads and asks for a single-threaded BLAS: recsys sets that for the whole process,
+recsys/_blas.py.)"""
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 from scipy import sparse
-
-from recsys import _blas
-
-
-@contextlib.contextmanager
-def library_threads():
-    """`implicit` parallelises itself and warns when OpenBLAS would compete with it: BLAS runs one thread (set
-    for the process when recsys is imported, recsys/_blas.py; asked again here in case something changed it)."""
-    _blas.use_one_thread()
-    yield
 
 
 def epoch_callback(progress, iterations: int, name: str, start: float = 0.1, width: float = 0.85):

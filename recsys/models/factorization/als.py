@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from recsys.models.base import Recommender, _cosine_rows
-from recsys.models.factorization._implicit import binary_float32, epoch_callback, library_threads
+from recsys.models.factorization._implicit import binary_float32, epoch_callback
 from recsys.models.factorization.fold_in import als_contributions, als_fold_in, taste_reasons
 from recsys.models.params import HyperParam
 
@@ -99,16 +99,15 @@ class ALSRecommender(Recommender):
 
         C = confidence_matrix(dataset.matrix, float(self.alpha))
         self.enrolments_ = np.bincount(C.indices, minlength=C.shape[1]).astype(np.float64)
-        with library_threads():
-            model = AlternatingLeastSquares(
-                factors=int(self.factors),
-                regularization=float(self.regularization),
-                alpha=1.0,
-                iterations=int(self.iterations),
-                random_state=int(self.seed),
-                calculate_training_loss=False,
-            )
-            model.fit(C, show_progress=False, callback=epoch_callback(progress, int(self.iterations), "ALS"))
+        model = AlternatingLeastSquares(
+            factors=int(self.factors),
+            regularization=float(self.regularization),
+            alpha=1.0,
+            iterations=int(self.iterations),
+            random_state=int(self.seed),
+            calculate_training_loss=False,
+        )
+        model.fit(C, show_progress=False, callback=epoch_callback(progress, int(self.iterations), "ALS"))
         self.item_factors_ = np.asarray(model.item_factors, dtype=np.float64)
         self.gram_ = self.item_factors_.T @ self.item_factors_  # Y^T Y, shared by every fold-in
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from recsys.models.base import Recommender, _cosine_rows
-from recsys.models.factorization._implicit import binary_float32, epoch_callback, library_threads
+from recsys.models.factorization._implicit import binary_float32, epoch_callback
 from recsys.models.factorization.fold_in import bpr_fold_in
 from recsys.models.params import HyperParam
 
@@ -108,16 +108,15 @@ class BPRRecommender(Recommender):
 
         X = binary_float32(dataset.matrix)
         self.enrolments_ = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
-        with library_threads():
-            model = BayesianPersonalizedRanking(
-                factors=int(self.factors),
-                learning_rate=float(self.learning_rate),
-                regularization=float(self.regularization),
-                iterations=int(self.iterations),
-                num_threads=1,
-                random_state=int(self.seed),
-            )
-            model.fit(X, show_progress=False, callback=epoch_callback(progress, int(self.iterations), "BPR"))
+        model = BayesianPersonalizedRanking(
+            factors=int(self.factors),
+            learning_rate=float(self.learning_rate),
+            regularization=float(self.regularization),
+            iterations=int(self.iterations),
+            num_threads=1,
+            random_state=int(self.seed),
+        )
+        model.fit(X, show_progress=False, callback=epoch_callback(progress, int(self.iterations), "BPR"))
         items = np.asarray(model.item_factors, dtype=np.float64)  # last column: course bias
         users = np.asarray(model.user_factors, dtype=np.float64)  # last column: constant 1
         self.item_factors_ = items[:, :-1].copy()
