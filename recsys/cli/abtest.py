@@ -49,7 +49,7 @@ def _fmt(x, digits=4) -> str:
 
 
 def _cmd_abtest(args) -> int:
-    from recsys.evaluation.experiment import resolve_models
+    from recsys.evaluation.specs import resolve_models
     from recsys.models import make_model
     from recsys.simulation import STOPPING_RULE, build_arms, run_abtest, run_thompson, simulator_for_folder
 

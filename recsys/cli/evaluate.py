@@ -38,29 +38,18 @@ def _model_list(text: str) -> list[str]:
     return keys
 
 
-# args attribute -> (command-line flag, splits it applies to, split parameter name)
-_SPLIT_FLAGS = {
-    "holdout": ("--holdout", ("holdout",), "n"),
-    "test_size": ("--test-size", ("ratio",), "test_size"),
-    "test_learners": ("--test-learners", ("new_learners",), "test_share"),
-    "fold_in": ("--fold-in", ("new_learners",), "fold_in"),
-    "min_ratings": ("--min-ratings", ("new_learners", "holdout"), "min_ratings"),
-    "new_courses": ("--new-courses", ("new_courses",), "course_share"),
-}
-
-
 def _split_params(args) -> dict:
     """Split parameters from the protocol flags; a flag for another protocol is a usage error."""
     params = {}
-    for attr, (flag, splits, name) in _SPLIT_FLAGS.items():
-        value = getattr(args, attr)
+    for flag, (splits, param) in _unique_split_params().items():
+        value = getattr(args, param.dest)
         if value is None:
             continue
         if args.split not in splits:
             raise UsageError(f"{flag} applies to --split {' / '.join(splits)}, not --split {args.split}")
-        if attr == "holdout":
-            value = int(value) if float(value).is_integer() else float(value)
-        params[name] = value
+        if param.kind == "count_or_share" and float(value).is_integer():
+            value = int(value)
+        params[param.name] = value
     return params
 
 
@@ -317,9 +306,20 @@ def _cmd_history(args) -> int:
     return 0
 
 
+def _unique_split_params() -> dict:
+    """flag -> (protocols using it, its first declaration): one command-line option per distinct flag."""
+    from recsys.evaluation.splits import PROTOCOLS
+
+    out: dict = {}
+    for protocol in PROTOCOLS.values():
+        for param in protocol.params:
+            out.setdefault(param.flag, ([], param))[0].append(protocol.name)
+    return out
+
+
 def register(sub) -> None:
     """Add compare, tune and history to the CLI."""
-    from recsys.evaluation.splits import SPLIT_NAMES
+    from recsys.evaluation.splits import PROTOCOLS, SPLIT_NAMES
     from recsys.models import MODEL_KEYS
 
     keys = ", ".join(MODEL_KEYS)
@@ -342,38 +342,14 @@ def register(sub) -> None:
         "--split",
         choices=SPLIT_NAMES,
         default="new_learners",
-        help="new_learners (default): a share of learners is removed from training and folded in from "
-        "part of their courses; holdout: hide courses per known learner; ratio: hide a share of all "
-        "ratings; new_courses: a share of courses loses every training rating",
+        help="; ".join(
+            f"{name}{' (default)' if name == 'new_learners' else ''}: {protocol.summary}"
+            for name, protocol in PROTOCOLS.items()
+        ),
     )
-    p.add_argument(
-        "--test-learners", type=float, default=None, help="new_learners: share of learners held out (default 0.1)"
-    )
-    p.add_argument(
-        "--fold-in",
-        type=float,
-        default=None,
-        help="new_learners: share of a held-out learner's courses the model is given (default 0.8, >= 1 course)",
-    )
-    p.add_argument(
-        "--min-ratings",
-        type=int,
-        default=None,
-        help="new_learners/holdout: courses a learner needs to be tested (default 2)",
-    )
-    p.add_argument(
-        "--holdout",
-        type=float,
-        default=None,
-        help="holdout: courses hidden per learner (int) or a fraction (default 1)",
-    )
-    p.add_argument("--test-size", type=float, default=None, help="ratio: test share of all ratings (default 0.2)")
-    p.add_argument(
-        "--new-courses",
-        type=float,
-        default=None,
-        help="new_courses: share of the rated courses that lose every training rating (default 0.1)",
-    )
+    for flag, (protocols, param) in _unique_split_params().items():
+        kind = int if param.kind == "count" else float
+        p.add_argument(flag, type=kind, default=None, help=f"{'/'.join(protocols)}: {param.help}")
     p.add_argument(
         "--activity-bins",
         default="1,3,10",
@@ -447,7 +423,7 @@ def register(sub) -> None:
     p.add_argument("--kind", choices=("compare", "tune"), help="only this kind of run")
     p.add_argument(
         "--protocol",
-        choices=("new_learners", "holdout", "ratio", "new_courses", "kfold"),
+        choices=(*SPLIT_NAMES, "kfold"),
         help="only runs on this split protocol",
     )
     p.add_argument("--run", type=int, metavar="ID", help="print one whole run as JSON")

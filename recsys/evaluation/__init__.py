@@ -3,7 +3,7 @@ and the SQLite run history. The CLI and the app call the same functions, so the 
 numbers in both.
 
     from recsys.evaluation import Experiment, RunHistory
-    result = Experiment(dataset, "new_learners", ["popularity", ("knn", {"k": 20})], k=10, seed=0).run()
+    result = Experiment(dataset, "new_learners", ["popularity", ("knn", {"n_neighbours": 20})], k=10, seed=0).run()
     result.table            # one row per model: metrics, <metric>_lo/_hi, fit_seconds, recommend_ms
     result.vs_best()        # each model vs the best per metric: paired diff, interval, Wilcoxon + Holm p
     result.kpi_table        # product KPIs (niche share, level mix, genres, exposure Gini, ...)
@@ -18,16 +18,11 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "experiment": (
-        "EvalData",
-        "Experiment",
-        "ExperimentResult",
-        "ModelDetails",
-        "ModelSpec",
-        "evaluate_model",
-        "format_params",
-        "resolve_models",
-    ),
+    "experiment": ("Experiment",),
+    "specs": ("ModelSpec", "format_params", "resolve_models"),
+    "eval_data": ("EvalData",),
+    "scoring": ("ModelDetails", "evaluate_model", "fit_model"),
+    "reporting": ("ExperimentResult",),
     "history": ("DEFAULT_PATH", "RunHistory"),
     "metrics": ("kpi_names", "metric_names", "parse_metric", "product_kpis"),
     "splits": (

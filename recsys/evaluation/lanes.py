@@ -21,8 +21,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import TypeVar
 
+from recsys._progress import Progress
+
 T = TypeVar("T")
-Progress = Callable[[float, str], None]
+
 Job = Callable[[Progress], T]
 
 POLL_SECONDS = 0.2  # how often the caller's thread forwards progress while jobs run

@@ -30,8 +30,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-SPLIT_NAMES = ("new_learners", "holdout", "ratio", "new_courses")
-
 
 @dataclass
 class Split:
@@ -277,29 +275,154 @@ def new_courses_split(dataset, course_share: float = 0.1, seed: int = 0) -> Spli
     return split
 
 
-SPLIT_PARAMS = {
-    "new_learners": ("test_share", "fold_in", "min_ratings"),
-    "holdout": ("n", "min_ratings"),
-    "ratio": ("test_size",),
-    "new_courses": ("course_share",),
+# ----- the protocol registry: names, parameters and defaults that the CLI and the Compare page read ------------
+@dataclass(frozen=True)
+class SplitParam:
+    """One protocol parameter: its keyword, command-line flag, default and how the Compare page asks for it.
+
+    `label` empty = command line only. `kind` "share" is a number in (0, 1), "count" an integer, and
+    "count_or_share" (holdout's n) either; `low`/`high`/`step` bound the page's control.
+    """
+
+    name: str
+    flag: str
+    default: float | int
+    kind: str
+    help: str
+    label: str = ""
+    low: float = 0.0
+    high: float = 1.0
+    step: float = 0.05
+
+    @property
+    def dest(self) -> str:
+        """The argparse attribute of `flag` ('--test-learners' -> 'test_learners')."""
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """An evaluation protocol: the split function behind it, its parameters, and what to call it on screen."""
+
+    name: str
+    label: str
+    summary: str
+    build: Any  # (dataset, seed=..., **params) -> Split
+    params: tuple[SplitParam, ...]
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+
+_MIN_RATINGS = "courses a learner needs to be tested (default 2)"
+PROTOCOLS: dict[str, Protocol] = {
+    p.name: p
+    for p in (
+        Protocol(
+            "new_learners",
+            "New learners",
+            "a share of learners is removed from training and folded in from part of their courses",
+            new_learners_split,
+            (
+                SplitParam(
+                    "test_share",
+                    "--test-learners",
+                    0.1,
+                    "share",
+                    "share of learners held out (default 0.1)",
+                    "Share of learners held out",
+                    0.05,
+                    0.5,
+                    0.05,
+                ),
+                SplitParam(
+                    "fold_in",
+                    "--fold-in",
+                    0.8,
+                    "share",
+                    "share of a held-out learner's courses the model is given (default 0.8, >= 1 course)",
+                    "Share of their courses given",
+                    0.1,
+                    0.9,
+                    0.1,
+                ),
+                SplitParam("min_ratings", "--min-ratings", 2, "count", _MIN_RATINGS),
+            ),
+        ),
+        Protocol(
+            "holdout",
+            "Per-learner holdout",
+            "hide courses per known learner",
+            holdout_split,
+            (
+                SplitParam(
+                    "n",
+                    "--holdout",
+                    1,
+                    "count_or_share",
+                    "courses hidden per learner (int) or a fraction (default 1)",
+                    "Courses hidden per learner",
+                    1,
+                    10,
+                    1,
+                ),
+                SplitParam(
+                    "min_ratings", "--min-ratings", 2, "count", _MIN_RATINGS, "Min. courses to be tested", 2, 20, 1
+                ),
+            ),
+        ),
+        Protocol(
+            "ratio",
+            "Random ratio",
+            "hide a share of all ratings",
+            ratio_split,
+            (
+                SplitParam(
+                    "test_size",
+                    "--test-size",
+                    0.2,
+                    "share",
+                    "test share of all ratings (default 0.2)",
+                    "Test share of ratings",
+                    0.05,
+                    0.5,
+                    0.05,
+                ),
+            ),
+        ),
+        Protocol(
+            "new_courses",
+            "New courses",
+            "a share of courses loses every training rating",
+            new_courses_split,
+            (
+                SplitParam(
+                    "course_share",
+                    "--new-courses",
+                    0.1,
+                    "share",
+                    "share of the rated courses that lose every training rating (default 0.1)",
+                    "Share of courses made new",
+                    0.05,
+                    0.5,
+                    0.05,
+                ),
+            ),
+        ),
+    )
 }
+SPLIT_NAMES: tuple[str, ...] = tuple(PROTOCOLS)
 
 
 def make_split(dataset, name: str = "holdout", seed: int = 0, **params) -> Split:
     """Build a split by name (see SPLIT_NAMES) with its parameters (e.g. n=1, test_size=0.2, test_share=0.1)."""
-    fns = {
-        "new_learners": new_learners_split,
-        "holdout": holdout_split,
-        "ratio": ratio_split,
-        "new_courses": new_courses_split,
-    }
-    if name in fns:
-        allowed, fn = set(SPLIT_PARAMS[name]), fns[name]
-    else:
+    if name not in PROTOCOLS:
         raise ValueError(f"unknown split '{name}' (known: {', '.join(SPLIT_NAMES)})")
+    protocol = PROTOCOLS[name]
+    allowed = {p.name for p in protocol.params}
     bad = set(params) - allowed
     if bad:
         raise ValueError(
             f"split '{name}' has no parameter(s) {', '.join(sorted(bad))} (known: {', '.join(sorted(allowed))})"
         )
-    return fn(dataset, seed=seed, **params)
+    return protocol.build(dataset, seed=seed, **params)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,11 +17,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recsys._json import to_jsonable, write_json_atomic
+from recsys._progress import Progress
 from recsys.evaluation import metrics as M
-from recsys.evaluation.experiment import EvalData, _clean, _dataset_info, _jsonable, evaluate_model, write_json_atomic
+from recsys.evaluation.eval_data import EvalData
+from recsys.evaluation.reporting import clean_number, dataset_info
+from recsys.evaluation.scoring import evaluate_model
 from recsys.evaluation.splits import kfold_splits
 
-Progress = Callable[[float, str], None]
 SEARCHES = ("grid", "random")
 MAX_COMBINATIONS = 200
 
@@ -50,11 +53,11 @@ class TuneResult:
         for _, row in self.table.iterrows():
             results.append(
                 {
-                    "params": _jsonable({p: row[p] for p in self.param_names}),
-                    "mean": _clean(row["mean"]),
-                    "std": _clean(row["std"]),
-                    "folds": [_clean(row[f]) for f in folds],
-                    "fit_seconds": _clean(row["fit_seconds"]),
+                    "params": to_jsonable({p: row[p] for p in self.param_names}),
+                    "mean": clean_number(row["mean"]),
+                    "std": clean_number(row["std"]),
+                    "folds": [clean_number(row[f]) for f in folds],
+                    "fit_seconds": clean_number(row["fit_seconds"]),
                 }
             )
         return {
@@ -66,8 +69,8 @@ class TuneResult:
             "seed": self.seed,
             "search": self.search,
             "results": results,
-            "best_params": _jsonable(self.best_params),
-            "best_score": _clean(self.best_score),
+            "best_params": to_jsonable(self.best_params),
+            "best_score": clean_number(self.best_score),
         }
 
     def write_json(self, path):
@@ -192,7 +195,7 @@ def tune(
         best_params,
         best_score,
         names,
-        _dataset_info(dataset),
+        dataset_info(dataset),
         split_info,
         eval_k,
         int(seed),

@@ -12,7 +12,7 @@ LETTERS = "ABCD"
 
 def arm_names(models: Sequence[tuple[str, Mapping[str, Any]]], seed: int = 0) -> list[str]:
     """'A: Popularity', 'B: KNN (k=20)' ... -- the letter keeps repeated models apart (A/A tests)."""
-    from recsys.evaluation.experiment import resolve_models
+    from recsys.evaluation.specs import resolve_models
 
     specs = resolve_models([(key, dict(params)) for key, params in models], seed)
     return [f"{LETTERS[i]}: {spec.label}" for i, spec in enumerate(specs)]

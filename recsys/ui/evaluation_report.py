@@ -8,23 +8,27 @@ import streamlit as st
 
 from recsys.evaluation.metrics import DEFAULT_HEAD_SHARE, DEFAULT_LEVEL_TARGET
 from recsys.evaluation.segments import DEFAULT_ACTIVITY_BINS
+from recsys.evaluation.splits import PROTOCOLS
 from recsys.ui import charts, plain, results
 
-PROTOCOL_LABELS = {
-    "new_learners": "New learners",
-    "holdout": "Per-learner holdout",
-    "ratio": "Random ratio",
-    "new_courses": "New courses",
-}
+PROTOCOL_LABELS = {name: protocol.label for name, protocol in PROTOCOLS.items()}
 PROTOCOL_HELP = (
     "New learners (default): 10% of learners are removed from training and folded in from 80% of "
     "their courses, like a learner on the Recommend page. Holdout: hide courses of known learners. "
     "Ratio: hide a share of all ratings. New courses: 10% of courses lose every training rating."
 )
+_KEYS = {"test_share": "cmp_test_learners", "fold_in": "cmp_fold_in", "n": "cmp_n", "min_ratings": "cmp_min"}
+_KEYS |= {"test_size": "cmp_test_size", "course_share": "cmp_new_courses"}
+_HELP = {
+    "test_share": "Removed from training entirely (learners with >= 2 courses)",
+    "fold_in": "Folded in as the learner's history; the rest is asked for",
+    "min_ratings": "Learners with fewer courses stay in training only",
+    "course_share": "These courses lose every training rating",
+}
 
 
 def split_inputs(split_column, param_columns) -> tuple[str, dict]:
-    """The protocol control and its parameters; defaults equal `python -m recsys compare`'s."""
+    """The protocol control and its parameters, from the protocol registry (the CLI reads the same one)."""
     split = split_column.segmented_control(
         "Split",
         list(PROTOCOL_LABELS),
@@ -35,57 +39,34 @@ def split_inputs(split_column, param_columns) -> tuple[str, dict]:
         help=PROTOCOL_HELP,
         persist_state="session",
     )
-    a, b = param_columns
-    if split == "new_learners":
-        share = a.slider(
-            "Share of learners held out",
-            0.05,
-            0.5,
-            0.1,
-            0.05,
-            key="cmp_test_learners",
-            persist_state="session",
-            help="Removed from training entirely (learners with >= 2 courses)",
-        )
-        fold_in = b.slider(
-            "Share of their courses given",
-            0.1,
-            0.9,
-            0.8,
-            0.1,
-            key="cmp_fold_in",
-            persist_state="session",
-            help="Folded in as the learner's history; the rest is asked for",
-        )
-        return split, {"test_share": float(share), "fold_in": float(fold_in)}
-    if split == "holdout":
-        n_hidden = a.number_input("Courses hidden per learner", 1, 10, 1, key="cmp_n", persist_state="session")
-        min_ratings = b.number_input(
-            "Min. courses to be tested",
-            2,
-            20,
-            2,
-            key="cmp_min",
-            persist_state="session",
-            help="Learners with fewer courses stay in training only",
-        )
-        return split, {"n": int(n_hidden), "min_ratings": int(min_ratings)}
-    if split == "ratio":
-        test_size = a.slider(
-            "Test share of ratings", 0.05, 0.5, 0.2, 0.05, key="cmp_test_size", persist_state="session"
-        )
-        return split, {"test_size": float(test_size)}
-    share = a.slider(
-        "Share of courses made new",
-        0.05,
-        0.5,
-        0.1,
-        0.05,
-        key="cmp_new_courses",
-        persist_state="session",
-        help="These courses lose every training rating",
-    )
-    return split, {"course_share": float(share)}
+    shown = [p for p in PROTOCOLS[split].params if p.label]
+    values = {}
+    for column, param in zip(param_columns, shown):
+        key, help_text = _KEYS[param.name], _HELP.get(param.name)
+        if param.kind == "share":
+            value = column.slider(
+                param.label,
+                param.low,
+                param.high,
+                param.default,
+                param.step,
+                key=key,
+                persist_state="session",
+                help=help_text,
+            )
+            values[param.name] = float(value)
+        else:
+            value = column.number_input(
+                param.label,
+                int(param.low),
+                int(param.high),
+                int(param.default),
+                key=key,
+                persist_state="session",
+                help=help_text,
+            )
+            values[param.name] = int(value)
+    return split, values
 
 
 def report_options() -> dict:
