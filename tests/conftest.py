@@ -14,6 +14,8 @@ SHARED_IBM = ROOT.parent / "shared" / "datasets" / "ibm-course"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # App tests load folders from pytest's temporary folders: allow them (the app confines folder loading).
 os.environ.setdefault("RECSYS_DATA_ROOTS", __import__("tempfile").gettempdir())
+# Tests never write into the checkout's artifacts folder (stored tuning studies, saved models, run history).
+os.environ.setdefault("RECSYS_ARTIFACTS_DIR", __import__("tempfile").mkdtemp(prefix="recsys-test-artifacts-"))
 
 
 @pytest.fixture(scope="session")

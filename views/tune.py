@@ -49,7 +49,7 @@ def render() -> None:
     if model_key:
         cls = REGISTRY[model_key]
         st.caption(cls.description)
-        tunable = [p for p in cls.hyperparams if p.role != "seed"]
+        tunable = [p for p in cls.hyperparams if p.role not in ("seed", "resource") and p.kind != "mapping"]
         st.markdown(
             "**Model parameters to tune** -- tick a parameter to try the values next to it (each ticked "
             "parameter multiplies the number of fits); the others stay at their defaults"

@@ -3,6 +3,8 @@ number the app shows for the same dataset, split, models and seed."""
 
 from __future__ import annotations
 
+import argparse
+
 from recsys.cli.common import (
     Progress,
     UsageError,
@@ -86,6 +88,14 @@ def _cmd_compare(args) -> int:
         "pairs": args.pairs,
     }
     Experiment.check_options(**options)  # bad segment/KPI options fail before the data is read
+    budget = None
+    if args.tune is not None or args.tune_minutes is not None:
+        from recsys.evaluation.tuned import TuneBudget
+
+        try:
+            budget = TuneBudget(args.tune, args.tune_minutes, args.tune_sampler)
+        except ValueError as exc:
+            raise UsageError(f"--tune/--tune-minutes: {exc}") from None
     if args.jobs != -1:
         positive("--jobs", args.jobs)
     for spec in specs:
@@ -102,6 +112,7 @@ def _cmd_compare(args) -> int:
         n_resamples=args.resamples,
         history=history,
         n_jobs=args.jobs,
+        tune=budget,
         **options,
     )
     result = experiment.run(progress=Progress("compare"))
@@ -146,6 +157,8 @@ def _cmd_compare(args) -> int:
     for _, r in board.iterrows():  # a legend for models run with non-default parameters
         if r["label"] != (REGISTRY[r["model"]].label or r["model"]):
             print(f"  {r['name']}: {r['label']}")
+    if budget is not None:
+        _print_tuning(result, list(board["name"]))
     _print_reports(result, list(board["name"]), primary)
     if args.json:
         path = result.write_json(args.json)
@@ -153,6 +166,49 @@ def _cmd_compare(args) -> int:
     if result.run_id is not None:
         print(f"recorded as run {result.run_id} in {history.path}")
     return 0
+
+
+def _print_tuning(result, order: list[str]) -> None:
+    """What each model was compared with: tuned parameters, trials, pruned trials and time (nested validation)."""
+    import pandas as pd
+
+    info = result.split.get("tuning", {})
+    budget = ", ".join(
+        part
+        for part in (
+            f"{info['trials_per_model']} trials" if info.get("trials_per_model") else "",
+            f"{info['minutes_per_model']:g} min" if info.get("minutes_per_model") else "",
+        )
+        if part
+    )
+    print()
+    print(
+        f"tuned first: every model searched ({info.get('sampler', 'tpe')}, {budget} per model) on {info.get('validation')}; "
+        "the test part above was never seen while tuning"
+    )
+    rows = []
+    for name in order:
+        t = result.details[name].tuning or {}
+        params = t.get("params") or {}
+        if "member_params" in params:
+            shown = "; ".join(f"{k}: {fmt_params(v)}" for k, v in (params["member_params"] or {}).items()) or "defaults"
+        else:
+            shown = fmt_params(params) or "defaults"
+        rows.append(
+            {
+                "model": name,
+                "tuned": "members" if "members" in t else ("yes" if t.get("tuned") else "no (defaults)"),
+                "parameters": shown,
+                "trials": t.get("trials", 0),
+                "pruned": t.get("pruned", 0),
+                "tuning_s": f"{float(t.get('seconds') or 0):.1f}",
+            }
+        )
+    print_table(pd.DataFrame(rows))
+
+
+def fmt_params(params) -> str:
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in (params or {}).items())
 
 
 def _p(value) -> str:
@@ -240,6 +296,7 @@ def _print_reports(result, order: list[str], primary: str) -> None:
 def _cmd_tune(args) -> int:
     from recsys.evaluation import tune
     from recsys.evaluation.metrics import parse_metric
+    from recsys.evaluation.tuning import check_budget, parse_grid_values
     from recsys.models import model_class
 
     model_class(args.model)
@@ -250,9 +307,13 @@ def _cmd_tune(args) -> int:
         if not sep or not name.strip() or not values.strip():
             raise UsageError(f"--grid expects NAME=V1,V2,..., got '{item}'")
         grid[name.strip()] = [v.strip() for v in values.split(",") if v.strip()]
-    from recsys.evaluation.tuning import parse_grid_values
-
     parse_grid_values(model_class(args.model), grid)  # fail on bad names/values before loading data
+    sampler = args.search or args.sampler
+    trials = args.trials if args.trials is not None else args.n_iter
+    try:
+        check_budget(trials, None if args.timeout is None else args.timeout / 60.0, "--trials")
+    except ValueError as exc:
+        raise UsageError(str(exc).replace("the time budget", "--timeout")) from None
     check_writable(args.json, "--json")
     dataset = load_data(args.data)
     history = None if args.no_history else _history(args.db)
@@ -264,22 +325,30 @@ def _cmd_tune(args) -> int:
         folds=args.folds,
         k=args.k,
         seed=args.seed,
-        search=args.search,
-        n_iter=args.n_iter,
+        sampler=sampler,
+        n_trials=None if trials is None else int(trials),
+        timeout=args.timeout,
         progress=Progress(f"tune {args.model}"),
         history=history,
     )
     table = result.table.copy()
-    show = table[result.param_names].astype(str)
+    table = table.assign(_o=table["mean"] * (1 if result.metric in ("rmse", "mae") else -1))
+    table = table.sort_values(["_o", "trial"], kind="stable", na_position="last")
+    show = table[result.param_names].map(lambda v: f"{v:.4g}" if isinstance(v, float) else str(v))
     show["mean"] = [fmt(v) for v in table["mean"]]
     show["std"] = [fmt(v) for v in table["std"]]
     show["fit_s"] = [f"{v:.2f}" for v in table["fit_seconds"]]
-    show["rank"] = table["rank"]
-    show = show.iloc[table["rank"].argsort(kind="stable")]
-    print(f"{args.model}: {result.metric} by {args.folds}-fold per-learner cross-validation (seed {args.seed})")
+    show["state"] = table["state"]
+    show["trial"] = table["trial"]
+    print(
+        f"{args.model}: {result.metric} by {args.folds}-fold per-learner cross-validation, {result.sampler} sampler "
+        f"(seed {args.seed}); {len(table)} trials, {result.n_pruned} pruned; study '{result.study_name}'"
+    )
     print_table(show)
-    best = ", ".join(f"{k}={v}" for k, v in result.best_params.items())
+    best = fmt_params(result.best_params)
     print(f"best: {best} -> {result.metric} {fmt(result.best_score)}")
+    for note in result.notes:
+        print(f"note: {note}")
     if args.json:
         print(f"wrote {result.write_json(args.json)}")
     if result.run_id is not None:
@@ -387,6 +456,20 @@ def register(sub) -> None:
         default=-1,
         help="models fitted side by side (default -1: the cores, at most 2); the numbers do not depend on it",
     )
+    p.add_argument(
+        "--tune",
+        type=float,
+        default=None,
+        metavar="N",
+        help="first tune every model with N trials (the same N for each) on a validation split of the training "
+        "part only, then compare what each chose; studies are stored in the artifacts folder and reused",
+    )
+    p.add_argument(
+        "--tune-minutes", type=float, default=None, metavar="M", help="tuning time budget per model, in minutes"
+    )
+    p.add_argument(
+        "--tune-sampler", choices=("tpe", "random", "grid"), default="tpe", help="search sampler (default tpe)"
+    )
     p.add_argument("--json", metavar="OUT", help="also write the results as JSON (atomically)")
     add_db_arg(p)
     p.add_argument("--no-history", action="store_true", help="do not record the run")
@@ -394,9 +477,11 @@ def register(sub) -> None:
 
     p = sub.add_parser(
         "tune",
-        help="cross-validate a model over a parameter grid",
-        description="Per-learner K-fold cross-validation over --grid (default: the model's declared "
-        "grids). Prints mean and std per combination and the best one.",
+        help="search a model's parameters (Optuna) by cross-validation",
+        description="Searches a model's parameters with Optuna (TPE by default, seeded; stored in the artifacts "
+        "folder, so a repeated run reuses its trials and an interrupted one resumes), each trial scored by per-learner "
+        "K-fold cross-validation; hopeless trials are pruned. Prints every trial, the best one, and what the result "
+        "cannot claim (a best not distinguishable from the runner-up, a best at the edge of the searched range).",
     )
     add_data_arg(p)
     p.add_argument("--model", required=True, help="model key")
@@ -407,8 +492,17 @@ def register(sub) -> None:
     p.add_argument("--folds", type=int, default=3, help="number of folds (default 3)")
     p.add_argument("--k", type=int, default=10, help="K when --metric has no @K (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed for folds, random search and seeded models (default 0)")
-    p.add_argument("--search", choices=("grid", "random"), default="grid", help="grid (default) or random search")
-    p.add_argument("--n-iter", type=int, default=None, help="combinations for random search (default 10)")
+    p.add_argument("--trials", type=float, default=None, help="trials to run (default 20; grid: every combination)")
+    p.add_argument("--timeout", type=float, default=None, metavar="S", help="start no new trial after S seconds")
+    p.add_argument(
+        "--sampler",
+        choices=("tpe", "random", "grid"),
+        default="tpe",
+        help="tpe (default, seeded Bayesian search over the declared ranges), random, or grid (--grid values, else "
+        "the declared grids)",
+    )
+    p.add_argument("--search", choices=("tpe", "random", "grid"), default=None, help=argparse.SUPPRESS)
+    p.add_argument("--n-iter", type=float, default=None, help=argparse.SUPPRESS)
     p.add_argument("--json", metavar="OUT", help="also write the results as JSON")
     add_db_arg(p)
     p.add_argument("--no-history", action="store_true", help="do not record the run")

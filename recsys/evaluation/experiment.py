@@ -23,6 +23,7 @@ from recsys.evaluation.reporting import ExperimentResult, dataset_info
 from recsys.evaluation.scoring import CHUNK, ModelDetails, evaluate_model, fit_model
 from recsys.evaluation.specs import ModelSpec, resolve_models
 from recsys.evaluation.splits import SPLIT_NAMES, Split, make_split
+from recsys.evaluation.tuned import TuneBudget, tune_models
 from recsys.evaluation.uncertainty import N_RESAMPLES
 
 PAIRS = ("best", "all")
@@ -40,6 +41,9 @@ class Experiment:
     (Beginner, Intermediate, Advanced; default 30/40/30). pairs: "best" (each model vs the best) or "all".
     n_jobs: models fitted side by side (`lanes`; -1 = the cores, at most 2). The numbers do not depend on it;
     fit_seconds and recommend_ms are wall times measured while the other lane runs too.
+    tune: a `TuneBudget` (or {"trials": N, "minutes": M, "sampler": ...}): first tune every model with that same
+    budget on an inner split of the training part (`tuned`), then compare what each chose. study_storage: where the
+    Optuna studies live (default artifacts/tuning.sqlite; "memory" = not stored).
     """
 
     def __init__(
@@ -58,6 +62,8 @@ class Experiment:
         level_target=M.DEFAULT_LEVEL_TARGET,
         pairs: str = "best",
         n_jobs: int = -1,
+        tune=None,
+        study_storage=None,
     ):
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
@@ -76,6 +82,9 @@ class Experiment:
         self.n_resamples, self.chunk_size = int(n_resamples), int(chunk_size)
         self.specs = resolve_models(models, self.seed)
         self.n_jobs = check_lanes(n_jobs)
+        if tune is not None and not isinstance(tune, TuneBudget):
+            tune = TuneBudget(**dict(tune))
+        self.tune, self.study_storage = tune, study_storage
         if history is not None and not hasattr(history, "record_experiment"):
             from recsys.evaluation.history import RunHistory
 
@@ -125,10 +134,27 @@ class Experiment:
         }
         if not data.known_learners:
             split_info["rating_metrics"] = "n/a: predict() scores training learners only, new learners are folded in"
-        jobs = [self._model_job(spec, split, data) for spec in self.specs]
-        overall = sub_progress(progress, 0.03, 0.96, "")  # the last 1% is recording; only the end reports 1.0
-        fitted = run_jobs(jobs, self.n_jobs, overall, cost=[type(spec.model).fit_cost for spec in self.specs])
-        details: dict[str, ModelDetails] = {spec.name: d for spec, d in zip(self.specs, fitted)}
+        specs, tuning, start = self.specs, {}, 0.03
+        if self.tune is not None:
+            specs, tuning = tune_models(
+                self.specs,
+                split,
+                self.tune,
+                self.seed,
+                self.k,
+                self.n_jobs,
+                self.study_storage,
+                sub_progress(progress, 0.03, 0.6, ""),
+            )
+            split_info["tuning"] = {**self.tune.describe(), "validation": f"{split.name} on the training part"}
+            start = 0.63
+        jobs = [self._model_job(spec, split, data) for spec in specs]
+        overall = sub_progress(progress, start, 0.99 - start, "")  # the last 1% is recording; only the end reports 1
+        fitted = run_jobs(jobs, self.n_jobs, overall, cost=[type(spec.model).fit_cost for spec in specs])
+        details: dict[str, ModelDetails] = {spec.name: d for spec, d in zip(specs, fitted)}
+        for name, report in tuning.items():
+            if name in details:
+                details[name].tuning = report
         result = ExperimentResult(dataset_info(self.dataset), split_info, self.k, self.seed, details, pairs=self.pairs)
         if self.history is not None:
             result.run_id = self.history.record_experiment(result)

@@ -113,6 +113,14 @@ class ExperimentResult:
                 row[f"{metric}_lo"] = np.nan if lo is None else lo
                 row[f"{metric}_hi"] = np.nan if hi is None else hi
             row.update(n_learners=len(d.per_learner), fit_seconds=d.fit_seconds, recommend_ms=d.recommend_ms)
+            if d.tuning is not None:
+                row.update(
+                    tuned=bool(d.tuning.get("tuned")),
+                    tuned_params=format_params(d.tuning.get("params") or {}),
+                    trials=int(d.tuning.get("trials") or 0),
+                    pruned=int(d.tuning.get("pruned") or 0),
+                    tuning_seconds=float(d.tuning.get("seconds") or 0.0),
+                )
             rows.append(row)
         return pd.DataFrame(rows)
 
@@ -182,6 +190,8 @@ class ExperimentResult:
             }
             if d.new_courses is not None:
                 entry["new_courses"] = to_jsonable(d.new_courses)
+            if d.tuning is not None:
+                entry["tuning"] = to_jsonable(d.tuning)
             results.append(entry)
         out = {"dataset": dict(self.dataset), "split": dict(self.split), "results": results}
         if self.pairs == "all":

@@ -45,6 +45,7 @@ class ModelDetails:
     kpis: dict[str, float] = field(default_factory=dict)  # product KPIs (metrics.kpi_names)
     segments: pd.DataFrame | None = None  # kind, segment, n_learners, metric means (segments.segment_frame)
     new_courses: dict[str, Any] | None = None  # new_courses split: can_recommend, reach, listed_new
+    tuning: dict[str, Any] | None = None  # tuned comparison: tuned, params, trials, pruned, seconds, study
 
 
 def learning_curve(model) -> pd.DataFrame | None:

@@ -7,7 +7,7 @@ that declares a seed parameter gets the run's seed unless one was given.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sklearn.base import clone
@@ -23,6 +23,7 @@ class ModelSpec:
     key: str
     label: str
     model: Any  # unfitted Recommender
+    given: dict[str, Any] = field(default_factory=dict)  # parameters the caller set (a tuned comparison keeps them)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -69,7 +70,8 @@ def resolve_models(models, seed: int = 0) -> list[ModelSpec]:
             if k in explicit and k != cls.seed_param() and defaults.get(k, object()) != v
         }
         label = (cls.label or cls.key) + (f" ({format_params(shown)})" if shown else "")
-        built.append(ModelSpec(cls.key, cls.key, label, model))
+        given = {k: v for k, v in model.get_params().items() if k in explicit and k != cls.seed_param()}
+        built.append(ModelSpec(cls.key, cls.key, label, model, given))
     seen: dict[str, int] = {}
     for spec in built:
         seen[spec.key] = seen.get(spec.key, 0) + 1

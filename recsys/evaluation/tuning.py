@@ -1,37 +1,200 @@
-"""Hyperparameter search by per-learner K-fold cross-validation (grid or seeded random search).
+"""Hyperparameter search with Optuna: Tune (one model, per-learner K-fold cross-validation) and the inner search
+of a tuned comparison (one validation split made from the comparison's training part only).
 
-Each parameter combination is fitted on every fold's train part and scored on its held-out courses through
-the same new-learner path and metrics as `Experiment`; the table reports the mean and standard deviation
-across folds, ready for a metric-vs-parameter plot.
+Search spaces come from the models' `HyperParam` declarations (`search_space`); studies are stored and resumed
+(`studies`). Every trial fits the model and scores held-out courses through the same new-learner path and metrics
+as `Experiment`. Iterative models are scored after each epoch/iteration of the first fold (`Recommender.fit`'s
+`checkpoint`) and K-fold trials after each fold, so a median pruner stops hopeless trials early. The first trial
+of a new TPE or random study is the declared defaults: a tuned model is never chosen below its defaults on the
+validation data.
 """
 
 from __future__ import annotations
 
-import itertools
+import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import optuna
 import pandas as pd
 
 from recsys._json import to_jsonable, write_json_atomic
 from recsys._progress import Progress
 from recsys.evaluation import metrics as M
+from recsys.evaluation import search_space as SS
+from recsys.evaluation import studies
 from recsys.evaluation.eval_data import EvalData
 from recsys.evaluation.reporting import clean_number, dataset_info
 from recsys.evaluation.scoring import evaluate_model
-from recsys.evaluation.splits import kfold_splits
+from recsys.evaluation.splits import Split, kfold_splits, make_split
 
-SEARCHES = ("grid", "random")
-MAX_COMBINATIONS = 200
+SAMPLERS = studies.SAMPLERS
+SEARCHES = SAMPLERS  # the former name of the sampler choice
+DEFAULT_TRIALS = 20
+MAX_TRIALS = 1000
+MAX_COMBINATIONS = 200  # a grid larger than this needs tpe or random
+MAX_MINUTES = 24 * 60
+FOLD_STEP = 100_000  # intermediate steps: epochs of the first fold are 1, 2, ...; fold f ends at FOLD_STEP + f
+PRUNER_STARTUP_TRIALS = 5
 
 
+def check_budget(n_trials=None, minutes=None, what: str = "trials") -> tuple[int | None, float | None]:
+    """Validated (trials, minutes): trials an integer 1..MAX_TRIALS, minutes a finite number in (0, MAX_MINUTES]."""
+    if n_trials is not None:
+        if isinstance(n_trials, bool) or not isinstance(n_trials, (int, float, np.integer, np.floating)):
+            raise ValueError(f"{what} must be a whole number from 1 to {MAX_TRIALS}, got {n_trials!r}")
+        if not math.isfinite(float(n_trials)) or float(n_trials) != int(n_trials):
+            raise ValueError(f"{what} must be a whole number from 1 to {MAX_TRIALS}, got {n_trials!r}")
+        if not 1 <= int(n_trials) <= MAX_TRIALS:
+            raise ValueError(f"{what} must be from 1 to {MAX_TRIALS}, got {int(n_trials)}")
+        n_trials = int(n_trials)
+    if minutes is not None:
+        if isinstance(minutes, bool) or not isinstance(minutes, (int, float, np.integer, np.floating)):
+            raise ValueError(f"the time budget must be a number of minutes, got {minutes!r}")
+        if not math.isfinite(float(minutes)) or not 0 < float(minutes) <= MAX_MINUTES:
+            raise ValueError(f"the time budget must be more than 0 and at most {MAX_MINUTES} minutes, got {minutes!r}")
+        minutes = float(minutes)
+    return n_trials, minutes
+
+
+def check_sampler(sampler: str) -> str:
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler '{sampler}' (known: {', '.join(SAMPLERS)})")
+    return sampler
+
+
+# ----- the study loop shared by Tune and the tuned comparison --------------------------------------------------
+@dataclass
+class StudyRun:
+    """The trials a question is answered from (the first `n_trials` finished ones) and what this call added."""
+
+    study: optuna.Study
+    trials: list[optuna.trial.FrozenTrial]
+    new_trials: int
+    seconds: float
+
+    @property
+    def complete(self) -> list[optuna.trial.FrozenTrial]:
+        return [t for t in self.trials if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None]
+
+    @property
+    def pruned(self) -> int:
+        return sum(t.state == optuna.trial.TrialState.PRUNED for t in self.trials)
+
+
+def open_study(name: str, storage=None, lower_is_better: bool = False) -> optuna.Study:
+    """Create or load the named study (`storage`: a path, None = artifacts/tuning.sqlite, "memory" = not stored)."""
+    store = optuna.storages.InMemoryStorage() if storage == "memory" else studies.storage(storage)
+    return optuna.create_study(
+        study_name=name,
+        storage=store,
+        direction="minimize" if lower_is_better else "maximize",
+        load_if_exists=True,
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=0),
+    )
+
+
+def run_study(
+    study: optuna.Study,
+    cls,
+    space: Mapping[str, Any],
+    objective: Callable[[optuna.Trial, dict], float],
+    n_trials: int,
+    sampler: str,
+    seed: int,
+    minutes: float | None = None,
+    fixed: Mapping[str, Any] | None = None,
+    grid: Mapping[str, list] | None = None,
+    progress: Progress | None = None,
+    label: str = "",
+) -> StudyRun:
+    """Run trials until the study holds `n_trials` finished ones (or `minutes` pass), one at a time (ask/tell)."""
+    began = time.perf_counter()
+    if sampler != "grid" and not study.get_trials(deepcopy=False):
+        defaults = {p.name: p.default for p in cls.hyperparams if p.name in space}
+        study.enqueue_trial({k: v for k, v in defaults.items() if SS.applies(cls, k, {**defaults, **(fixed or {})})})
+    new = 0
+    while True:
+        done = studies.finished(study)
+        if len(done) >= n_trials or (minutes is not None and time.perf_counter() - began > 60 * minutes):
+            break
+        if sampler == "grid" and _grid_exhausted(study, grid):
+            break
+        number = len(study.get_trials(deepcopy=False))
+        study.sampler = studies.make_sampler(sampler, seed, number, grid)
+
+        def run_trial(trial: optuna.Trial) -> float:
+            value = objective(trial, SS.suggest(trial, cls, space, fixed))
+            if value is None or not math.isfinite(value):
+                raise NoScore("no test learner could be scored")
+            return float(value)
+
+        # One trial per optimize call: the storage's heartbeat runs (a killed trial is failed, then retried) and
+        # the sampler is re-seeded for each trial number.
+        study.optimize(run_trial, n_trials=1, catch=(NoScore,), gc_after_trial=False)
+        new += 1
+        if progress:
+            best = _best_value(study)
+            progress(
+                min(1.0, len(studies.finished(study)) / n_trials),
+                f"{label}trial {len(studies.finished(study))}/{n_trials}"
+                + ("" if best is None else f", best so far {best:.4f}"),
+            )
+    trials = sorted(studies.finished(study), key=lambda t: t.number)[:n_trials]
+    return StudyRun(study, trials, new, time.perf_counter() - began)
+
+
+class NoScore(RuntimeError):
+    """A trial that produced no number (no test learner could be scored): recorded as failed."""
+
+
+def _grid_exhausted(study: optuna.Study, grid) -> bool:
+    combos = math.prod(len(v) for v in (grid or {}).values()) if grid else 1
+    return len(studies.finished(study)) >= combos
+
+
+def _best_value(study: optuna.Study) -> float | None:
+    try:
+        return float(study.best_value)
+    except ValueError:
+        return None
+
+
+def best_trial(run: StudyRun, lower_is_better: bool) -> optuna.trial.FrozenTrial | None:
+    """The best completed trial among those the answer uses (ties: the earliest)."""
+    complete = run.complete
+    if not complete:
+        return None
+    pick = min if lower_is_better else max
+    best = pick(t.value for t in complete)
+    return next(t for t in complete if t.value == best)
+
+
+def _scorer(metric: str, k: int, seed: int):
+    """value of `metric` for a fitted model on prepared test learners (None when nothing could be scored)."""
+
+    def score(model, data: EvalData) -> float | None:
+        if not len(data.users):
+            return None
+        return evaluate_model(model, data, k, seed, n_resamples=0, extras=False).metrics.get(metric)
+
+    return score
+
+
+def _make(cls, params: Mapping[str, Any], seed: int):
+    from recsys.models import make_model
+
+    return make_model(cls.key, **{"seed": seed, **params})
+
+
+# ----- Tune: one model, K-fold cross-validation ------------------------------------------------------------------
 @dataclass
 class TuneResult:
-    """`table`: one row per combination (parameter columns, mean, std, fold_1..fold_K, fit_seconds, rank)."""
+    """`table`: one row per trial (parameter columns, mean, std, fold_1..fold_K, fit_seconds, state, trial, rank)."""
 
     model: str
     metric: str
@@ -44,8 +207,20 @@ class TuneResult:
     k: int
     seed: int
     search: str
+    study_name: str = ""
+    study_storage: str = ""
+    notes: list[str] = field(default_factory=list)
+    search_space: dict[str, Any] = field(default_factory=dict)
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     run_id: int | None = None
+
+    @property
+    def sampler(self) -> str:
+        return self.search
+
+    @property
+    def n_pruned(self) -> int:
+        return int((self.table["state"] == "pruned").sum()) if "state" in self.table else 0
 
     def to_json(self) -> dict[str, Any]:
         folds = [c for c in self.table.columns if c.startswith("fold_")]
@@ -53,6 +228,8 @@ class TuneResult:
         for _, row in self.table.iterrows():
             results.append(
                 {
+                    "trial": int(row["trial"]) if "trial" in row else None,
+                    "state": row.get("state", "complete"),
                     "params": to_jsonable({p: row[p] for p in self.param_names}),
                     "mean": clean_number(row["mean"]),
                     "std": clean_number(row["std"]),
@@ -68,9 +245,13 @@ class TuneResult:
             "k": self.k,
             "seed": self.seed,
             "search": self.search,
+            "sampler": self.search,
+            "study": self.study_name,
+            "search_space": to_jsonable(self.search_space),
             "results": results,
             "best_params": to_jsonable(self.best_params),
             "best_score": clean_number(self.best_score),
+            "notes": list(self.notes),
         }
 
     def write_json(self, path):
@@ -78,10 +259,12 @@ class TuneResult:
 
 
 def parse_grid_values(cls, grid: Mapping[str, Sequence] | None) -> dict[str, list]:
-    """Validate grid names and values against the model's HyperParam spec (defaults when grid is empty)."""
+    """Validate grid names and values against the model's HyperParam spec (the declared grids when empty)."""
     spec = cls.param_spec()
     if not grid:
-        grid = {name: p.grid() for name, p in spec.items() if p.role != "seed"}
+        grid = {
+            name: p.grid() for name, p in spec.items() if p.role not in ("seed", "resource") and p.kind != "mapping"
+        }
         if not grid:
             raise ValueError(f"model '{cls.key}' has no hyperparameters to tune")
     out = {}
@@ -109,43 +292,63 @@ def tune(
     folds: int = 3,
     k: int = 10,
     seed: int = 0,
-    search: str = "grid",
-    n_iter: int | None = None,
+    sampler: str | None = None,
+    n_trials: int | None = None,
+    timeout: float | None = None,
     progress: Progress | None = None,
     history=None,
-    max_combinations: int = MAX_COMBINATIONS,
+    storage=None,
+    search: str | None = None,
+    n_iter: int | None = None,
 ) -> TuneResult:
-    """Cross-validate `model_key` over `grid` and pick the best combination by `metric`.
+    """Search `model_key`'s parameters by per-learner K-fold cross-validation and pick the best by `metric`.
 
-    metric: 'ndcg@10'-style (its K wins over `k`; without '@K' the `k` argument is used), or 'rmse'/'mae'
-    for rating models (lower is better). grid: {param: [values]} validated by the model's spec; empty or
-    None uses every parameter's default grid. search='random' evaluates `n_iter` (default 10) combinations
-    drawn without replacement (seeded). When `history` is given the run is recorded there.
+    metric: 'ndcg@10'-style (its K wins over `k`), or 'rmse'/'mae' for rating models (lower is better).
+    grid: {param: [values]} restricts those parameters to those values (validated by the model's spec); without
+    it every declared parameter is searched over its declared range. sampler: 'tpe' (seeded; the default without
+    `grid`), 'random' or 'grid' (the default with `grid`: its combinations, else the declared grids); a space of
+    finitely many combinations, no more than the trials, is searched exhaustively by the grid sampler whatever the
+    choice. n_trials: default 20 (grid: every combination);
+    timeout: seconds after which no new trial starts. storage: a SQLite path (default artifacts/tuning.sqlite) or
+    "memory". `search`/`n_iter` are the former names of `sampler`/`n_trials`.
     """
-    from recsys.models import make_model, model_class
+    from recsys.models import model_class
 
+    sampler = check_sampler(search or sampler or ("grid" if grid else "tpe"))
+    n_trials = n_iter if n_trials is None else n_trials
     cls = model_class(model_key)
     base, metric_k = M.parse_metric(metric, default_k=k)
     metric = base if metric_k is None else f"{base}@{metric_k}"
     eval_k = metric_k or int(k)
+    lower = base in M.LOWER_IS_BETTER
     if base in M.RATING and not cls.predicts_ratings:
         raise ValueError(f"metric '{base}' needs a rating model; '{model_key}' only ranks courses")
-    if search not in SEARCHES:
-        raise ValueError(f"unknown search '{search}' (known: {', '.join(SEARCHES)})")
-    values = parse_grid_values(cls, grid)
-    names = list(values)
-    combos = list(itertools.product(*values.values()))
-    if search == "random":
-        n_iter = 10 if n_iter is None else n_iter
-        if isinstance(n_iter, bool) or int(n_iter) != n_iter or n_iter < 1:
-            raise ValueError(f"n_iter must be a positive integer, got {n_iter!r}")
-        pick = np.random.default_rng(seed).choice(len(combos), size=min(int(n_iter), len(combos)), replace=False)
-        combos = [combos[i] for i in sorted(pick)]
-    elif len(combos) > max_combinations:
+    restrict = parse_grid_values(cls, grid) if (grid or sampler == "grid") else {}
+    space = SS.search_space(cls, rating_metric=base in M.RATING, restrict=restrict)
+    if sampler == "grid":
+        space = {name: SS.distribution(cls.param_spec()[name], values) for name, values in restrict.items()}
+    if not space:
+        raise ValueError(f"model '{model_key}' has no hyperparameters that change {metric}")
+    finite = SS.combinations(space)
+    if sampler != "grid" and finite is not None and finite <= (n_trials or DEFAULT_TRIALS):
+        sampler = "grid"  # repeating the same few combinations would waste trials
+    grid_values = SS.grid_values(cls, space, restrict) if sampler == "grid" else None
+    combos = math.prod(len(v) for v in grid_values.values()) if grid_values else None
+    if combos is not None and combos > MAX_COMBINATIONS and n_trials is None:
         raise ValueError(
-            f"the grid has {len(combos)} combinations (limit {max_combinations}); "
-            f"narrow it or use random search with n_iter"
+            f"the grid has {combos} combinations (limit {MAX_COMBINATIONS}); narrow it or use the tpe or random sampler"
         )
+    n_trials, _ = check_budget(n_trials if n_trials is not None else (combos or DEFAULT_TRIALS), None, "n_trials")
+    if timeout is not None:
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, (int, float))
+            or not math.isfinite(timeout)
+            or timeout <= 0
+        ):
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if isinstance(folds, bool) or not float(folds).is_integer() or int(folds) < 2:
+        raise ValueError(f"folds must be an integer >= 2, got {folds!r}")
     if history is not None and not hasattr(history, "record_tuning"):
         from recsys.evaluation.history import RunHistory
 
@@ -155,39 +358,47 @@ def tune(
         progress(0.0, "splitting into folds")
     splits = kfold_splits(dataset, folds=folds, seed=seed)
     data = [EvalData.from_split(s) for s in splits]
-    scores = np.full((len(combos), len(splits)), np.nan)
-    fit_times = np.zeros((len(combos), len(splits)))
-    total, done = len(combos) * len(splits), 0
-    for c, combo in enumerate(combos):
-        params = dict(zip(names, combo))
+    score = _scorer(metric, eval_k, seed)
+    protocol = {"name": "kfold", "folds": int(folds), "min_ratings": 2}
+    name = studies.study_name(dataset.fingerprint, model_key, protocol, seed, metric, sampler, restrict=restrict)
+    study = open_study(name, storage, lower)
+
+    def objective(trial: optuna.Trial, params: dict) -> float | None:
+        values, fit_seconds = [], []
         for f, (split, fold_data) in enumerate(zip(splits, data)):
-            label = ", ".join(f"{n}={v}" for n, v in params.items())
-            if progress:
-                progress(done / total, f"{label} fold {f + 1}/{len(splits)}")
-            model = make_model(model_key, **{"seed": seed, **params})
+            model = _make(cls, params, seed)
+            checkpoint = _checkpoint(trial, model, fold_data, score) if f == 0 and not lower else None
             began = time.perf_counter()
-            model.fit(split.train)
-            fit_times[c, f] = time.perf_counter() - began
-            if len(fold_data.users):
-                details = evaluate_model(model, fold_data, eval_k, seed, n_resamples=0, extras=False)
-                value = details.metrics.get(metric)
-                scores[c, f] = np.nan if value is None else value
-            done += 1
-    table = pd.DataFrame([dict(zip(names, combo)) for combo in combos], columns=names)
-    with np.errstate(all="ignore"):
-        table["mean"] = np.nanmean(scores, axis=1) if scores.size else np.nan
-        table["std"] = np.nanstd(scores, axis=1, ddof=1) if len(splits) > 1 else 0.0
-    for f in range(len(splits)):
-        table[f"fold_{f + 1}"] = scores[:, f]
-    table["fit_seconds"] = fit_times.mean(axis=1)
-    lower = base in M.LOWER_IS_BETTER
-    table["rank"] = table["mean"].rank(ascending=lower, method="min", na_option="bottom").astype(int)
-    if table["mean"].notna().any():
-        best = int(table["mean"].idxmin() if lower else table["mean"].idxmax())
-        best_params, best_score = dict(zip(names, combos[best])), float(table["mean"].iloc[best])
-    else:
-        best_params, best_score = {}, None
-    split_info = {"name": "kfold", "params": {"folds": int(folds), "min_ratings": 2, "seed": int(seed)}}
+            model.fit(split.train, checkpoint=checkpoint)
+            fit_seconds.append(time.perf_counter() - began)
+            value = score(model, fold_data)
+            values.append(np.nan if value is None else float(value))
+            trial.set_user_attr("folds", [None if not math.isfinite(v) else v for v in values])
+            trial.set_user_attr("fit_seconds", float(np.mean(fit_seconds)))
+            running = float(np.nanmean(values)) if np.isfinite(values).any() else None
+            if running is not None and f < len(splits) - 1:
+                trial.report(running, FOLD_STEP + f)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+        return float(np.nanmean(values)) if np.isfinite(values).any() else None
+
+    run = run_study(
+        study,
+        cls,
+        space,
+        objective,
+        n_trials,
+        sampler,
+        seed,
+        minutes=None if timeout is None else timeout / 60.0,
+        grid=grid_values,
+        progress=progress,
+    )
+    names = list(space)
+    table = _trial_table(cls, run.trials, names, len(splits), lower)
+    best = best_trial(run, lower)
+    best_params = {} if best is None else {n: v for n, v in _effective(cls, best.params).items() if n in names}
+    best_score = None if best is None else float(best.value)
     result = TuneResult(
         model_key,
         metric,
@@ -196,16 +407,215 @@ def tune(
         best_score,
         names,
         dataset_info(dataset),
-        split_info,
+        {"name": "kfold", "params": {"folds": int(folds), "min_ratings": 2, "seed": int(seed)}},
         eval_k,
         int(seed),
-        search,
+        sampler,
+        study_name=name,
+        study_storage="memory" if storage == "memory" else str(storage or studies.default_study_path()),
+        notes=verdict_notes(table, names, best, lower, space, metric),
+        search_space={n: str(d) for n, d in space.items()},
     )
     if history is not None:
         result.run_id = history.record_tuning(result)
     if progress:
         progress(1.0, "done")
     return result
+
+
+def _checkpoint(trial: optuna.Trial, model, data: EvalData, score) -> Callable[[int], None]:
+    """Report the model's score after each epoch/iteration and stop the fit when the pruner says so."""
+
+    def report(step: int) -> None:
+        value = score(model, data)
+        if value is None:
+            return
+        trial.report(float(value), int(step))
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+
+    return report
+
+
+def _effective(cls, params: Mapping[str, Any]) -> dict[str, Any]:
+    """A trial's parameters with every declared parameter it did not set at its default."""
+    return {**{p.name: p.default for p in cls.hyperparams}, **dict(params)}
+
+
+def _trial_table(cls, trials, names: list[str], n_folds: int, lower: bool) -> pd.DataFrame:
+    rows = []
+    for t in trials:
+        folds = list(t.user_attrs.get("folds", []))
+        folds += [None] * (n_folds - len(folds))
+        complete = t.state == optuna.trial.TrialState.COMPLETE
+        values = np.array([np.nan if v is None else v for v in folds], dtype=float)
+        row = {n: v for n, v in _effective(cls, t.params).items() if n in names}
+        row.update(
+            mean=float(t.value) if complete and t.value is not None else np.nan,
+            std=float(np.nanstd(values, ddof=1)) if complete and np.isfinite(values).sum() > 1 else np.nan,
+            **{f"fold_{i + 1}": values[i] for i in range(n_folds)},
+            fit_seconds=float(t.user_attrs.get("fit_seconds", np.nan)),
+            state="complete" if complete else "pruned",
+            trial=int(t.number),
+        )
+        rows.append(row)
+    columns = [*names, "mean", "std", *[f"fold_{i + 1}" for i in range(n_folds)], "fit_seconds", "state", "trial"]
+    table = pd.DataFrame(rows, columns=columns)
+    table["rank"] = table["mean"].rank(ascending=lower, method="min", na_option="bottom").astype(int)
+    return table
+
+
+def verdict_notes(table: pd.DataFrame, names, best, lower: bool, space, metric: str) -> list[str]:
+    """What the result can and cannot claim: a best not distinguishable from the runner-up across folds, and a
+    best numeric value at the edge of the searched range (the optimum may lie beyond it)."""
+    notes: list[str] = []
+    if best is None:
+        return ["no trial completed: nothing can be said about the best parameters"]
+    ranked = table[table["state"] == "complete"].copy()
+    lower_first = ranked["mean"] if lower else -ranked["mean"]
+    ranked = ranked.assign(_order=lower_first).sort_values(["_order", "trial"], kind="stable")
+    folds = [c for c in table.columns if c.startswith("fold_")]
+    if len(ranked) >= 2:
+        first, second = ranked.iloc[0], ranked.iloc[1]
+        diff = (first[folds].to_numpy(float) - second[folds].to_numpy(float)) * (-1 if lower else 1)
+        diff = diff[np.isfinite(diff)]
+        se = float(np.std(diff, ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")
+        if not np.isfinite(se) or abs(float(np.mean(diff))) <= 2 * se:
+            notes.append(
+                f"not distinguishable from the runner-up: {metric} {first['mean']:.4f} vs {second['mean']:.4f} "
+                f"(paired difference across {len(diff)} folds {np.mean(diff):+.4f}, standard error "
+                f"{se:.4f}); either setting is as good on this data"
+            )
+    for name in names:
+        dist = space.get(name)
+        if not isinstance(dist, (optuna.distributions.IntDistribution, optuna.distributions.FloatDistribution)):
+            continue
+        value = best.params.get(name)
+        if value is None or dist.high <= dist.low:
+            continue
+        if dist.log:
+            position = (math.log(value) - math.log(dist.low)) / (math.log(dist.high) - math.log(dist.low))
+        else:
+            position = (value - dist.low) / (dist.high - dist.low)
+        if position <= 0.02 or position >= 0.98:
+            side = "lower" if position <= 0.02 else "upper"
+            notes.append(
+                f"{name} = {value:g} sits at the {side} edge of the searched range [{dist.low:g}, {dist.high:g}]: "
+                "the best value may lie beyond it"
+            )
+    return notes
+
+
+# ----- the inner search of a tuned comparison ----------------------------------------------------------------------
+@dataclass
+class TuningSummary:
+    """How one model of a tuned comparison was tuned: what was chosen, from how many trials, in how long."""
+
+    key: str
+    tuned: bool
+    params: dict[str, Any]
+    trials: int
+    pruned: int
+    new_trials: int
+    seconds: float
+    best_value: float | None
+    default_value: float | None
+    study: str
+    metric: str
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return to_jsonable(
+            {
+                "tuned": self.tuned,
+                "params": self.params,
+                "trials": self.trials,
+                "pruned": self.pruned,
+                "new_trials": self.new_trials,
+                "seconds": round(self.seconds, 3),
+                "validation": {"metric": self.metric, "best": self.best_value, "defaults": self.default_value},
+                "study": self.study,
+                "note": self.note,
+            }
+        )
+
+
+def inner_split(train, protocol: str, split_params: Mapping[str, Any], seed: int, exclude_users=()) -> Split:
+    """The comparison's protocol applied to its training part only (seeded); learners of the outer test part are
+    never among the inner test learners (they stay in the inner training data where the outer split put them)."""
+    split = make_split(train, protocol, seed=seed, **dict(split_params))
+    excluded = pd.Index(pd.unique(pd.Series(list(exclude_users), dtype=object)))
+    if len(excluded):
+        split.test = split.test.loc[~split.test["user"].isin(excluded)].reset_index(drop=True)
+        if split.fold_in is not None:
+            split.fold_in = split.fold_in.loc[~split.fold_in["user"].isin(excluded)].reset_index(drop=True)
+    if split.test.empty:
+        raise ValueError(
+            f"the inner validation split ({protocol}) of the training part has no test learners; tune on a "
+            "larger dataset or without --tune"
+        )
+    return split
+
+
+def tune_on_split(
+    split: Split,
+    model_key: str,
+    n_trials: int | None,
+    minutes: float | None,
+    seed: int,
+    k: int = 10,
+    sampler: str = "tpe",
+    fixed: Mapping[str, Any] | None = None,
+    storage=None,
+    progress: Progress | None = None,
+    protocol: Mapping[str, Any] | None = None,
+) -> TuningSummary:
+    """Search `model_key` on one (inner) validation split by NDCG@k; the study is stored and reused."""
+    from recsys.models import model_class
+
+    cls = model_class(model_key)
+    fixed = dict(fixed or {})
+    metric = f"ndcg@{int(k)}"
+    space = SS.search_space(cls, fixed=fixed)
+    space = {n: d for n, d in space.items() if cls.param_spec()[n].kind != "mapping"}
+    if not space:
+        return TuningSummary(
+            model_key, False, {}, 0, 0, 0, 0.0, None, None, "", metric, "no parameter changes the ranking"
+        )
+    n_trials = n_trials if n_trials is not None else MAX_TRIALS
+    data = EvalData.from_split(split)
+    score = _scorer(metric, int(k), seed)
+    name = studies.study_name(
+        split.train.fingerprint, model_key, dict(protocol or {"name": split.name}), seed, metric, sampler, fixed
+    )
+    study = open_study(name, storage)
+    grid = SS.grid_values(cls, space) if sampler == "grid" else None
+
+    def objective(trial: optuna.Trial, params: dict) -> float | None:
+        model = _make(cls, params, seed)
+        began = time.perf_counter()
+        model.fit(split.train, checkpoint=_checkpoint(trial, model, data, score))
+        trial.set_user_attr("fit_seconds", time.perf_counter() - began)
+        return score(model, data)
+
+    run = run_study(study, cls, space, objective, n_trials, sampler, seed, minutes, fixed, grid, progress, "")
+    best = best_trial(run, lower_is_better=False)
+    defaults = next((t for t in run.complete if t.number == 0), None)
+    chosen = {} if best is None else {n: v for n, v in best.params.items() if n in space}
+    return TuningSummary(
+        model_key,
+        best is not None,
+        chosen,
+        len(run.trials),
+        run.pruned,
+        run.new_trials,
+        run.seconds,
+        None if best is None else float(best.value),
+        None if defaults is None else float(defaults.value),
+        name,
+        metric,
+        "" if best is not None else "no trial completed; defaults kept",
+    )
 
 
 # ----- what the Tune page needs before a run -------------------------------------------------------

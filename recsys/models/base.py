@@ -47,6 +47,8 @@ class Recommender(BaseEstimator):
     hyperparams: ClassVar[tuple[HyperParam, ...]] = ()
     predicts_ratings: ClassVar[bool] = False
     uses_tensorflow: ClassVar[bool] = False
+    reports_checkpoints: ClassVar[bool] = False
+    """True for iterative models whose `fit` calls `checkpoint(step)` after each epoch/iteration (tuning prunes them)."""
     fit_cost: ClassVar[float] = 1.0
     """Rough wall time of fit + scoring relative to a light model (a Keras training ~10, a JVM start ~20):
     a comparison on several threads starts the costliest first. Scheduling only; never changes results."""
@@ -98,8 +100,15 @@ class Recommender(BaseEstimator):
         return out
 
     # ----- fitting ----------------------------------------------------------------------------
-    def fit(self, dataset, progress: Progress | None = None) -> Recommender:
-        """Learn from `dataset`; returns self. `progress(fraction, message)` is called on long steps."""
+    def fit(
+        self, dataset, progress: Progress | None = None, checkpoint: Callable[[int], None] | None = None
+    ) -> Recommender:
+        """Learn from `dataset`; returns self. `progress(fraction, message)` is called on long steps.
+
+        `checkpoint(step)`: iterative models (`reports_checkpoints`) call it after each epoch or iteration with a
+        usable partial state, so tuning can score the model mid-fit and let a pruner stop a hopeless trial (by
+        raising from the callback). Without it the fit does no extra work.
+        """
         self.validate_params(self.get_params())
         if len(dataset.ratings) == 0:
             raise ValueError("cannot fit on a dataset with no ratings")
@@ -114,7 +123,11 @@ class Recommender(BaseEstimator):
         self.user_index_ = pd.Index(dataset.user_ids)
         self.rating_scale_ = dataset.rating_scale
         self.train_matrix_ = dataset.matrix
-        self._fit(dataset, progress)
+        self._checkpoint = checkpoint
+        try:
+            self._fit(dataset, progress)
+        finally:
+            self.__dict__.pop("_checkpoint", None)
         self.fit_seconds_ = time.perf_counter() - start
         if progress:
             progress(1.0, "done")
@@ -122,6 +135,16 @@ class Recommender(BaseEstimator):
 
     def _fit(self, dataset, progress: Progress | None) -> None:
         raise NotImplementedError
+
+    def _wants_checkpoints(self) -> bool:
+        """True while a caller of `fit` asked for mid-fit checkpoints (set partial state only then)."""
+        return getattr(self, "_checkpoint", None) is not None
+
+    def _checkpoint_reached(self, step: int) -> None:
+        """Hand a mid-fit state to the caller's `checkpoint` (the partial learned state must already be set)."""
+        hook = getattr(self, "_checkpoint", None)
+        if hook is not None:
+            hook(int(step))
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "fingerprint_"):

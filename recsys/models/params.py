@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-KINDS = ("int", "float", "choice", "bool")
-ROLES = ("ranking", "rating", "both", "seed")
-"""What a parameter changes: the ranked list, only predicted ratings, both, or the random stream."""
+KINDS = ("int", "float", "choice", "bool", "mapping")
+"""`mapping`: a JSON object of settings (e.g. the hybrid's member parameters): set by code or `--param` as JSON,
+never drawn as a widget nor searched."""
+ROLES = ("ranking", "rating", "both", "seed", "resource")
+"""What a parameter changes: the ranked list, only predicted ratings, both, the random stream, or only the
+compute spent (a cap such as the learners a clustering is fitted on; never searched by tuning)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,8 @@ class HyperParam:
 
     def validate(self, value: Any) -> Any:
         """Coerce `value` to this parameter's type or raise ValueError saying what was expected."""
+        if self.kind == "mapping":
+            return _mapping(self.name, value)
         if self.kind == "bool":
             if isinstance(value, (bool, np.bool_)):
                 return bool(value)
@@ -76,6 +82,8 @@ class HyperParam:
         """The declared sensible grid, else about `n` values spanning the declared range."""
         if self.tune_grid:
             return list(self.tune_grid)
+        if self.kind == "mapping":
+            return [self.default]
         if self.kind == "bool":
             return [False, True]
         if self.kind == "choice":
@@ -105,3 +113,19 @@ class HyperParam:
             "role": self.role,
             "tune_grid": list(self.tune_grid),
         }
+
+
+def _mapping(name: str, value: Any) -> dict | None:
+    """None, a dict, or a JSON object as text -> a dict with text keys (None stays None)."""
+    if value is None or (isinstance(value, str) and value.strip() in ("", "none", "None", "{}")):
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise ValueError(
+                f'parameter \'{name}\' expects a JSON object such as {{"ease": {{"l2": 100}}}}, got {value!r}'
+            ) from None
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ValueError(f"parameter '{name}' expects a mapping with text keys, got {value!r}")
+    return dict(value) or None

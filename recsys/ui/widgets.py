@@ -83,7 +83,7 @@ def hyperparam_inputs(model_key: str, prefix: str, columns: int = 2) -> dict[str
     Parameters that change the ranked list come first; those that only change predicted ratings (role
     "rating") are grouped in a box that says so, so nobody tunes them expecting another list.
     """
-    params = REGISTRY[model_key].hyperparams
+    params = [p for p in REGISTRY[model_key].hyperparams if p.kind != "mapping"]  # set by code, not by hand
     if not params:
         st.caption("This model has no parameters.")
         return {}

@@ -31,6 +31,7 @@ CLUSTER_PARAMS = (
         high=50,
         step=1,
         help="Number of learner groups k-means looks for",
+        log=True,
     ),
     HyperParam(
         "n_init",
@@ -52,6 +53,7 @@ CLUSTER_PARAMS = (
         step=1_000,
         help="k-means is fitted on a seeded random sample of at most this many learners (all learners "
         "are then assigned); keeps fitting fast on millions of learners",
+        role="resource",
     ),
     *blend_params(
         0.6,

@@ -155,6 +155,14 @@ class HybridRecommender(Recommender):
             "style) instead of using weight_1..weight_4",
         ),
         HyperParam(
+            "member_params",
+            "mapping",
+            None,
+            role="ranking",
+            help='Parameters of the member models, e.g. {"ease": {"l2": 100}} (a tuned comparison sets '
+            "its members' tuned parameters here); a member not named keeps its defaults",
+        ),
+        HyperParam(
             "seed",
             "int",
             0,
@@ -164,6 +172,7 @@ class HybridRecommender(Recommender):
             help="Seed of the validation split and of every member",
         ),
     )
+    param_conditions = {f"weight_{slot}": ("learn_weights", (False,)) for slot in range(1, SLOTS + 1)}
 
     def __init__(
         self,
@@ -176,6 +185,7 @@ class HybridRecommender(Recommender):
         weight_3: float = 0.1,
         weight_4: float = 0.1,
         learn_weights: bool = True,
+        member_params: dict | None = None,
         seed: int = 0,
     ):
         self.member_1 = member_1
@@ -187,6 +197,7 @@ class HybridRecommender(Recommender):
         self.weight_3 = weight_3
         self.weight_4 = weight_4
         self.learn_weights = learn_weights
+        self.member_params = member_params
         self.seed = seed
 
     # ----- members ----------------------------------------------------------------------------
@@ -203,11 +214,26 @@ class HybridRecommender(Recommender):
     def _new_members(self, keys) -> list[Recommender]:
         from recsys.models.registry import make_model
 
-        return [make_model(k, seed=int(self.seed)) for k in keys]
+        given = self.member_params or {}
+        return [make_model(k, **{"seed": int(self.seed), **dict(given.get(k) or {})}) for k in keys]
+
+    def _check_member_params(self, keys) -> None:
+        """Every named member is in the blend and its parameters are valid for it (checked before any fit)."""
+        from recsys.models.registry import model_class
+
+        for key, params in (self.member_params or {}).items():
+            if key not in keys:
+                raise ValueError(
+                    f"hybrid: member_params names '{key}', which is not a member (members: {', '.join(keys)})"
+                )
+            if not isinstance(params, dict):
+                raise ValueError(f"hybrid: member_params['{key}'] must be a mapping of parameters, got {params!r}")
+            model_class(key).validate_params(params)
 
     def _fit(self, dataset, progress) -> None:
         chosen = self.chosen_members()
         keys = [k for k, _ in chosen]
+        self._check_member_params(keys)
         if self.learn_weights and len(keys) > 1:
             weights, self.validation_ndcg_ = self._learn_weights(dataset, keys, progress)
         else:

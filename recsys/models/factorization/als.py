@@ -30,6 +30,7 @@ class ALSRecommender(Recommender):
     """Implicit-feedback matrix factorization; new learners by the exact least-squares fold-in."""
 
     key = "als"
+    reports_checkpoints = True
     fit_cost = 3
     label = "Implicit ALS (implicit library)"
     description = (
@@ -47,6 +48,7 @@ class ALSRecommender(Recommender):
             role="ranking",
             tune_grid=(32, 64, 128),
             help="Latent factors per learner and course",
+            log=True,
         ),
         HyperParam(
             "regularization",
@@ -81,6 +83,7 @@ class ALSRecommender(Recommender):
             role="ranking",
             tune_grid=(10, 15, 30),
             help="Alternating least-squares sweeps over learners and courses",
+            log=True,
         ),
         HyperParam("seed", "int", 0, low=0, high=2**31 - 1, role="seed", help="Seed of the initial factors"),
     )
@@ -107,8 +110,20 @@ class ALSRecommender(Recommender):
             random_state=int(self.seed),
             calculate_training_loss=False,
         )
-        model.fit(C, show_progress=False, callback=epoch_callback(progress, int(self.iterations), "ALS"))
-        self.item_factors_ = np.asarray(model.item_factors, dtype=np.float64)
+        report = epoch_callback(progress, int(self.iterations), "ALS")
+
+        def callback(iteration, *rest):
+            if report:
+                report(iteration, *rest)
+            if self._wants_checkpoints() and iteration + 1 < int(self.iterations):  # tuning scores it after this sweep
+                self._set_factors(model.item_factors)
+                self._checkpoint_reached(iteration + 1)
+
+        model.fit(C, show_progress=False, callback=callback)
+        self._set_factors(model.item_factors)
+
+    def _set_factors(self, item_factors) -> None:
+        self.item_factors_ = np.asarray(item_factors, dtype=np.float64)
         self.gram_ = self.item_factors_.T @ self.item_factors_  # Y^T Y, shared by every fold-in
 
     def user_factors(self, histories) -> np.ndarray:

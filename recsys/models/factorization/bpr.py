@@ -21,6 +21,7 @@ class BPRRecommender(Recommender):
     """Pairwise-ranking matrix factorization; new learners by gradient steps on the frozen course factors."""
 
     key = "bpr"
+    reports_checkpoints = True
     fit_cost = 6
     label = "BPR (implicit library)"
     description = (
@@ -38,6 +39,7 @@ class BPRRecommender(Recommender):
             role="ranking",
             tune_grid=(32, 64, 128),
             help="Latent factors per learner and course (plus a course bias)",
+            log=True,
         ),
         HyperParam(
             "learning_rate",
@@ -72,6 +74,7 @@ class BPRRecommender(Recommender):
             role="ranking",
             tune_grid=(50, 100, 200),
             help="SGD passes (each samples as many pairs as there are enrolments)",
+            log=True,
         ),
         HyperParam(
             "fold_in_steps",
@@ -116,12 +119,24 @@ class BPRRecommender(Recommender):
             num_threads=1,
             random_state=int(self.seed),
         )
-        model.fit(X, show_progress=False, callback=epoch_callback(progress, int(self.iterations), "BPR"))
+        report = epoch_callback(progress, int(self.iterations), "BPR")
+        active = np.diff(X.indptr) > 0
+
+        def callback(iteration, *rest):
+            if report:
+                report(iteration, *rest)
+            if self._wants_checkpoints() and iteration + 1 < int(self.iterations):  # tuning scores it after this epoch
+                self._set_factors(model, active)
+                self._checkpoint_reached(iteration + 1)
+
+        model.fit(X, show_progress=False, callback=callback)
+        self._set_factors(model, active)
+
+    def _set_factors(self, model, active: np.ndarray) -> None:
         items = np.asarray(model.item_factors, dtype=np.float64)  # last column: course bias
         users = np.asarray(model.user_factors, dtype=np.float64)  # last column: constant 1
         self.item_factors_ = items[:, :-1].copy()
         self.item_bias_ = items[:, -1].copy()
-        active = np.diff(X.indptr) > 0
         self.mean_user_ = users[active, :-1].mean(axis=0) if active.any() else np.zeros(items.shape[1] - 1)
 
     def user_factors(self, histories) -> np.ndarray:

@@ -125,6 +125,7 @@ class NMFRecommender(Recommender):
             step=1,
             role="ranking",
             help="Latent factors of the enrolment NMF used for ranking",
+            log=True,
         ),
         HyperParam(
             "fold_in_reg",

@@ -87,6 +87,7 @@ class SparkALSRecommender(Recommender):
             role="ranking",
             tune_grid=(16, 32, 64),
             help="Latent factors per learner and course",
+            log=True,
         ),
         HyperParam(
             "reg_param",
@@ -122,6 +123,7 @@ class SparkALSRecommender(Recommender):
             role="ranking",
             tune_grid=(5, 10, 20),
             help="Alternating least-squares sweeps",
+            log=True,
         ),
         HyperParam(
             "nonnegative",

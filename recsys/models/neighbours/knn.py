@@ -60,6 +60,7 @@ class KNNRecommender(SurpriseRatingPredictor, ImplicitNeighbourRanker, Recommend
             step=1,
             tune_grid=(10, 20, 40, 80, 160),
             help="Maximum number of neighbours (courses or learners) taken into account",
+            log=True,
         ),
         HyperParam(
             "min_k",

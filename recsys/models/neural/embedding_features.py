@@ -69,9 +69,18 @@ def embedding_hyperparams(estimators: tuple[str, ...], target: str) -> tuple[Hyp
             high=1000,
             step=10,
             help="Trees of the random forest / boosting iterations of gradient boosting",
+            log=True,
         ),
         HyperParam(
-            "max_depth", "int", 8, tune_grid=(4, 8, 16), low=2, high=40, step=1, help="Maximum depth of each tree"
+            "max_depth",
+            "int",
+            8,
+            tune_grid=(4, 8, 16),
+            low=2,
+            high=40,
+            step=1,
+            help="Maximum depth of each tree",
+            log=True,
         ),
         HyperParam(
             "candidates",
@@ -82,6 +91,7 @@ def embedding_hyperparams(estimators: tuple[str, ...], target: str) -> tuple[Hyp
             high=10_000,
             step=10,
             help="Courses per learner (most likely enrolments) scored by the estimator; 0 = all",
+            log=True,
         ),
         HyperParam(
             "max_train_rows",
@@ -93,6 +103,7 @@ def embedding_hyperparams(estimators: tuple[str, ...], target: str) -> tuple[Hyp
             step=1_000,
             log=True,
             help="Ratings sampled (seeded) to train the estimator; bounds fit time on large data",
+            role="resource",
         ),
         *(
             replace(nn[name], help=f"Neural embeddings: {text}")

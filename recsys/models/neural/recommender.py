@@ -101,6 +101,7 @@ class NeuralRecommender(Recommender):
     """
 
     key = "neural"
+    reports_checkpoints = True
     fit_cost = 10
     label = "Neural embeddings"
     description = (
@@ -119,6 +120,7 @@ class NeuralRecommender(Recommender):
             high=256,
             step=2,
             help="Length of the learner and course vectors",
+            log=True,
         ),
         HyperParam(
             "epochs",
@@ -129,6 +131,7 @@ class NeuralRecommender(Recommender):
             high=200,
             step=1,
             help="Passes over the learners (fresh negatives each pass)",
+            log=True,
         ),
         HyperParam(
             "learning_rate",
@@ -296,6 +299,11 @@ class NeuralRecommender(Recommender):
             history.append({"epoch": epoch, "loss": loss, "val_loss": val_loss})
             if progress:
                 progress(epoch / epochs, f"epoch {epoch}/{epochs}: loss {loss:.4f}, val {val_loss:.4f}")
+            if self._wants_checkpoints() and epoch < epochs:  # tuning scores the network after this epoch
+                self._copy_weights(trainer.model)
+                self._fold_in_memo = _FoldInMemo()  # fold-ins of the previous weights no longer hold
+                self._checkpoint_reached(epoch)
+        self._fold_in_memo = _FoldInMemo()
         self.history_ = pd.DataFrame(history, columns=["epoch", "loss", "val_loss"])
         self._copy_weights(trainer.model)
         self._keras = trainer.model

@@ -1,0 +1,139 @@
+"""Stored Optuna studies: one SQLite file (WAL) in the artifacts folder, one study per question asked.
+
+A study is named by everything its numbers depend on -- dataset fingerprint, model, the code that fits and
+scores it, the validation protocol and its seed, the metric, the sampler and the parameters held fixed -- so a
+repeated tuning reuses its finished trials, an interrupted one resumes, and a changed question starts afresh.
+Trials run one at a time through ask/tell with a sampler seeded by (seed, trial number): the parameters of trial
+n depend only on the seed and the trials before it, whether they ran in this process, an earlier one, or one
+that was killed (a killed trial's heartbeat stops and it is marked failed, then ignored).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from recsys import _sqlite
+
+SAMPLERS = ("tpe", "random", "grid")
+STUDY_FILE = "tuning.sqlite"
+HEARTBEAT_SECONDS = 30  # a RUNNING trial whose heartbeat is older than GRACE_SECONDS was killed: marked FAIL
+GRACE_SECONDS = 120
+TPE_STARTUP_TRIALS = 8  # random trials before TPE models the results (the defaults are trial 0)
+PACKAGE = Path(__file__).resolve().parents[1]
+
+_storages: dict[str, optuna.storages.RDBStorage] = {}
+_lock = threading.Lock()
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+# group=True (conditional spaces) and the heartbeat are marked experimental in Optuna 5; both are what we want.
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning, module="optuna")
+
+
+def artifacts_dir() -> Path:
+    """The artifacts folder: RECSYS_ARTIFACTS_DIR, else ./artifacts (the app and every CLI command agree)."""
+    return Path(os.environ.get("RECSYS_ARTIFACTS_DIR") or "artifacts")
+
+
+def default_study_path() -> Path:
+    return artifacts_dir() / STUDY_FILE
+
+
+def storage(path: Path | str | None = None) -> optuna.storages.RDBStorage:
+    """The RDB storage on `path` (default: artifacts/tuning.sqlite), created in WAL mode, one per file and process."""
+    path = Path(path) if path is not None else default_study_path()
+    key = str(path.resolve())
+    with _lock:
+        if key not in _storages:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            con = sqlite3.connect(path, timeout=30)
+            try:  # WAL before SQLAlchemy opens it: readers never block the writer (the mode stays with the file)
+                _sqlite.initialise(con, "", 30.0)
+            finally:
+                con.close()
+            _storages[key] = optuna.storages.RDBStorage(
+                f"sqlite:///{path}",
+                engine_kwargs={"connect_args": {"timeout": 30}},
+                heartbeat_interval=HEARTBEAT_SECONDS,
+                grace_period=GRACE_SECONDS,
+            )
+        return _storages[key]
+
+
+def code_version() -> str:
+    """Hash of the code behind a trial's number: the models, the dataset class and the evaluation that scores them."""
+    files = sorted((PACKAGE / "models").rglob("*.py")) + [PACKAGE / "data" / "dataset.py"]
+    files += [PACKAGE / "evaluation" / f for f in ("metrics.py", "splits.py", "eval_data.py", "scoring.py")]
+    files += [PACKAGE / "evaluation" / "search_space.py"]
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.relative_to(PACKAGE).as_posix().encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:10]
+
+
+_CODE: list[str] = []
+
+
+def cached_code_version() -> str:
+    if not _CODE:
+        _CODE.append(code_version())
+    return _CODE[0]
+
+
+def study_name(
+    fingerprint: str,
+    model_key: str,
+    protocol: Mapping[str, Any],
+    seed: int,
+    metric: str,
+    sampler: str,
+    fixed: Mapping[str, Any] | None = None,
+    restrict: Mapping[str, Any] | None = None,
+) -> str:
+    """A readable, unique name: '<model> <fingerprint> <protocol> seed=<s> <metric> <sampler> #<digest>'."""
+    question = {
+        "fingerprint": fingerprint,
+        "model": model_key,
+        "code": cached_code_version(),
+        "protocol": dict(protocol),
+        "seed": int(seed),
+        "metric": metric,
+        "sampler": sampler,
+        "fixed": dict(fixed or {}),
+        "restrict": {k: list(v) for k, v in (restrict or {}).items()},
+    }
+    digest = hashlib.sha256(json.dumps(question, sort_keys=True, default=repr).encode()).hexdigest()[:12]
+    return f"{model_key} {fingerprint[:12]} {protocol.get('name', '?')} seed={int(seed)} {metric} {sampler} #{digest}"
+
+
+def make_sampler(kind: str, seed: int, trial_number: int, grid: Mapping[str, list] | None = None):
+    """The sampler for trial `trial_number`: seeded by (seed, number), so suggestions do not depend on which
+    process ran the earlier trials (TPE and random read the earlier trials from the storage)."""
+    trial_seed = (int(seed) * 1_000_003 + int(trial_number)) % (2**32)
+    if kind == "tpe":
+        return optuna.samplers.TPESampler(
+            seed=trial_seed,
+            n_startup_trials=TPE_STARTUP_TRIALS,
+            multivariate=True,
+            group=True,
+        )
+    if kind == "random":
+        return optuna.samplers.RandomSampler(seed=trial_seed)
+    if kind == "grid":
+        return optuna.samplers.GridSampler(dict(grid or {}), seed=int(seed))
+    raise ValueError(f"unknown sampler '{kind}' (known: {', '.join(SAMPLERS)})")
+
+
+def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Trials that count against the budget: completed or pruned (failed ones are retried)."""
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    return study.get_trials(deepcopy=False, states=states)
