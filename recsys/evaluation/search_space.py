@@ -27,7 +27,9 @@ def searched_params(cls, rating_metric: bool = False, fixed: Mapping[str, Any] |
     """The declared parameters a search varies, parents of conditional parameters first."""
     roles = RATING_ROLES if rating_metric else RANKING_ROLES
     fixed = fixed or {}
-    params = [p for p in cls.hyperparams if p.role in roles and p.name not in fixed and _has_room(p)]
+    params = [
+        p for p in cls.hyperparams if p.role in roles and p.kind != "mapping" and p.name not in fixed and _has_room(p)
+    ]
     conditions = getattr(cls, "param_conditions", {})
     ordered: list[HyperParam] = []
     pending = list(params)

@@ -33,7 +33,7 @@ PACKAGE = Path(__file__).resolve().parents[1]
 
 _storages: dict[str, optuna.storages.RDBStorage] = {}
 _lock = threading.Lock()
-optuna.logging.set_verbosity(optuna.logging.WARNING)
+optuna.logging.set_verbosity(optuna.logging.ERROR)  # failed trials are reported by our own messages
 # group=True (conditional spaces) and the heartbeat are marked experimental in Optuna 5; both are what we want.
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning, module="optuna")
 
@@ -47,10 +47,13 @@ def default_study_path() -> Path:
     return artifacts_dir() / STUDY_FILE
 
 
-def storage(path: Path | str | None = None) -> optuna.storages.RDBStorage:
-    """The RDB storage on `path` (default: artifacts/tuning.sqlite), created in WAL mode, one per file and process."""
+def storage(
+    path: Path | str | None = None, heartbeat: int = HEARTBEAT_SECONDS, grace: int = GRACE_SECONDS
+) -> optuna.storages.RDBStorage:
+    """The RDB storage on `path` (default: artifacts/tuning.sqlite), created in WAL mode, one per file and process.
+    A trial whose heartbeat (every `heartbeat` s) is older than `grace` s was killed and is marked failed."""
     path = Path(path) if path is not None else default_study_path()
-    key = str(path.resolve())
+    key = f"{path.resolve()}|{heartbeat}|{grace}"
     with _lock:
         if key not in _storages:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,8 +65,8 @@ def storage(path: Path | str | None = None) -> optuna.storages.RDBStorage:
             _storages[key] = optuna.storages.RDBStorage(
                 f"sqlite:///{path}",
                 engine_kwargs={"connect_args": {"timeout": 30}},
-                heartbeat_interval=HEARTBEAT_SECONDS,
-                grace_period=GRACE_SECONDS,
+                heartbeat_interval=int(heartbeat),
+                grace_period=int(grace),
             )
         return _storages[key]
 

@@ -2,8 +2,9 @@
 comparison's training part only, then compared on the untouched test part with what it chose.
 
 The inner validation is the comparison's own protocol applied to the training part (`tuning.inner_split`), with
-the comparison's seed; learners of the outer test part are never inner test learners, so the tuner never scores
-an outer test learner. A hybrid is not searched itself: its members are tuned once (also those not in the
+the comparison's seed, so no held-out rating is ever seen while tuning. Under `new_learners` and `new_courses` the
+learners of the outer test part are never inner test learners either (under `new_learners` they are not in the
+training part at all); under `holdout` and `ratio` every learner keeps training courses, and only those are used. A hybrid is not searched itself: its members are tuned once (also those not in the
 comparison) and it uses their chosen parameters, learning its blend weights on its own validation split of the
 training part as always.
 """
@@ -23,6 +24,7 @@ from recsys.evaluation.splits import Split
 from recsys.evaluation.tuning import TuningSummary, check_budget, check_sampler, inner_split, tune_on_split
 
 HYBRID = "hybrid"
+LEARNER_PROTOCOLS = ("new_learners", "new_courses")  # protocols whose test part is a set of learners or courses
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,10 @@ def tune_models(
     params = {k_: v for k_, v in split.params.items() if k_ != "seed"}
     if split.name == "kfold" or split.name not in ("new_learners", "holdout", "ratio", "new_courses"):
         raise ValueError(f"a tuned comparison needs a named protocol, not '{split.name}'")
-    inner = inner_split(split.train, split.name, params, seed, exclude_users=pd.unique(outer_test))
+    # new_learners / new_courses hold out learners / courses: their outer test learners are never inner test learners.
+    # holdout / ratio hold out ratings of learners who all stay in training: the held-out ratings are never seen.
+    excluded = pd.unique(outer_test) if split.name in LEARNER_PROTOCOLS else ()
+    inner = inner_split(split.train, split.name, params, seed, exclude_users=excluded)
     protocol["inner_test_ratings"] = int(len(inner.test))
 
     # What to tune: each non-hybrid spec (with the parameters its user fixed), and every hybrid member once.

@@ -40,6 +40,7 @@ MAX_COMBINATIONS = 200  # a grid larger than this needs tpe or random
 MAX_MINUTES = 24 * 60
 FOLD_STEP = 100_000  # intermediate steps: epochs of the first fold are 1, 2, ...; fold f ends at FOLD_STEP + f
 PRUNER_STARTUP_TRIALS = 5
+MIN_FAILURES = 5  # failed trials (infeasible or unscorable) in one call before the search gives up
 
 
 def check_budget(n_trials=None, minutes=None, what: str = "trials") -> tuple[int | None, float | None]:
@@ -87,8 +88,12 @@ class StudyRun:
 
 
 def open_study(name: str, storage=None, lower_is_better: bool = False) -> optuna.Study:
-    """Create or load the named study (`storage`: a path, None = artifacts/tuning.sqlite, "memory" = not stored)."""
-    store = optuna.storages.InMemoryStorage() if storage == "memory" else studies.storage(storage)
+    """Create or load the named study (`storage`: a path, None = artifacts/tuning.sqlite, "memory" = not stored, or
+    an Optuna storage)."""
+    if isinstance(storage, optuna.storages.BaseStorage):
+        store = storage
+    else:
+        store = optuna.storages.InMemoryStorage() if storage == "memory" else studies.storage(storage)
     return optuna.create_study(
         study_name=name,
         storage=store,
@@ -117,7 +122,7 @@ def run_study(
     if sampler != "grid" and not study.get_trials(deepcopy=False):
         defaults = {p.name: p.default for p in cls.hyperparams if p.name in space}
         study.enqueue_trial({k: v for k, v in defaults.items() if SS.applies(cls, k, {**defaults, **(fixed or {})})})
-    new = 0
+    new = failures = 0
     while True:
         done = studies.finished(study)
         if len(done) >= n_trials or (minutes is not None and time.perf_counter() - began > 60 * minutes):
@@ -128,14 +133,27 @@ def run_study(
         study.sampler = studies.make_sampler(sampler, seed, number, grid)
 
         def run_trial(trial: optuna.Trial) -> float:
-            value = objective(trial, SS.suggest(trial, cls, space, fixed))
+            params = SS.suggest(trial, cls, space, fixed)
+            try:
+                value = objective(trial, params)
+            except ValueError as exc:  # parameters the model refuses together (e.g. a user-based tf-idf kNN)
+                trial.set_user_attr("error", str(exc))
+                raise Infeasible(str(exc)) from None
             if value is None or not math.isfinite(value):
                 raise NoScore("no test learner could be scored")
             return float(value)
 
         # One trial per optimize call: the storage's heartbeat runs (a killed trial is failed, then retried) and
         # the sampler is re-seeded for each trial number.
-        study.optimize(run_trial, n_trials=1, catch=(NoScore,), gc_after_trial=False)
+        study.optimize(run_trial, n_trials=1, catch=(NoScore, Infeasible), gc_after_trial=False)
+        last = study.get_trials(deepcopy=False)[-1]
+        failures += last.state == optuna.trial.TrialState.FAIL
+        if failures >= max(MIN_FAILURES, n_trials):
+            errors = {t.user_attrs.get("error") for t in study.get_trials(deepcopy=False) if t.user_attrs.get("error")}
+            raise ValueError(
+                f"{cls.key}: {failures} trials failed"
+                + (f" ({'; '.join(sorted(errors))[:300]})" if errors else " (no test learner could be scored)")
+            )
         new += 1
         if progress:
             best = _best_value(study)
@@ -150,6 +168,10 @@ def run_study(
 
 class NoScore(RuntimeError):
     """A trial that produced no number (no test learner could be scored): recorded as failed."""
+
+
+class Infeasible(RuntimeError):
+    """Parameters the model refuses in combination: the trial is recorded as failed and the search goes on."""
 
 
 def _grid_exhausted(study: optuna.Study, grid) -> bool:
@@ -577,7 +599,6 @@ def tune_on_split(
     fixed = dict(fixed or {})
     metric = f"ndcg@{int(k)}"
     space = SS.search_space(cls, fixed=fixed)
-    space = {n: d for n, d in space.items() if cls.param_spec()[n].kind != "mapping"}
     if not space:
         return TuningSummary(
             model_key, False, {}, 0, 0, 0, 0.0, None, None, "", metric, "no parameter changes the ranking"

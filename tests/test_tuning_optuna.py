@@ -1,0 +1,244 @@
+"""Tuning on Optuna: search spaces from the declarations, nested validation that never sees the outer test part,
+reproducible choices, stored studies that resume after a kill, pruning, and budgets that are checked."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import time
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+
+from recsys.evaluation import Experiment, make_split, tune
+from recsys.evaluation import search_space as SS
+from recsys.evaluation.tuned import TuneBudget
+from recsys.evaluation.tuning import check_budget, inner_split, open_study, run_study, tune_on_split
+from recsys.models import MODEL_KEYS, REGISTRY
+from tests.conftest import ROOT
+
+
+# ----- search spaces -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("key", MODEL_KEYS)
+def test_search_space_comes_from_the_declarations(key):
+    cls = REGISTRY[key]
+    for rating in (False, True) if cls.predicts_ratings else (False,):
+        space = SS.search_space(cls, rating_metric=rating)
+        roles = SS.RATING_ROLES if rating else SS.RANKING_ROLES
+        spec = cls.param_spec()
+        for name, dist in space.items():
+            p = spec[name]
+            assert p.role in roles and p.kind != "mapping"
+            if isinstance(dist, optuna.distributions.CategoricalDistribution):
+                assert set(dist.choices) <= set(p.choices or (False, True))
+            else:
+                assert (p.low is None or dist.low >= p.low) and (p.high is None or dist.high <= p.high)
+                assert dist.low < dist.high and dist.log == bool(p.log and dist.low > 0)
+                for value in p.tune_grid:  # the declared grid lies inside the searched range
+                    assert dist.low <= value <= dist.high
+        searched_roles = {spec[n].role for n in space}
+        assert not searched_roles & {"seed", "resource"}
+
+
+def test_conditional_parameters_are_suggested_only_where_they_apply():
+    cls = REGISTRY["embedding_regression"]
+    space = SS.search_space(cls)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(12):
+        trial = study.ask()
+        params = SS.suggest(trial, cls, space)
+        trees = params["estimator"] in ("random_forest", "gradient_boosting")
+        assert ("n_estimators" in params) == trees and ("alpha" in params) == (not trees)
+        study.tell(trial, 0.0)
+
+
+# ----- budgets -------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("trials, minutes", [(0, None), (-3, None), (10**9, None), (float("nan"), None), (2.5, None)])
+def test_bad_trial_budgets_get_one_clear_message(trials, minutes):
+    with pytest.raises(ValueError, match="trials"):
+        check_budget(trials, minutes)
+
+
+@pytest.mark.parametrize("minutes", [0, -1, float("nan"), float("inf"), 10**9])
+def test_bad_time_budgets_get_one_clear_message(minutes):
+    with pytest.raises(ValueError, match="minutes"):
+        check_budget(None, minutes)
+    with pytest.raises(ValueError, match="minutes"):
+        TuneBudget(minutes=minutes)
+
+
+@pytest.mark.parametrize("flag", ["0", "-2", "nan", "1e12"])
+def test_compare_refuses_a_bad_tune_budget_before_loading_data(flag, small_data_dir):
+    out = subprocess.run(
+        [sys.executable, "-m", "recsys", "compare", "--data", str(small_data_dir), "--models", "ease", "--tune", flag],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "--tune" in out.stderr and "trials" in out.stderr
+
+
+# ----- nested validation -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("protocol", ["new_learners", "holdout", "new_courses"])
+def test_inner_split_never_holds_the_outer_test_part(small_dataset, protocol):
+    outer = make_split(small_dataset, protocol, seed=0)
+    test_users = set(outer.test["user"]) | (set(outer.fold_in["user"]) if outer.fold_in is not None else set())
+    learners_held_out = protocol != "holdout"  # holdout hides ratings of learners who all stay in training
+    inner = inner_split(outer.train, protocol, {}, seed=0, exclude_users=list(test_users) if learners_held_out else ())
+    pairs = set(zip(outer.test["user"], outer.test["item"]))
+    for part in (inner.train.ratings, inner.test, *([inner.fold_in] if inner.fold_in is not None else [])):
+        assert not pairs & set(zip(part["user"], part["item"]))  # no held-out rating is seen while tuning
+    if learners_held_out:
+        assert not test_users & set(inner.test["user"])  # no outer test learner is scored while tuning
+        if inner.fold_in is not None:
+            assert not test_users & set(inner.fold_in["user"])
+    if protocol == "new_courses":
+        assert not set(outer.new_items) & set(inner.test["item"])
+
+
+def test_tuned_comparison_fits_only_on_the_training_part(small_dataset, monkeypatch):
+    """A model that records every dataset it is fitted on: during tuning none holds an outer test rating."""
+    from recsys.models import registry
+    from recsys.models.linear.ease import EASERecommender
+
+    fitted: list[pd.DataFrame] = []
+
+    class RecordingEASE(EASERecommender):
+        def _fit(self, dataset, progress):
+            fitted.append(dataset.ratings[["user", "item"]].copy())
+            super()._fit(dataset, progress)
+
+    monkeypatch.setitem(registry.REGISTRY._classes, "ease", RecordingEASE)
+    experiment = Experiment(
+        small_dataset, "holdout", ["ease"], k=5, seed=0, n_resamples=0, tune={"trials": 3}, study_storage="memory"
+    )
+    result = experiment.run()
+    outer = experiment.make_split()
+    held_out = set(zip(outer.test["user"], outer.test["item"]))
+    assert len(fitted) == 4  # three tuning trials and the final fit on the whole training part
+    for ratings in fitted:
+        assert not held_out & set(zip(ratings["user"], ratings["item"]))
+    tuning = result.details["ease"].tuning
+    assert tuning["trials"] == 3 and set(tuning["params"]) == {"l2"}
+
+
+def test_same_seed_same_choices_and_leaderboard(small_dataset):
+    def run():
+        return Experiment(
+            small_dataset,
+            "new_learners",
+            ["popularity", "rp3beta", "hybrid"],
+            k=10,
+            seed=3,
+            n_resamples=50,
+            tune={"trials": 3},
+            study_storage="memory",
+        ).run()
+
+    a, b = run(), run()
+    for name in a.details:
+        assert a.details[name].tuning["params"] == b.details[name].tuning["params"]
+        assert a.details[name].metrics == b.details[name].metrics
+    hybrid = a.details["hybrid"]
+    members = hybrid.tuning["params"]["member_params"]
+    assert members["rp3beta"] == a.details["rp3beta"].tuning["params"]  # tuned once, reused by the hybrid
+    assert hybrid.params["member_params"] == members
+    payload = json.loads(json.dumps(a.to_json(), allow_nan=False))
+    entry = next(r for r in payload["results"] if r["name"] == "rp3beta")
+    assert entry["tuning"]["trials"] == 3 and "study" in entry["tuning"]
+    board = a.leaderboard()
+    assert {"tuned", "tuned_params", "trials", "tuning_seconds"} <= set(board.columns)
+
+
+def test_the_first_trial_is_the_defaults_so_tuning_never_loses_on_validation(small_dataset):
+    outer = make_split(small_dataset, "new_learners", seed=0)
+    inner = inner_split(outer.train, "new_learners", {}, seed=0, exclude_users=outer.test["user"].unique())
+    summary = tune_on_split(inner, "ease", 4, None, seed=0, k=10, storage="memory")
+    assert summary.default_value is not None and summary.best_value >= summary.default_value
+
+
+# ----- stored studies ------------------------------------------------------------------------------------------------
+KILLED_RUN = """
+import os, signal, sys
+from recsys.evaluation import studies
+from recsys.evaluation.tuning import open_study, run_study
+from recsys.models import REGISTRY
+from recsys.evaluation import search_space as SS
+cls = REGISTRY["ease"]
+study = open_study("kill-test", studies.storage(sys.argv[1], heartbeat=1, grace=2))
+def objective(trial, params):
+    if trial.number == 2:
+        os.kill(os.getpid(), signal.SIGKILL)  # killed in the middle of a trial
+    return 1.0 / params["l2"]
+run_study(study, cls, SS.search_space(cls), objective, 5, "tpe", 0)
+"""
+
+
+def test_a_study_resumes_after_a_kill(tmp_path):
+    from recsys.evaluation import studies
+
+    path = tmp_path / "tuning.sqlite"
+    out = subprocess.run([sys.executable, "-c", KILLED_RUN, str(path)], cwd=ROOT, capture_output=True, timeout=120)
+    assert out.returncode != 0  # the process was killed
+    store = studies.storage(path, heartbeat=1, grace=2)
+    study = open_study("kill-test", store)
+    before = {t.number: (t.state, t.params) for t in study.get_trials(deepcopy=False)}
+    assert before[2][0] == optuna.trial.TrialState.RUNNING  # a consistent study: the killed trial is just unfinished
+    assert [before[n][0] for n in (0, 1)] == [optuna.trial.TrialState.COMPLETE] * 2
+    time.sleep(2.5)  # the killed trial's heartbeat is now stale
+    cls = REGISTRY["ease"]
+    run = run_study(study, cls, SS.search_space(cls), lambda trial, params: 1.0 / params["l2"], 5, "tpe", 0)
+    states = {t.number: t.state for t in study.get_trials(deepcopy=False)}
+    assert states[2] == optuna.trial.TrialState.FAIL  # marked failed, then ignored
+    assert len(run.trials) == 5 and run.new_trials == 3
+    assert {t.number: t.params for t in run.trials if t.number < 2} == {n: before[n][1] for n in (0, 1)}
+
+
+def test_a_repeated_tuning_reuses_the_stored_trials(small_dataset, tmp_path):
+    path = tmp_path / "tuning.sqlite"
+    first = tune(small_dataset, "ease", n_trials=4, folds=2, seed=0, storage=path)
+    again = tune(small_dataset, "ease", n_trials=4, folds=2, seed=0, storage=path)
+    assert again.best_params == first.best_params and again.study_name == first.study_name
+    pd.testing.assert_frame_equal(first.table.drop(columns="fit_seconds"), again.table.drop(columns="fit_seconds"))
+    fewer = tune(small_dataset, "ease", n_trials=2, folds=2, seed=0, storage=path)  # the first two of the same study
+    pd.testing.assert_frame_equal(
+        fewer.table.drop(columns=["fit_seconds", "rank"]),
+        first.table[first.table["trial"] < 2].drop(columns=["fit_seconds", "rank"]),
+    )
+
+
+def test_a_pruned_trial_is_recorded_as_pruned(small_dataset):
+    result = tune(small_dataset, "knn", n_trials=14, folds=3, seed=0, storage="memory")
+    pruned = result.table[result.table["state"] == "pruned"]
+    assert len(pruned) >= 1
+    assert pruned["mean"].isna().all() and pruned["fold_1"].notna().all()  # stopped after its first fold
+    assert result.n_pruned == len(pruned)
+    assert all(r["state"] == "pruned" for r in result.to_json()["results"] if r["trial"] in set(pruned["trial"]))
+
+
+def test_iterative_models_report_checkpoints_that_can_stop_the_fit(small_dataset):
+    """ALS calls the checkpoint after each sweep with a usable partial model; raising stops the fit."""
+    from recsys.models import make_model
+
+    model = make_model("als", iterations=6, factors=8, seed=0)
+    seen: list[tuple[int, float]] = []
+
+    def checkpoint(step):
+        scores = model.score_histories(small_dataset.matrix[:5])
+        seen.append((step, float(np.abs(scores).sum())))
+        if step == 3:
+            raise optuna.TrialPruned()
+
+    with pytest.raises(optuna.TrialPruned):
+        model.fit(small_dataset, checkpoint=checkpoint)
+    assert [s for s, _ in seen] == [1, 2, 3] and all(math.isfinite(v) and v > 0 for _, v in seen)
+    assert "_checkpoint" not in model.__dict__
+    fresh = make_model("als", iterations=6, factors=8, seed=0).fit(small_dataset)
+    again = make_model("als", iterations=6, factors=8, seed=0).fit(small_dataset, checkpoint=lambda step: None)
+    np.testing.assert_array_equal(fresh.item_factors_, again.item_factors_)  # checkpoints change nothing
