@@ -451,6 +451,7 @@ def test_tune_page_grids_labels_and_applicable_parameters(app_env):
     """Issue 10 item 4: distinct labels for the model's neighbour count and the evaluation cutoff; default
     grids from each parameter's declared tune_grid; nothing pre-ticked; no estimate without measured fits;
     parameters that do not apply to the chosen estimator are hidden."""
+    from recsys.evaluation import search_space
     from recsys.models import REGISTRY
 
     at = _open("tune")
@@ -462,6 +463,11 @@ def test_tune_page_grids_labels_and_applicable_parameters(app_env):
     assert "Number of neighbours" in labels and cutoff != "K"
     assert cutoff.lower() not in {label.lower() for label in labels} and "k" not in {label.lower() for label in labels}
     assert not any(c.value for c in at.checkbox if (c.key or "").startswith("tune_on.")), "nothing pre-ticked"
+    assert at.segmented_control(key="tune_sampler").value == "tpe"
+    searched = REGISTRY["knn"].param_spec()["n_neighbours"]
+    assert any(c.value == search_space.describe(searched) for c in at.caption), "TPE shows the range it searches"
+    at.segmented_control(key="tune_sampler").set_value("grid")
+    at.run()
     assert at.text_input(key="tune_vals.knn.n_neighbours").value == "10, 20, 40, 80, 160"
     at.checkbox(key="tune_on.knn.n_neighbours").check()
     at.run()
@@ -469,9 +475,7 @@ def test_tune_page_grids_labels_and_applicable_parameters(app_env):
 
     at.selectbox(key="tune_model").set_value("clustering")
     at.run()
-    spec = REGISTRY["clustering"].param_spec()["max_fit_learners"]
-    shown = at.text_input(key="tune_vals.clustering.max_fit_learners").value
-    assert shown == ", ".join(str(v) for v in spec.tune_grid) and max(spec.tune_grid) <= 1_000_000
+    assert "Max fit learners" not in _tune_labels(at), "a compute cap is not a quality setting to search"
 
     at.selectbox(key="tune_model").set_value("embedding_classifier")
     at.run()
@@ -543,3 +547,70 @@ def test_upload_same_name_twice_replaces_the_first_with_a_note(app_env):
         f"{len(ds.ratings):,} ratings"
     )
     assert [s.value for s in at.success] == [expected]
+
+
+def test_tune_page_runs_an_optuna_search_and_draws_its_study(app_env):
+    """TPE over a numeric range: trials stored in the artifacts folder, Optuna's charts drawn from the study."""
+    at = _open("tune")
+    at.selectbox(key="tune_model").set_value("ease")
+    at.run()
+    at.checkbox(key="tune_on.ease.l2").check()
+    at.number_input(key="tune_trials").set_value(4)
+    at.number_input(key="tune_folds").set_value(2)
+    at.run()
+    at.button(key="tune_run").click()
+    at.run(timeout=300)
+    _ok(at)
+    result = at.session_state["runs"][-1]["result"]
+    assert result.sampler == "tpe" and len(result.table) == 4 and set(result.param_names) == {"l2"}
+    assert (app_env["artifacts"] / "tuning.sqlite").is_file()
+    drawn = {c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")}
+    assert {"tune_history", "tune_slice"} <= drawn
+
+
+def test_compare_page_tunes_every_model_first(app_env):
+    """'Tune every model first': the leaderboard says which models were tuned, with trials and chosen parameters."""
+    at = _open("compare")
+    at.multiselect(key="cmp_models").set_value(["popularity", "ease"])
+    at.select_slider(key="cmp_resamples").set_value(0)
+    at.toggle(key="cmp_tune").set_value(True)
+    at.run()
+    at.number_input(key="cmp_tune_trials").set_value(3)
+    at.run()
+    at.button(key="cmp_run").click()
+    at.run(timeout=300)
+    _ok(at)
+    result = at.session_state["runs"][-1]["result"]
+    assert result.split["tuning"]["trials_per_model"] == 3
+    assert result.details["ease"].tuning["trials"] == 3 and "l2" in result.details["ease"].tuning["params"]
+    assert any("was never seen while tuning" in c.value for c in at.caption)
+
+
+def test_tuned_comparison_cli_equals_page(app_env, tmp_path):
+    """The same seed and budget give the same chosen parameters and leaderboard on the Compare page and the CLI."""
+    import json
+    import subprocess
+    import sys
+
+    at = _open("compare")
+    at.multiselect(key="cmp_models").set_value(["ease", "rp3beta"])
+    at.select_slider(key="cmp_resamples").set_value(0)
+    at.number_input(key="cmp_seed").set_value(4)
+    at.toggle(key="cmp_tune").set_value(True)
+    at.run()
+    at.number_input(key="cmp_tune_trials").set_value(3)
+    at.run()
+    at.button(key="cmp_run").click()
+    at.run(timeout=300)
+    _ok(at)
+    page = at.session_state["runs"][-1]["result"].to_json()
+    out = tmp_path / "cli.json"
+    env = {**os.environ, "RECSYS_ARTIFACTS_DIR": str(tmp_path / "cli-artifacts")}  # no shared study: tuned afresh
+    args = ["compare", "--data", str(app_env["data"]), "--models", "ease,rp3beta", "--tune", "3", "--seed", "4"]
+    args += ["--resamples", "0", "--no-history", "--json", str(out)]
+    done = subprocess.run([sys.executable, "-m", "recsys", *args], cwd=ROOT, env=env, capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    cli = json.loads(out.read_text())
+    for a, b in zip(page["results"], cli["results"]):
+        assert a["name"] == b["name"] and a["tuning"]["params"] == b["tuning"]["params"]
+        assert a["metrics"] == b["metrics"] and a["params"] == b["params"]

@@ -47,6 +47,7 @@ def render() -> None:
         help="0 = no intervals (fastest); intervals are 95% percentile bootstrap over learners",
     )
     options = evaluation_report.report_options()
+    budget = evaluation_report.tuning_inputs()
 
     if st.button("Run comparison", type="primary", icon=":material/play_arrow:", disabled=not chosen, key="cmp_run"):
         from recsys.evaluation import Experiment
@@ -62,16 +63,18 @@ def render() -> None:
             lambda progress: Experiment(
                 dataset,
                 split,
-                [(m, params.get(m, {})) for m in chosen],
+                [(m, widgets.changed_params(m, params.get(m, {}))) for m in chosen],
                 k=int(k),
                 seed=int(seed),
                 split_params=split_params,
                 n_resamples=int(resamples),
+                tune=budget,
                 **options,
             ).run(progress=progress),
             what="The comparison",
             hint="Change the split or parameters and run again.",
             done=compared,
+            line_of=evaluation_report.tuning_line if budget is not None else None,
         )
 
     # ----- results -----------------------------------------------------------------------------------
@@ -94,6 +97,8 @@ def render() -> None:
             + "."
         )
 
+        if info.get("tuning"):
+            evaluation_report.tuning_caption(result)
         table = result.table
         metrics = result.metric_names
         primary = f"ndcg@{result.k}"

@@ -2,7 +2,10 @@
 
 import streamlit as st
 
-from recsys.ui import catalogue, charts, frame, long_task, navigation, plain, results, session, widgets
+from recsys.evaluation import search_space
+from recsys.ui import catalogue, charts, frame, long_task, navigation, plain, results, session, tuning_plots, widgets
+
+SAMPLER_LABELS = {"tpe": "TPE (Bayesian)", "random": "Random", "grid": "Grid"}
 
 
 def _duration(seconds: float) -> str:
@@ -45,14 +48,33 @@ def render() -> None:
     with st.columns([1, 2])[0]:
         model_key = widgets.model_picker("Model", "tune_model", models)
 
-    grid, problems = {}, []
+    grid, problems, searched = {}, [], []
     if model_key:
         cls = REGISTRY[model_key]
         st.caption(cls.description)
         tunable = [p for p in cls.hyperparams if p.role not in ("seed", "resource") and p.kind != "mapping"]
+        s1, s2, s3 = st.columns([2, 1, 1])
+        sampler = s1.segmented_control(
+            "Search",
+            list(SAMPLER_LABELS),
+            default="tpe",
+            required=True,
+            format_func=SAMPLER_LABELS.get,
+            key="tune_sampler",
+            persist_state="session",
+            help="TPE learns from the trials so far where good settings lie (Optuna, seeded); random draws "
+            "settings at random; grid tries every combination of the values you list. Trials that fall behind "
+            "the median after their first fold (or, for ALS, BPR and the neural network, after an epoch) are "
+            "pruned.",
+        )
+        n_trials = s2.number_input("Trials", 1, 500, 20, key="tune_trials", persist_state="session")
+        timeout = s3.number_input(
+            "Time limit (s, 0 = none)", 0, 24 * 3600, 0, 30, key="tune_timeout", persist_state="session"
+        )
         st.markdown(
-            "**Model parameters to tune** -- tick a parameter to try the values next to it (each ticked "
-            "parameter multiplies the number of fits); the others stay at their defaults"
+            "**Model parameters to search** -- tick a parameter to search it"
+            + (" over the values next to it" if sampler == "grid" else " over the range next to it")
+            + "; the others stay at their defaults"
         )
         for p in tunable:
             if not widgets.applies(model_key, p.name, grid):
@@ -61,6 +83,11 @@ def render() -> None:
             on = c1.checkbox(
                 widgets.pretty(p.name), value=False, key=f"tune_on.{model_key}.{p.name}", help=p.help or None
             )
+            if on:
+                searched.append(p.name)
+            if sampler != "grid" and p.kind not in ("choice", "bool"):
+                c2.caption(search_space.describe(p))
+                continue
             if p.kind in ("choice", "bool"):
                 options = list(p.grid())
                 values = c2.multiselect(
@@ -95,7 +122,7 @@ def render() -> None:
         from recsys.evaluation.metrics import RANKING
 
         st.markdown("**Evaluation**")
-        c1, c2, c3, c4, c5 = st.columns(5)
+        c1, c2, c3, c4 = st.columns(4)
         k = c2.number_input(
             "Cutoff K (metric@K)",
             1,
@@ -110,30 +137,30 @@ def render() -> None:
         metric = c1.selectbox("Metric", metric_options, key="tune_metric")
         folds = c3.number_input("Folds", 2, 10, 3, key="tune_folds", persist_state="session")
         seed = c4.number_input("Seed", 0, 2**31 - 1, 0, key="tune_seed", persist_state="session")
-        search = c5.segmented_control("Search", ["grid", "random"], default="grid", required=True, key="tune_search")
         n_combos = 1
         for values in grid.values():
             n_combos *= len(values)
-        n_iter = None
-        if search == "random":
-            n_iter = st.number_input("Combinations to try", 1, 200, min(10, n_combos), key="tune_n_iter")
-        runs_needed = (min(n_iter, n_combos) if n_iter else n_combos) * int(folds)
+        categorical = [p.name for p in tunable if p.kind in ("choice", "bool")]
+        finite = all(n in categorical for n in searched)
+        planned = min(int(n_trials), n_combos) if (sampler == "grid" or finite) else int(n_trials)
+        runs_needed = planned * int(folds)
         for problem in problems:
             st.error(problem, icon=":material/error:")
-        if not grid and not problems:
-            st.info("Tick at least one model parameter to tune.", icon=":material/tune:")
-        elif search == "grid" and n_combos > MAX_COMBINATIONS:
+        if not searched and not problems:
+            st.info("Tick at least one model parameter to search.", icon=":material/tune:")
+        elif sampler == "grid" and n_combos > MAX_COMBINATIONS:
             st.warning(
-                f"{n_combos} combinations is over the limit of {MAX_COMBINATIONS}: remove values or use random search."
+                f"{n_combos} combinations is over the limit of {MAX_COMBINATIONS}: remove values or use TPE or "
+                "random search."
             )
         elif not problems:
             measured = _fit_seconds(model_key, dataset.fingerprint)
             expected = estimate_seconds(measured, runs_needed)
-            text = f"{n_combos} combination(s) x {int(folds)} folds = {runs_needed} fits."
+            text = f"Up to {planned} trial(s) x {int(folds)} folds = {runs_needed} fits (pruned trials stop early)."
             if expected is None:
                 text += (
                     " No fit of this model on this dataset has been timed yet, so no estimate: train it on "
-                    "Recommend or include it in a comparison first, or start with a small grid."
+                    "Recommend or include it in a comparison first, or start with a few trials."
                 )
             else:
                 text += (
@@ -142,7 +169,8 @@ def render() -> None:
                 )
             st.caption(text, help="Fit times come from the run history (comparisons and tuning runs).")
 
-        can_run = bool(grid) and not problems and (search == "random" or n_combos <= MAX_COMBINATIONS)
+        too_big = sampler == "grid" and n_combos > MAX_COMBINATIONS
+        can_run = bool(searched) and not problems and not too_big
         if st.button("Run tuning", type="primary", icon=":material/play_arrow:", disabled=not can_run, key="tune_run"):
             from recsys.evaluation import tune
 
@@ -156,17 +184,20 @@ def render() -> None:
                 lambda progress: tune(
                     dataset,
                     model_key,
-                    grid,
+                    grid if sampler == "grid" else {n: v for n, v in grid.items() if n in categorical},
                     metric=metric,
                     folds=int(folds),
                     k=int(k),
                     seed=int(seed),
-                    search=search,
-                    n_iter=int(n_iter) if n_iter else None,
+                    sampler=sampler,
+                    n_trials=planned,
+                    timeout=float(timeout) or None,
+                    searched=searched,
+                    storage=session.artifacts_dir() / "tuning.sqlite",
                     progress=progress,
                 ),
                 what="Tuning",
-                hint="Change the grid and run again.",
+                hint="Search fewer parameters or try fewer trials, and run again.",
                 done=tuned,
             )
 
@@ -184,6 +215,9 @@ def render() -> None:
             ss["rec_model"] = result.model
             st.switch_page(navigation.RECOMMEND)
 
+        for note in result.notes:
+            st.warning(note, icon=":material/info:")
+        tuning_plots.study_charts(result)
         varied = [p for p in result.param_names if result.table[p].nunique() > 1]
         if varied:
             cols = st.columns(min(2, len(varied)))
@@ -194,8 +228,10 @@ def render() -> None:
                 )
         plain.table(results.tune_table(result.table, result.param_names, result.metric), hide_index=True)
         st.caption(
-            f"Per-learner {result.split['params']['folds']}-fold cross-validation (seed {result.seed}); "
-            "each fold's test learners keep training history and are scored as new learners."
+            f"{SAMPLER_LABELS.get(result.sampler, result.sampler)} search, {len(result.table)} trials "
+            f"({result.n_pruned} pruned), each scored by per-learner {result.split['params']['folds']}-fold "
+            f"cross-validation (seed {result.seed}); each fold's test learners keep training history and are scored "
+            "as new learners."
         )
 
 

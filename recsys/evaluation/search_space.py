@@ -165,3 +165,12 @@ def combinations(space: Mapping[str, BaseDistribution]) -> int | None:
     if not all(isinstance(d, CategoricalDistribution) for d in space.values()):
         return None
     return math.prod(len(d.choices) for d in space.values())
+
+
+def describe(p: HyperParam) -> str:
+    """'searched over 8.68 to 6,915 (log scale)' for a numeric parameter."""
+    dist = distribution(p)
+    if isinstance(dist, CategoricalDistribution):
+        return "searched over " + ", ".join(map(str, dist.choices))
+    scale = " (log scale)" if dist.log else ""
+    return f"searched over {dist.low:,.4g} to {dist.high:,.4g}{scale}"

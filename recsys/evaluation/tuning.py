@@ -322,6 +322,7 @@ def tune(
     storage=None,
     search: str | None = None,
     n_iter: int | None = None,
+    searched: Sequence[str] | None = None,
 ) -> TuneResult:
     """Search `model_key`'s parameters by per-learner K-fold cross-validation and pick the best by `metric`.
 
@@ -346,7 +347,14 @@ def tune(
     if base in M.RATING and not cls.predicts_ratings:
         raise ValueError(f"metric '{base}' needs a rating model; '{model_key}' only ranks courses")
     restrict = parse_grid_values(cls, grid) if (grid or sampler == "grid") else {}
-    space = SS.search_space(cls, rating_metric=base in M.RATING, restrict=restrict)
+    fixed = {}
+    if searched is not None:
+        unknown = [n for n in searched if n not in cls.param_spec()]
+        if unknown:
+            raise ValueError(f"model '{model_key}' has no parameter(s) {', '.join(unknown)}")
+        fixed = {p.name: p.default for p in cls.hyperparams if p.name not in searched and p.role != "seed"}
+        fixed = {n: v for n, v in fixed.items() if n not in restrict}
+    space = SS.search_space(cls, rating_metric=base in M.RATING, fixed=fixed, restrict=restrict)
     if sampler == "grid":
         space = {name: SS.distribution(cls.param_spec()[name], values) for name, values in restrict.items()}
     if not space:
@@ -382,7 +390,7 @@ def tune(
     data = [EvalData.from_split(s) for s in splits]
     score = _scorer(metric, eval_k, seed)
     protocol = {"name": "kfold", "folds": int(folds), "min_ratings": 2}
-    name = studies.study_name(dataset.fingerprint, model_key, protocol, seed, metric, sampler, restrict=restrict)
+    name = studies.study_name(dataset.fingerprint, model_key, protocol, seed, metric, sampler, fixed, restrict)
     study = open_study(name, storage, lower)
 
     def objective(trial: optuna.Trial, params: dict) -> float | None:

@@ -188,12 +188,15 @@ def timing_bars(table: pd.DataFrame) -> go.Figure:
 
 
 def tune_curve(table: pd.DataFrame, param: str, best: dict, metric: str) -> go.Figure:
-    """Mean +- std of `metric` across folds vs one parameter, the other parameters held at their best values."""
-    rows = table
+    """Mean +- std of `metric` across folds vs one parameter, the other parameters held at their best values (a grid);
+    for a TPE or random search, where no two trials share the other values, every completed trial."""
+    complete = table[table["state"] == "complete"] if "state" in table else table
+    rows = complete
     for other, value in best.items():
         if other != param and other in rows:
             rows = rows[rows[other].astype(str) == str(value)]
-    rows = rows.copy()
+    held = len(rows) >= 2 and len(best) > 1
+    rows = (rows if held or len(best) <= 1 else complete).copy()
     numeric = pd.api.types.is_numeric_dtype(rows[param]) and not pd.api.types.is_bool_dtype(rows[param])
     if numeric:
         rows = rows.sort_values(param)
@@ -206,7 +209,7 @@ def tune_curve(table: pd.DataFrame, param: str, best: dict, metric: str) -> go.F
         line_dash="dot",
         line_color="gray",
     )
-    fig.update_layout(title=f"{metric} vs {param}" + (" (others at their best)" if len(best) > 1 else ""))
+    fig.update_layout(title=f"{metric} vs {param}" + (" (others at their best)" if held else ""))
     fig.update_yaxes(title=f"{metric} (mean ± std over folds)")
     return tidy(fig, 340)
 

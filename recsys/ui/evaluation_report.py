@@ -4,12 +4,13 @@ stays thin; the numbers all come from `ExperimentResult` (the CLI prints the sam
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from recsys.evaluation.metrics import DEFAULT_HEAD_SHARE, DEFAULT_LEVEL_TARGET
 from recsys.evaluation.segments import DEFAULT_ACTIVITY_BINS
 from recsys.evaluation.splits import PROTOCOLS
-from recsys.ui import charts, plain, results
+from recsys.ui import catalogue, charts, plain, results
 
 PROTOCOL_LABELS = {name: protocol.label for name, protocol in PROTOCOLS.items()}
 PROTOCOL_HELP = (
@@ -67,6 +68,76 @@ def split_inputs(split_column, param_columns) -> tuple[str, dict]:
             )
             values[param.name] = int(value)
     return split, values
+
+
+def tuning_inputs():
+    """'Tune every model first' and its budget: the same trials (and/or minutes) for every model. Returns the
+    Experiment's `tune` argument (None when off)."""
+    from recsys.evaluation.tuned import TuneBudget
+
+    with st.container(border=True):
+        on = st.toggle(
+            "Tune every model first",
+            key="cmp_tune",
+            persist_state="session",
+            help="Each model's parameters are searched (Optuna, TPE, seeded) with the same budget on a validation "
+            "split made from the training part only -- the test part is never seen while tuning -- and the "
+            "leaderboard compares what each chose. Studies are stored, so a repeated run reuses its trials.",
+        )
+        if not on:
+            return None
+        c1, c2, _ = st.columns([1, 1, 2])
+        trials = c1.number_input("Trials per model", 1, 200, 20, key="cmp_tune_trials", persist_state="session")
+        minutes = c2.number_input(
+            "Minutes per model (0 = no limit)", 0.0, 120.0, 0.0, 0.5, key="cmp_tune_minutes", persist_state="session"
+        )
+        return TuneBudget(int(trials), float(minutes) or None)
+
+
+def tuning_line(message: str) -> tuple[str, str] | None:
+    """Per-model progress line of a tuned comparison: ('ease', 'trial 4/20, best so far 0.6123')."""
+    name, sep, rest = message.partition(" tuning: ")
+    return (name, rest) if sep else None
+
+
+def tuning_caption(result) -> None:
+    """Say how the models were tuned, and list each model's chosen parameters (hybrids: their members')."""
+    info = result.split["tuning"]
+    budget = " and ".join(
+        part
+        for part in (
+            f"{info['trials_per_model']} trials" if info.get("trials_per_model") else "",
+            f"{info['minutes_per_model']:g} minutes" if info.get("minutes_per_model") else "",
+        )
+        if part
+    )
+    st.caption(
+        f"Every model was tuned first with the same budget ({budget} per model, {info['sampler'].upper()} sampler) "
+        f"on a {info['validation']}; the test part was never seen while tuning."
+    )
+    rows = []
+    for d in result.details.values():
+        t = d.tuning or {}
+        params = t.get("params") or {}
+        if "member_params" in params:
+            chosen = "; ".join(
+                f"{catalogue.model_label(k)}: {results.params_text(v)}"
+                for k, v in (params["member_params"] or {}).items()
+            )
+        else:
+            chosen = results.params_text(params)
+        rows.append(
+            {
+                "Model": d.label,
+                "Tuned": "its members" if "members" in t else ("yes" if t.get("tuned") else "no (defaults)"),
+                "Chosen parameters": chosen or "defaults",
+                "Trials": int(t.get("trials") or 0),
+                "Pruned": int(t.get("pruned") or 0),
+                "Tuning time (s)": round(float(t.get("seconds") or 0.0), 1),
+            }
+        )
+    with st.expander("Tuned parameters per model", icon=":material/tune:"):
+        plain.table(pd.DataFrame(rows), hide_index=True)
 
 
 def report_options() -> dict:

@@ -14,18 +14,33 @@ T = TypeVar("T")
 Progress = Callable[[float, str], None]
 
 
-def run(label: str, work: Callable[[Progress], T], *, what: str, hint: str, done: Callable[[T], str]) -> T | None:
+def run(
+    label: str,
+    work: Callable[[Progress], T],
+    *,
+    what: str,
+    hint: str,
+    done: Callable[[T], str],
+    line_of: Callable[[str], tuple[str, str] | None] | None = None,
+) -> T | None:
     """Run `work(progress)` inside a status box; returns its result, or None after showing the error.
 
     `what` names the task in the error message ("Training kNN"), `hint` says what to try next, and
-    `done(result)` gives the label the collapsed box keeps (it may also record the result).
+    `done(result)` gives the label the collapsed box keeps (it may also record the result). `line_of(message)`
+    -> (key, text) keeps one line per key under the bar (e.g. per model: "trial 4/20, best so far 0.61").
     """
     with st.status(label, expanded=True) as status:
         bar = st.progress(0.0, text="starting")
+        board = st.empty() if line_of else None
+        lines: dict[str, str] = {}
 
         def progress(fraction: float, message: str = "") -> None:
             fraction = float(min(max(fraction, 0.0), 1.0))
             bar.progress(fraction, text=message or f"{fraction:.0%}")
+            line = line_of(message) if line_of else None
+            if line is not None and board is not None and lines.get(line[0]) != line[1]:
+                lines[line[0]] = line[1]
+                board.text("\n".join(f"{key}: {text}" for key, text in lines.items()))
 
         try:
             result = work(progress)

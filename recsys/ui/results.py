@@ -45,6 +45,10 @@ def leaderboard_frame(
     out["Recommend (ms/learner)"] = ordered["recommend_ms"].round(3).to_numpy()
     out["Learners"] = ordered["n_learners"].to_numpy()
     out["Parameters"] = ordered["params"].replace("", "defaults").to_numpy()
+    if "tuned" in ordered:  # a tuned comparison: what each model was tuned to, from how many trials, how long
+        out.insert(2 if tied is not None else 1, "Tuned", ["yes" if t else "no (defaults)" for t in ordered["tuned"]])
+        out["Trials (pruned)"] = [f"{int(t)} ({int(p)})" for t, p in zip(ordered["trials"], ordered["pruned"])]
+        out["Tuning (s)"] = ordered["tuning_seconds"].round(1).to_numpy()
     return out
 
 
@@ -75,7 +79,9 @@ def tune_table(table: pd.DataFrame, param_names: list[str], metric: str) -> pd.D
 
 
 def params_text(params: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k} = {v}" for k, v in params.items()) or "defaults"
+    return (
+        ", ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}" for k, v in params.items()) or "defaults"
+    )
 
 
 def top_lists(

@@ -77,6 +77,13 @@ def hyperparam_input(p: HyperParam, key: str, container=None) -> Any:
     )
 
 
+def changed_params(model_key: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The values that differ from the declared defaults: what the user set (a tuned comparison searches the rest;
+    the numbers are the same either way, since unset parameters take their defaults)."""
+    spec = REGISTRY[model_key].param_spec()
+    return {name: v for name, v in values.items() if name not in spec or spec[name].default != v}
+
+
 def hyperparam_inputs(model_key: str, prefix: str, columns: int = 2) -> dict[str, Any]:
     """Widgets for every declared hyperparameter of `model_key`; returns name -> value.
 
