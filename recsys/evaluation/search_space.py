@@ -62,7 +62,7 @@ def categorical_values(p: HyperParam) -> tuple:
 
 def search_range(p: HyperParam) -> tuple[float, float]:
     """(low, high) searched for a numeric parameter (see the module docstring)."""
-    grid = sorted(float(v) for v in p.tune_grid)
+    grid = sorted(float(v) for v in p.tune_grid if not is_auto(v))
     low = -math.inf if p.low is None else float(p.low)
     high = math.inf if p.high is None else float(p.high)
     if len(grid) >= 2:
@@ -78,7 +78,7 @@ def search_range(p: HyperParam) -> tuple[float, float]:
         lo, hi = low, high
     lo, hi = max(lo, low), min(hi, high)
     if not (math.isfinite(lo) and math.isfinite(hi)):
-        default = float(p.default)
+        default = lo if is_auto(p.default) else float(p.default)
         return default, default
     if p.kind == "int":
         lo, hi = math.ceil(lo), math.floor(hi)
@@ -97,6 +97,8 @@ def distribution(p: HyperParam, values: Sequence | None = None) -> BaseDistribut
         if p.log and low >= 1:
             return IntDistribution(low, high, log=True)
         step = max(1, int(p.step or 1))
+        if isinstance(p.default, int) and low <= p.default <= high:  # the grid passes through the default
+            low = p.default - (p.default - low) // step * step
         high = low + (high - low) // step * step
         return IntDistribution(low, high, step=step)
     if p.log and low > 0:
@@ -126,14 +128,27 @@ def applies(cls, name: str, chosen: Mapping[str, Any]) -> bool:
     return chosen.get(other, cls.param_spec()[other].default) in allowed
 
 
-def suggest(trial, cls, space: Mapping[str, BaseDistribution], fixed: Mapping[str, Any] | None = None) -> dict:
-    """Define-by-run: the trial's parameters (fixed ones included), skipping parameters that do not apply."""
+def suggest(
+    trial, cls, space: Mapping[str, BaseDistribution], fixed: Mapping[str, Any] | None = None, defaults: bool = False
+) -> dict:
+    """Define-by-run: the trial's parameters (fixed ones included), skipping parameters that do not apply.
+
+    `defaults`: the trial of the declared defaults. A parameter whose default is "auto" (chosen from the data in
+    `fit`) is then left out, so the model applies its rule; the other defaults come from the enqueued trial."""
     chosen: dict[str, Any] = dict(fixed or {})
+    spec = cls.param_spec()
     for name, dist in space.items():
         if not applies(cls, name, chosen):
             continue
+        if defaults and is_auto(spec[name].default):
+            continue
         chosen[name] = _suggest_one(trial, name, dist)
     return chosen
+
+
+def is_auto(value: Any) -> bool:
+    """The value "auto": the model chooses the number from the data when it fits."""
+    return isinstance(value, str) and value.strip().lower() == "auto"
 
 
 def _suggest_one(trial, name: str, dist: BaseDistribution):

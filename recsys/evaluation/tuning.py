@@ -119,9 +119,12 @@ def run_study(
 ) -> StudyRun:
     """Run trials until the study holds `n_trials` finished ones (or `minutes` pass), one at a time (ask/tell)."""
     began = time.perf_counter()
+    defaults_trial = None
     if sampler != "grid" and not study.get_trials(deepcopy=False):
         defaults = {p.name: p.default for p in cls.hyperparams if p.name in space}
-        study.enqueue_trial({k: v for k, v in defaults.items() if SS.applies(cls, k, {**defaults, **(fixed or {})})})
+        applicable = {k: v for k, v in defaults.items() if SS.applies(cls, k, {**defaults, **(fixed or {})})}
+        study.enqueue_trial({k: v for k, v in applicable.items() if not SS.is_auto(v)})
+        defaults_trial = 0
     new = failures = 0
     while True:
         done = studies.finished(study)
@@ -133,7 +136,7 @@ def run_study(
         study.sampler = studies.make_sampler(sampler, seed, number, grid)
 
         def run_trial(trial: optuna.Trial) -> float:
-            params = SS.suggest(trial, cls, space, fixed)
+            params = SS.suggest(trial, cls, space, fixed, defaults=trial.number == defaults_trial)
             try:
                 value = objective(trial, params)
             except ValueError as exc:  # parameters the model refuses together (e.g. a user-based tf-idf kNN)
