@@ -158,6 +158,10 @@ class ClusteringRecommender(ContentRecommender):
         self.cluster_counts_ = np.asarray((members @ taken).todense(), dtype=np.float64)
         self.cluster_share_ = self.cluster_counts_ / np.maximum(self.cluster_sizes_, 1)[:, None]
         self.global_share_ = self.enrolments_ / n_users
+        cold = self.cold_courses_
+        if len(cold) and len(cold) < len(self.enrolments_):  # nobody took them: placed as `score_new_course` does
+            self.cluster_share_[:, cold] = self.genre_share_estimate(self.genre_matrix_[cold])
+            self.global_share_[cold] = np.expm1(self.prior_[cold] * self.content_prior_["top"]) / n_users
         # what characterises each cluster, for explanations: its centroid back in genre-profile terms
         centers = self.scaler_.inverse_transform(self._from_space(self.cluster_centers_))
         self.cluster_genres_ = np.clip(centers, 0.0, None)
@@ -196,14 +200,22 @@ class ClusteringRecommender(ContentRecommender):
         popular = (self.enrolments_[None, :] - own) / max(1, n - 1)
         return BlendParts(counts / np.maximum(sizes, 1), popular)
 
+    def genre_share_estimate(self, genres: np.ndarray) -> np.ndarray:
+        """Cluster shares (clusters x courses) of courses nobody took yet, given their genre vectors (courses x
+        genres): the cosine-weighted mean share of the enrolled courses with alike genres (0 without any)."""
+        genres = np.atleast_2d(np.asarray(genres, dtype=np.float64))
+        enrolled = np.flatnonzero(self.enrolments_ > 0)
+        known = self.genre_matrix_[enrolled]
+        norms = np.linalg.norm(known, axis=1)[:, None] * np.linalg.norm(genres, axis=1)[None, :]
+        alike = np.where(norms > 0, (known @ genres.T) / np.where(norms > 0, norms, 1.0), 0.0)
+        total = alike.sum(axis=0)
+        shares = self.cluster_counts_[:, enrolled] / np.maximum(self.cluster_sizes_, 1)[:, None]
+        return (shares @ alike) / np.where(total > 0, total, 1.0)
+
     def _new_course_parts(self, course, genres, histories, enrolments, prior) -> BlendParts:
         """Nobody in any cluster took the course yet, so its cluster share is estimated from the courses with
-        the same genres (cosine-weighted mean of their shares); the global share is `enrolments` / learners."""
-        norms = np.linalg.norm(self.genre_matrix_, axis=1) * np.linalg.norm(genres)
-        alike = np.where(norms > 0, (self.genre_matrix_ @ genres) / np.where(norms > 0, norms, 1.0), 0.0)
-        estimate = (
-            (self.cluster_share_ @ alike) / alike.sum() if alike.sum() > 0 else np.zeros(len(self.cluster_share_))
-        )
+        the same genres (`genre_share_estimate`); the global share is `enrolments` / learners."""
+        estimate = self.genre_share_estimate(genres)[:, 0]
         n = histories.shape[0]
         return BlendParts(estimate[self.assign(histories)], np.full(n, enrolments / len(self.labels_)))
 

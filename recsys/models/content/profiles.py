@@ -20,6 +20,7 @@ import numpy as np
 from scipy import sparse
 
 from recsys.models.base import Recommender
+from recsys.models.content.prior import fit_content_prior, predict_log_enrolments, ranking_log_enrolments
 from recsys.models.params import HyperParam
 
 CALIBRATION_LEARNERS = 5000  # learners sampled to choose the blend weight (enough for ~0.005 NDCG noise)
@@ -147,10 +148,57 @@ class ContentRecommender(Recommender):
         self.enrolments_, self.prior_ = popularity_prior(dataset.matrix, dataset.n_items)
         self.genre_matrix_ = np.asarray(dataset.genre_matrix, dtype=np.float64)
         self.top_rating_ = self.rating_scale_[1]
+        self._fit_new_course_prior(dataset)
         self._fit_content(dataset, progress)
         if progress:
             progress(0.9, "choosing the popularity weight" if self.auto_weight else "done")
         self.popularity_weight_ = self._choose_weight(dataset.matrix)
+
+    def _fit_new_course_prior(self, dataset) -> None:
+        """Learn the content prior (`prior.fit_content_prior`) and give every catalogue course without a
+        training enrolment its predicted prior instead of 0, so content can carry it into a top-K list."""
+        from recsys.models.content.course_similarity import course_texts
+
+        courses, texts = dataset.courses, course_texts(dataset)
+        self.content_prior_ = fit_content_prior(
+            texts,
+            self.genre_matrix_,
+            courses["LEVEL"] if "LEVEL" in courses else [None] * len(courses),
+            courses["DURATION_HOURS"] if "DURATION_HOURS" in courses else [None] * len(courses),
+            self.enrolments_,
+            seed=int(self.seed),
+        )
+        self.cold_courses_ = np.flatnonzero(self.enrolments_ == 0)
+        self.predicted_enrolments_ = np.zeros(len(self.enrolments_))
+        if len(self.cold_courses_) and self.content_prior_["top"] > 0:
+            cold = self.catalogue_.iloc[self.cold_courses_]
+            logged = predict_log_enrolments(
+                self.content_prior_,
+                [texts[i] for i in self.cold_courses_],
+                self.genre_matrix_[self.cold_courses_],
+                cold["LEVEL"] if "LEVEL" in cold else [None] * len(cold),
+                cold["DURATION_HOURS"] if "DURATION_HOURS" in cold else [None] * len(cold),
+            )
+            self.predicted_enrolments_[self.cold_courses_] = np.expm1(logged)
+            ranked = ranking_log_enrolments(self.content_prior_, logged)
+            self.prior_[self.cold_courses_] = ranked / self.content_prior_["top"]
+
+    def predicted_new_course_enrolments(self, course: Mapping[str, Any]) -> float:
+        """Enrolments the content prior expects for a course that is not in the catalogue yet ("genres",
+        "level", "hours", "title", "description"), learned from the courses that have enrolments."""
+        self._check_fitted()
+        genres = self.new_course_genres(course)
+        text = f"{course.get('title') or ''} {course.get('description') or ''}".strip()
+        logged = predict_log_enrolments(
+            self.content_prior_, [text], genres[None, :], [course.get("level")], [course.get("hours")]
+        )
+        return float(np.expm1(logged[0]))
+
+    def new_course_ranking_enrolments(self, course: Mapping[str, Any]) -> float:
+        """Enrolments a new course is ranked with until it has its own: the prediction plus the prior's
+        `optimism` (as `score_histories` ranks a catalogue course nobody took yet)."""
+        logged = np.log1p(self.predicted_new_course_enrolments(course))
+        return float(np.expm1(ranking_log_enrolments(self.content_prior_, np.array([logged]))[0]))
 
     def _fit_content(self, dataset, progress) -> None:
         raise NotImplementedError
@@ -182,9 +230,15 @@ class ContentRecommender(Recommender):
         sub.data[hidden_pos] = 0.0
         sub.eliminate_zeros()
         parts = self._calibration_parts(sub, users)
-        ndcg = np.array([holdout_ndcg10(blend(parts, w), sub, hidden) for w in WEIGHT_GRID])
+        ndcg = np.array([holdout_ndcg10(self._without_cold(blend(parts, w)), sub, hidden) for w in WEIGHT_GRID])
         self.weight_curve_ = {"popularity_weight": WEIGHT_GRID.copy(), "ndcg@10": ndcg}
         return float(WEIGHT_GRID[int(np.argmax(ndcg))])
+
+    def _without_cold(self, scores: np.ndarray) -> np.ndarray:
+        """Calibration scores without the courses nobody took: they can never be the hidden course, so as
+        mere distractors they would bias the weight (the weight is then the one the enrolled courses choose)."""
+        scores[:, self.cold_courses_] = -np.inf
+        return scores
 
     def check_histories(self, histories) -> sparse.csr_matrix:
         """The batch as CSR float64 with one column per catalogue course, or a ValueError saying why not."""
@@ -222,8 +276,12 @@ class ContentRecommender(Recommender):
         items = np.asarray(items, dtype=np.int64).ravel()
         if history.nnz == 0:
             return [
-                f"popular with all learners ({int(self.enrolments_[i]):,} enrolled); add courses to your "
-                f"history for personal picks"
+                (
+                    f"popular with all learners ({int(self.enrolments_[i]):,} enrolled)"
+                    if self.enrolments_[i] > 0
+                    else self._popular_reason(i)
+                )
+                + "; add courses to your history for personal picks"
                 for i in items
             ]
         return self._explain(history, items)
@@ -232,19 +290,25 @@ class ContentRecommender(Recommender):
         raise NotImplementedError
 
     def _popular_reason(self, i: int) -> str:
+        if self.enrolments_[i] == 0:
+            expected = getattr(self, "predicted_enrolments_", np.zeros(len(self.enrolments_)))[i]
+            return f"new: nobody enrolled yet (courses like it have ~{expected:,.0f} learners)"
         return f"popular: {int(self.enrolments_[i]):,} learners enrolled"
 
     # ----- a course before launch: placed through its content, no refit -------------------------
-    def score_new_course(self, course: Mapping[str, Any], histories, enrolments: float = 0.0) -> np.ndarray:
+    def score_new_course(self, course: Mapping[str, Any], histories, enrolments: float | None = None) -> np.ndarray:
         """Score each learner (history row) would give a course that is not in the catalogue yet, on the scale
         of `score_histories`, so its rank among the existing courses can be read off; -inf = never shown.
 
-        The course enters through its content -- `course` has "genres" (names), "level", "title",
-        "description" -- and no refit happens. Its popularity part is that of a course with `enrolments`
-        learners (0 = launch day; e.g. the catalogue median to see where it lands once it has caught on).
+        The course enters through its content -- `course` has "genres" (names), "level", "hours", "title",
+        "description" -- and no refit happens. Its popularity part is that of a course with the enrolments the
+        content prior predicts for it (None, the default: as `score_histories` treats a catalogue course nobody
+        took yet), or with `enrolments` learners as a what-if (0 = launch day, the catalogue median, ...).
         """
         histories = self.check_histories(histories)
         genres = self.new_course_genres(course)
+        if enrolments is None:
+            enrolments = self.new_course_ranking_enrolments(course)
         enrolments = float(enrolments)
         if not np.isfinite(enrolments) or enrolments < 0:
             raise ValueError(f"enrolments must be a number >= 0, got {enrolments}")

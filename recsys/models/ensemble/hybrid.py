@@ -251,6 +251,8 @@ class HybridRecommender(Recommender):
         self.member_params_ = [m.get_params() for m in members]
         self.member_states_ = [_learned_state(m) for m in members]
         self._members = members
+        self.cold_courses_ = np.flatnonzero(np.diff(sparse.csc_matrix(dataset.matrix).indptr) == 0)
+        self.new_course_members_ = np.array([places_new_courses(m) for m in members], dtype=bool)
 
     def _learn_weights(self, dataset, keys, progress) -> tuple[np.ndarray, dict]:
         """Per segment, the simplex-grid weights with the best NDCG@10 on seeded validation learners folded in
@@ -330,10 +332,26 @@ class HybridRecommender(Recommender):
         """(learners x members) blend weights: the row of each learner's history-length segment."""
         return self.weights_[segment_of(histories)]
 
+    def new_course_weights(self, weights: np.ndarray) -> np.ndarray:
+        """(learners x members) weights for a course nobody took in training: only members that place such a
+        course through its content (`places_new_courses`) count, rescaled to sum to 1 -- the others know
+        nothing about it and abstain instead of voting it to the bottom. A learner whose segment gives those
+        members no weight gets them in equal parts. All zero when no member can place a new course."""
+        able = getattr(self, "new_course_members_", np.zeros(weights.shape[1], dtype=bool))
+        kept = np.where(able[None, :], weights, 0.0)
+        total = kept.sum(axis=1, keepdims=True)
+        equal = np.where(able, 1.0 / max(1, int(able.sum())), 0.0)[None, :]
+        return np.where(total > 0, kept / np.where(total > 0, total, 1.0), equal * able.any())
+
     def score_histories(self, histories) -> np.ndarray:
         H = self._check_histories(histories)
         weights = self.learner_weights(H)
-        parts = self.member_scores(H, needed=(weights > 0).any(axis=0))
+        cold = getattr(self, "cold_courses_", np.zeros(0, dtype=np.int64))
+        cold_weights = self.new_course_weights(weights) if len(cold) else None
+        needed = (weights > 0).any(axis=0)
+        if cold_weights is not None:
+            needed |= (cold_weights > 0).any(axis=0)
+        parts = self.member_scores(H, needed=needed)
         total = np.zeros(H.shape)
         scorable = np.zeros(H.shape, dtype=bool)
         for m, part in enumerate(parts):
@@ -343,6 +361,46 @@ class HybridRecommender(Recommender):
             w = weights[:, m][:, None]
             total += w * np.where(finite, part, 0.0)
             scorable |= finite & (w > 0)
+        if cold_weights is not None:  # courses nobody took: through the members that can place them
+            total[:, cold], scorable[:, cold] = 0.0, False
+            for m, part in enumerate(parts):
+                if part is None or not cold_weights[:, m].any():
+                    continue
+                finite = np.isfinite(part[:, cold])
+                w = cold_weights[:, m][:, None]
+                total[:, cold] += w * np.where(finite, part[:, cold], 0.0)
+                scorable[:, cold] |= finite & (w > 0)
+        total[~scorable] = -np.inf
+        return total
+
+    @property
+    def places_new_courses(self) -> bool:
+        """Whether a member places a course nobody took through its content (the hybrid then carries it)."""
+        self._check_fitted()
+        return bool(np.any(getattr(self, "new_course_members_", False)))
+
+    def score_new_course(self, course, histories, enrolments: float | None = None) -> np.ndarray:
+        """Score of a course not in the catalogue yet for each learner, on the scale of `score_histories`: each
+        member that places new courses scores it (`score_new_course`), the score becomes its rank among the
+        member's scores of the learner's untaken catalogue courses (normalised as `rank_normalize`), and the
+        members are blended with `new_course_weights`. -inf for everyone when no member can place it."""
+        H = self._check_histories(histories)
+        weights = self.new_course_weights(self.learner_weights(H))
+        total = np.zeros(H.shape[0])
+        scorable = np.zeros(H.shape[0], dtype=bool)
+        n = H.shape[1]
+        for m, model in enumerate(self.members):
+            if not weights[:, m].any():
+                continue
+            new = np.asarray(model.score_new_course(course, H, enrolments=enrolments), dtype=np.float64)
+            raw = np.array(model.score_histories(H), dtype=np.float64)
+            raw[~np.isfinite(raw)] = -np.inf
+            raw[np.repeat(np.arange(H.shape[0]), np.diff(H.indptr)), H.indices] = -np.inf
+            rank = 1.0 + (raw > new[:, None]).sum(axis=1) + 0.5 * (raw == new[:, None]).sum(axis=1)
+            part = 1.0 - np.log(rank) / np.log(n) if n > 1 else np.ones(len(rank))
+            finite = np.isfinite(new)
+            total += weights[:, m] * np.where(finite, part, 0.0)
+            scorable |= finite & (weights[:, m] > 0)
         total[~scorable] = -np.inf
         return total
 
@@ -455,6 +513,12 @@ def validation_split(dataset, seed: int):
     held_users = set(dataset.user_ids[rows].tolist())
     keep = ~dataset.ratings["user"].isin(held_users).to_numpy()
     return dataset.with_ratings(dataset.ratings[keep]), histories, hidden
+
+
+def places_new_courses(model: Recommender) -> bool:
+    """A member places a course nobody took when it scores courses through their content (it can score a
+    course that is not in the catalogue: `score_new_course`); co-enrolment members cannot."""
+    return callable(getattr(model, "score_new_course", None)) and bool(getattr(model, "places_new_courses", True))
 
 
 def _learned_state(model: Recommender) -> dict:

@@ -385,8 +385,11 @@ class NeuralRecommender(Recommender):
 
     # ----- scoring ----------------------------------------------------------------------------
     def scores_from_vectors(self, vectors: np.ndarray) -> np.ndarray:
-        """Ranking scores (enrol logit + sampling correction) for learner vectors."""
-        return (vectors @ self.item_embeddings_.T + self.item_bias_ + self.score_offset_).astype(np.float64)
+        """Ranking scores (enrol logit + sampling correction) for learner vectors; -inf for a course nobody
+        took in training: its vector only ever saw sampled negatives, so its score is noise, not evidence."""
+        scores = (vectors @ self.item_embeddings_.T + self.item_bias_ + self.score_offset_).astype(np.float64)
+        scores[:, self.enrolments_ == 0] = -np.inf
+        return scores
 
     def score_histories(self, histories) -> np.ndarray:
         """Ranking scores for any learners given their rating rows, via the numpy fold-in.
