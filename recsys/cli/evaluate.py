@@ -274,6 +274,7 @@ def _print_reports(result, order: list[str], primary: str) -> None:
                 ]
             )
         )
+        _print_new_course_table(result, order)
     if result.pairs == "all":
         pairs = result.all_pairs()
         pairs = pairs[pairs["metric"] == primary]
@@ -290,6 +291,26 @@ def _print_reports(result, order: list[str], primary: str) -> None:
                 }
             )
         )
+
+
+def _print_new_course_table(result, order: list[str]) -> None:
+    """Per new course: the learners who took it (held out) and, per model, how many of them got it in their
+    top-K (the numbers of the Compare page's per-course table)."""
+    import pandas as pd
+
+    table = result.new_course_table
+    if table.empty:
+        return
+    print()
+    print(f"per new course: takers = test learners who took it; per model, takers who got it in their top-{result.k}")
+    first = table[table["name"] == order[0]]
+    shown = pd.DataFrame(
+        {"course": first["course"].to_numpy(), "title": [t[:32] for t in first["title"]], "takers": first["takers"]}
+    )
+    for name in order:
+        rows = table[table["name"] == name].set_index("course").reindex(shown["course"])
+        shown[name] = [f"{int(r)}" for r in rows["reached"].to_numpy()]
+    print_table(shown)
 
 
 # ----- tune ---------------------------------------------------------------------------------------

@@ -32,6 +32,8 @@ class EvalData:
     head: np.ndarray | None = None  # head-course mask (metrics.head_courses)
     levels: np.ndarray | None = None  # LEVEL per course (None when the dataset has none)
     new_cols: np.ndarray | None = None  # catalogue indices of the new courses (new_courses split)
+    new_ids: np.ndarray | None = None  # their course ids and TITLEs, for the per-course view
+    new_titles: np.ndarray | None = None
     known_learners: bool = True  # False under new_learners: `predict` cannot fold learners in
 
     @classmethod
@@ -73,6 +75,11 @@ class EvalData:
         if "LEVEL" in train.courses and train.courses["LEVEL"].notna().any():
             levels = train.courses["LEVEL"].to_numpy(dtype=object)
         new_cols = None if split.new_items is None else train.item_index.get_indexer(split.new_items)
+        new_ids = new_titles = None
+        if new_cols is not None:
+            new_ids = np.asarray([str(c) for c in split.new_items], dtype=object)
+            titles = train.courses["TITLE"] if "TITLE" in train.courses else pd.Series([""] * train.n_items)
+            new_titles = titles.fillna("").astype(str).to_numpy()[new_cols]
         return cls(
             users=users,
             histories=histories,
@@ -85,5 +92,7 @@ class EvalData:
             head=M.head_courses(enrolment, head_share),
             levels=levels,
             new_cols=new_cols,
+            new_ids=new_ids,
+            new_titles=new_titles,
             known_learners=split.fold_in is None,
         )

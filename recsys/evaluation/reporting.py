@@ -17,6 +17,7 @@ import pandas as pd
 from recsys._json import to_jsonable, write_json_atomic
 from recsys.evaluation import comparison as C
 from recsys.evaluation import metrics as M
+from recsys.evaluation import new_courses as NC
 from recsys.evaluation import segments as S
 from recsys.evaluation.scoring import ModelDetails
 from recsys.evaluation.specs import format_params
@@ -99,6 +100,12 @@ class ExperimentResult:
             return pd.DataFrame(columns=["name", "label", *S.SEGMENT_COLUMNS])
         out = pd.concat(frames, ignore_index=True)
         return out[["name", "label", *[c for c in out.columns if c not in ("name", "label")]]]
+
+    @property
+    def new_course_table(self) -> pd.DataFrame:
+        """Under new_courses, one row per (model, new course): takers, reached, reached_share, shown_to
+        (`new_courses.per_course`); empty on the other protocols."""
+        return NC.per_course_table(self.details)
 
     @property
     def table(self) -> pd.DataFrame:

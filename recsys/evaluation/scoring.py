@@ -19,6 +19,7 @@ from recsys._progress import Progress
 from recsys.evaluation import metrics as M
 from recsys.evaluation import segments as S
 from recsys.evaluation.eval_data import EvalData
+from recsys.evaluation.new_courses import NewCourseScores, per_course, reach_summary
 from recsys.evaluation.uncertainty import N_RESAMPLES, bootstrap_intervals
 
 CHUNK = 2048  # learners scored per score_histories call
@@ -87,7 +88,7 @@ def evaluate_model(
     n, n_items = data.histories.shape
     tops, seconds = [], 0.0
     new_cols = data.new_cols if data.new_cols is not None else np.zeros(0, dtype=np.int64)
-    finite_new = np.zeros(len(new_cols), dtype=bool)
+    new_scores = NewCourseScores(new_cols)
     for start in range(0, n, chunk_size):
         rows = data.histories[start : start + chunk_size]
         began = time.perf_counter()
@@ -99,7 +100,7 @@ def evaluate_model(
         tops.append(M.top_k(scores, k, exclude=rows))
         seconds += time.perf_counter() - began
         if len(new_cols):
-            finite_new |= np.isfinite(scores[:, new_cols]).any(axis=0)
+            new_scores.update(scores)
         if progress:
             progress(
                 min(start + chunk_size, n) / max(n, 1) * 0.8, f"scoring {min(start + chunk_size, n):,}/{n:,} learners"
@@ -151,15 +152,12 @@ def evaluate_model(
         kpis = M.product_kpis(top, enrolment, data.genre_matrix, data.levels, head_share, level_target)
         segments = S.segment_frame(frame, top, data.relevant, head, data.genre_matrix, data.info, activity_bins)
         if data.new_cols is not None:
-            listed_new = np.isin(top, new_cols) & (top >= 0)
+            table = per_course(top, data.relevant, new_cols, data.new_ids, data.new_titles)
             new_courses = {
-                "can_recommend": bool(finite_new.any()),
-                "scored_new_courses": int(finite_new.sum()),
-                "reach": float(len(np.unique(top[listed_new])) / max(len(new_cols), 1)),
-                "learners_shown_a_new_course": int(listed_new.any(axis=1).sum()),
+                **new_scores.summary(),
+                **reach_summary(top, new_cols),
+                "per_course": table.to_dict("records"),
             }
-            if not new_courses["can_recommend"]:
-                new_courses["note"] = "cannot recommend new courses"
     if progress:
         progress(1.0, "metrics done")
     return ModelDetails(
