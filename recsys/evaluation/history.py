@@ -137,6 +137,9 @@ class RunHistory:
         ]
         if summary and tied:
             summary += f"; tied with best (Holm): {', '.join(tied)}"
+        cannot = [r["name"] for r in payload["results"] if (r.get("new_courses") or {}).get("can_recommend") is False]
+        if cannot:
+            summary += f"; cannot recommend new courses: {', '.join(cannot)}"
         run = {
             "created_at": result.created_at,
             "kind": "compare",

@@ -79,8 +79,9 @@ def can_recommend_summary(across_learners: float, across_courses: float, scored:
         "varies_across_courses": bool(varies_courses),
     }
     if not out["can_recommend"]:
-        out["note"] = CANNOT + (
-            ": every score of a new course is -inf" if not scored else ": the same score for every new course"
+        out["note"] = CANNOT
+        out["reason"] = (
+            "every score of a new course is -inf" if not scored else "the same score for every new course and learner"
         )
     return out
 

@@ -471,3 +471,24 @@ def exposure_lorenz(exposure: dict[str, np.ndarray]) -> go.Figure:
     fig.update_xaxes(title="share of courses (least shown first)", tickformat=".0%")
     fig.update_yaxes(title="share of list slots", tickformat=".0%")
     return tidy(fig, 400)
+
+
+def new_course_reach(table: pd.DataFrame) -> go.Figure:
+    """Per new course (most taken first), the share of its takers who got it in their top-K, a bar per model."""
+    data = table.copy()
+    order = data.drop_duplicates("course").sort_values("takers", ascending=False, kind="stable")
+    data["course_label"] = [f"{c} ({t:,})" for c, t in zip(data["course"], data["takers"])]
+    fig = px.bar(
+        data,
+        x="course_label",
+        y="reached_share",
+        color="label",
+        barmode="group",
+        category_orders={"course_label": [f"{c} ({t:,})" for c, t in zip(order["course"], order["takers"])]},
+        title="New courses: share of their takers who got them in the top-K",
+        labels={"course_label": "new course (takers)", "reached_share": "takers reached", "label": "model"},
+        hover_data={"title": True, "takers": True, "reached": True},
+    )
+    fig.update_yaxes(tickformat=".0%", range=[0, 1])
+    fig.update_layout(legend=dict(orientation="h", y=-0.45, title=None))
+    return tidy(fig, 460)

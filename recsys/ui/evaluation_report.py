@@ -242,6 +242,16 @@ def new_courses(result) -> None:
     st.subheader("New courses")
     plain.table(frame, hide_index=True)
     st.caption(
-        f"{len(result.split.get('new_courses', []))} courses had every training rating removed. A model that "
-        "scores them -inf cannot recommend new courses; reach = share of the new courses listed to anyone."
+        f"{len(result.split.get('new_courses', []))} courses had every training rating removed. A model can "
+        "recommend new courses only when its scores for them vary across learners or across the courses; a "
+        "constant or -inf score cannot place them. Reach = share of the new courses listed to anyone."
+    )
+    table = result.new_course_table
+    if table.empty:
+        return
+    st.plotly_chart(plain.figure(charts.new_course_reach(table)), key="cmp_new_course_reach")
+    plain.table(results.per_new_course_frame(table), hide_index=True, key="cmp_new_course_table")
+    st.caption(
+        f"Per new course: Takers = test learners who took it (held out); per model, how many of them got it "
+        f"in their top-{result.k} (share of takers)."
     )

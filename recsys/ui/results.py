@@ -244,6 +244,7 @@ def new_course_frame(details: Mapping[str, Any]) -> pd.DataFrame:
         {
             "Model": d.label,
             "New courses": "can recommend" if d.new_courses["can_recommend"] else "cannot recommend new courses",
+            "Courses reaching a taker": sum(1 for r in d.new_courses.get("per_course", []) if r["reached"] > 0),
             "Reach (share of new courses listed to anyone)": _fmt(d.new_courses["reach"], 3),
             "Learners shown a new course": d.new_courses["learners_shown_a_new_course"],
         }
@@ -251,3 +252,21 @@ def new_course_frame(details: Mapping[str, Any]) -> pd.DataFrame:
         if d.new_courses is not None
     ]
     return pd.DataFrame(rows)
+
+
+def per_new_course_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """The per-course table (`ExperimentResult.new_course_table`) wide: one row per new course, its takers,
+    and per model "reached / takers" (the CLI prints the reached counts)."""
+    if table.empty:
+        return pd.DataFrame()
+    first = table[table["name"] == table["name"].iloc[0]]
+    out = pd.DataFrame(
+        {"Course": first["course"].to_numpy(), "Title": first["title"].to_numpy(), "Takers": first["takers"].to_numpy()}
+    )
+    for (_name, label), rows in table.groupby(["name", "label"], sort=False):
+        rows = rows.set_index("course").reindex(out["Course"])
+        out[label] = [
+            f"{int(r)} ({s:.0%})" if np.isfinite(s) else f"{int(r)}"
+            for r, s in zip(rows["reached"], rows["reached_share"])
+        ]
+    return out
