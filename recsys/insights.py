@@ -9,8 +9,10 @@ the same numbers in the app and the CLI.
   that receive it -- per model, side by side;
 - catalogue exposure: the share of top-K lists each course appears in, sorted (the long tail);
 - a new course before launch: content-aware models score it through its content (`score_new_course`, no
-  retraining) and it is ranked against the existing courses for every sampled learner; models that score
-  from enrolments only say they cannot place it.
+  retraining) and it is ranked against the existing courses for every sampled learner; by default its
+  popularity part is the one the model's content prior gives a course nobody took yet (as the model ranks
+  such a course in the catalogue), or a what-if number of enrolments; models that score from enrolments
+  only say they cannot place it.
 """
 
 from __future__ import annotations
@@ -317,18 +319,19 @@ class ExposureStudy:
         return out
 
     # ----- a new course, before launch ------------------------------------------------------------
-    def new_course_report(self, course: Mapping[str, Any], enrolments: float = 0.0) -> dict[str, Any]:
+    def new_course_report(self, course: Mapping[str, Any], enrolments: float | None = None) -> dict[str, Any]:
         """Which sampled learners each model would show a not-yet-launched course to, and at what rank.
 
         Content-aware models score it through `score_new_course` (no retraining) and it is ranked against the
-        existing courses (ties go to the existing course). Other models cannot place a course nobody took.
+        existing courses (ties go to the existing course). `enrolments` None (default): the popularity each
+        model's content prior gives it; a number: a what-if. Other models cannot place a course nobody took.
         """
         course = check_new_course(course, self.dataset)
         histories = self.dataset.matrix[self.positions]
         per_model = {}
         for name, e in self.exposures.items():
             scorer = getattr(e.model, "score_new_course", None)
-            if scorer is None:
+            if scorer is None or not getattr(e.model, "places_new_courses", True):
                 per_model[name] = {
                     "label": e.label,
                     "placeable": False,
@@ -354,9 +357,15 @@ class ExposureStudy:
                 },
                 "note": "" if finite.any() else "never shown: below the model's similarity/score threshold",
             }
+            expected = getattr(e.model, "predicted_new_course_enrolments", None)
+            if expected is not None:  # what the content prior expects, and what the course is ranked with
+                per_model[name]["predicted_enrolments"] = float(expected(course))
+                per_model[name]["ranked_with_enrolments"] = (
+                    float(e.model.new_course_ranking_enrolments(course)) if enrolments is None else float(enrolments)
+                )
         return {
             "course": course,
-            "enrolments_assumed": float(enrolments),
+            "enrolments_assumed": None if enrolments is None else float(enrolments),
             "sample": self.describe(),
             "models": per_model,
         }
@@ -390,14 +399,18 @@ def check_new_course(course: Mapping[str, Any], dataset) -> dict[str, Any]:
 
 
 ENROLMENT_PRESETS = {
+    "predicted": "predicted from its content (each model's prior for a course nobody took yet)",
     "launch": "launch day (0 enrolments)",
     "median": "a typical course (median enrolments)",
     "p90": "a well-attended course (90th percentile of enrolments)",
 }
 
 
-def assumed_enrolments(dataset, spec: str | float = "launch") -> float:
-    """Enrolments to assume for a new course: a number >= 0, or a preset of ENROLMENT_PRESETS (catalogue-based)."""
+def assumed_enrolments(dataset, spec: str | float | None = "predicted") -> float | None:
+    """Enrolments to assume for a new course: a number >= 0, or a preset of ENROLMENT_PRESETS (catalogue-based);
+    None for "predicted" (each content model uses its content prior, as for a catalogue course nobody took)."""
+    if spec is None or (isinstance(spec, str) and spec.strip().lower() == "predicted"):
+        return None
     if isinstance(spec, str) and spec.strip().lower() in ENROLMENT_PRESETS:
         counts = np.bincount(dataset.matrix.indices, minlength=dataset.n_items)
         return {"launch": 0.0, "median": float(np.median(counts)), "p90": float(np.percentile(counts, 90))}[
@@ -446,7 +459,8 @@ def new_course_report(
     n_learners: int = DEFAULT_LEARNERS,
     seed: int = 0,
     k: int = DEFAULT_K,
-    enrolments: float = 0.0,
+    enrolments: float | None = None,
 ) -> dict[str, Any]:
-    """The new-course report as JSON-ready data (what `python -m recsys new-course` prints)."""
+    """The new-course report as JSON-ready data (what `python -m recsys new-course` prints); `enrolments` None
+    = each model's content prior."""
     return ExposureStudy(dataset, models, n_learners, seed, k).new_course_report(course, enrolments)

@@ -77,3 +77,57 @@ def test_cli_and_compare_page_agree(env):
         assert board.loc[r["label"], "Tied with best"] == expected
         assert board.loc[r["label"], "ndcg@10"].startswith(f"{r['metrics']['ndcg@10']:.3f}")
     assert "tied_with_best" in out.stdout and "niche_share" in out.stdout and "by segment" in out.stdout
+
+
+def test_cli_and_compare_page_agree_on_new_courses(env):
+    """Under new_courses the per-course view and the capability verdict are the same numbers in both."""
+    models = ["popularity", "user_profile"]
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "recsys",
+            "compare",
+            "--data",
+            str(env / "data"),
+            "--models",
+            ",".join(models),
+            "--split",
+            "new_courses",
+            "--seed",
+            "3",
+            "--json",
+            str(env / "cli_new.json"),
+            "--no-history",
+        ],
+        cwd=env,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    cli = json.loads((env / "cli_new.json").read_text())
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.run()
+    at.switch_page("views/compare.py")
+    at.run()
+    at.segmented_control(key="cmp_split").set_value("new_courses")
+    at.multiselect(key="cmp_models").set_value(models)
+    at.number_input(key="cmp_seed").set_value(3)
+    at.run()
+    at.button(key="cmp_run").click()
+    at.run(timeout=300)
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    page = at.session_state["runs"][-1]["result"].to_json()
+    assert page["split"] == cli["split"] and page["split"]["name"] == "new_courses"
+    assert _without_timings(page) == _without_timings(cli)
+    verdicts = {r["name"]: r["new_courses"]["can_recommend"] for r in cli["results"]}
+    assert verdicts == {"popularity": False, "user_profile": True}
+    shown = next(df.value for df in at.dataframe if "Takers" in df.value.columns).set_index("Course")
+    for r in cli["results"]:
+        for row in r["new_courses"]["per_course"]:
+            assert shown.loc[row["course"], "Takers"] == row["takers"]
+            assert shown.loc[row["course"], r["label"]].split(" ")[0] == str(row["reached"])
+    assert "per new course" in out.stdout and "cannot recommend new courses" in out.stdout

@@ -266,3 +266,24 @@ def test_hybrid_places_a_new_course_through_its_content_member(new_courses_split
     placed = model.score_new_course(_course(train, j), rows)
     np.testing.assert_allclose(placed, 1 - np.log(rank) / np.log(rows.shape[1]), atol=1e-12)
     assert (placed <= expected[:, 0] + 1e-12).all()  # the catalogue's own copy ties with it: never above
+
+
+# ----- the new-course story ------------------------------------------------------------------------------
+def test_new_course_story_uses_the_content_prior_and_keeps_the_what_if(small_dataset):
+    from recsys.insights import ExposureStudy, assumed_enrolments
+
+    models = [make_model(k, seed=0).fit(small_dataset) for k in ("popularity", "user_profile", "hybrid")]
+    study = ExposureStudy(small_dataset, models, n_learners=300, seed=1, k=10)
+    course = {"title": "Python for data work", "genres": [small_dataset.genres[0]], "level": "Beginner"}
+    assert assumed_enrolments(small_dataset, "predicted") is None
+    report = study.new_course_report(course)  # default: each model's content prior
+    assert report["enrolments_assumed"] is None
+    profile = report["models"]["user_profile"]
+    model = models[1]
+    assert profile["predicted_enrolments"] == pytest.approx(model.predicted_new_course_enrolments(course))
+    assert profile["ranked_with_enrolments"] > profile["predicted_enrolments"] > 0  # one error of optimism
+    assert report["models"]["hybrid"]["placeable"] and report["models"]["hybrid"]["shown"] > 0
+    assert report["models"]["popularity"]["placeable"] is False
+    launch = study.new_course_report(course, 0.0)  # the what-if stays
+    assert launch["models"]["user_profile"]["ranked_with_enrolments"] == 0.0
+    assert launch["models"]["user_profile"]["shown"] <= profile["shown"]

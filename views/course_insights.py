@@ -143,7 +143,11 @@ def catalogue_section(study: ExposureStudy) -> None:
 @st.fragment
 def new_course_section(dataset, study: ExposureStudy) -> None:
     ss = st.session_state
-    placeable = [e.label for e in study.exposures.values() if hasattr(e.model, "score_new_course")]
+    placeable = [
+        e.label
+        for e in study.exposures.values()
+        if hasattr(e.model, "score_new_course") and getattr(e.model, "places_new_courses", True)
+    ]
     if not placeable:
         st.info(
             "None of the scored models can place a course nobody has taken yet; add a content-aware model "
@@ -163,7 +167,9 @@ def new_course_section(dataset, study: ExposureStudy) -> None:
             format_func=ENROLMENT_PRESETS.get,
             horizontal=True,
             key="ci_new_enrolments",
-            help="Content models blend in popularity: a course nobody took yet starts at the bottom",
+            help="Content models blend in popularity. Predicted: the popularity each model's content prior "
+            "expects for a course like this (how it ranks a catalogue course nobody took yet); the others are "
+            "what-ifs",
         )
         submitted = st.form_submit_button("Place the course", type="primary", icon=":material/rocket_launch:")
     if submitted:
@@ -192,7 +198,12 @@ def new_course_section(dataset, study: ExposureStudy) -> None:
     st.caption(
         f"**{plain.md(c['title'] or '(untitled)')}** · {plain.md(', '.join(c['genres'])) or 'no genre'} · "
         f"{plain.md(c['level'] or 'level unknown')}"
-        f" · assuming {report['enrolments_assumed']:g} enrolments ({ENROLMENT_PRESETS.get(report.get('enrolments_preset'), 'custom')})"
+        + (
+            " · enrolments predicted from its content"
+            if report["enrolments_assumed"] is None
+            else f" · assuming {report['enrolments_assumed']:g} enrolments "
+            f"({ENROLMENT_PRESETS.get(report.get('enrolments_preset'), 'custom')})"
+        )
     )
     plain.table(
         stories.side_by_side_table(report, previous),

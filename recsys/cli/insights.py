@@ -119,8 +119,9 @@ def register(sub) -> None:
     p.add_argument("--hours", help="duration in hours")
     p.add_argument(
         "--enrolments",
-        default="launch",
-        help=f"enrolments to assume: a number, or {', '.join(ENROLMENT_PRESETS)} (default launch = 0)",
+        default="predicted",
+        help=f"enrolments to assume: a number (what-if), or {', '.join(ENROLMENT_PRESETS)} (default predicted: "
+        "each model's content prior, as it ranks a catalogue course nobody took yet)",
     )
     _common(p)
     p.set_defaults(func=guard(_cmd_new_course))

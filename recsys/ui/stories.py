@@ -153,7 +153,14 @@ def side_by_side_table(report: Mapping[str, Any], previous: Mapping[str, Any] | 
         row = {"Model": m["label"]}
         if not m.get("placeable", True):
             row.update(
-                {"Shown in top-K": None, "Exposure": None, "Median rank": None, "Best rank": None, "Note": m["note"]}
+                {
+                    "Shown in top-K": None,
+                    "Exposure": None,
+                    "Median rank": None,
+                    "Best rank": None,
+                    "Enrolments ranked with": None,
+                    "Note": m["note"],
+                }
             )
         else:
             row.update(
@@ -162,6 +169,9 @@ def side_by_side_table(report: Mapping[str, Any], previous: Mapping[str, Any] | 
                     "Exposure": m["exposure"],
                     "Median rank": m["rank"]["median"],
                     "Best rank": m["rank"]["best"],
+                    "Enrolments ranked with": (
+                        round(m["ranked_with_enrolments"]) if m.get("ranked_with_enrolments") is not None else None
+                    ),
                     "Note": m.get("note", ""),
                 }
             )
