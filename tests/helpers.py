@@ -74,3 +74,37 @@ def learner_history(dataset, n: int = 3) -> list[str]:
     counts = np.diff(dataset.matrix.indptr)
     user = dataset.user_ids[np.flatnonzero(counts >= n)[0]]
     return list(dataset.user_history(user))[:n]
+
+
+def real_catalogue_proxy(catalogue, root: Path, n_learners: int = 3000, seed: int = 0):
+    """The real IBM catalogue files (copied to `root`) plus ratings sampled here, since the real ratings are not
+    available: Zipf course appeal (unrelated to content) x sparse genre interests; a quarter of the learners
+    take one course, ~98% of ratings are completions. Returns the loaded Dataset."""
+    import shutil
+
+    import pandas as pd
+
+    from recsys.data import load_dataset
+
+    for fname in ("course_genre.csv", "course_processed.csv", "courses_bows.csv"):
+        shutil.copyfile(Path(catalogue) / fname, root / fname)
+    genre = pd.read_csv(root / "course_genre.csv", encoding="utf-8-sig")
+    flags = genre.iloc[:, 2:].to_numpy(float)
+    rng = np.random.default_rng(seed)
+    n, n_items = n_learners, len(genre)
+    appeal = 1.0 / (rng.permutation(n_items) + 3.0) ** 2
+    interest = rng.dirichlet(np.full(flags.shape[1], 0.3), size=n)
+    affinity = interest @ (flags / np.maximum(flags.sum(1, keepdims=True), 1)).T
+    keys = np.log(appeal) + 2 * np.log(0.02 + affinity) + rng.gumbel(size=(n, n_items))
+    taken = np.where(rng.random(n) < 0.25, 1, 2 + rng.poisson(5, n))
+    order = np.argsort(-keys, axis=1)
+    users = np.repeat(np.arange(n), taken)
+    items = np.concatenate([order[u, :t] for u, t in enumerate(taken)])
+    pd.DataFrame(
+        {
+            "user": users,
+            "item": genre["COURSE_ID"].to_numpy()[items],
+            "rating": np.where(rng.random(len(items)) < 0.98, 3.0, 2.0),
+        }
+    ).to_csv(root / "ratings.csv", index=False)
+    return load_dataset(root)

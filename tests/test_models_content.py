@@ -310,33 +310,9 @@ def test_clustering_samples_for_fit_but_assigns_everyone(small_dataset):
 @pytest.fixture(scope="module")
 def real_proxy(shared_catalogue, tmp_path_factory):
     """The real catalogue files plus ratings sampled here: Zipf course appeal x sparse genre interests."""
-    import shutil
+    from helpers import real_catalogue_proxy
 
-    from recsys.data import load_dataset
-
-    root = tmp_path_factory.mktemp("ibm_proxy")
-    for fname in ("course_genre.csv", "course_processed.csv", "courses_bows.csv"):
-        shutil.copyfile(shared_catalogue / fname, root / fname)
-    genre = pd.read_csv(root / "course_genre.csv", encoding="utf-8-sig")
-    flags = genre.iloc[:, 2:].to_numpy(float)
-    rng = np.random.default_rng(0)
-    n, n_items = 3000, len(genre)
-    appeal = 1.0 / (rng.permutation(n_items) + 3.0) ** 2
-    interest = rng.dirichlet(np.full(flags.shape[1], 0.3), size=n)
-    affinity = interest @ (flags / np.maximum(flags.sum(1, keepdims=True), 1)).T
-    keys = np.log(appeal) + 2 * np.log(0.02 + affinity) + rng.gumbel(size=(n, n_items))
-    taken = np.where(rng.random(n) < 0.25, 1, 2 + rng.poisson(5, n))
-    order = np.argsort(-keys, axis=1)
-    users = np.repeat(np.arange(n), taken)
-    items = np.concatenate([order[u, :t] for u, t in enumerate(taken)])
-    pd.DataFrame(
-        {
-            "user": users,
-            "item": genre["COURSE_ID"].to_numpy()[items],
-            "rating": np.where(rng.random(len(items)) < 0.98, 3.0, 2.0),
-        }
-    ).to_csv(root / "ratings.csv", index=False)
-    return load_dataset(root)
+    return real_catalogue_proxy(shared_catalogue, tmp_path_factory.mktemp("ibm_proxy"))
 
 
 def test_real_catalogue_proxy(real_proxy):

@@ -17,13 +17,15 @@ Whatever the method, a course whose content is that of an enrolled course (cosin
 text, genres, level and duration up to rounding) takes that course's log-enrolments: the identical course is
 better evidence than any fit (a ridge fit leaves a residual of ~1.4 log units per course on the built-in data).
 
-A course nobody took yet is ranked with an optimistic prior: the predicted log-enrolments plus one validation
-RMSE of the chosen predictor (`optimism`; the upper-confidence rule of cold-start exploration). Why: even a
-perfect popularity estimate keeps most new courses out of every top-10 (on the built-in data, the true
-enrolments of the new courses would list only 20-33% of them to anyone, the same long tail as the old
-courses), so "will my course be shown to the learners it suits?" would be answered "no" for most courses
-before they could collect a single enrolment. One error of the estimate is the benefit of the doubt: it
-lets content place a new course for the learners it matches best; its first enrolments replace it.
+A course nobody took yet is ranked with an optimistic prior: the predicted log-enrolments plus an `optimism`
+shift (cold-start exploration). Why: even a perfect popularity estimate keeps most new courses out of every
+top-10 (on the built-in data, the true enrolments of the new courses would list only 20-33% of them to anyone,
+the same long tail as the old courses), so "will my course be shown to the learners it suits?" would be
+answered "no" for most courses before they could collect a single enrolment. How much: each content model
+calibrates the shift in fit (`ContentRecommender`) so that new courses get their fair share of the lists --
+simulated new courses (a seeded 10% of the enrolled courses, priced at their out-of-fold prediction) fill as
+many top-10 slots of a seeded learner sample as their share of the catalogue. Without enough data to simulate,
+the shift is the 95th percentile of the validation residuals (a one-sided 95% upper bound).
 
 Log because enrolments are heavy-tailed (on real data the top 20 of ~300 courses hold ~60%): an error on
 the log scale is an error on the prior's own scale, and a few giant courses cannot dominate the fit.
@@ -48,6 +50,7 @@ NEIGHBOURS = (5, 10, 20)
 ALPHAS = tuple(float(a) for a in np.logspace(-2, 3, 11))
 MIN_KNOWN = 2 * FOLDS  # fewer enrolled courses than this: nothing to validate on, the median is the prior
 _COPY = 1e-6  # 1 - cosine below this counts as the same content (weight capped at 1 / _COPY)
+UPPER = 95.0  # optimism: this percentile of the validation residuals (a one-sided 95% upper bound)
 COPY_COSINE = 0.98  # content this close to an enrolled course is that course: its enrolments are the prior
 
 
@@ -178,7 +181,7 @@ def fit_content_prior(
     y = np.log1p(enrolments[known])
     state.update(method="median", k=0, coef=None, intercept=0.0, alpha=None, validation_mae={}, known_features=None)
     state["median"] = float(np.median(y)) if len(y) else 0.0
-    state["optimism"] = float(y.std()) if len(y) > 1 else 0.0  # the median's own error
+    state["optimism"] = _upper(y - state["median"])  # the median's own residuals
     if len(known) < MIN_KNOWN:
         return state
     Xk = X[known]
@@ -199,12 +202,19 @@ def fit_content_prior(
         k=int(k),
         validation_mae=mae,
         validation_rmse=rmse,
-        optimism=rmse[_name(method, k)],
+        optimism=_upper(-errors[_name(method, k)]),
         known_features=Xk,
         known_targets=y,
+        known_courses=known,
+        out_of_fold=y + errors[_name(method, k)],  # each enrolled course predicted without its own data
         **fitted,
     )
     return state
+
+
+def _upper(residuals: np.ndarray) -> float:
+    """How far above a prediction the truth lies at the UPPER percentile of the residuals (never below 0)."""
+    return float(max(0.0, np.percentile(residuals, UPPER))) if len(residuals) else 0.0
 
 
 def _name(method: str, k: int) -> str:
@@ -241,5 +251,6 @@ def describe(state: Mapping[str, Any]) -> str:
     others = ", ".join(f"{n} {v:.3f}" for n, v in mae.items() if n != name)
     return (
         f"new-course prior: {name} (validation MAE of log-enrolments {mae[name]:.3f}; {others}); "
-        f"ranked {state['optimism']:.2f} log units above the prediction until enrolments arrive"
+        f"ranked {state['optimism']:.2f} log units above the prediction until enrolments arrive "
+        f"({state.get('optimism_rule') or 'the 95th percentile of the validation residuals'})"
     )

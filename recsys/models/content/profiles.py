@@ -9,6 +9,10 @@ How much popularity helps depends on the data (it dominates real enrolments, but
 with `auto_weight` the weight w is chosen in fit: a seeded sample of training learners each hides one
 course, and the w on a 0..1 grid with the best NDCG@10 on those hidden courses wins. Only training data is
 used, so evaluation on a separate test split stays honest.
+
+A course nobody took in training (brand new, or made new by the new_courses protocol) gets the prior its
+content predicts (`prior.py`: validated ridge or nearest-content-neighbour estimate, ranked one validation
+error optimistic) instead of 0, in `score_histories`, `recommend` and `score_new_course` alike.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from recsys.models.content.prior import fit_content_prior, predict_log_enrolment
 from recsys.models.params import HyperParam
 
 CALIBRATION_LEARNERS = 5000  # learners sampled to choose the blend weight (enough for ~0.005 NDCG noise)
+NEW_COURSE_SHARE = 0.1  # enrolled courses simulated as new to calibrate the new-course optimism
 WEIGHT_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
 
 
@@ -153,6 +158,7 @@ class ContentRecommender(Recommender):
         if progress:
             progress(0.9, "choosing the popularity weight" if self.auto_weight else "done")
         self.popularity_weight_ = self._choose_weight(dataset.matrix)
+        self._calibrate_new_course_optimism(dataset.matrix)
 
     def _fit_new_course_prior(self, dataset) -> None:
         """Learn the content prior (`prior.fit_content_prior`) and give every catalogue course without a
@@ -180,8 +186,65 @@ class ContentRecommender(Recommender):
                 cold["DURATION_HOURS"] if "DURATION_HOURS" in cold else [None] * len(cold),
             )
             self.predicted_enrolments_[self.cold_courses_] = np.expm1(logged)
-            ranked = ranking_log_enrolments(self.content_prior_, logged)
-            self.prior_[self.cold_courses_] = ranked / self.content_prior_["top"]
+        self._place_cold_courses()
+
+    def _place_cold_courses(self) -> None:
+        """Popularity part of the courses nobody took: their predicted log-enrolments plus the optimism."""
+        cold = self.cold_courses_
+        if len(cold) and self.content_prior_["top"] > 0:
+            ranked = ranking_log_enrolments(self.content_prior_, np.log1p(self.predicted_enrolments_[cold]))
+            self.prior_[cold] = ranked / self.content_prior_["top"]
+
+    def _popular_from_log(self, logged: np.ndarray) -> np.ndarray:
+        """The popularity part (`BlendParts.popular`) of courses with these log(1 + enrolments)."""
+        return logged / self.content_prior_["top"]
+
+    def _calibrate_new_course_optimism(self, matrix: sparse.csr_matrix) -> None:
+        """Choose the optimism (log units above the prediction) that gives new courses their fair share of the
+        top-10 lists: a seeded NEW_COURSE_SHARE of the enrolled courses is priced at its out-of-fold prediction
+        plus the optimism, and the smallest optimism on a 0.1 grid with which these simulated new courses fill
+        at least their share of the slots of a seeded learner sample wins (the enrolled courses take the
+        rest, by their own counts). Keeps the residual-based optimism when there is too little data."""
+        state = self.content_prior_
+        known, oof, top = state.get("known_courses"), state.get("out_of_fold"), state["top"]
+        counts = np.diff(matrix.indptr)
+        learners = np.flatnonzero(counts > 0)
+        if oof is None or top <= 0 or len(known) < 10 or len(learners) < 50:
+            return
+        rng = np.random.default_rng([int(self.seed), 22])
+        pick = np.sort(rng.choice(len(known), max(1, int(round(NEW_COURSE_SHARE * len(known)))), replace=False))
+        simulated, logged = known[pick], oof[pick]
+        users = np.sort(rng.choice(learners, min(CALIBRATION_LEARNERS, len(learners)), replace=False))
+        histories = matrix[users].astype(np.float64)
+        parts = self._calibration_parts(histories, users)
+        popular = np.array(np.broadcast_to(parts.popular, (len(users), matrix.shape[1])), dtype=np.float64)
+        target = len(simulated) / max(1, matrix.shape[1] - len(self.cold_courses_))
+        rows = np.repeat(np.arange(len(users)), np.diff(histories.indptr))
+
+        def share(optimism: float) -> float:
+            popular[:, simulated] = self._popular_from_log(np.clip(logged + optimism, 0.0, top))[None, :]
+            scores = blend(parts._replace(popular=popular), self.popularity_weight_)
+            scores[rows, histories.indices] = -np.inf
+            scores[:, self.cold_courses_] = -np.inf
+            k = min(10, scores.shape[1] - 1)
+            listed = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+            listed_scores = np.take_along_axis(scores, listed, axis=1)
+            real = np.isfinite(listed_scores)
+            return float(np.isin(listed, simulated)[real].sum() / max(1, real.sum()))
+
+        grid = np.round(np.arange(0.0, top + 0.1, 0.1), 1)
+        lo, hi = 0, len(grid) - 1
+        if share(grid[hi]) < target:
+            lo = hi
+        while lo < hi:  # the share grows with the optimism: the first grid value reaching the target
+            mid = (lo + hi) // 2
+            if share(grid[mid]) >= target:
+                hi = mid
+            else:
+                lo = mid + 1
+        state["optimism"] = float(grid[lo])
+        state["optimism_rule"] = f"fair share: simulated new courses fill {target:.1%} of the top-10 slots"
+        self._place_cold_courses()
 
     def predicted_new_course_enrolments(self, course: Mapping[str, Any]) -> float:
         """Enrolments the content prior expects for a course that is not in the catalogue yet ("genres",

@@ -20,6 +20,12 @@ to one dataset.
 The default members -- EASE (co-enrolment), the learner's genre profile, course text similarity (the only way
 a course nobody has taken yet can surface) and RP3beta (random walk with a popularity penalty) -- are four
 different signals.
+
+A course nobody took in training is ranked only through the members that place such courses by their content
+(`score_new_course`: the content models); the co-enrolment members know nothing of it and abstain, and the
+content members' weights are rescaled to sum to 1 for it (`new_course_weights`). Otherwise rank normalisation
+would bury it: a member's empty column ties it at a middling rank with 0.7 of the weight. `score_new_course`
+places a course that is not in the catalogue yet the same way, so the new-course story lists the hybrid.
 """
 
 from __future__ import annotations
