@@ -161,10 +161,21 @@ class ClusteringRecommender(ContentRecommender):
         cold = self.cold_courses_
         if len(cold) and len(cold) < len(self.enrolments_):  # nobody took them: placed as `score_new_course` does
             self.cluster_share_[:, cold] = self.genre_share_estimate(self.genre_matrix_[cold])
-            self.global_share_[cold] = np.expm1(self.prior_[cold] * self.content_prior_["top"]) / n_users
+            self.global_share_[cold] = self._popular_from_log(self.prior_[cold] * self.content_prior_["top"])
         # what characterises each cluster, for explanations: its centroid back in genre-profile terms
         centers = self.scaler_.inverse_transform(self._from_space(self.cluster_centers_))
         self.cluster_genres_ = np.clip(centers, 0.0, None)
+
+    def _popular_from_log(self, logged: np.ndarray) -> np.ndarray:
+        """Popularity part of clustering: the share of all learners, here of courses with these log-enrolments."""
+        return np.expm1(logged) / max(1, len(self.labels_))
+
+    def _place_cold_courses(self) -> None:
+        """Also the global share of the courses nobody took, once the clusters exist (after the optimism)."""
+        super()._place_cold_courses()
+        cold = self.cold_courses_
+        if hasattr(self, "global_share_") and len(cold) and self.content_prior_["top"] > 0:
+            self.global_share_[cold] = self._popular_from_log(self.prior_[cold] * self.content_prior_["top"])
 
     def _from_space(self, points: np.ndarray) -> np.ndarray:
         """Inverse of `_to_space` (approximate for PCA), to describe centroids in genre terms."""
