@@ -3,6 +3,8 @@ prior that places a course nobody took, and the models that must say they cannot
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -329,3 +331,19 @@ def test_new_courses_get_about_their_share_of_the_lists(new_courses_split, key):
     per_list = np.isin(listed, cold).sum(axis=1).mean()
     share = len(cold) / train.n_items
     assert 0.25 * 10 * share < per_list < 3 * 10 * share, per_list
+
+
+def test_run_history_names_the_models_that_cannot(small_dataset, tmp_path):
+    from recsys.evaluation.history import RunHistory
+
+    history = RunHistory(tmp_path / "runs.sqlite")
+    res = Experiment(
+        small_dataset, "new_courses", ["popularity", "user_profile"], seed=0, n_resamples=0, history=history
+    ).run()
+    runs = history.list_runs(protocol="new_courses")
+    assert "cannot recommend new courses: popularity" in runs.loc[0, "summary"]
+    stored = history.load_run(res.run_id)["results"]
+    assert [r["new_courses"]["can_recommend"] for r in stored] == [False, True]
+    assert stored[1]["new_courses"]["per_course"] == json.loads(
+        json.dumps(res.to_json()["results"][1]["new_courses"]["per_course"])
+    )
