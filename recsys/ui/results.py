@@ -255,11 +255,11 @@ def new_course_frame(details: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def per_new_course_frame(table: pd.DataFrame) -> pd.DataFrame:
-    """The per-course table (`ExperimentResult.new_course_table`) wide: one row per new course, its takers,
-    and per model "reached / takers" (the CLI prints the reached counts)."""
+    """The per-course table (`ExperimentResult.new_course_table`) wide: one row per new course (most taken
+    first, as the chart), its takers, and per model "reached (share of takers)" (the CLI prints the counts)."""
     if table.empty:
         return pd.DataFrame()
-    first = table[table["name"] == table["name"].iloc[0]]
+    first = table[table["name"] == table["name"].iloc[0]].sort_values("takers", ascending=False, kind="stable")
     out = pd.DataFrame(
         {"Course": first["course"].to_numpy(), "Title": first["title"].to_numpy(), "Takers": first["takers"].to_numpy()}
     )
