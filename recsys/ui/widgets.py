@@ -107,17 +107,6 @@ def hyperparam_inputs(model_key: str, prefix: str, columns: int = 2) -> dict[str
     return {p.name: values[p.name] for p in params}
 
 
-def changed_params(model_key: str, values: dict[str, Any]) -> dict[str, Any]:
-    """`values` without the model's seed parameter when it is still at its declared default, so the run's seed
-    reaches the model as it does in the CLI (`resolve_models` gives the experiment seed to a model whose
-    seed was not given): the same seed, the same numbers."""
-    cls = REGISTRY[model_key]
-    name = cls.seed_param()
-    if name in values and values[name] == cls.param_spec()[name].default:
-        return {k: v for k, v in values.items() if k != name}
-    return dict(values)
-
-
 def applies(model_key: str, name: str, chosen: dict[str, Any]) -> bool:
     """Whether parameter `name` is used given the values `chosen` for the others (a value, or a list of values
     that may be tried). Models declare `param_conditions = {name: (other parameter, values it is used for)}`,
