@@ -24,6 +24,7 @@ from recsys.evaluation.splits import Split
 from recsys.evaluation.tuning import TuningSummary, check_budget, check_sampler, inner_split, tune_on_split
 
 HYBRID = "hybrid"
+NETWORK_OWNER = "neural"  # the model whose tuned network the embedding models reuse
 LEARNER_PROTOCOLS = ("new_learners", "new_courses")  # protocols whose test part is a set of learners or courses
 
 
@@ -74,18 +75,20 @@ def tune_models(
     inner = inner_split(split.train, split.name, params, seed, exclude_users=excluded)
     protocol["inner_test_ratings"] = int(len(inner.test))
 
-    # What to tune: each non-hybrid spec (with the parameters its user fixed), and every hybrid member once.
+    # What to tune: each non-hybrid spec (with the parameters its user fixed), every hybrid member once, and the
+    # neural network once for the embedding models (they search only their own estimator on top of it).
     targets: dict[str, tuple[str, dict]] = {}
     for spec in specs:
         if spec.key != HYBRID:
             targets[spec.name] = (spec.key, dict(spec.given))
     for spec in specs:
         for key in hybrid_members(spec):
-            if not any(k_ == key and not fixed for k_, fixed in targets.values()):
+            if _owner(targets, key) is None:
                 targets[f"{key} (hybrid member)"] = (key, {})
-    names = list(targets)
+    if any(_network_params(key) for key, _ in targets.values()) and _owner(targets, NETWORK_OWNER) is None:
+        targets[f"{NETWORK_OWNER} (network of the embedding models)"] = (NETWORK_OWNER, {})
 
-    def job_for(name: str):
+    def job_for(name: str, fixed_extra: Mapping[str, Any] | None = None):
         key, fixed = targets[name]
 
         def job(report: Progress) -> TuningSummary:
@@ -97,7 +100,7 @@ def tune_models(
                 seed,
                 k=k,
                 sampler=budget.sampler,
-                fixed=fixed,
+                fixed={**dict(fixed_extra or {}), **fixed},
                 storage=storage,
                 progress=sub_progress(report, 0.0, 1.0, f"{name} tuning"),
                 protocol=protocol,
@@ -107,8 +110,19 @@ def tune_models(
 
     from recsys.models import model_class
 
-    costs = [model_class(targets[n][0]).fit_cost for n in names]
-    summaries = dict(zip(names, run_jobs([job_for(n) for n in names], n_jobs, progress, cost=costs)))
+    first = [n for n in targets if not _network_params(targets[n][0])]
+    later = [n for n in targets if n not in first]
+    share = len(first) / max(1, len(targets))
+    costs = [model_class(targets[n][0]).fit_cost for n in first]
+    jobs = [job_for(n) for n in first]
+    summaries = dict(zip(first, run_jobs(jobs, n_jobs, sub_progress(progress, 0.0, share), cost=costs)))
+    shared: dict[str, dict[str, Any]] = {}
+    if later:
+        network = summaries[_owner(targets, NETWORK_OWNER)]
+        shared = {n: _network_values(targets[n][0], network) for n in later}
+        jobs = [job_for(n, shared[n]) for n in later]
+        done = run_jobs(jobs, n_jobs, sub_progress(progress, share, 1.0 - share), cost=[1.0] * len(later))
+        summaries.update(zip(later, done))
     reports: dict[str, dict[str, Any]] = {}
     tuned_specs: list[ModelSpec] = []
     for spec in specs:
@@ -121,15 +135,38 @@ def tune_models(
             tuned_specs.append(_rebuilt(spec, given, seed))
         else:
             summary = summaries[spec.name]
+            network = {k_: v for k_, v in shared.get(spec.name, {}).items() if k_ not in spec.given}
             reports[spec.name] = summary.to_json()
-            tuned_specs.append(_rebuilt(spec, {**spec.given, **summary.params}, seed))
+            if network:
+                reports[spec.name]["params"] = {**network, **reports[spec.name]["params"]}
+                reports[spec.name]["note"] = f"network parameters from the tuned {NETWORK_OWNER} model"
+            tuned_specs.append(_rebuilt(spec, {**network, **spec.given, **summary.params}, seed))
     return tuned_specs, reports
+
+
+def _owner(targets, key: str) -> str | None:
+    """The target tuning `key` with no parameter fixed by its user (whose choice others may reuse)."""
+    return next((n for n, (k_, fixed) in targets.items() if k_ == key and not fixed), None)
+
+
+def _network_params(key: str) -> tuple[str, ...]:
+    from recsys.models import model_class
+
+    return tuple(getattr(model_class(key), "network_params", ()))
+
+
+def _network_values(key: str, network: TuningSummary) -> dict[str, Any]:
+    """The embedding model's network parameters as the tuned neural model chose them (else its defaults)."""
+    from recsys.models import model_class
+
+    spec = model_class(key).param_spec()
+    return {name: network.params.get(name, spec[name].default) for name in _network_params(key)}
 
 
 def _member_params(spec: ModelSpec, targets, summaries: Mapping[str, TuningSummary]) -> dict[str, dict]:
     out = {}
     for key in hybrid_members(spec):
-        name = next(n for n, (k_, fixed) in targets.items() if k_ == key and not fixed)
+        name = _owner(targets, key)
         if summaries[name].params:
             out[key] = dict(summaries[name].params)
     return out
@@ -138,8 +175,7 @@ def _member_params(spec: ModelSpec, targets, summaries: Mapping[str, TuningSumma
 def _hybrid_report(spec, members, summaries, targets) -> dict[str, Any]:
     used = {}
     for key in hybrid_members(spec):
-        name = next(n for n, (k_, fixed) in targets.items() if k_ == key and not fixed)
-        used[key] = summaries[name].to_json()
+        used[key] = summaries[_owner(targets, key)].to_json()
     return {
         "tuned": bool(members),
         "params": {"member_params": members},

@@ -38,6 +38,15 @@ def pair_features(user_vectors: np.ndarray, item_vectors: np.ndarray) -> np.ndar
     return np.hstack([user_vectors, item_vectors, user_vectors * item_vectors]).astype(np.float32)
 
 
+NETWORK_HELP = {
+    "embedding_size": "length of the learner and course vectors",
+    "epochs": "training passes over the learners",
+    "negatives": "sampled non-enrolled courses per enrolment",
+    "regularization": "L2 penalty per training example",
+}
+NETWORK_PARAMS = tuple(NETWORK_HELP)
+
+
 def embedding_hyperparams(estimators: tuple[str, ...], target: str) -> tuple[HyperParam, ...]:
     """Hyperparameters shared by both models; `estimators` lists the estimator choices, first = default.
     The embedding ones are the inner `NeuralRecommender`'s own declarations (same defaults, ranges, grids)."""
@@ -105,15 +114,7 @@ def embedding_hyperparams(estimators: tuple[str, ...], target: str) -> tuple[Hyp
             help="Ratings sampled (seeded) to train the estimator; bounds fit time on large data",
             role="resource",
         ),
-        *(
-            replace(nn[name], help=f"Neural embeddings: {text}")
-            for name, text in (
-                ("embedding_size", "length of the learner and course vectors"),
-                ("epochs", "training passes over the learners"),
-                ("negatives", "sampled non-enrolled courses per enrolment"),
-                ("regularization", "L2 penalty per training example"),
-            )
-        ),
+        *(replace(nn[name], help=f"Neural embeddings: {text}") for name, text in NETWORK_HELP.items()),
         HyperParam(
             "seed",
             "int",
@@ -132,6 +133,8 @@ class EmbeddingFeatureRecommender(Recommender):
     predicts_ratings = True
     uses_tensorflow = True
     estimator_names: ClassVar[tuple[str, ...]] = ()
+    network_params: ClassVar[tuple[str, ...]] = NETWORK_PARAMS
+    """Parameters of the inner neural network (a tuned comparison takes them from the tuned `neural` model)."""
     # parameter -> (the parameter it depends on, the values for which it is used); the UI hides the others
     param_conditions: ClassVar[dict] = {
         "alpha": ("estimator", ("ridge", "logistic_regression")),
