@@ -156,6 +156,25 @@ def test_same_seed_same_choices_and_leaderboard(small_dataset):
     assert {"tuned", "tuned_params", "trials", "tuning_seconds"} <= set(board.columns)
 
 
+def test_run_history_keeps_the_tuning(small_dataset, tmp_path):
+    from recsys.evaluation import RunHistory
+
+    history = RunHistory(tmp_path / "runs.sqlite")
+    result = Experiment(
+        small_dataset,
+        "new_learners",
+        ["ease"],
+        k=5,
+        n_resamples=0,
+        tune={"trials": 2},
+        study_storage="memory",
+        history=history,
+    ).run()
+    stored = history.load_run(result.run_id)
+    assert stored["results"][0]["tuning"]["params"] == result.details["ease"].tuning["params"]
+    assert history.list_runs(limit=1)["summary"].iloc[0].startswith("tuned (2 per model)")
+
+
 def test_the_first_trial_is_the_defaults_so_tuning_never_loses_on_validation(small_dataset):
     outer = make_split(small_dataset, "new_learners", seed=0)
     inner = inner_split(outer.train, "new_learners", {}, seed=0, exclude_users=outer.test["user"].unique())

@@ -137,6 +137,10 @@ class RunHistory:
         ]
         if summary and tied:
             summary += f"; tied with best (Holm): {', '.join(tied)}"
+        tuning = payload["split"].get("tuning")
+        if summary and tuning:
+            budget = tuning.get("trials_per_model") or f"{tuning.get('minutes_per_model')} min"
+            summary = f"tuned ({budget} per model); {summary}"
         cannot = [r["name"] for r in payload["results"] if (r.get("new_courses") or {}).get("can_recommend") is False]
         if cannot:
             summary += f"; cannot recommend new courses: {', '.join(cannot)}"
