@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 
 from recsys._json import write_json_atomic  # noqa: E402
 from recsys.data import load_dataset  # noqa: E402
-from recsys.models import MODEL_KEYS, load_model, make_model  # noqa: E402
+from recsys.models import MODEL_KEYS, load_model, make_model, save_model  # noqa: E402
 from recsys.models.persistence import artifact_bytes  # noqa: E402
 
 
@@ -54,7 +54,7 @@ def main(argv=None) -> int:
             continue
         fit = time.perf_counter() - start
         with tempfile.TemporaryDirectory() as tmp:
-            path = model.save(Path(tmp) / key)
+            path = save_model(model, Path(tmp) / key)
             after = artifact_bytes(path)
             before = old_format_bytes(model, path)
             loaded = load_model(path, dataset)

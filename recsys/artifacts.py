@@ -1,11 +1,13 @@
 """Model store: trained models cached in memory and on disk, retrained only when something changed.
 
 A model is identified by (dataset fingerprint, model key, full parameter set, model code version). The code
-version is a hash of every module a model can depend on (all of `recsys/models/`, `recsys/data/dataset.py`
-and the JSON helpers), so editing a shared helper invalidates the artifacts of every model instead of
-silently serving a model built by older code. A corrupt, unsigned or forged artifact is refused before it is
-read (see `recsys.models.persistence`), reported through `notify`, retrained and saved again -- never a crash;
-a failed save only costs the disk copy (the trained model is still returned).
+version is computed from the modules the model really imports and the versions of the libraries whose objects
+it stores (`recsys.models.provenance`), so editing a helper invalidates exactly the artifacts built with it.
+The identity is also inside the signed manifest: an artifact copied into another model's folder (a replay) or
+written by other code is refused. A corrupt, unsigned, forged or replayed artifact is refused before its state
+is decoded (see `recsys.models.persistence`), reported through `notify`, retrained and saved again -- never a
+crash. An unusable secret key never deletes an artifact, and a failed save is reported as such (the trained
+model is still returned). Temporary folders of a save that was killed are swept and count against the cap.
 
 Models trained on uploaded files stay in memory (the uploads' titles never reach the disk) unless the caller
 asks to persist them; the disk store is capped (`max_bytes`) with least-recently-used cleanup.
@@ -18,16 +20,27 @@ import json
 import logging
 import os
 import shutil
+import stat
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from recsys._json import to_jsonable as _jsonable
-from recsys.models import REGISTRY, ArtifactError, load_model, make_model
-from recsys.models.base import MANIFEST
-from recsys.models.persistence import artifact_bytes
+from recsys.models.persistence import (
+    MANIFEST,
+    OLD_MARK,
+    TEMP_MARK,
+    ArtifactError,
+    KeyFileError,
+    artifact_bytes,
+    load_model,
+    save_model,
+)
+from recsys.models.provenance import provenance
+from recsys.models.registry import REGISTRY, make_model
 
 log = logging.getLogger(__name__)
 
@@ -44,53 +57,20 @@ def params_digest(params: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=repr).encode()).hexdigest()[:12]
 
 
-PACKAGE = Path(__file__).resolve().parent
+_CODE_CACHE: dict[str, str] = {}
+ORPHAN_AGE_SECONDS = 3600  # a temporary save folder older than this (or whose process is gone) is an orphan
 
 
-def model_source_files() -> list[Path]:
-    """Every source file a model's behaviour can depend on: all of recsys/models/ (model modules, shared
-    helpers, base class, persistence), recsys/data/dataset.py and recsys/_json.py."""
-    files = sorted((PACKAGE / "models").rglob("*.py"))
-    return files + [PACKAGE / "data" / "dataset.py", PACKAGE / "_json.py"]
-
-
-_CODE_CACHE: dict = {}
-
-
-def code_version(key: str, files: Sequence[Path] | None = None) -> str:
-    """Hash of the model's class name and the source files it can depend on (what the artifact was built by).
-
-    With the default files (`model_source_files()`) the hash is computed once per process: it describes the
-    code this process imported, even if the files are edited while it runs. Explicit `files` are re-read
-    whenever one changes (size or mtime), e.g. a store pointed at other sources.
-    """
-    if files is None:
-        if key not in _CODE_CACHE:
-            _CODE_CACHE[key] = _hash_sources(key, model_source_files())
-        return _CODE_CACHE[key]
-    paths = [Path(f) for f in files]
-    signature: list[tuple[str, int, int]] = []
-    for f in paths:
-        try:
-            st = f.stat()
-            signature.append((str(f), st.st_size, st.st_mtime_ns))
-        except OSError:
-            signature.append((str(f), -1, -1))
-    stamp = (key, *signature)
-    if stamp not in _CODE_CACHE:
-        _CODE_CACHE[stamp] = _hash_sources(key, paths)
-    return _CODE_CACHE[stamp]
-
-
-def _hash_sources(key: str, paths: Sequence[Path]) -> str:
-    h = hashlib.sha256(f"{REGISTRY[key].__module__}:{REGISTRY[key].__qualname__}".encode())
-    for f in paths:
-        h.update(str(f.name).encode())
-        try:
-            h.update(f.read_bytes())
-        except OSError:
-            h.update(b"<missing>")
-    return h.hexdigest()[:8]
+def code_version(key: str, root: Path | None = None) -> str:
+    """Version of model `key`'s code: its class, the recsys modules it transitively imports and the versions
+    of the libraries it stores objects of (see `recsys.models.provenance`). With the default `root` (this
+    installed package) it is computed once per process: it describes the code this process imported. An
+    explicit `root` (a copy of the recsys folder) is re-read on every call."""
+    if root is not None:
+        return provenance(REGISTRY[key], Path(root))["code"]
+    if key not in _CODE_CACHE:
+        _CODE_CACHE[key] = provenance(REGISTRY[key])["code"]
+    return _CODE_CACHE[key]
 
 
 def is_uploaded(dataset) -> bool:
@@ -102,6 +82,11 @@ REFUSED_NOTE = (
     "The saved copy of this model could not be used ({reason}); it was not read, and the model "
     "was trained again and saved."
 )
+REFUSED_UNSAVED_NOTE = (
+    "The saved copy of this model could not be used ({reason}); it was not read, and the model "
+    "was trained again but could not be saved ({save_reason})."
+)
+UNSAVED_NOTE = "The model was trained but could not be saved ({save_reason}); it is kept in memory only."
 
 
 class ModelStore:
@@ -116,12 +101,12 @@ class ModelStore:
         memory_items: int = 16,
         *,
         max_bytes: int | None = None,
-        source_files: Sequence[Path] | None = None,
+        source_root: Path | None = None,
     ):
         self.root = Path(root)
         self.memory_items = int(memory_items)
         self.max_bytes = max_bytes
-        self.source_files = source_files
+        self.source_root = source_root
         self._memory: OrderedDict[tuple, Any] = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[tuple, threading.Lock] = {}
@@ -129,7 +114,7 @@ class ModelStore:
     # ----- identity ---------------------------------------------------------------------------
     def _identity(self, dataset, key: str, params) -> tuple[tuple, dict]:
         full = canonical_params(key, params)
-        return (dataset.fingerprint, key, params_digest(full), code_version(key, self.source_files)), full
+        return (dataset.fingerprint, key, params_digest(full), code_version(key, self.source_root)), full
 
     def _folder(self, ident: tuple) -> Path:
         fingerprint, key, pdigest, code = ident
@@ -170,13 +155,15 @@ class ModelStore:
             if model is not None:
                 return model, "memory"
             path = self._folder(ident)
-            model = self._load(path, dataset, key, full, notify) if persist else None
+            model, refused = self._load(path, dataset, ident, full) if persist else (None, None)
             source = "disk"
             if model is None:
                 model = make_model(key, **full).fit(dataset, progress=progress)
                 source = "trained"
                 if persist:
-                    self._save(model, path)
+                    save_error = self._save(model, path, ident)
+                    if notify is not None and (refused or save_error):
+                        notify(_note(refused, save_error))
             elif progress:
                 progress(1.0, "loaded a saved model")
             _share_fitted(model)
@@ -188,7 +175,7 @@ class ModelStore:
         ident, full = self._identity(dataset, key, params)
         model = self._remember(ident)
         if model is None and not is_uploaded(dataset):
-            model = self._load(self._folder(ident), dataset, key, full)
+            model, _ = self._load(self._folder(ident), dataset, ident, full)
             if model is not None:
                 _share_fitted(model)
                 self._remember(ident, model)
@@ -224,34 +211,74 @@ class ModelStore:
                 self._memory.popitem(last=False)
             return model
 
-    def _load(self, path: Path, dataset, key: str, params: dict, notify=None):
-        if not path.exists():
-            return None
-        try:
-            model = load_model(path, dataset)
-            if model.key != key or _jsonable(model.get_params()) != params:
-                raise ArtifactError("saved model has other parameters than its folder name says")
-        except Exception as exc:  # corrupt, truncated, forged, stale or foreign artifact: retrain instead
-            log.warning("refused model artifact %s: %s", path, exc)
-            shutil.rmtree(path, ignore_errors=True)
-            if notify is not None:
-                notify(REFUSED_NOTE.format(reason=_reason(exc)))
-            return None
-        _touch(path)
-        return model
+    def _load(self, path: Path, dataset, ident: tuple, params: dict) -> tuple[Any, str | None]:
+        """(model, None) from the artifact at `path`; (None, reason) when it was refused; (None, None) if absent.
 
-    def _save(self, model, path: Path) -> None:
+        The artifact must be exactly what its folder stands for (key, parameters, code version, dataset):
+        anything else is a replay or stale copy. Only an artifact proven bad is deleted: an unusable key or a
+        read error (permissions, full memory) leaves it in place."""
+        if not os.path.lexists(path):
+            return None, None
+        fingerprint, key, _, code = ident
+        expect = {"key": key, "params": params, "code": code, "fingerprint": fingerprint}
         try:
-            model.save(path)
-        except Exception as exc:  # a read-only or full disk must not lose the trained model
+            model = load_model(path, dataset, expect=expect)
+        except KeyFileError as exc:
+            log.warning("cannot verify model artifact %s: %s", path, exc)
+            return None, _reason(exc)
+        except ArtifactError as exc:  # corrupt, truncated, forged, stale or replayed: retrain instead
+            log.warning("refused model artifact %s: %s", path, exc)
+            _remove(path)
+            return None, _reason(exc)
+        except Exception as exc:  # unreadable here and now (permissions, memory): keep it, train in memory
+            log.warning("could not read model artifact %s: %s", path, exc)
+            return None, "it could not be read"
+        _touch(path)
+        return model, None
+
+    def _save(self, model, path: Path, ident: tuple) -> str | None:
+        """Save `model` to `path`; None on success, else the reason it was not saved (the model is kept)."""
+        self.sweep_orphans()
+        try:
+            save_model(model, path, code=ident[3])
+        except Exception as exc:  # a read-only or full disk, or no usable key, must not lose the trained model
             log.warning("could not save model artifact %s: %s", path, exc)
-            return
+            return _save_reason(exc)
         prefix = path.name.split("-")[0] + "-"
         for sibling in path.parent.iterdir():  # same params, older code version: obsolete
             if sibling.is_dir() and sibling.name.startswith(prefix) and sibling.name != path.name:
                 shutil.rmtree(sibling, ignore_errors=True)
         if self.max_bytes is not None:
             self.enforce_cap(keep=path)
+        return None
+
+    # ----- temporary folders of interrupted saves ------------------------------------------------
+    def temporary_folders(self) -> list[tuple[Path, int, bool]]:
+        """(folder, bytes, orphaned) of every temporary save folder under the root. A folder is orphaned when
+        the process that made it is gone or it is older than ORPHAN_AGE_SECONDS (a save takes seconds)."""
+        out = []
+        for folder in self.root.glob("*/*/.*"):
+            name = folder.name
+            mark = TEMP_MARK if TEMP_MARK in name else OLD_MARK if OLD_MARK in name else None
+            try:
+                info = folder.lstat()
+            except OSError:
+                continue
+            if mark is None or not stat.S_ISDIR(info.st_mode):
+                continue
+            pid = name.rsplit(mark, 1)[1].split("-")[0]
+            orphaned = time.time() - info.st_mtime > ORPHAN_AGE_SECONDS or not _alive(pid)
+            out.append((folder, artifact_bytes(folder), orphaned))
+        return out
+
+    def sweep_orphans(self) -> list[Path]:
+        """Remove the temporary folders that a killed save left behind; returns what was removed."""
+        removed = []
+        for folder, _, orphaned in self.temporary_folders():
+            if orphaned:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder)
+        return removed
 
     # ----- disk cap ---------------------------------------------------------------------------
     def artifacts(self) -> list[tuple[Path, int, float]]:
@@ -269,8 +296,9 @@ class ModelStore:
         """Delete least-recently-used artifacts until the store is under `max_bytes`; returns what was removed."""
         if self.max_bytes is None:
             return []
+        self.sweep_orphans()
         items = sorted(self.artifacts(), key=lambda t: t[2])
-        total = sum(size for _, size, _ in items)
+        total = sum(size for _, size, _ in items) + sum(size for _, size, _ in self.temporary_folders())
         removed = []
         for folder, size, _ in items:
             if total <= self.max_bytes:
@@ -299,9 +327,54 @@ def _touch(folder: Path) -> None:
         pass
 
 
+def _remove(path: Path) -> None:
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (ValueError, OverflowError):
+        return False
+    except OSError:  # e.g. another user's process: alive
+        return True
+    return True
+
+
+def _note(refused: str | None, save_error: str | None) -> str:
+    if refused and save_error:
+        return REFUSED_UNSAVED_NOTE.format(reason=refused, save_reason=save_error)
+    if refused:
+        return REFUSED_NOTE.format(reason=refused)
+    return UNSAVED_NOTE.format(save_reason=save_error)
+
+
+def _save_reason(exc: BaseException) -> str:
+    """Why a save failed, without server paths."""
+    if isinstance(exc, KeyFileError):
+        return "the server's artifact key cannot be used; see the server log"
+    if isinstance(exc, OSError):
+        return f"the disk refused: {exc.strerror or type(exc).__name__}"
+    return "see the server log"
+
+
 def _reason(exc: BaseException) -> str:
     """The cause of a refusal without server paths (the page is shown to browser users)."""
     text = str(exc)
+    if isinstance(exc, KeyFileError):
+        return "the server's artifact key cannot be used, so it could not be checked; see the server log"
+    if "replayed" in text:
+        return (
+            "it is a replayed or stale copy: its signed manifest is for another model, other parameters, "
+            "other data or other model code than its folder"
+        )
+    if "stale" in text:
+        return "it is stale: written by another artifact format or other library versions"
     if "signature" in text:
         return "its signature does not match: it was modified, or written by another installation"
     if "checksum" in text:

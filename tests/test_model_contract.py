@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from helpers import FAST_PARAMS, learner_history
 
-from recsys.models import MODEL_KEYS, ArtifactError, load_model, make_model
+from recsys.models import MODEL_KEYS, ArtifactError, load_model, make_model, save_model
 
 # Few epochs / small ensembles keep the TensorFlow-backed models fast; everything else uses its defaults.
 
@@ -47,7 +47,7 @@ def test_filters_and_unknown_ids(fitted, tiny_dataset):
 def test_save_load_round_trip_and_dataset_guard(fitted, tiny_dataset, small_dataset, tmp_path):
     key, model = fitted
     history = learner_history(tiny_dataset)
-    path = model.save(tmp_path / key)
+    path = save_model(model, tmp_path / key)
     loaded = load_model(path, dataset=tiny_dataset)
     assert loaded.recommend(history, k=10).equals(model.recommend(history, k=10)), key
     if model.predicts_ratings:

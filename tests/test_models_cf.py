@@ -13,7 +13,7 @@ import surprise
 from helpers import ndcg_at_10_on_frame
 from scipy.optimize import nnls
 
-from recsys.models import load_model, make_model
+from recsys.models import load_model, make_model, save_model
 from recsys.models.baseline.popularity import PopularityRecommender
 from recsys.models.factorization.nmf import NMFRecommender
 from recsys.models.neighbours.knn import KNNRecommender
@@ -221,7 +221,7 @@ def test_save_load_gives_identical_output(key, params, small_dataset, tmp_path):
     model = make_model(key, **params).fit(small_dataset)
     users, items = small_dataset.user_ids[:40], small_dataset.item_ids[np.arange(40) % small_dataset.n_items]
     history = _history(small_dataset)
-    loaded = load_model(model.save(tmp_path / key), small_dataset)
+    loaded = load_model(save_model(model, tmp_path / key), small_dataset)
     pd.testing.assert_frame_equal(loaded.recommend(history, k=10), model.recommend(history, k=10))
     np.testing.assert_array_equal(loaded.predict(users, items), model.predict(users, items))
     np.testing.assert_array_equal(

@@ -12,7 +12,7 @@ import pytest
 from helpers import ndcg_at_10
 from scipy import sparse
 
-from recsys.models import load_model, make_model
+from recsys.models import load_model, make_model, save_model
 
 CONTENT = ("user_profile", "course_similarity", "clustering", "clustering_pca")
 
@@ -122,7 +122,7 @@ def test_filters_are_honoured(key, fitted, history, small_dataset):
 @pytest.mark.parametrize("key", CONTENT)
 def test_save_load_round_trip(key, fitted, history, small_dataset, tmp_path):
     model = fitted[key]
-    path = model.save(tmp_path / key)
+    path = save_model(model, tmp_path / key)
     loaded = load_model(path, small_dataset)
     pd.testing.assert_frame_equal(loaded.recommend(history, k=10), model.recommend(history, k=10))
     rows = small_dataset.matrix[:50]

@@ -12,8 +12,9 @@ import stat
 import numpy as np
 import pytest
 
-from recsys.artifacts import ModelStore, code_version, model_source_files
-from recsys.models import ArtifactError, load_model, make_model, persistence
+from recsys.artifacts import ModelStore, code_version
+from recsys.models.provenance import PACKAGE, dependencies
+from recsys.models import ArtifactError, load_model, make_model, persistence, save_model
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +36,7 @@ class _Payload:
 
 def _forge(path, marker):
     """Replace the artifact's state with a pickle payload and fix up every sha256 an attacker can compute."""
-    (path / persistence.OBJECTS).write_bytes(pickle.dumps([_Payload(marker)]))
+    (path / "objects.pkl").write_bytes(pickle.dumps([_Payload(marker)]))
     (path / "model.joblib").write_bytes(pickle.dumps(_Payload(marker)))
     manifest = json.loads((path / persistence.MANIFEST).read_text())
     manifest["files"] = {
@@ -48,7 +49,7 @@ def _forge(path, marker):
 
 
 def test_forged_pickle_with_recomputed_sha256_is_refused_and_never_runs(tiny_dataset, tmp_path):
-    path = make_model("popularity").fit(tiny_dataset).save(tmp_path / "pop")
+    path = save_model(make_model("popularity").fit(tiny_dataset), tmp_path / "pop")
     marker = tmp_path / "payload-ran"
     _forge(path, marker)
     with pytest.raises(ArtifactError, match="signature"):
@@ -69,7 +70,7 @@ def test_forged_pickle_with_recomputed_sha256_is_refused_and_never_runs(tiny_dat
 
 
 def test_artifact_signed_with_another_key_is_refused(tiny_dataset, tmp_path, monkeypatch):
-    path = make_model("popularity").fit(tiny_dataset).save(tmp_path / "pop")
+    path = save_model(make_model("popularity").fit(tiny_dataset), tmp_path / "pop")
     assert load_model(path, tiny_dataset).key == "popularity"
     monkeypatch.setenv(persistence.KEY_ENV, "another-installation-secret")
     with pytest.raises(ArtifactError, match="signature"):
@@ -77,7 +78,7 @@ def test_artifact_signed_with_another_key_is_refused(tiny_dataset, tmp_path, mon
 
 
 def test_key_file_is_created_owner_only_and_a_shared_one_is_refused(tiny_dataset, tmp_path):
-    make_model("popularity").fit(tiny_dataset).save(tmp_path / "pop")
+    save_model(make_model("popularity").fit(tiny_dataset), tmp_path / "pop")
     key = persistence.key_file()
     assert key.is_file() and stat.S_IMODE(key.stat().st_mode) == 0o600
     assert tmp_path / "pop" not in key.parents, "the key lives outside the artifact"
@@ -89,9 +90,9 @@ def test_key_file_is_created_owner_only_and_a_shared_one_is_refused(tiny_dataset
 def test_state_is_arrays_and_json_without_the_training_matrix(small_dataset, tmp_path):
     for key in ("popularity", "knn", "nmf", "clustering_pca"):
         model = make_model(key, seed=0).fit(small_dataset)
-        path = model.save(tmp_path / key)
+        path = save_model(model, tmp_path / key)
         manifest = json.loads((path / "manifest.json").read_text())
-        assert persistence.OBJECTS not in manifest["files"] and manifest["pickled"] == [], key
+        assert set(manifest["files"]) <= {persistence.STATE, persistence.ARRAYS, persistence.ESTIMATORS}, key
         M = small_dataset.matrix
         with np.load(path / persistence.ARRAYS, allow_pickle=False) as npz:
             stored = [npz[name] for name in npz.files]
@@ -108,36 +109,41 @@ def test_state_is_arrays_and_json_without_the_training_matrix(small_dataset, tmp
 
 
 def test_knn_needs_the_dataset_to_load_but_popularity_does_not(small_dataset, tmp_path):
-    knn = make_model("knn").fit(small_dataset).save(tmp_path / "knn")
+    knn = save_model(make_model("knn").fit(small_dataset), tmp_path / "knn")
     with pytest.raises(ArtifactError, match="dataset it was trained on"):
         load_model(knn)
     pop = make_model("popularity").fit(small_dataset)
-    loaded = load_model(pop.save(tmp_path / "pop"))
+    loaded = load_model(save_model(pop, tmp_path / "pop"))
     assert loaded.recommend(list(small_dataset.item_ids[:2])).equals(pop.recommend(list(small_dataset.item_ids[:2])))
 
 
-def test_touching_a_shared_helper_invalidates_every_models_artifact(tiny_dataset, tmp_path):
-    sources = tmp_path / "src"
-    copies = []
-    for f in model_source_files():
-        target = sources / f.relative_to(f.parents[2]) if "models" in f.parts else sources / f.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(f, target)
-        copies.append(target)
-    helper = next(c for c in copies if c.name == "profiles.py")  # used by the content models, not popularity
-    store = ModelStore(tmp_path / "store", source_files=copies)
+def test_code_version_follows_the_modules_a_model_imports(tiny_dataset, tmp_path):
+    sources = tmp_path / "src" / "recsys"
+    shutil.copytree(PACKAGE, sources, ignore=shutil.ignore_patterns("__pycache__"))
+    files, libraries = dependencies("recsys.models.content.user_profile", sources)
+    names = {str(f.relative_to(sources)) for f in files}
+    assert "models/content/profiles.py" in names and "models/persistence.py" in names
+    assert {"numpy", "sklearn"} <= set(libraries)
+    hybrid = {str(f.relative_to(sources)) for f in dependencies("recsys.models.ensemble.hybrid", sources)[0]}
+    assert "evaluation/metrics.py" in hybrid and "models/neighbours/knn.py" in hybrid, "imports and locations"
+    popularity = {str(f.relative_to(sources)) for f in dependencies("recsys.models.baseline.popularity", sources)[0]}
+    assert "models/content/profiles.py" not in popularity
+
+    store = ModelStore(tmp_path / "store", source_root=sources)
     keys = ("popularity", "user_profile")
     before = {k: store.path_for(tiny_dataset, k) for k in keys}
     for k in keys:
         store.get_or_train(tiny_dataset, k)
-    assert all(ModelStore(tmp_path / "store", source_files=copies).fetch(tiny_dataset, k)[1] == "disk" for k in keys)
+    assert all(ModelStore(tmp_path / "store", source_root=sources).fetch(tiny_dataset, k)[1] == "disk" for k in keys)
+    helper = sources / "models" / "content" / "profiles.py"  # used by the content models, not popularity
     helper.write_bytes(helper.read_bytes() + b"\n# changed\n")
-    fresh = ModelStore(tmp_path / "store", source_files=copies)
-    for k in keys:
-        assert fresh.path_for(tiny_dataset, k) != before[k]
-        assert fresh.fetch(tiny_dataset, k)[1] == "trained", k
-        assert not before[k].exists(), "the artifact built by the old code was removed"
-    assert code_version("popularity") == code_version("popularity", model_source_files())
+    fresh = ModelStore(tmp_path / "store", source_root=sources)
+    assert fresh.path_for(tiny_dataset, "popularity") == before["popularity"]
+    assert fresh.fetch(tiny_dataset, "popularity")[1] == "disk"
+    assert fresh.path_for(tiny_dataset, "user_profile") != before["user_profile"]
+    assert fresh.fetch(tiny_dataset, "user_profile")[1] == "trained"
+    assert not before["user_profile"].exists(), "the artifact built by the old code was removed"
+    assert code_version("popularity") == code_version("popularity", PACKAGE)
 
 
 def test_upload_trained_models_stay_in_memory(tiny_dataset, tmp_path):

@@ -19,13 +19,13 @@ from recsys.cli.common import (
 
 
 def _cmd_train(args) -> int:
-    from recsys.models import make_model
+    from recsys.models import make_model, save_model
 
     model = make_model(args.model, seed=args.seed, **parse_params(args.param))
     dataset = load_data(args.data)
     out = Path(args.out) if args.out else MODELS_DIR / args.model
     model.fit(dataset, progress=Progress(f"fit {args.model}"))
-    path = model.save(out)
+    path = save_model(model, out)
     print(
         f"trained '{args.model}' on {dataset.n_users:,} learners / {len(dataset.ratings):,} ratings "
         f"in {model.fit_seconds_:.2f}s; saved to {path}"
@@ -36,7 +36,7 @@ def _cmd_train(args) -> int:
 def _cmd_recommend(args) -> int:
     import pandas as pd
 
-    from recsys.models import load_model, make_model, model_class
+    from recsys.models import load_model, make_model, model_class, save_model
 
     model_class(args.model)
     positive("--k", args.k)
@@ -62,7 +62,7 @@ def _cmd_recommend(args) -> int:
             model.fit(dataset, progress=Progress(f"fit {args.model}"))
             if refused:  # replace the unusable artifact (atomically) so the next call does not refit again
                 try:
-                    model.save(default_path)
+                    save_model(model, default_path)
                     print(f"note: rewrote {default_path} with the refitted model", file=sys.stderr)
                 except (OSError, ValueError) as exc:
                     print(f"note: could not rewrite {default_path}: {exc}", file=sys.stderr)

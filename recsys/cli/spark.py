@@ -160,6 +160,7 @@ def _fit(spark, ratings, params: dict, progress):
 
 # ----- commands -------------------------------------------------------------------------------------
 def _cmd_train(args) -> int:
+    from recsys.models import save_model
     from recsys.models.factorization.spark_als import SparkALSRecommender, collect_item_factors
 
     params = _model_params(args)
@@ -183,7 +184,7 @@ def _cmd_train(args) -> int:
     recommender = SparkALSRecommender.from_spark_fit(
         params, item_ids, factors, trained, enrolments, fingerprint, seconds
     )
-    path = recommender.save(out)
+    path = save_model(recommender, out)
     if args.spark_model:
         model.write().overwrite().save(f"{args.spark_model.rstrip('/')}/als")
         users.write.mode("overwrite").parquet(f"{args.spark_model.rstrip('/')}/users")

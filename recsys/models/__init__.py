@@ -3,8 +3,9 @@ all behind `recsys.models.base.Recommender`, built through the one factory in `r
 
 from __future__ import annotations
 
-from recsys.models.base import ArtifactError, NotFittedError, Recommender, load_model
+from recsys.models.base import NotFittedError, Recommender
 from recsys.models.params import HyperParam
+from recsys.models.persistence import ArtifactError, load_model, save_model
 from recsys.models.registry import MODEL_KEYS, REGISTRY, UnknownModelError, make_model, model_class
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "make_model",
     "model_class",
     "load_model",
+    "save_model",
     "Recommender",
     "HyperParam",
     "ArtifactError",

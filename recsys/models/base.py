@@ -10,7 +10,6 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -22,12 +21,6 @@ from recsys.models.params import HyperParam
 
 Progress = Callable[[float, str], None]
 """Progress callback: fraction done in [0, 1] and a short message (e.g. 'epoch 3/10: loss 0.21')."""
-
-MANIFEST = "manifest.json"
-
-
-class ArtifactError(ValueError):
-    """A saved model cannot be used: missing, corrupted, or built for another dataset."""
 
 
 class NotFittedError(RuntimeError):
@@ -450,19 +443,14 @@ class Recommender(BaseEstimator):
         """Ratings for row/column positions; user_pos == -1 marks a learner unknown to the model."""
         raise NotImplementedError
 
-    # ----- persistence ------------------------------------------------------------------------
-    def save(self, path) -> Path:
-        """Write the fitted model to folder `path` atomically: learned state as arrays + JSON and a signed
-        manifest (see `recsys.models.persistence`); the training matrix is not stored."""
-        from recsys.models import persistence
+    # ----- persistence hooks (the artifact format itself lives in recsys.models.persistence) ----------
+    def _save_extra(self) -> dict[str, bytes]:
+        """Hook for state the generic format cannot hold (e.g. a Keras model in its own format): file name ->
+        bytes. The artifact signs exactly these bytes; nothing is re-read from disk."""
+        return {}
 
-        return persistence.save_model(self, path)
-
-    def _save_extra(self, folder: Path) -> None:
-        """Hook for state the generic format cannot hold (e.g. Keras models in their own format)."""
-
-    def _load_extra(self, folder: Path) -> None:
-        """Counterpart of `_save_extra`, called after the learned state is restored."""
+    def _load_extra(self, files: Mapping[str, bytes]) -> None:
+        """Counterpart of `_save_extra`: the verified bytes of those files, called after the state is restored."""
 
 
 def _cosine_rows(vectors: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -509,11 +497,3 @@ def _positions(index: pd.Index, values: np.ndarray) -> np.ndarray:
             pass
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
     return index.get_indexer(uniques)[codes]
-
-
-def load_model(path, dataset=None) -> Recommender:
-    """Load a model saved with `save`: refused (ArtifactError) unless its signature and file hashes match,
-    and, given `dataset`, unless it was trained on it; the dataset's matrix is re-attached."""
-    from recsys.models import persistence
-
-    return persistence.load_model(path, dataset)

@@ -6,6 +6,7 @@ step, negative sampling and batching. The recommender face (recsys.models.neural
 from __future__ import annotations
 
 import os
+import tempfile
 
 import numpy as np
 from scipy import sparse
@@ -32,6 +33,27 @@ def tensorflow_seeded(seed: int):
     tf.config.experimental.enable_op_determinism()
     _one_thread(tf)
     return tf, keras
+
+
+def keras_to_bytes(model) -> bytes:
+    """The `.keras` bytes of `model`, written through a private temporary folder (mode 0700, this process's own)
+    and read back from it: Keras 3 writes only to paths, and nobody else can swap a file in that folder."""
+    with tempfile.TemporaryDirectory(prefix="recsys-keras-") as folder:
+        target = os.path.join(folder, "model.keras")
+        model.save(target)
+        with open(target, "rb") as fh:
+            return fh.read()
+
+
+def keras_from_bytes(keras, data: bytes):
+    """The Keras model in `data` (already verified), loaded in safe mode (no Python lambdas) from a private
+    temporary copy that this process wrote with O_EXCL and removes right after."""
+    with tempfile.TemporaryDirectory(prefix="recsys-keras-") as folder:
+        target = os.path.join(folder, "model.keras")
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        return keras.saving.load_model(target, compile=False, safe_mode=True)
 
 
 def _one_thread(tf) -> None:

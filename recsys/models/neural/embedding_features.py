@@ -19,7 +19,6 @@ outcome, which keeps batched scoring cheap without changing the top of the list.
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -269,9 +268,9 @@ class EmbeddingFeatureRecommender(Recommender):
         lo, hi = self.rating_scale_
         return np.clip(self._rating(raw), lo, hi)
 
-    # ----- persistence (the inner Keras model is saved as model.keras next to the joblib state) ----
-    def _save_extra(self, folder: Path) -> None:
-        self.embedder_._save_extra(folder)
+    # ----- persistence (the inner Keras model is saved as model.keras next to the state) -----------
+    def _save_extra(self) -> dict[str, bytes]:
+        return self.embedder_._save_extra()
 
-    def _load_extra(self, folder: Path) -> None:
-        self.embedder_._load_extra(folder)
+    def _load_extra(self, files) -> None:
+        self.embedder_._load_extra(files)

@@ -17,10 +17,8 @@ Newton steps of the same regularised logistic objective with the course vectors 
 from __future__ import annotations
 
 import hashlib
-import shutil
 import threading
 from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -34,6 +32,8 @@ from recsys.models.neural.backend import (
     Trainer,
     chunks,
     keep_entries,
+    keras_from_bytes,
+    keras_to_bytes,
     make_batch,
     mean_loss,
     tensorflow_seeded,
@@ -307,7 +307,7 @@ class NeuralRecommender(Recommender):
         self.history_ = pd.DataFrame(history, columns=["epoch", "loss", "val_loss"])
         self._copy_weights(trainer.model)
         self._keras = trainer.model
-        self._keras_file = None
+        self._keras_bytes = None
 
     def _copy_weights(self, model) -> None:
         """Numpy copies of everything serving needs, so scoring never touches TensorFlow."""
@@ -442,37 +442,35 @@ class NeuralRecommender(Recommender):
     # ----- persistence ------------------------------------------------------------------------
     @property
     def keras_model_(self):
-        """The trained Keras model (read from the artifact on first use after `load_model`)."""
+        """The trained Keras model (built from the artifact's verified bytes on first use after `load_model`)."""
         model = getattr(self, "_keras", None)
         if model is None:
-            path = getattr(self, "_keras_file", None)
-            if path is None:
+            data = getattr(self, "_keras_bytes", None)
+            if data is None:
                 raise NotFittedError("no Keras model: fit the model or load it from a saved artifact")
-            if not Path(path).is_file():
-                raise FileNotFoundError(f"{path}: the saved Keras model is missing; re-save or retrain the model")
             _, keras = tensorflow_seeded(int(self.seed))
-            model = keras.saving.load_model(path, compile=False, safe_mode=True)
+            model = keras_from_bytes(keras, data)
             self._keras = model
         return model
 
     def __getstate__(self):
         state = dict(self.__dict__)
         state.pop("_keras", None)  # saved separately in Keras' own format (model.keras)
-        state.pop("_keras_file", None)
+        state.pop("_keras_bytes", None)
         state.pop("_fold_in_memo", None)
         state.pop("_outer_products", None)
         return state
 
-    def _save_extra(self, folder: Path) -> None:
-        target = Path(folder) / KERAS_FILE
+    def _save_extra(self) -> dict[str, bytes]:
         model = getattr(self, "_keras", None)
         if model is not None:
-            model.save(target)
-        elif getattr(self, "_keras_file", None) and Path(self._keras_file).is_file():
-            shutil.copyfile(self._keras_file, target)  # loaded but never used: no TensorFlow needed
-        else:
-            raise NotFittedError("the Keras model is not available to save (fit the model first)")
+            return {KERAS_FILE: keras_to_bytes(model)}
+        if getattr(self, "_keras_bytes", None) is not None:  # loaded but never used: no TensorFlow needed
+            return {KERAS_FILE: self._keras_bytes}
+        raise NotFittedError("the Keras model is not available to save (fit the model first)")
 
-    def _load_extra(self, folder: Path) -> None:
+    def _load_extra(self, files) -> None:
+        if KERAS_FILE not in files:
+            raise NotFittedError(f"the saved neural model has no {KERAS_FILE}; retrain it")
         self._keras = None
-        self._keras_file = str(Path(folder) / KERAS_FILE)
+        self._keras_bytes = bytes(files[KERAS_FILE])
