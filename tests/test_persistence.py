@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from recsys.artifacts import ModelStore, code_version
-from recsys.models.provenance import PACKAGE, dependencies
 from recsys.models import ArtifactError, load_model, make_model, persistence, save_model
+from recsys.models.provenance import PACKAGE, dependencies
 
 
 @pytest.fixture(autouse=True)

@@ -115,8 +115,8 @@ def test_an_artifact_from_other_model_code_is_refused_as_stale(tiny_dataset, tmp
 
 def test_sklearn_version_mismatch_is_refused(clustering, monkeypatch):
     """skops restores estimators through scikit-learn's own __setstate__, so its version check still runs."""
-    import skops.io as sio
     import sklearn.base
+    import skops.io as sio
 
     monkeypatch.setattr(sklearn.base, "__version__", "0.0.1")
     data = sio.dumps([clustering.kmeans_])

@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from recsys.cli.common import UsageError
+from recsys.cli.common import UsageError, harden
 
 COMMAND_MODULES = (
     "recsys.cli.data",  # generate
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(sub)
+    harden(parser)  # every integer bounded, every float finite (NaN/inf refused with the option's name)
     return parser
 
 

@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
-from recsys.cli.common import Progress, UsageError, add_data_arg, guard, load_data, parse_params, positive, print_table
+from recsys.cli.common import (
+    Progress,
+    UsageError,
+    add_data_arg,
+    check_writable,
+    finite_float,
+    guard,
+    int_in,
+    k_within,
+    load_data,
+    parse_params,
+    positive,
+    print_table,
+)
+
+MAX_LEARNERS, MAX_SESSIONS = 100_000, 100  # a simulated test bigger than this is a typo (memory grows with it)
 
 
 def _arm_params(models: list[str], items) -> list[dict]:
@@ -36,7 +52,7 @@ def _split(text: str | None, n: int) -> list[float] | None:
         shares = [float(s) for s in text.split(",")]
     except ValueError:
         raise UsageError(f"--split expects comma-separated numbers, one per arm (e.g. 50,50), got '{text}'") from None
-    if len(shares) != n or any(s <= 0 for s in shares):
+    if len(shares) != n or any(not math.isfinite(s) or s <= 0 for s in shares):
         raise UsageError(f"--split needs {n} positive shares (one per arm), got '{text}'")
     return shares
 
@@ -62,7 +78,9 @@ def _cmd_abtest(args) -> int:
     positive("--learners", args.learners)
     positive("--sessions", args.sessions)
     positive("--k", args.k)
+    check_writable(args.json, "--json")
     dataset = load_data(args.data)
+    k_within(args.k, dataset)
     simulator = simulator_for_folder(args.data, dataset, position_bias=args.position_bias)
 
     def fit(key, p):
@@ -189,11 +207,24 @@ def register(sub) -> None:
         help="hyperparameter for one arm (A, B, ...) or every arm of a model (knn.k=20); repeatable",
     )
     p.add_argument("--split", help="traffic shares per arm, e.g. 50,50 (default equal)")
-    p.add_argument("--learners", type=int, default=2000, help="fresh simulated learners in total (default 2000)")
-    p.add_argument("--sessions", type=int, default=5, help="sessions (shown lists) per learner (default 5)")
-    p.add_argument("--k", type=int, default=10, help="courses per shown list (default 10)")
     p.add_argument(
-        "--position-bias", type=float, default=0.7, help="rank r is looked at with probability r^-bias (default 0.7)"
+        "--learners",
+        type=int_in(1, MAX_LEARNERS),
+        default=2000,
+        help=f"fresh simulated learners in total (default 2000, at most {MAX_LEARNERS:,})",
+    )
+    p.add_argument(
+        "--sessions",
+        type=int_in(1, MAX_SESSIONS),
+        default=5,
+        help=f"sessions (shown lists) per learner (default 5, at most {MAX_SESSIONS})",
+    )
+    p.add_argument("--k", type=int_in(1, 1000), default=10, help="courses per shown list (default 10)")
+    p.add_argument(
+        "--position-bias",
+        type=finite_float(0.0, 10.0),
+        default=0.7,
+        help="rank r is looked at with probability r^-bias (default 0.7)",
     )
     p.add_argument(
         "--seed", type=int, default=0, help="seed for learners, assignment, reactions and models (default 0)"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
+import math
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -71,6 +74,77 @@ def parse_params(items, what: str = "--param") -> dict[str, str]:
     return out
 
 
+# ----- bounded option values (every size has an upper bound; every float is finite) ------------------
+INT_LIMIT = 2**63 - 1  # any integer option (seeds included) beyond this is a typo or an attack
+
+
+def int_in(low: int | None = None, high: int | None = None):
+    """argparse type: an integer in [low, high] (argparse prints the option name with the message)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(str(text).strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got '{str(text)[:40]}'") from None
+        lo = -INT_LIMIT if low is None else low
+        hi = INT_LIMIT if high is None else high
+        if not lo <= value <= hi:
+            where = f"between {lo:,} and {hi:,}" if low is not None else f"at most {hi:,}"
+            raise argparse.ArgumentTypeError(f"must be {where}, got {value:,}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def finite_float(low: float | None = None, high: float | None = None):
+    """argparse type: a finite float (NaN and +-inf refused), optionally in [low, high]."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(str(text).strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got '{str(text)[:40]}'") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got '{str(text)[:40]}'")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}, got {value:g}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+def harden(parser: argparse.ArgumentParser) -> None:
+    """Give every plain `type=int` / `type=float` option of `parser` and its sub-commands a bound: integers
+    within +-2**63 and floats finite. Options with their own `int_in` / `finite_float` keep their bounds."""
+    for action in parser._actions:
+        if action.type is int:
+            action.type = int_in()
+        elif action.type is float:
+            action.type = finite_float()
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                harden(sub)
+
+
+def k_within(k: int, dataset, flag: str = "--k") -> int:
+    """K may not exceed the catalogue: a longer list cannot exist (and would only cost memory)."""
+    n = int(dataset.n_items)
+    if k > n:
+        raise UsageError(f"{flag} {k:,} is more than the {n:,} courses in the catalogue; use at most {n:,}")
+    return k
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def plain(text) -> str:
+    """`text` without terminal control characters (escape sequences, carriage returns, bidi overrides): a title
+    from an uploaded catalogue must not repaint the terminal or hide what is printed next to it."""
+    return _CONTROL.sub("", str(text)).replace("\n", " ").replace("\t", " ")
+
+
 def positive(name: str, value: int) -> int:
     if value < 1:
         raise UsageError(f"{name} must be a positive integer, got {value}")
@@ -80,8 +154,8 @@ def positive(name: str, value: int) -> int:
 def print_table(frame, stream=None) -> None:
     """Print a DataFrame as a plain left-aligned text table."""
     stream = stream or sys.stdout
-    columns = [str(c) for c in frame.columns]
-    rows = [[str(v) for v in row] for row in frame.itertuples(index=False)]
+    columns = [plain(c) for c in frame.columns]
+    rows = [[plain(v) for v in row] for row in frame.itertuples(index=False)]
     widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
     stream.write("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip() + "\n")
     stream.write("  ".join("-" * w for w in widths) + "\n")
@@ -105,10 +179,15 @@ def check_writable(path, what: str) -> None:
     """Fail before a long run, not after it, when an output file cannot be written."""
     if not path:
         return
-    folder = Path(path).resolve().parent
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"{what} '{path}' is a folder; give a file name")
+    if target.exists() and not (target.is_file() and os.access(target, os.W_OK)):
+        raise UsageError(f"{what} '{path}' cannot be written (not a writable regular file)")
+    folder = target.resolve().parent
     while not folder.exists():
         folder = folder.parent
-    if not os.access(folder, os.W_OK):
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
         raise UsageError(f"{what} '{path}' cannot be written (folder {folder} is not writable)")
 
 
@@ -125,7 +204,9 @@ def guard(command):
             where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
             raise UsageError(f"cannot access{where}: {exc.strerror or exc}") from None
         except sqlite3.Error as exc:
-            raise UsageError(f"run history database {getattr(args, 'db', '')}: {exc}") from None
+            raise UsageError(
+                f"run history database {getattr(args, 'db', '')}: {exc} (move the file away, or pass --no-history)"
+            ) from None
 
     return run
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from recsys.cli.common import UsageError
+from recsys.cli.common import UsageError, int_in
 
 
 def _cmd_generate(args) -> int:
@@ -31,6 +31,6 @@ def register(sub) -> None:
     )
     p.add_argument("--out", required=True, help="output folder (created; files are replaced atomically)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--learners", type=int, default=34000, help="number of learners (default 34000)")
-    p.add_argument("--courses", type=int, default=300, help="number of courses (default 300)")
+    p.add_argument("--learners", type=int_in(1, 5_000_000), default=34000, help="number of learners (default 34000)")
+    p.add_argument("--courses", type=int_in(2, 100_000), default=300, help="number of courses (default 300)")
     p.set_defaults(func=_cmd_generate)

@@ -4,6 +4,8 @@ number the app shows for the same dataset, split, models and seed."""
 from __future__ import annotations
 
 import argparse
+import math
+import sys
 
 from recsys.cli.common import (
     Progress,
@@ -12,18 +14,40 @@ from recsys.cli.common import (
     add_db_arg,
     check_writable,
     fmt,
+    finite_float,
     guard,
+    int_in,
+    k_within,
     load_data,
     parse_params,
     positive,
     print_table,
 )
 
+MAX_RESAMPLES = 20_000  # intervals stop moving long before; memory and time grow with it
+
 
 def _history(path):
     from recsys.evaluation.history import RunHistory
 
     return RunHistory(path)
+
+
+def _record(history, method: str, result, json_path) -> int:
+    """Record a finished run last: the results are already printed (and in --json), so a corrupted, locked or
+    unwritable history costs only the record, reported as one line with exit code 1 -- never the run."""
+    import sqlite3
+
+    if history is None:
+        return 0
+    try:
+        result.run_id = getattr(history, method)(result)
+    except (sqlite3.Error, OSError) as exc:
+        kept = f"; the results are above and in {json_path}" if json_path else "; the results are above"
+        print(f"error: the run was not recorded in the run history {history.path}: {exc}{kept}", file=sys.stderr)
+        return 1
+    print(f"recorded as run {result.run_id} in {history.path}")
+    return 0
 
 
 # ----- compare ------------------------------------------------------------------------------------
@@ -57,9 +81,12 @@ def _split_params(args) -> dict:
 
 def _number_list(text: str, flag: str, kind=float) -> list:
     try:
-        return [kind(v) for v in text.split(",") if v.strip()]
+        values = [kind(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise UsageError(f"{flag} expects comma-separated numbers, got '{text}'") from None
+    if not all(math.isfinite(v) for v in values):
+        raise UsageError(f"{flag} expects finite numbers (no nan/inf), got '{text}'")
+    return values
 
 
 def _cmd_compare(args) -> int:
@@ -100,8 +127,9 @@ def _cmd_compare(args) -> int:
         positive("--jobs", args.jobs)
     for spec in specs:
         type(spec.model).warm_up()  # e.g. Spark's JVM starts while the data loads
+    history = None if args.no_history else _history(args.db)  # unusable history: fail before the work
     dataset = load_data(args.data)
-    history = None if args.no_history else _history(args.db)
+    k_within(args.k, dataset)
     experiment = Experiment(
         dataset,
         args.split,
@@ -110,7 +138,6 @@ def _cmd_compare(args) -> int:
         seed=args.seed,
         split_params=split_params,
         n_resamples=args.resamples,
-        history=history,
         n_jobs=args.jobs,
         tune=budget,
         **options,
@@ -163,9 +190,7 @@ def _cmd_compare(args) -> int:
     if args.json:
         path = result.write_json(args.json)
         print(f"wrote {path}")
-    if result.run_id is not None:
-        print(f"recorded as run {result.run_id} in {history.path}")
-    return 0
+    return _record(history, "record_experiment", result, args.json)
 
 
 def _print_tuning(result, order: list[str]) -> None:
@@ -336,8 +361,9 @@ def _cmd_tune(args) -> int:
     except ValueError as exc:
         raise UsageError(str(exc).replace("the time budget", "--timeout")) from None
     check_writable(args.json, "--json")
+    history = None if args.no_history else _history(args.db)  # unusable history: fail before the work
     dataset = load_data(args.data)
-    history = None if args.no_history else _history(args.db)
+    k_within(args.k, dataset)
     result = tune(
         dataset,
         args.model,
@@ -350,7 +376,6 @@ def _cmd_tune(args) -> int:
         n_trials=None if trials is None else int(trials),
         timeout=args.timeout,
         progress=Progress(f"tune {args.model}"),
-        history=history,
     )
     table = result.table.copy()
     table = table.assign(_o=table["mean"] * (1 if result.metric in ("rmse", "mae") else -1))
@@ -372,9 +397,7 @@ def _cmd_tune(args) -> int:
         print(f"note: {note}")
     if args.json:
         print(f"wrote {result.write_json(args.json)}")
-    if result.run_id is not None:
-        print(f"recorded as run {result.run_id} in {history.path}")
-    return 0
+    return _record(history, "record_tuning", result, args.json)
 
 
 # ----- history ------------------------------------------------------------------------------------
@@ -427,7 +450,7 @@ def register(sub) -> None:
     add_data_arg(p)
     p.add_argument("--models", default="all", help=f"'all' (every installed model) or comma-separated keys: {keys}")
     p.add_argument("--param", action="append", metavar="MODEL.NAME=VALUE", help="hyperparameter for one model")
-    p.add_argument("--k", type=int, default=10, help="list length K for the top-K metrics (default 10)")
+    p.add_argument("--k", type=int_in(1, 10_000), default=10, help="list length K for the top-K metrics (default 10)")
     p.add_argument(
         "--split",
         choices=SPLIT_NAMES,
@@ -466,14 +489,14 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--resamples",
-        type=int,
+        type=int_in(0, MAX_RESAMPLES),
         default=1000,
-        help="bootstrap resamples for the intervals (default 1000; 0 = no intervals)",
+        help=f"bootstrap resamples for the intervals (default 1000, at most {MAX_RESAMPLES:,}; 0 = no intervals)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed for the split, bootstrap and seeded models (default 0)")
     p.add_argument(
         "--jobs",
-        type=int,
+        type=int_in(-1, 64),
         default=-1,
         help="models fitted side by side (default -1: the cores, at most 2); the numbers do not depend on it",
     )
@@ -510,11 +533,11 @@ def register(sub) -> None:
     p.add_argument(
         "--metric", default="ndcg@10", help="metric to optimise, e.g. ndcg@10, recall@5, rmse (default ndcg@10)"
     )
-    p.add_argument("--folds", type=int, default=3, help="number of folds (default 3)")
-    p.add_argument("--k", type=int, default=10, help="K when --metric has no @K (default 10)")
+    p.add_argument("--folds", type=int_in(2, 20), default=3, help="number of folds (default 3)")
+    p.add_argument("--k", type=int_in(1, 10_000), default=10, help="K when --metric has no @K (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed for folds, random search and seeded models (default 0)")
-    p.add_argument("--trials", type=float, default=None, help="trials to run (default 20; grid: every combination)")
-    p.add_argument("--timeout", type=float, default=None, metavar="S", help="start no new trial after S seconds")
+    p.add_argument("--trials", type=finite_float(0, 100_000), default=None, help="trials to run (default 20; grid: every combination)")
+    p.add_argument("--timeout", type=finite_float(0, 7 * 86_400), default=None, metavar="S", help="start no new trial after S seconds")
     p.add_argument(
         "--sampler",
         choices=("tpe", "random", "grid"),
@@ -534,7 +557,9 @@ def register(sub) -> None:
         help="list recorded compare/tune runs",
         description="Runs recorded by compare and tune (CLI and app share the same file).",
     )
-    p.add_argument("--limit", type=int, default=20, help="number of runs to list, newest first (default 20)")
+    p.add_argument(
+        "--limit", type=int_in(1, 1_000_000), default=20, help="number of runs to list, newest first (default 20)"
+    )
     p.add_argument("--kind", choices=("compare", "tune"), help="only this kind of run")
     p.add_argument(
         "--protocol",

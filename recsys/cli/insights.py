@@ -6,7 +6,7 @@ the same seed prints the numbers the page shows.
 
 from __future__ import annotations
 
-from recsys.cli.common import UsageError, add_data_arg, guard, load_data, positive
+from recsys.cli.common import UsageError, add_data_arg, check_writable, guard, int_in, k_within, load_data, positive
 from recsys.cli.paths import add_models_dir_arg, print_json, store_model
 
 DEFAULT_MODELS = "popularity,user_profile,course_similarity"
@@ -28,7 +28,9 @@ def _cmd_course_report(args) -> int:
 
     positive("--learners", args.learners)
     positive("--k", args.k)
+    check_writable(args.out, "--out")
     dataset = load_data(args.data)
+    k_within(args.k, dataset)
     if dataset.item_index.get_indexer([args.course.strip()])[0] < 0:
         raise UsageError(
             f"--course: unknown course id '{args.course}' (not in the catalogue of {dataset.n_items} courses)"
@@ -45,7 +47,9 @@ def _cmd_new_course(args) -> int:
 
     positive("--learners", args.learners)
     positive("--k", args.k)
+    check_writable(args.out, "--out")
     dataset = load_data(args.data)
+    k_within(args.k, dataset)
     course = check_new_course(
         {
             "title": args.title,
@@ -75,12 +79,14 @@ def _common(p) -> None:
     )
     p.add_argument(
         "--learners",
-        type=int,
+        type=int_in(1, 1_000_000),
         default=DEFAULT_LEARNERS,
         help=f"size of the seeded learner sample (default {DEFAULT_LEARNERS:,})",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the learner sample (default 0)")
-    p.add_argument("--k", type=int, default=DEFAULT_K, help=f"length of the top-K lists (default {DEFAULT_K})")
+    p.add_argument(
+        "--k", type=int_in(1, 10_000), default=DEFAULT_K, help=f"length of the top-K lists (default {DEFAULT_K})"
+    )
     add_models_dir_arg(p)
     p.add_argument("--out", help="write the JSON to this file instead of stdout")
 
@@ -98,7 +104,7 @@ def register(sub) -> None:
     p.add_argument("--course", required=True, help="course id")
     p.add_argument(
         "--catalogue-top",
-        type=int,
+        type=int_in(0, 100_000),
         default=0,
         help="also list the N most exposed courses per model (default 0 = summary only)",
     )

@@ -10,7 +10,10 @@ from recsys.cli.common import (
     Progress,
     UsageError,
     add_data_arg,
+    check_writable,
     guard,
+    int_in,
+    k_within,
     load_data,
     parse_params,
     positive,
@@ -22,8 +25,9 @@ def _cmd_train(args) -> int:
     from recsys.models import make_model, save_model
 
     model = make_model(args.model, seed=args.seed, **parse_params(args.param))
-    dataset = load_data(args.data)
     out = Path(args.out) if args.out else MODELS_DIR / args.model
+    check_writable(out / "manifest.json", "--out")  # fail before the fit, not after it
+    dataset = load_data(args.data)
     model.fit(dataset, progress=Progress(f"fit {args.model}"))
     path = save_model(model, out)
     print(
@@ -44,10 +48,17 @@ def _cmd_recommend(args) -> int:
     if not courses:
         raise UsageError("--courses needs at least one course id, e.g. --courses ML0101EN,PY0101EN")
     dataset = load_data(args.data)
+    k_within(args.k, dataset)
     dataset.history_vector(courses)  # unknown course ids fail before any fitting
     default_path = MODELS_DIR / args.model
+    asked = _asked_params(args)  # validated before any loading or fitting
     if args.model_path:
         model = load_model(args.model_path, dataset)
+        if model.key == args.model and _differences(model, asked):
+            raise UsageError(
+                f"{args.model_path} holds a '{model.key}' model with {_differences(model, asked)}; "
+                "drop --param/--seed to serve it, or leave out --model-path to fit the model asked for"
+            )
     else:
         model, refused = None, False
         if default_path.exists():
@@ -56,8 +67,14 @@ def _cmd_recommend(args) -> int:
             except ValueError as exc:  # trained on another dataset, corrupted or forged: never read, refit below
                 print(f"note: not using {default_path}: {exc}", file=sys.stderr)
                 refused = True
+        if model is not None and _differences(model, asked):  # serve what was asked, never another model
+            print(
+                f"note: not using {default_path}: it has {_differences(model, asked)}; fitting the model asked for",
+                file=sys.stderr,
+            )
+            model = None
         if model is None:
-            model = make_model(args.model, seed=args.seed, **parse_params(args.param))
+            model = make_model(args.model, **{"seed": 0, **asked})
             print(f"note: fitting '{args.model}' now (save one with `python -m recsys train`)", file=sys.stderr)
             model.fit(dataset, progress=Progress(f"fit {args.model}"))
             if refused:  # replace the unusable artifact (atomically) so the next call does not refit again
@@ -83,6 +100,25 @@ def _cmd_recommend(args) -> int:
     else:
         print_table(table)
     return 0
+
+
+def _asked_params(args) -> dict:
+    """The hyperparameters given on the command line (--param, and --seed when given), validated and in the
+    model's own types; a saved model is served only if it has exactly these."""
+    from recsys.models import make_model
+
+    given = parse_params(args.param)
+    if args.seed is not None:
+        given["seed"] = args.seed
+    model = make_model(args.model, **given)
+    full = model.get_params()
+    return {name: full[name] for name in given if name in full}
+
+
+def _differences(model, asked: dict) -> str:
+    """'n_neighbours=1 (asked 200), ...' for the asked parameters the model does not have; '' if it matches."""
+    have = model.get_params()
+    return ", ".join(f"{n}={have.get(n)!r} (asked {v!r})" for n, v in asked.items() if have.get(n) != v)
 
 
 def register(sub) -> None:
@@ -111,8 +147,10 @@ def register(sub) -> None:
     add_data_arg(p)
     p.add_argument("--model", required=True, help="model key")
     p.add_argument("--courses", required=True, help="comma-separated completed course ids")
-    p.add_argument("--k", type=int, default=10, help="number of recommendations (default 10)")
+    p.add_argument(
+        "--k", type=int_in(1, 10_000), default=10, help="number of recommendations (default 10, at most the catalogue)"
+    )
     p.add_argument("--model-path", help="saved model folder (from `train`)")
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="hyperparameter when fitting here")
-    p.add_argument("--seed", type=int, default=0, help="seed when fitting here (default 0)")
+    p.add_argument("--seed", type=int, default=None, help="seed when fitting here (default 0)")
     p.set_defaults(func=guard(_cmd_recommend))

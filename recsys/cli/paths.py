@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from recsys.cli.common import Progress, UsageError, add_data_arg, guard, load_data, parse_params
+from recsys.cli.common import Progress, UsageError, add_data_arg, check_writable, guard, load_data, parse_params
 
 NO_MODEL = "none"
 
@@ -58,6 +58,7 @@ def _ids(text: str | None) -> list[str]:
 def _cmd_path(args) -> int:
     from recsys.paths import career_goals, get_goal, learning_path
 
+    check_writable(args.out, "--out")
     if args.list_goals:
         print_json(
             {

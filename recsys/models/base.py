@@ -377,8 +377,22 @@ class Recommender(BaseEstimator):
         `history`: mapping course id -> rating, or a list of completed course ids. `liked` courses count as
         positive evidence (reasons say "because you liked ..."); `disliked` courses are never recommended, never
         count as taken, and push the courses closest to them (by `course_closeness`) down.
-        Returns COURSE_ID, SCORE (higher is better) and REASON, rank-ordered.
+        Returns COURSE_ID, SCORE (higher is better) and REASON, rank-ordered. Bad arguments raise one
+        ValueError naming the argument (`recsys.data.validation.check_request`).
         """
+        from recsys.data.validation import check_request
+
+        self._check_fitted()
+        check_request(
+            history,
+            k,
+            liked=liked,
+            disliked=disliked,
+            exclude=exclude,
+            filters=filters,
+            genres=self.genres_,
+            rating_scale=self.rating_scale_,
+        )
         row = self.history_row(history)
         L = self._feedback_matrix([liked], 1, "liked")
         D = self._feedback_matrix([disliked], 1, "disliked")
