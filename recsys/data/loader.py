@@ -26,7 +26,8 @@ Policies (deliberate, tested):
 
 Bounds (each breach is one `DatasetError` naming the file): a file is at most `max_file_bytes()` (setting
 RECSYS_MAX_FILE_MB, default 500), text (no NUL bytes or known binary signatures), with cells of at most
-MAX_FIELD_CHARS characters and at most MAX_GENRES genre columns; ratings lie in RATING_RANGE in magnitude;
+MAX_FIELD_CHARS characters (ids: MAX_ID_CHARS), at most MAX_GENRES genre columns and MAX_COLUMNS columns in the
+other files, LF or CRLF line endings and a byte-order mark only at the start; ratings lie in RATING_RANGE in magnitude;
 learner ids too large for int64 stay text. With `allowed_roots`, the folder and every file it supplies must
 resolve (symlinks followed) inside one of those roots, and a refusal says nothing about the path.
 """
@@ -38,12 +39,14 @@ import difflib
 import io
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from recsys._files import NotARegularFile, kind, read_capped
 from recsys.data.dataset import LEVELS, Dataset
 from recsys.data.errors import DatasetError
 
@@ -54,7 +57,9 @@ OPTIONAL_FILES = (META, BOWS)
 ROWS_NOTE = "spreadsheet rows; the header is row 1"
 SHOW = 5
 MAX_GENRES = 1_000              # genre columns in course_genre.csv
+MAX_COLUMNS = 100               # columns in every other file (each expects 3-4; a few extra are ignored)
 MAX_FIELD_CHARS = 100_000       # characters in one header name or cell
+MAX_ID_CHARS = 1_000            # characters in one learner or course id
 MAX_PATH_CHARS = 4_096          # characters in a folder path (Linux PATH_MAX)
 RATING_RANGE = (1e-6, 1e6)      # |rating| outside this makes sums, means and products unsafe in float math
 FILE_LIMIT_ENV = "RECSYS_MAX_FILE_MB"
@@ -114,10 +119,21 @@ def load_dataset(path, *, rating_scale=None, name: str | None = None, allowed_ro
     present, folders = set(), set()
     for fname in REQUIRED_FILES + OPTIONAL_FILES:  # look up only the expected names: never list the folder
         candidate = folder / fname
-        if candidate.is_dir():
+        try:
+            mode = os.stat(candidate).st_mode  # never opens: a FIFO cannot block here
+        except FileNotFoundError:
+            if os.path.lexists(candidate):
+                raise DatasetError(f"{fname} is a link to a file that does not exist; expected a CSV text file") \
+                    from None
+            continue
+        except OSError as exc:
+            raise DatasetError(f"{fname}: cannot be read ({exc.strerror or exc})") from None
+        if stat.S_ISDIR(mode):
             folders.add(fname)
-        elif candidate.is_file():
+        elif stat.S_ISREG(mode):
             present.add(fname)
+        else:  # a FIFO, /dev/zero, a socket: refused by name, never opened, never silently dropped
+            raise DatasetError(f"{fname} is {kind(mode)}, not a regular file; expected a CSV text file")
     missing = [f for f in REQUIRED_FILES if f not in present]
     if missing:
         shapes = [f"{f} is a folder, not a file" for f in missing if f in folders]
@@ -137,7 +153,10 @@ def load_dataset(path, *, rating_scale=None, name: str | None = None, allowed_ro
                 size = file.stat().st_size
                 if size > limit:
                     raise DatasetError(_too_large(fname, size, limit))
-                files[fname] = (fname, file.read_bytes())
+                files[fname] = (fname, read_capped(file, limit, follow_links=True))  # the bytes checked are parsed
+            except NotARegularFile as exc:
+                raise DatasetError(f"{fname}: {str(exc).replace(str(file), 'the file')}; expected a CSV text file") \
+                    from None
             except OSError as exc:
                 raise DatasetError(f"{fname}: cannot be read ({exc.strerror or exc})") from None
     return _build(files, rating_scale, name or folder.name, source=str(folder))
@@ -344,6 +363,7 @@ def _read_ratings(t: "_Table", ids: pd.Index, scale, report: dict) -> pd.DataFra
     users = t.user_ids(ucol)
     items = df[icol].str.strip()
     t.check(icol, (items.isna() | (items == "")).to_numpy(), items, "an empty course id", "a course id")
+    t.short_ids(icol, items)
     raw = df[rcol]
     rating = raw.to_numpy(np.float64) if pd.api.types.is_float_dtype(raw) or pd.api.types.is_integer_dtype(raw) \
         else pd.to_numeric(raw.astype(str).str.strip(), errors="coerce").to_numpy(np.float64)
@@ -428,6 +448,7 @@ class _Table:
         _check_binary(label, data)
         _check_utf8(label, data)
         data = self._body()
+        _check_line_endings(label, data)
         if not re.search(rb"\S", data):
             raise DatasetError(f"{label} is empty (no header, no data rows); expected {_EXPECTED[fname]}")
         if not data.split(b"\n", 1)[0].strip():
@@ -443,6 +464,10 @@ class _Table:
         if fname == GENRE and len(header) > MAX_GENRES + 2:
             raise DatasetError(f"{label} has {len(header) - 2:,} genre columns; at most {MAX_GENRES:,} genres are "
                                f"supported (expected COURSE_ID, TITLE, then one 0/1 column per genre)")
+        if fname != GENRE and len(header) > MAX_COLUMNS:
+            raise DatasetError(f"{label} has {len(header):,} columns in its header; at most {MAX_COLUMNS} are "
+                               f"supported (expected {_EXPECTED[fname]})")
+        _check_first_row_width(label, data, len(header), MAX_GENRES + 2 if fname == GENRE else MAX_COLUMNS)
         self.found = [h.strip().lstrip("\ufeff") for h in header]
         if len(self.found) == 1 and re.search(r"[;\t|]", self.found[0]):
             sep = re.search(r"[;\t|]", self.found[0]).group()
@@ -524,7 +549,15 @@ class _Table:
     def nonempty(self, col: str, what: str) -> pd.Series:
         values = self.df[col]
         self.check(col, (values == "").to_numpy(), values, f"an empty cell instead of {what}", what)
+        if what == "a course id":
+            self.short_ids(col, values)
         return values
+
+    def short_ids(self, col: str, values: pd.Series) -> None:
+        """Ids are names, not documents: at most MAX_ID_CHARS characters (a 50 MB id is an attack or an error)."""
+        lengths = values.astype(str).str.len().to_numpy()
+        self.check(col, lengths > MAX_ID_CHARS, values, "an id longer than "
+                   f"{MAX_ID_CHARS:,} characters", f"ids of at most {MAX_ID_CHARS:,} characters")
 
     def unique(self, values: pd.Series, col: str) -> None:
         dup = values.duplicated(keep=False).to_numpy()
@@ -543,6 +576,7 @@ class _Table:
                           keep_default_na=False, skip_blank_lines=False).iloc[:, 0]
         raw = raw.iloc[self.row_numbers - 2].reset_index(drop=True).str.strip()
         self.check(col, (raw == "").to_numpy(), raw, "an empty learner id", "a learner id")
+        self.short_ids(col, raw)
         whole = raw.str.fullmatch(r"[+-]?(0|[1-9][0-9]{0,17})(\.0*)?")
         if whole.all():  # '12' and '12.0' (a float column written by a spreadsheet) are the same learner
             return raw.str.replace(r"\.0*$", "", regex=True).astype(np.int64)
@@ -610,6 +644,48 @@ def _check_binary(label: str, data: bytes) -> None:
     if nul >= 0 and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise DatasetError(f"{label} contains NUL bytes (first at byte offset {nul}): it is a binary file, not CSV "
                            f"text; expected comma-separated UTF-8 text")
+
+
+def _check_line_endings(label: str, data: bytes) -> None:
+    """LF or CRLF line endings and a BOM only at the start. A lone CR (classic Mac line endings, or a stray one
+    mid-line) or a BOM mid-file (two files pasted together) would otherwise surface as a baffling row error."""
+    bom = data.find(codecs.BOM_UTF8)
+    if bom >= 0:
+        line = data.count(b"\n", 0, bom) + 1
+        raise DatasetError(f"{label}: a UTF-8 byte-order mark (BOM) in the middle of the file, at line {line} (byte "
+                           f"offset {bom}; were two files pasted together?); expected a BOM only at the very start")
+    if b"\r" not in data:
+        return
+    lone = re.search(rb"\r(?!\n)", data)
+    if lone is None:
+        return
+    if b"\n" not in data:
+        raise DatasetError(f"{label} uses lone carriage returns (CR, classic Mac) as line endings; expected LF or "
+                           f"CRLF line endings (re-save it as 'CSV UTF-8')")
+    line = data.count(b"\n", 0, lone.start()) + 1
+    raise DatasetError(f"{label}: line {line} holds a carriage return (CR) that does not end the line (byte offset "
+                       f"{lone.start()}); expected lines ending in LF or CRLF only")
+
+
+def _check_first_row_width(label: str, data: bytes, width: int, cap: int) -> None:
+    """If every data row has more fields than the header, pandas turns the extra ones into a row index; with
+    millions of extra fields per row that costs gigabytes. The first data row tells: refuse it above `cap`."""
+    start = data.find(b"\n") + 1
+    while 0 < start < len(data) and data[start:start + 1] in (b"\n", b"\r"):
+        start += 1
+    if start <= 0 or start >= len(data):
+        return
+    end = data.find(b"\n", start)
+    line = data[start:end if end >= 0 else None]
+    if line.count(b",") < cap:  # an upper bound on the fields: nothing to parse
+        return
+    try:
+        fields = len(next(csv.reader(io.StringIO(line.decode("utf-8", "replace"))), []))
+    except csv.Error:
+        fields = line.count(b",") + 1
+    if fields > cap:
+        raise DatasetError(f"{label}: the first data row has {fields:,} fields but the header has {width}; at most "
+                           f"{cap} columns are supported (expected {width} comma-separated fields per row)")
 
 
 def _check_utf8(label: str, data: bytes) -> None:

@@ -22,7 +22,6 @@ its check and its read, or copy in an artifact written by other code or for othe
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import hmac
 import importlib
@@ -44,6 +43,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from recsys._files import kind as _kind
+from recsys._files import read_capped
 from recsys.models.base import Recommender
 from recsys.models.provenance import provenance
 
@@ -83,54 +84,6 @@ def max_file_bytes() -> int:
         return max(1, int(os.environ.get(MAX_BYTES_ENV, DEFAULT_MAX_FILE_BYTES)))
     except ValueError:
         return DEFAULT_MAX_FILE_BYTES
-
-
-def _kind(mode: int) -> str:
-    for test, name in (
-        (stat.S_ISDIR, "a folder"),
-        (stat.S_ISFIFO, "a named pipe (FIFO)"),
-        (stat.S_ISCHR, "a device"),
-        (stat.S_ISBLK, "a device"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISLNK, "a symbolic link"),
-    ):
-        if test(mode):
-            return name
-    return "not a regular file"
-
-
-def read_capped(path, limit: int, *, follow_links: bool = False) -> bytes:
-    """The bytes of regular file `path`, read once: never blocks (a FIFO is refused, not waited on), never
-    follows a link unless asked, and never reads more than `limit` bytes. OSError / ValueError otherwise."""
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-    if not follow_links:
-        flags |= getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise ValueError(f"{path} is a symbolic link") from None
-        if exc.errno == errno.EISDIR:
-            raise ValueError(f"{path} is a folder, not a file") from None
-        raise
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ValueError(f"{path} is {_kind(info.st_mode)}, not a regular file")
-        if info.st_size > limit:
-            raise ValueError(f"{path} is {info.st_size:,} bytes, over the {limit:,}-byte limit")
-        chunks, total = [], 0
-        while True:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-            if total > limit:
-                raise ValueError(f"{path} grew past the {limit:,}-byte limit while being read")
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
 
 
 # ----- the secret key -------------------------------------------------------------------------------
