@@ -99,7 +99,7 @@ def model(tiny_dataset):
 def test_recommend_names_the_bad_argument(model, tiny_dataset, history, kwargs, named):
     course = str(tiny_dataset.item_ids[0])
     if isinstance(history, dict):
-        history = {course: v for v in history.values()}
+        history = {course: next(iter(history.values()))}
     with pytest.raises(ValueError, match=named):
         model.recommend(history, **kwargs)
 
