@@ -133,9 +133,10 @@ def app_env(tmp_path):
             os.environ[k] = v
 
 
-def test_thumbs_on_recommend_are_logged_and_the_panel_matches(app_env):
+def test_thumbs_on_recommend_are_logged_and_the_panel_matches(app_env, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
+    monkeypatch.setenv("RECSYS_ADMIN_PASSWORD", "an admin password for this test")
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.run()
     at.switch_page("views/recommend.py")
@@ -162,12 +163,18 @@ def test_thumbs_on_recommend_are_logged_and_the_panel_matches(app_env):
 
     at.switch_page("views/feedback_admin.py")
     at.run()
+    at.text_input(key="admin_password").input("an admin password for this test")
+    at.button(key="FormSubmitter:admin_sign_in-Sign in").click()
+    at.run()
     assert not at.exception and not at.error
     panel = at.dataframe[0].value.set_index("model_key")
     expected = log.per_model().set_index("model_key")
     assert panel[["lists_shown", "up", "down"]].equals(expected[["lists_shown", "up", "down"]])
     assert panel["up"].sum() == 1 and panel["down"].sum() == 1 and panel["lists_shown"].sum() == len(lists)
 
+    at.switch_page("views/my_feedback.py")
+    at.run()
+    assert at.dataframe[0].value["course_id"].tolist() == [shown[1], shown[0]]
     at.button(key="fb_delete").click()
     at.run()
     assert not at.exception and len(log.votes()) == 0 and len(log.lists()) == 0

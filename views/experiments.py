@@ -46,7 +46,7 @@ def render() -> None:
     except NoSimulatorError as exc:
         st.info(f"{str(exc)[0].upper()}{str(exc)[1:]}.", icon=":material/science_off:")
         st.page_link(
-            navigation.FEEDBACK_ADMIN,
+            navigation.MY_FEEDBACK,
             label="The feedback log works with every dataset",
             icon=":material/thumbs_up_down:",
         )

@@ -1,38 +1,26 @@
-"""Feedback log (admin): thumbs up/down from the Recommend page per model, most-disliked courses, over time."""
+"""Feedback log (admin): every session's thumbs up/down per model, most-disliked courses, over time, export."""
 
 import streamlit as st
 
-from recsys.ui import experiment_charts, feedback_log, frame, navigation, plain, session
+from recsys.ui import admin, experiment_charts, feedback_log, frame, navigation, plain, session
 
 
 def render() -> None:
+    if not admin.gate("Feedback log"):
+        return
     st.title("Feedback log")
     st.caption(
-        "Every thumbs up/down on the Recommend page and every list it showed, kept in the artifacts folder "
-        "(the dataset files are never touched). Sessions are anonymous random ids."
+        "Admin view: every session's thumbs up/down on the Recommend page and every list it showed, kept in the "
+        "artifacts folder (the dataset files are never touched). Sessions are anonymous random ids."
     )
     log = feedback_log.feedback_log()
     ss = st.session_state
-
-    if st.button(
-        "Delete this session's feedback",
-        key="fb_delete",
-        icon=":material/delete:",
-        help="Removes every vote and shown list recorded from this browser session",
-    ):
-        with session.guard("Deleting this session's feedback"):
-            n = log.delete_session(feedback_log.session_id())
-            ss["fb_deleted"] = n
-    if "fb_deleted" in ss:
-        st.success(f"Deleted {ss.pop('fb_deleted')} record(s) of this session.", icon=":material/check:")
 
     per_model = log.per_model()
     if per_model.empty:
         st.info("No feedback yet: thumbs up/down on the Recommend page are recorded here.", icon=":material/inbox:")
         st.page_link(navigation.RECOMMEND, label="Go to Recommend", icon=":material/recommend:")
         return
-    mine = len(log.votes(feedback_log.session_id()))
-    st.caption(f"This session has {mine} vote(s) in the log.")
 
     st.subheader("Per model")
     plain.table(
@@ -67,7 +55,7 @@ def render() -> None:
     plain.table(over_time, hide_index=True, key="fb_over_time")
 
     st.download_button(
-        "Export votes as CSV",
+        "Export every session's votes as CSV",
         log.export_csv(),
         file_name="feedback.csv",
         mime="text/csv",
@@ -75,6 +63,16 @@ def render() -> None:
         icon=":material/download:",
         help="Text cells that a spreadsheet could run as a formula are prefixed with '",
     )
+
+    st.subheader("Delete a session's feedback")
+    sessions = sorted(set(log.votes()["session_id"]) | set(log.lists()["session_id"]))
+    chosen = st.selectbox("Session", sessions, index=None, key="fb_admin_session", placeholder="Pick a session id")
+    if st.button("Delete its votes and lists", key="fb_admin_delete", icon=":material/delete:", disabled=not chosen):
+        with session.guard("Deleting a session's feedback"):
+            ss["fb_admin_deleted"] = log.delete_session(chosen)
+            st.rerun()
+    if "fb_admin_deleted" in ss:
+        st.success(f"Deleted {ss.pop('fb_admin_deleted')} record(s).", icon=":material/check:")
 
 
 frame.page("Feedback log", render, needs_dataset=False)

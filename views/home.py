@@ -17,7 +17,7 @@ def render() -> None:
         "Compare recommenders for online courses on data in the IBM *course recommender* format: explore the "
         "data, get recommendations for a learner, compare models with intervals and paired tests, and tune them."
     )
-    others = [p for p in navigation.all_pages() if not p.default]
+    others = [p for p in navigation.all_pages() if not p.default and not p.admin]
     for col, spec in zip(st.columns(len(others)), others):
         col.page_link(spec.path, label=spec.title, icon=spec.icon)
 

@@ -236,6 +236,25 @@ class RunHistory:
         frame["split"] = [_split_text(s) for s in frame["split"]]
         return frame
 
+    def delete_runs(self, run_ids) -> int:
+        """Remove runs (and their per-model rows) by id in one transaction; returns how many were deleted.
+        An admin action: the app offers it only on the admin-only Run history page."""
+        ids = sorted({int(i) for i in run_ids})
+        if not ids:
+            return 0
+        with self._connect() as conn:
+            conn.isolation_level = None
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                marks = ",".join("?" * len(ids))
+                conn.execute(f"DELETE FROM run_models WHERE run_id IN ({marks})", ids)
+                n = conn.execute(f"DELETE FROM runs WHERE id IN ({marks})", ids).rowcount
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return int(n)
+
     def load_run(self, run_id: int) -> dict[str, Any]:
         """The whole stored run: id, created_at, kind, recsys_version, plus the JSON report of that run."""
         with self._connect() as conn:
