@@ -77,17 +77,17 @@ def test_a_corrupted_history_still_prints_and_writes_the_json(data_dir, workdir,
     from recsys.cli import evaluate
 
     db = workdir / "runs.sqlite"
-    real_load = evaluate.load_data
+    real_history = evaluate._history
 
-    def load_then_corrupt(path):
-        dataset = real_load(path)
-        for suffix in ("", "-wal", "-shm"):
+    def open_then_corrupt(path):
+        history = real_history(path)  # healthy when the run starts ...
+        for suffix in ("", "-wal", "-shm"):  # ... and corrupted before the run is recorded
             target = db.with_name(db.name + suffix)
             if target.exists():
                 target.write_bytes(b"this is not a database" * 100)
-        return dataset
+        return history
 
-    monkeypatch.setattr(evaluate, "load_data", load_then_corrupt)
+    monkeypatch.setattr(evaluate, "_history", open_then_corrupt)
     argv = ["compare", "--data", str(data_dir), "--models", "popularity", "--k", "5", "--resamples", "0"]
     code = cli.main([*argv, "--json", "out.json", "--db", str(db)])
     captured = capsys.readouterr()

@@ -33,6 +33,13 @@ def _history(path):
     return RunHistory(path)
 
 
+def _check_history(args) -> None:
+    from recsys.evaluation.history import check_recordable
+
+    if not args.no_history:
+        check_recordable(args.db)
+
+
 def _record(history, method: str, result, json_path) -> int:
     """Record a finished run last: the results are already printed (and in --json), so a corrupted, locked or
     unwritable history costs only the record, reported as one line with exit code 1 -- never the run."""
@@ -127,9 +134,10 @@ def _cmd_compare(args) -> int:
         positive("--jobs", args.jobs)
     for spec in specs:
         type(spec.model).warm_up()  # e.g. Spark's JVM starts while the data loads
-    history = None if args.no_history else _history(args.db)  # unusable history: fail before the work
+    _check_history(args)  # an unusable history fails before the work (nothing created yet)
     dataset = load_data(args.data)
     k_within(args.k, dataset)
+    history = None if args.no_history else _history(args.db)
     experiment = Experiment(
         dataset,
         args.split,
@@ -361,9 +369,10 @@ def _cmd_tune(args) -> int:
     except ValueError as exc:
         raise UsageError(str(exc).replace("the time budget", "--timeout")) from None
     check_writable(args.json, "--json")
-    history = None if args.no_history else _history(args.db)  # unusable history: fail before the work
+    _check_history(args)  # an unusable history fails before the work (nothing created yet)
     dataset = load_data(args.data)
     k_within(args.k, dataset)
+    history = None if args.no_history else _history(args.db)
     result = tune(
         dataset,
         args.model,

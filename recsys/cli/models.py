@@ -63,7 +63,7 @@ def _cmd_recommend(args) -> int:
         model, refused = None, False
         if default_path.exists():
             try:
-                model = load_model(default_path, dataset)
+                model = load_model(default_path, dataset, expect={"key": args.model})
             except ValueError as exc:  # trained on another dataset, corrupted or forged: never read, refit below
                 print(f"note: not using {default_path}: {exc}", file=sys.stderr)
                 refused = True

@@ -134,6 +134,9 @@ def load_dataset(path, *, rating_scale=None, name: str | None = None, allowed_ro
             present.add(fname)
         else:  # a FIFO, /dev/zero, a socket: refused by name, never opened, never silently dropped
             raise DatasetError(f"{fname} is {kind(mode)}, not a regular file; expected a CSV text file")
+    for fname in OPTIONAL_FILES:
+        if fname in folders:  # an optional file that is a folder is a mistake, not an absent file
+            raise DatasetError(f"{fname} is a folder, not a file; expected a CSV text file (or no {fname} at all)")
     missing = [f for f in REQUIRED_FILES if f not in present]
     if missing:
         shapes = [f"{f} is a folder, not a file" for f in missing if f in folders]
@@ -453,7 +456,12 @@ class _Table:
             raise DatasetError(f"{label} is empty (no header, no data rows); expected {_EXPECTED[fname]}")
         if not data.split(b"\n", 1)[0].strip():
             raise DatasetError(f"{label}: line 1 is blank; expected the header ({_EXPECTED[fname]}) on line 1")
-        first = data[:data.find(b"\n") if b"\n" in data else None].decode()
+        line = data[:data.find(b"\n") if b"\n" in data else None]
+        cap = MAX_GENRES + 2 if fname == GENRE else MAX_COLUMNS
+        if b'"' not in line and line.count(b",") + 1 > cap:  # no quotes: the commas count the columns exactly
+            _too_many_columns(label, fname, line.count(b",") + 1)
+        first = line.decode()
+        del line
         try:
             header = next(csv.reader(io.StringIO(first)), [])
         except csv.Error:  # e.g. a header cell longer than the csv module's field limit
@@ -461,12 +469,8 @@ class _Table:
         if any(len(h) > MAX_FIELD_CHARS for h in header):
             raise DatasetError(f"{label}: a header name is longer than {MAX_FIELD_CHARS:,} characters; expected "
                                f"{_EXPECTED[fname]}")
-        if fname == GENRE and len(header) > MAX_GENRES + 2:
-            raise DatasetError(f"{label} has {len(header) - 2:,} genre columns; at most {MAX_GENRES:,} genres are "
-                               f"supported (expected COURSE_ID, TITLE, then one 0/1 column per genre)")
-        if fname != GENRE and len(header) > MAX_COLUMNS:
-            raise DatasetError(f"{label} has {len(header):,} columns in its header; at most {MAX_COLUMNS} are "
-                               f"supported (expected {_EXPECTED[fname]})")
+        if len(header) > cap:
+            _too_many_columns(label, fname, len(header))
         _check_first_row_width(label, data, len(header), MAX_GENRES + 2 if fname == GENRE else MAX_COLUMNS)
         self.found = [h.strip().lstrip("\ufeff") for h in header]
         if len(self.found) == 1 and re.search(r"[;\t|]", self.found[0]):
@@ -665,6 +669,14 @@ def _check_line_endings(label: str, data: bytes) -> None:
     line = data.count(b"\n", 0, lone.start()) + 1
     raise DatasetError(f"{label}: line {line} holds a carriage return (CR) that does not end the line (byte offset "
                        f"{lone.start()}); expected lines ending in LF or CRLF only")
+
+
+def _too_many_columns(label: str, fname: str, n: int) -> None:
+    if fname == GENRE:
+        raise DatasetError(f"{label} has {n - 2:,} genre columns; at most {MAX_GENRES:,} genres are "
+                           f"supported (expected COURSE_ID, TITLE, then one 0/1 column per genre)")
+    raise DatasetError(f"{label} has {n:,} columns in its header; at most {MAX_COLUMNS} are "
+                       f"supported (expected {_EXPECTED[fname]})")
 
 
 def _check_first_row_width(label: str, data: bytes, width: int, cap: int) -> None:

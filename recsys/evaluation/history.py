@@ -10,6 +10,7 @@ listed by protocol (the split name: new_learners, holdout, ratio, new_courses, o
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -54,6 +55,29 @@ CREATE TABLE IF NOT EXISTS run_models (
 );
 CREATE INDEX IF NOT EXISTS runs_kind ON runs(kind, id);
 """
+
+
+def check_recordable(path) -> None:
+    """Raise (sqlite3.Error or OSError) when runs could not be recorded in the history at `path` -- before a long
+    run, not after it -- without creating or changing anything: an existing file must open as a database in a
+    writable place; a missing one must be creatable in its folder."""
+    path = Path(path)
+    if path.exists():
+        if not path.is_file():
+            raise sqlite3.DatabaseError(f"{path} is not a file")
+        if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+            raise PermissionError(13, "the run history cannot be written", str(path))
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            conn.close()
+        return
+    folder = path.parent.resolve()
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(13, "the run history cannot be created (folder not writable)", str(path))
 
 
 class RunHistory:
