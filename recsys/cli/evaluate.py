@@ -13,8 +13,8 @@ from recsys.cli.common import (
     add_data_arg,
     add_db_arg,
     check_writable,
-    fmt,
     finite_float,
+    fmt,
     guard,
     int_in,
     k_within,
@@ -545,8 +545,19 @@ def register(sub) -> None:
     p.add_argument("--folds", type=int_in(2, 20), default=3, help="number of folds (default 3)")
     p.add_argument("--k", type=int_in(1, 10_000), default=10, help="K when --metric has no @K (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed for folds, random search and seeded models (default 0)")
-    p.add_argument("--trials", type=finite_float(0, 100_000), default=None, help="trials to run (default 20; grid: every combination)")
-    p.add_argument("--timeout", type=finite_float(0, 7 * 86_400), default=None, metavar="S", help="start no new trial after S seconds")
+    p.add_argument(
+        "--trials",
+        type=finite_float(0, 100_000),
+        default=None,
+        help="trials to run (default 20; grid: every combination)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=finite_float(0, 7 * 86_400),
+        default=None,
+        metavar="S",
+        help="start no new trial after S seconds",
+    )
     p.add_argument(
         "--sampler",
         choices=("tpe", "random", "grid"),
