@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from recsys.cli.common import UsageError, harden
+from recsys.cli.common import UsageError, check_bounds, harden
 
 COMMAND_MODULES = (
     "recsys.cli.data",  # generate
@@ -39,6 +39,7 @@ def main(argv=None) -> int:
     # argparse prints usage + one error line and exits 2 on bad syntax; we do the same for bad values.
     args = parser.parse_args(argv)
     try:
+        check_bounds(parser, args)  # sizes within their bounds, floats finite: one line, exit code 2
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

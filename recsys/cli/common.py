@@ -79,39 +79,27 @@ INT_LIMIT = 2**63 - 1  # any integer option (seeds included) beyond this is a ty
 
 
 def int_in(low: int | None = None, high: int | None = None):
-    """argparse type: an integer in [low, high] (argparse prints the option name with the message)."""
+    """argparse type: an integer; `check_bounds` (after parsing) keeps it in [low, high], so a value out of range
+    is one 'error:' line with exit code 2 like every other bad value."""
 
     def parse(text: str) -> int:
-        try:
-            value = int(str(text).strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got '{str(text)[:40]}'") from None
-        lo = -INT_LIMIT if low is None else low
-        hi = INT_LIMIT if high is None else high
-        if not lo <= value <= hi:
-            where = f"between {lo:,} and {hi:,}" if low is not None else f"at most {hi:,}"
-            raise argparse.ArgumentTypeError(f"must be {where}, got {value:,}")
-        return value
+        return int(str(text).strip())
 
-    parse.__name__ = "integer"
+    parse.__name__ = "int"
+    parse.bounds = (-INT_LIMIT if low is None else low, INT_LIMIT if high is None else high)  # type: ignore[attr-defined]
+    parse.finite = False  # type: ignore[attr-defined]
     return parse
 
 
 def finite_float(low: float | None = None, high: float | None = None):
-    """argparse type: a finite float (NaN and +-inf refused), optionally in [low, high]."""
+    """argparse type: a float; `check_bounds` refuses NaN and +-inf, and values outside [low, high]."""
 
     def parse(text: str) -> float:
-        try:
-            value = float(str(text).strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got '{str(text)[:40]}'") from None
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"must be a finite number, got '{str(text)[:40]}'")
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}, got {value:g}")
-        return value
+        return float(str(text).strip())
 
-    parse.__name__ = "number"
+    parse.__name__ = "float"
+    parse.bounds = (low, high)  # type: ignore[attr-defined]
+    parse.finite = True  # type: ignore[attr-defined]
     return parse
 
 
@@ -126,6 +114,30 @@ def harden(parser: argparse.ArgumentParser) -> None:
         if isinstance(action, argparse._SubParsersAction):
             for sub in action.choices.values():
                 harden(sub)
+
+
+def check_bounds(parser: argparse.ArgumentParser, args) -> None:
+    """UsageError for the first parsed option (of the chosen sub-command) outside its bounds or not finite."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            chosen = action.choices.get(getattr(args, action.dest, None) or "")
+            if chosen is not None:
+                check_bounds(chosen, args)
+            continue
+        bounds = getattr(action.type, "bounds", None)
+        value = getattr(args, action.dest, None)
+        if bounds is None or value is None or not isinstance(value, (int, float)):
+            continue
+        flag = action.option_strings[-1] if action.option_strings else action.dest
+        low, high = bounds
+        if getattr(action.type, "finite", False) and not math.isfinite(value):
+            raise UsageError(f"{flag} must be a finite number, got {value}")
+        if low is not None and high is not None and not low <= value <= high:
+            raise UsageError(f"{flag} must be between {low:,} and {high:,}, got {value:,}")
+        if low is not None and value < low:
+            raise UsageError(f"{flag} must be at least {low:,}, got {value:,}")
+        if high is not None and value > high:
+            raise UsageError(f"{flag} must be at most {high:,}, got {value:,}")
 
 
 def k_within(k: int, dataset, flag: str = "--k") -> int:
