@@ -167,3 +167,27 @@ def test_store_size_cap_removes_least_recently_used(tiny_dataset, tmp_path):
     capped.get_or_train(tiny_dataset, "popularity", {"weight_completions": True})
     assert not old.exists()
     assert capped.path_for(tiny_dataset, "popularity", {"weight_completions": True}).exists()
+
+
+def test_persistence_imports_the_model_contract_never_the_reverse():
+    """The only former import cycle: base.py (the contract) must not import persistence (the format), at module
+    level or inside a function; the store talks to persistence directly."""
+    import ast
+
+    from recsys.models.provenance import PACKAGE
+
+    def imported(path):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+            elif isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+        return names
+
+    assert not any("persistence" in n for n in imported(PACKAGE / "models" / "base.py"))
+    assert "recsys.models.base" in imported(PACKAGE / "models" / "persistence.py")
+    assert "recsys.models.persistence" in imported(PACKAGE / "artifacts.py")
+    from recsys.models.base import Recommender
+
+    assert not hasattr(Recommender, "save"), "no save/load forwarders on the contract"

@@ -20,6 +20,7 @@ from recsys.cli.common import (
     k_within,
     load_data,
     parse_params,
+    plain,
     positive,
     print_table,
 )
@@ -177,7 +178,7 @@ def _cmd_compare(args) -> int:
 
     s = result.split
     print(
-        f"dataset {result.dataset['name']} ({result.dataset['fingerprint']}); split {s['name']} {s['params']}; "
+        f"dataset {plain(result.dataset['name'])} ({result.dataset['fingerprint']}); split {s['name']} {s['params']}; "
         f"{s['evaluated_learners']:,} test learners; 95% bootstrap intervals over learners"
     )
     print_table(pd.DataFrame(rows))
