@@ -91,8 +91,9 @@ def int_in(low: int | None = None, high: int | None = None):
     return parse
 
 
-def finite_float(low: float | None = None, high: float | None = None):
-    """argparse type: a float; `check_bounds` refuses NaN and +-inf, and values outside [low, high]."""
+def finite_float(low: float | None = None, high: float | None = None, what: str = ""):
+    """argparse type: a float; `check_bounds` refuses NaN and +-inf, and values outside [low, high]. `what`
+    names the quantity in the message (e.g. 'trials per model')."""
 
     def parse(text: str) -> float:
         return float(str(text).strip())
@@ -100,6 +101,7 @@ def finite_float(low: float | None = None, high: float | None = None):
     parse.__name__ = "float"
     parse.bounds = (low, high)  # type: ignore[attr-defined]
     parse.finite = True  # type: ignore[attr-defined]
+    parse.what = what  # type: ignore[attr-defined]
     return parse
 
 
@@ -129,6 +131,8 @@ def check_bounds(parser: argparse.ArgumentParser, args) -> None:
         if bounds is None or value is None or not isinstance(value, (int, float)):
             continue
         flag = action.option_strings[-1] if action.option_strings else action.dest
+        if getattr(action.type, "what", ""):
+            flag = f"{flag} ({action.type.what})"
         low, high = bounds
         if getattr(action.type, "finite", False) and not math.isfinite(value):
             raise UsageError(f"{flag} must be a finite number, got {value}")

@@ -512,14 +512,18 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--tune",
-        type=float,
+        type=finite_float(what="trials per model"),
         default=None,
         metavar="N",
         help="first tune every model with N trials (the same N for each) on a validation split of the training "
         "part only, then compare what each chose; studies are stored in the artifacts folder and reused",
     )
     p.add_argument(
-        "--tune-minutes", type=float, default=None, metavar="M", help="tuning time budget per model, in minutes"
+        "--tune-minutes",
+        type=finite_float(what="tuning minutes per model"),
+        default=None,
+        metavar="M",
+        help="tuning time budget per model, in minutes",
     )
     p.add_argument(
         "--tune-sampler", choices=("tpe", "random", "grid"), default="tpe", help="search sampler (default tpe)"

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from recsys.data.dataset import LEVELS
+from recsys.data.loader import RATING_RANGE
 
 FILTER_KEYS = ("genres", "levels", "max_duration")
 
@@ -22,9 +23,10 @@ def _is_text(value) -> bool:
     return isinstance(value, (str, bytes, bytearray))
 
 
-def check_history(history, rating_scale: tuple[float, float] | None = None) -> None:
-    """`history` is a mapping course id -> finite rating (within `rating_scale` when given) or an iterable of
-    course ids -- never None, a string or a number."""
+def check_history(history, max_rating: float = RATING_RANGE[1]) -> None:
+    """`history` is a mapping course id -> finite rating of magnitude at most `max_rating` (the loader's bound
+    for safe arithmetic; a model's own rating scale is not the data's, e.g. implicit-feedback models store
+    (0, 1)) or an iterable of course ids -- never None, a string or a number."""
     if history is None:
         raise ValueError("history: expected a list of course ids or a mapping course id -> rating, got None")
     if _is_text(history):
@@ -35,7 +37,7 @@ def check_history(history, rating_scale: tuple[float, float] | None = None) -> N
         )
     if isinstance(history, Mapping):
         for course, rating in history.items():
-            _check_rating(course, rating, rating_scale)
+            _check_rating(course, rating, max_rating)
         return
     if not isinstance(history, Iterable):
         raise ValueError(
@@ -43,7 +45,7 @@ def check_history(history, rating_scale: tuple[float, float] | None = None) -> N
         )
 
 
-def _check_rating(course, rating, rating_scale) -> None:
+def _check_rating(course, rating, max_rating: float) -> None:
     if isinstance(rating, bool) or not isinstance(rating, numbers.Real):
         try:
             value = float(rating)
@@ -53,10 +55,10 @@ def _check_rating(course, rating, rating_scale) -> None:
         value = float(rating)
     if not math.isfinite(value):
         raise ValueError(f"history: the rating of {course!r} must be a finite number, got {value}")
-    if rating_scale is not None:
-        lo, hi = float(rating_scale[0]), float(rating_scale[1])
-        if not lo <= value <= hi:
-            raise ValueError(f"history: the rating of {course!r} is {value:g}, outside the rating scale {lo:g}..{hi:g}")
+    if abs(value) > max_rating:
+        raise ValueError(
+            f"history: the rating of {course!r} is {value:g}; expected a rating of magnitude at most {max_rating:g}"
+        )
 
 
 def check_k(k) -> None:
@@ -119,10 +121,9 @@ def check_request(
     exclude=(),
     filters=None,
     genres: Iterable[str] = (),
-    rating_scale: tuple[float, float] | None = None,
 ) -> None:
     """Every argument of a recommendation request, each refused with a ValueError naming it."""
-    check_history(history, rating_scale)
+    check_history(history)
     check_k(k)
     for name, values in (("liked", liked), ("disliked", disliked), ("exclude", exclude)):
         check_course_list(name, values)

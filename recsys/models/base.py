@@ -391,7 +391,6 @@ class Recommender(BaseEstimator):
             exclude=exclude,
             filters=filters,
             genres=self.genres_,
-            rating_scale=self.rating_scale_,
         )
         row = self.history_row(history)
         L = self._feedback_matrix([liked], 1, "liked")
