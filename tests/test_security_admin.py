@@ -104,3 +104,22 @@ def test_password_attempts_are_rate_limited_per_session_and_server_wide(monkeypa
     now[0] += 61
     assert admin.try_password(PASSWORD, "fresh", limiter)[0]
     assert admin.password_matches(PASSWORD, PASSWORD) and not admin.password_matches(PASSWORD[:-1], PASSWORD)
+
+
+def test_with_oidc_configured_the_admin_page_offers_streamlit_login(app_env, monkeypatch):
+    """An [auth] section in secrets.toml switches the admin pages to st.login (the provider is never contacted
+    until the button is pressed); not signed in, the page shows only the sign-in button."""
+    monkeypatch.delenv(admin.PASSWORD_ENV, raising=False)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["auth"] = {
+        "redirect_uri": "http://localhost:8611/oauth2callback",
+        "cookie_secret": "a long random cookie secret for this test",
+        "client_id": "workbench",
+        "client_secret": "not-a-real-secret",
+        "server_metadata_url": "https://idp.example.invalid/.well-known/openid-configuration",
+    }
+    at.run()
+    at.switch_page("views/feedback_admin.py")
+    at.run()
+    assert_page_ok(at)
+    assert at.button(key="admin_login").label == "Sign in" and not at.dataframe
