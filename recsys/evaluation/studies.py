@@ -71,25 +71,27 @@ def storage(
         return _storages[key]
 
 
-def code_version() -> str:
-    """Hash of the code behind a trial's number: the models, the dataset class and the evaluation that scores them."""
-    files = sorted((PACKAGE / "models").rglob("*.py")) + [PACKAGE / "data" / "dataset.py"]
-    files += [PACKAGE / "evaluation" / f for f in ("metrics.py", "splits.py", "eval_data.py", "scoring.py")]
-    files += [PACKAGE / "evaluation" / "search_space.py"]
-    h = hashlib.sha256()
-    for f in files:
-        h.update(f.relative_to(PACKAGE).as_posix().encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()[:10]
+def code_version(model_key: str) -> str:
+    """What a trial's number depends on: the model's computed code version (the modules it imports and the
+    libraries whose objects it holds, `provenance`) and the evaluation modules that split and score it."""
+    if model_key not in _CODE:
+        from recsys.models import model_class
+        from recsys.models.provenance import dependencies, provenance
+
+        if "" not in _CODE:  # the evaluation side, once per process
+            h = hashlib.sha256()
+            for module in ("recsys.evaluation.scoring", "recsys.evaluation.search_space", "recsys.evaluation.tuning"):
+                for f in dependencies(module)[0]:
+                    if "/models/" not in f.as_posix():  # a model's own code is in its provenance
+                        h.update(f.relative_to(PACKAGE).as_posix().encode())
+                        h.update(f.read_bytes())
+            _CODE[""] = h.hexdigest()
+        h = hashlib.sha256((_CODE[""] + provenance(model_class(model_key))["code"]).encode())
+        _CODE[model_key] = h.hexdigest()[:10]
+    return _CODE[model_key]
 
 
-_CODE: list[str] = []
-
-
-def cached_code_version() -> str:
-    if not _CODE:
-        _CODE.append(code_version())
-    return _CODE[0]
+_CODE: dict[str, str] = {}
 
 
 def study_name(
@@ -106,7 +108,7 @@ def study_name(
     question = {
         "fingerprint": fingerprint,
         "model": model_key,
-        "code": cached_code_version(),
+        "code": code_version(model_key),
         "protocol": dict(protocol),
         "seed": int(seed),
         "metric": metric,
