@@ -3,6 +3,8 @@ its defaults ranks new learners' courses better than popularity."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -93,3 +95,32 @@ def test_the_fixed_large_data_penalty_was_the_problem(thousand):
     ndcg = _ndcg(thousand, ["popularity", ("als", {"regularization": 300.0}), "als"])  # "als" = 300, "als#2" = auto
     assert ndcg["als#2"] > ndcg["popularity"] + 0.05
     assert ndcg["als"] < ndcg["popularity"] + 0.02
+
+
+# ----- the page -------------------------------------------------------------------------------------
+def test_recommend_page_offers_auto_and_honours_a_number(tmp_path):
+    """EASE's l2 shows an "auto" toggle (on by default, the number greyed out); training with it gives the
+    data-derived value, switching it off trains with the number typed."""
+    from helpers import app_environment, assert_page_ok
+    from streamlit.testing.v1 import AppTest
+
+    with app_environment(tmp_path, n_courses=30):
+        at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120)
+        at.run()
+        at.switch_page("views/recommend.py")
+        at.run()
+        at.selectbox(key="rec_model").set_value("ease").run()
+        assert_page_ok(at)
+        toggle = at.toggle(key="rec.ease.l2.auto")
+        assert toggle.value is True and at.number_input(key="rec.ease.l2").disabled
+        at.button(key="rec_train").click()
+        at.run(timeout=120)
+        assert_page_ok(at)
+        assert at.session_state["rec_active"]["params"]["l2"] == AUTO
+        at.toggle(key="rec.ease.l2.auto").set_value(False).run()
+        assert not at.number_input(key="rec.ease.l2").disabled
+        at.number_input(key="rec.ease.l2").set_value(150.0).run()
+        at.button(key="rec_train").click()
+        at.run(timeout=120)
+        assert_page_ok(at)
+        assert at.session_state["rec_active"]["params"]["l2"] == 150.0

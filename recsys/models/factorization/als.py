@@ -8,10 +8,10 @@ directly (library alpha = 1): the model is the paper's. Any learner is scored by
 history with the course factors frozen -- the closed-form least-squares step in `fold_in.als_fold_in`, the
 library's `recalculate_user=True` -- so training and new learners take the same path.
 
-Default penalty: `regularization="auto"` is 0.65 x sqrt(training enrolments) (`regularization_` holds the value
+Default penalty: `regularization="auto"` is 0.66 x sqrt(training enrolments) (`regularization_` holds the value
 used; an explicit number is used as given). A fixed lambda cannot follow the data: 300, right for the 34,000
-built-in learners (~206,000 enrolments -> auto 295), flattens 1,000 learners into popularity (NDCG@10 0.38, the
-same as popularity) where auto gives ~50 and 0.61. Measured rule and figures: docs/defaults.md.
+built-in learners (207,000 training enrolments, where auto gives 300), flattens 1,000 learners into popularity
+(NDCG@10 0.38, the same as popularity), where auto gives ~50 and 0.61. Rule and figures: docs/defaults.md.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from recsys.models.factorization.fold_in import als_contributions, als_fold_in, 
 from recsys.models.params import HyperParam
 from recsys.models.shared.data_scale import per_root_enrolment
 
-REGULARIZATION_PER_ROOT = 0.65
-"""Auto lambda per sqrt(enrolment): the best lambda was 45 / 100 / ~170 / 300 at 1k / 3k / 10k / 34k built-in
-learners (6k / 18k / 59k / 206k enrolments), i.e. 0.59-0.75 x sqrt(enrolments)."""
+REGULARIZATION_PER_ROOT = 0.66
+"""Auto lambda per sqrt(enrolment), anchored at the old default (300 at 34k built-in learners); the best lambda
+measured at 1k / 3k / 10k learners (45 / 100 / ~170 for 6k / 18k / 59k enrolments, 0.59-0.75 x sqrt) and on a
+60-course cut of 1k learners (45) lies on the same curve."""
 
 
 def confidence_matrix(matrix, alpha: float):

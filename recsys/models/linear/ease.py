@@ -9,9 +9,10 @@ A learner -- in the training data or brand new -- is scored as x B from their hi
 new-learner path is one sparse x dense product. Fitting costs one n_courses^2 Gram matrix and one inverse,
 independent of how many learners there are beyond the sparse product.
 
-Default penalty: `l2="auto"` is 0.5 x sqrt(training enrolments) (`l2_` holds the value used; an explicit number
-is used as given): ~230 on the 34,000 built-in learners, where 50-200 are equally good, and ~40 on 1,000
-learners, where 200 loses 0.03-0.05 NDCG@10 to it. Measured rule and figures: docs/defaults.md.
+Default penalty: `l2="auto"` is 0.44 x sqrt(training enrolments) (`l2_` holds the value used; an explicit
+number is used as given). On the 34,000 built-in learners that is 200, the old fixed default (50-200 are
+equally good there); on 1,000 learners it is ~35, where the fixed 200 loses ~0.04 NDCG@10. Rule and figures:
+docs/defaults.md.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from recsys.models.params import HyperParam
 from recsys.models.shared.data_scale import per_root_enrolment
 from recsys.models.shared.item_weights import ItemWeightsRanker, enrolment_counts, enrolment_matrix
 
-L2_PER_ROOT = 0.5
-"""Auto l2 per sqrt(enrolment): the best l2 was ~40 at 1k and 3k built-in learners (6k / 18k enrolments; 20-80
-within 0.003) and anywhere in 50-200 at 34k (206k), i.e. ~0.5 x sqrt(enrolments)."""
+L2_PER_ROOT = 0.44
+"""Auto l2 per sqrt(enrolment), anchored at the old default (200 at 34k built-in learners, 207k training
+enrolments); the best l2 measured at 1k and 3k learners (~40; 20-80 within 0.003 NDCG@10) and on a 60-course
+cut of 1k learners (20-40) lies on the same curve."""
 
 
 def ease_weights(X, l2: float) -> np.ndarray:
