@@ -179,7 +179,10 @@ def main(argv=None) -> int:
             "test_share": args.test_share,
             "n_resamples": args.n_resamples,
         }
-        C.write_json(args.json, C.report("defaults_small_data", info, params, [], {"scales": blocks}))
+        results = [{"scale": scale, **row} for scale, block in blocks.items() for row in block["rows"]]
+        summary = {"target_met": not any(failing.values()), "below_popularity": failing, "scales": blocks}
+        C.write_json(args.json, C.report("defaults_small_data", info, params, results, summary))
+        print(f"wrote {args.json}")
     return 0
 
 
