@@ -124,3 +124,30 @@ def test_recommend_page_offers_auto_and_honours_a_number(tmp_path):
         at.run(timeout=120)
         assert_page_ok(at)
         assert at.session_state["rec_active"]["params"]["l2"] == 150.0
+
+
+def test_evaluation_page_shows_the_value_chosen_from_the_data(tmp_path):
+    from helpers import app_environment, assert_page_ok
+    from streamlit.testing.v1 import AppTest
+
+    with app_environment(tmp_path, n_courses=30):
+        at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120)
+        at.run()
+        at.switch_page("views/compare.py")
+        at.run()
+        at.multiselect(key="cmp_models").set_value(["popularity", "ease"])
+        at.select_slider(key="cmp_resamples").set_value(0)
+        at.run()
+        at.button(key="cmp_run").click()
+        at.run(timeout=300)
+        at.switch_page("views/evaluation.py")
+        at.run()
+        at.selectbox(key="ev_model").set_value("ease")
+        at.run()
+        assert_page_ok(at)
+        fitted = at.session_state["runs"][-1]["result"].details["ease"].model
+        tables = [d.value for d in at.dataframe if "rule" in d.value.columns]
+        assert len(tables) == 1
+        row = tables[0].iloc[0]
+        assert (row["parameter"], row["given"]) == ("l2", "auto") and "sqrt" in row["rule"]
+        assert float(row["used"]) == pytest.approx(fitted.l2_, rel=1e-3)

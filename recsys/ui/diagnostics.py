@@ -35,7 +35,7 @@ def _chosen(chosen: dict) -> None:
         for name, c in chosen.items()
     ]
     st.markdown("**Values chosen from the data** (parameters set to auto; a number given is used as is)")
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    plain.table(pd.DataFrame(rows), hide_index=True)
 
 
 def _clusters(model, info: dict, seed: int) -> None:
