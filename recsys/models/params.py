@@ -140,7 +140,7 @@ class HyperParam:
             "auto": self.auto,
         }
 
-    def typical(self) -> float:
+    def typical(self) -> Any:
         """A number to show for a parameter whose default is "auto" (the middle of its tuning grid, else low)."""
         if not self.is_auto(self.default):
             return self.default
