@@ -9,10 +9,13 @@ values its "auto" parameters took on each dataset (`diagnostics()["chosen_params
 
     .venv/bin/python bench/defaults_small_data.py [--data DIR] [--learners 1000] [--scale small|full|both]
         [--seeds 0] [--models all] [--test-share 0.1] [--n-resamples 1000] [--before OLD.json] [--json OUT]
+        [--sweep MODEL.PARAM=V1,V2,...] [--courses N]
 
-`--seed` seeds the subsample and the split; `--seeds 0,1,2` repeats the split with other seeds (same subsample) and adds the mean
-NDCG@10 over them: on ~75 test learners one split is noisy. `--before` reads an earlier --json report and adds
-its figures next to these (a before/after table for a change of defaults).
+`--seed` seeds the subsample and the split; `--seeds 0,1,2` repeats the split with other seeds (same subsample)
+and adds the mean NDCG@10 over them: on ~75 test learners one split is noisy. `--before` reads an earlier --json
+report and adds its figures next to these (a before/after table for a change of defaults). `--sweep
+als.regularization=20,45,100` measures one model over those values (plus popularity and the model's default)
+instead of every model -- the sweeps of docs/defaults.md; `--courses 60` keeps only the 60 most-taken courses.
 """
 
 from __future__ import annotations
@@ -78,7 +81,7 @@ def run(dataset, models, seed: int, test_share: float, n_resamples: int) -> tupl
     return rows, chosen, wall
 
 
-def measure(name: str, dataset, models, seeds, test_share, n_resamples) -> dict:
+def measure(name: str, dataset, models, seeds, test_share, n_resamples, labels=None) -> dict:
     print(f"\n== {name}: {dataset!r}", flush=True)
     facts = skew(dataset)
     print("   " + ", ".join(f"{k} {v}" for k, v in facts.items()), flush=True)
@@ -93,7 +96,7 @@ def measure(name: str, dataset, models, seeds, test_share, n_resamples) -> dict:
     first = per_seed[seeds[0]]
     pop = first["popularity"][METRIC]
     out = []
-    for model in models:
+    for model in first:  # Experiment names in the order given (a repeated key is key#2, key#3, ...)
         row = {"model": model, **first[model]}
         row["above_popularity"] = model == "popularity" or row[METRIC] > pop
         if len(seeds) > 1:
@@ -102,6 +105,8 @@ def measure(name: str, dataset, models, seeds, test_share, n_resamples) -> dict:
                 np.mean([per_seed[s]["popularity"][METRIC] for s in seeds])
             )
         row["chosen"] = chosen.get(model, {})
+        if labels:
+            row["params"] = labels[len(out)]
         out.append(row)
     return {"skew": facts, "rows": out, "wall_seconds": walls, "per_seed": per_seed}
 
@@ -109,9 +114,14 @@ def measure(name: str, dataset, models, seeds, test_share, n_resamples) -> dict:
 def print_rows(block: dict, before: dict | None) -> None:
     rows = []
     old = {r["model"]: r for r in (before or {}).get("rows", [])}
-    for r in sorted(block["rows"], key=lambda r: -r[METRIC]):
+    ordered = (
+        block["rows"]
+        if any(r.get("params") for r in block["rows"])
+        else sorted(block["rows"], key=lambda r: -r[METRIC])
+    )
+    for r in ordered:
         line = {
-            "model": r["model"],
+            "model": r["model"] + (f" {r['params']}" if r.get("params") else ""),
             METRIC: f"{r[METRIC]:.4f}",
             "95% CI": f"[{r['lo']:.3f}, {r['hi']:.3f}]",
             "> pop": "-" if r["model"] == "popularity" else ("yes" if r["above_popularity"] else "NO"),
@@ -138,6 +148,31 @@ def _short(value) -> str:
     return str(value)
 
 
+def sweep_models(text: str) -> tuple[list, list[str]]:
+    """'als.regularization=20,45,100' -> (popularity, als with each value, als with its default) and their labels."""
+    from recsys.models import model_class
+
+    target, _, values = text.partition("=")
+    key, _, name = target.partition(".")
+    spec = model_class(key).param_spec()  # UnknownModelError for a bad key
+    if name not in spec or not values.strip():
+        raise SystemExit(f"error: --sweep expects MODEL.PARAM=V1,V2,... with a parameter of {key}, got {text!r}")
+    chosen = [spec[name].validate(v.strip()) for v in values.split(",") if v.strip()]
+    models = ["popularity", *[(key, {name: v}) for v in chosen], key]
+    labels = ["", *[f"{name}={v}" for v in chosen], f"{name}={spec[name].default} (default)"]
+    return models, labels
+
+
+def top_courses(dataset, n: int):
+    """`dataset` with only its `n` most-taken courses (catalogue and ratings): a more concentrated catalogue."""
+    from recsys.data.dataset import Dataset
+
+    top = dataset.ratings["item"].value_counts().index[:n]
+    ratings = dataset.ratings[dataset.ratings["item"].isin(top)]
+    courses = dataset.courses[dataset.courses["COURSE_ID"].isin(top)]
+    return Dataset(ratings, courses, dataset.genres, dataset.rating_scale, None, f"{dataset.name}, top {n} courses")
+
+
 def main(argv=None) -> int:
     p = C.parser("Defaults vs popularity under new_learners on a 1,000-learner subsample and on the full data.")
     p.add_argument("--learners", type=int, default=1000, help="learners in the seeded subsample (default 1000)")
@@ -147,12 +182,18 @@ def main(argv=None) -> int:
     p.add_argument("--test-share", type=float, default=0.1, help="share of learners held out (protocol default)")
     p.add_argument("--n-resamples", type=int, default=1000, help="bootstrap resamples of the 95%% intervals")
     p.add_argument("--before", help="an earlier --json report of this script: adds its figures as 'before'")
+    p.add_argument("--sweep", metavar="MODEL.PARAM=V1,V2", help="instead of every model: one model over values")
+    p.add_argument("--courses", type=int, help="keep only the N most-taken courses (a more concentrated catalogue)")
     args = p.parse_args(argv)
     seeds = [int(s) for s in (args.seeds or str(args.seed)).split(",") if s.strip()]
-    default = [k for k in C.available_models() if k not in EXCLUDED]
-    models = C.resolve_model_names(args.models, default)
-    if "popularity" not in models:
-        models = ["popularity", *models]
+    labels = None
+    if args.sweep:
+        models, labels = sweep_models(args.sweep)
+    else:
+        default = [k for k in C.available_models() if k not in EXCLUDED]
+        models = C.resolve_model_names(args.models, default)
+        if "popularity" not in models:
+            models = ["popularity", *models]
     info = C.machine()
     C.print_machine(info)
     full = C.load_data(args.data)
@@ -161,7 +202,9 @@ def main(argv=None) -> int:
     blocks = {}
     for scale in scales:
         data = full.sample_learners(args.learners, seed=args.seed) if scale == "small" else full
-        blocks[scale] = measure(scale, data, models, seeds, args.test_share, args.n_resamples)
+        if args.courses:
+            data = top_courses(data, args.courses)
+        blocks[scale] = measure(scale, data, models, seeds, args.test_share, args.n_resamples, labels)
         print_rows(blocks[scale], (before.get("summary", {}).get("scales") or {}).get(scale))
     failing = {
         scale: [r["model"] for r in block["rows"] if not r["above_popularity"]] for scale, block in blocks.items()
@@ -175,7 +218,9 @@ def main(argv=None) -> int:
             "learners": args.learners,
             "seed": args.seed,
             "seeds": seeds,
-            "models": models,
+            "models": [m if isinstance(m, str) else list(m) for m in models],
+            "sweep": args.sweep,
+            "courses": args.courses,
             "test_share": args.test_share,
             "n_resamples": args.n_resamples,
         }
