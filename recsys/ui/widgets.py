@@ -160,7 +160,8 @@ def _laid_out(
     for p in params:
         key = param_key(prefix, model_key, p.name)
         if not applies(model_key, p.name, {**known, **values}):
-            values[p.name] = st.session_state.get(key, p.default)
+            auto = p.allows_auto and st.session_state.get(auto_key(key), p.is_auto(p.default))
+            values[p.name] = AUTO if auto else st.session_state.get(key, p.default)
             continue
         values[p.name] = hyperparam_input(p, key, cols[shown % len(cols)])
         shown += 1
