@@ -161,7 +161,7 @@ def _laid_out(
         key = param_key(prefix, model_key, p.name)
         if not applies(model_key, p.name, {**known, **values}):
             auto = p.allows_auto and st.session_state.get(auto_key(key), p.is_auto(p.default))
-            values[p.name] = AUTO if auto else st.session_state.get(key, p.default)
+            values[p.name] = AUTO if auto else st.session_state.get(key, p.typical())
             continue
         values[p.name] = hyperparam_input(p, key, cols[shown % len(cols)])
         shown += 1
