@@ -22,6 +22,18 @@ def thousand(small_dataset):
     return small_dataset.sample_learners(1000, seed=0)
 
 
+def test_sample_learners_is_seeded_and_keeps_whole_histories(small_dataset, thousand):
+    again = small_dataset.sample_learners(1000, seed=0)
+    assert thousand.n_users == 1000 and thousand.fingerprint == again.fingerprint
+    assert small_dataset.sample_learners(1000, seed=1).fingerprint != thousand.fingerprint
+    assert thousand.n_items == small_dataset.n_items  # same catalogue
+    user = thousand.user_ids[0]
+    assert thousand.user_history(user) == small_dataset.user_history(user)  # every rating of a chosen learner
+    assert small_dataset.sample_learners(10**6) is small_dataset
+    with pytest.raises(ValueError, match="positive integer"):
+        small_dataset.sample_learners(0)
+
+
 # ----- the declaration ------------------------------------------------------------------------------
 def test_auto_is_accepted_only_where_a_rule_is_declared():
     spec = model_class("ease").param_spec()["l2"]
