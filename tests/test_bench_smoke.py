@@ -153,3 +153,29 @@ def test_compare_all(bench_data, tmp_path, installed):
     assert all(r["fit_s"] is not None and r["score_s"] >= 0 for r in report["results"])
     assert report["summary"]["wall_s"] > 0
     assert stdout.strip().splitlines()[-1].startswith(f"compare --models {','.join(models)}: ")
+
+
+def test_defaults_small_data(bench_data, tmp_path, installed):
+    models = [m for m in ("popularity", "ease", "als") if m in installed]
+    out = tmp_path / "defaults.json"
+    stdout, report = run_bench(
+        "defaults_small_data.py",
+        "--data",
+        str(bench_data),
+        "--learners",
+        "300",
+        "--scale",
+        "small",
+        "--models",
+        ",".join(models),
+        "--n-resamples",
+        "0",
+        "--json",
+        str(out),
+    )
+    rows = {r["model"]: r for r in report["results"]}
+    assert set(rows) == set(models) and all(r["scale"] == "small" for r in rows.values())
+    assert report["summary"]["scales"]["small"]["skew"]["learners"] == 300
+    assert report["summary"]["target_met"] == all(r["above_popularity"] for r in rows.values())
+    if "ease" in rows:
+        assert set(rows["ease"]["chosen"]) == {"l2"} and rows["ease"]["chosen"]["l2"] > 0

@@ -194,7 +194,7 @@ study = open_study("kill-test", studies.storage(sys.argv[1], heartbeat=1, grace=
 def objective(trial, params):
     if trial.number == 2:
         os.kill(os.getpid(), signal.SIGKILL)  # killed in the middle of a trial
-    return 1.0 / params["l2"]
+    return 1.0 / params.get("l2", 100.0)  # the defaults trial leaves l2 ("auto") to EASE's data rule
 run_study(study, cls, SS.search_space(cls), objective, 5, "tpe", 0)
 """
 
@@ -212,7 +212,7 @@ def test_a_study_resumes_after_a_kill(tmp_path):
     assert [before[n][0] for n in (0, 1)] == [optuna.trial.TrialState.COMPLETE] * 2
     time.sleep(2.5)  # the killed trial's heartbeat is now stale
     cls = REGISTRY["ease"]
-    run = run_study(study, cls, SS.search_space(cls), lambda trial, params: 1.0 / params["l2"], 5, "tpe", 0)
+    run = run_study(study, cls, SS.search_space(cls), lambda trial, params: 1.0 / params.get("l2", 100.0), 5, "tpe", 0)
     states = {t.number: t.state for t in study.get_trials(deepcopy=False)}
     assert states[2] == optuna.trial.TrialState.FAIL  # marked failed, then ignored
     assert len(run.trials) == 5 and run.new_trials == 3

@@ -145,6 +145,18 @@ class Dataset:
         """Same catalogue and scale, other ratings (used for train/test splits)."""
         return Dataset(ratings, self.courses, self.genres, self.rating_scale, self.bows, name or self.name)
 
+    def sample_learners(self, n: int, seed: int = 0, name: str | None = None) -> "Dataset":
+        """The same catalogue with the ratings of `n` learners drawn at random (seeded, without replacement):
+        a small dataset with this one's shape, e.g. to check that defaults hold on 1,000 learners."""
+        if isinstance(n, bool) or int(n) != n or n < 1:
+            raise ValueError(f"n must be a positive integer number of learners, got {n!r}")
+        if n >= self.n_users:
+            return self
+        rng = np.random.default_rng(seed)
+        chosen = self.user_ids[np.sort(rng.choice(self.n_users, int(n), replace=False))]
+        keep = self.ratings["user"].isin(chosen).to_numpy()
+        return self.with_ratings(self.ratings[keep], name=name or f"{self.name} ({int(n):,} learners, seed {seed})")
+
     def history_vector(self, history: Mapping[str, float] | Iterable[str]) -> sparse.csr_matrix:
         """A 1 x n_items CSR row from a learner history (see `history_row`)."""
         return history_row(self.item_index, history, completed=self.rating_scale[1])

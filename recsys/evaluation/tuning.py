@@ -633,7 +633,8 @@ def tune_on_split(
     run = run_study(study, cls, space, objective, n_trials, sampler, seed, minutes, fixed, grid, progress, "")
     best = best_trial(run, lower_is_better=False)
     defaults = next((t for t in run.complete if t.number == 0), None)
-    chosen = {} if best is None else {n: v for n, v in best.params.items() if n in space}
+    # the defaults trial leaves an "auto" parameter to the model's data rule: it is reported as "auto"
+    chosen = {} if best is None else {n: v for n, v in _effective(cls, best.params).items() if n in space}
     return TuningSummary(
         model_key,
         best is not None,

@@ -176,9 +176,20 @@ class Recommender(BaseEstimator):
 
         Known keys: "cluster_sizes" (array), "explained_variance" (array), "learner_map" (callable histories ->
         (features, cluster labels)), "course_similarity" (n_courses x n_courses array) with
-        "similarity_label". Models without model-specific plots return {}.
+        "similarity_label", "chosen_params" (see `chosen_params`). Models without any of these return {}.
         """
-        return {}
+        chosen = self.chosen_params()
+        return {"chosen_params": chosen} if chosen else {}
+
+    def chosen_params(self) -> dict[str, dict[str, Any]]:
+        """For each hyperparameter that can be "auto": {"given": the value set, "used": the value `fit` used
+        (learned state `<name>_`), "rule": how "auto" is chosen from the data}. Empty before `fit`."""
+        out = {}
+        for p in self.hyperparams:
+            used = self.__dict__.get(f"{p.name}_")
+            if p.allows_auto and used is not None:
+                out[p.name] = {"given": getattr(self, p.name), "used": used, "rule": p.auto}
+        return out
 
     # ----- serving ----------------------------------------------------------------------------
     def history_row(self, history: Mapping[str, float] | Iterable[str]) -> sparse.csr_matrix:

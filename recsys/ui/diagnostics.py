@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from recsys.ui import charts, plain, session
@@ -13,6 +14,9 @@ def draw(model, seed: int) -> int:
     """Draw the model's diagnostics; returns how many plot groups were drawn."""
     info = model.diagnostics()
     shown = 0
+    if info.get("chosen_params"):
+        shown += 1
+        _chosen(info["chosen_params"])
     if "cluster_sizes" in info:
         shown += 1
         with session.guard("Drawing the cluster plots"):
@@ -22,6 +26,16 @@ def draw(model, seed: int) -> int:
         with session.guard("Drawing the course similarity"):
             _similarity(model, info)
     return shown
+
+
+def _chosen(chosen: dict) -> None:
+    """Parameters set to "auto": the value fit chose from this training data, and the rule it used."""
+    rows = [
+        {"parameter": name, "given": str(c["given"]), "used": f"{float(c['used']):.4g}", "rule": c["rule"]}
+        for name, c in chosen.items()
+    ]
+    st.markdown("**Values chosen from the data** (parameters set to auto; a number given is used as is)")
+    plain.table(pd.DataFrame(rows), hide_index=True)
 
 
 def _clusters(model, info: dict, seed: int) -> None:

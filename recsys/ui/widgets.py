@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 
 from recsys.models import MODEL_KEYS, REGISTRY
-from recsys.models.params import HyperParam
+from recsys.models.params import AUTO, HyperParam
 from recsys.ui.catalogue import model_label
 
 
@@ -32,26 +32,53 @@ def _float_format(p: HyperParam) -> str:
     return "%.2f"
 
 
+def auto_key(key: str) -> str:
+    """Session-state key of the "auto" toggle next to a parameter that can be chosen from the data."""
+    return f"{key}.auto"
+
+
 def hyperparam_input(p: HyperParam, key: str, container=None) -> Any:
-    """One widget for one HyperParam (kind, range, step, choices, help); the value persists in the session."""
+    """One widget for one HyperParam (kind, range, step, choices, help); the value persists in the session.
+
+    A parameter with an auto rule gets an "auto" toggle above its number (on by default when the default is
+    "auto"); while it is on, the value is "auto" and the number is greyed out."""
     c = container or st
+    if p.allows_auto:
+        box = c.container()
+        seeded_auto = auto_key(key) in st.session_state
+        auto = box.toggle(
+            f"{pretty(p.name)}: auto",
+            **({} if seeded_auto else {"value": p.is_auto(p.default)}),
+            key=auto_key(key),
+            help=f"Chosen from the data when fitting: {p.auto}. Off = use the number below exactly.",
+            persist_state="session",
+        )
+        number = _number_input(p, key, box, disabled=auto)
+        return AUTO if auto else number
+    return _number_input(p, key, c)
+
+
+def _number_input(p: HyperParam, key: str, c, disabled: bool = False) -> Any:
     label = pretty(p.name)
     seeded = key in st.session_state  # value set earlier (by the user or by Tune): don't also pass a default
     common = dict(key=key, help=p.help or None, persist_state="session")
+    if disabled:
+        common["disabled"] = True
     if p.kind == "bool":
         return c.toggle(label, **({} if seeded else {"value": bool(p.default)}), **common)
     if p.kind == "choice":
         choices = list(p.choices)
         index = choices.index(p.default) if p.default in choices else 0
         return c.selectbox(label, choices, **({} if seeded else {"index": index}), **common)
+    default = p.typical()  # a number also for a parameter whose default is "auto"
     if p.kind == "int":
         lo = int(p.low) if p.low is not None else None
         hi = int(p.high) if p.high is not None else None
         step = int(p.step or 1)
         if lo is not None and hi is not None and (hi - lo) / step <= 100:
-            return c.slider(label, lo, hi, **({} if seeded else {"value": int(p.default)}), step=step, **common)
+            return c.slider(label, lo, hi, **({} if seeded else {"value": int(default)}), step=step, **common)
         return c.number_input(
-            label, min_value=lo, max_value=hi, **({} if seeded else {"value": int(p.default)}), step=step, **common
+            label, min_value=lo, max_value=hi, **({} if seeded else {"value": int(default)}), step=step, **common
         )
     lo = float(p.low) if p.low is not None else None
     hi = float(p.high) if p.high is not None else None
@@ -60,17 +87,17 @@ def hyperparam_input(p: HyperParam, key: str, container=None) -> Any:
             label,
             lo,
             hi,
-            **({} if seeded else {"value": float(p.default)}),
+            **({} if seeded else {"value": float(default)}),
             step=float(p.step),
             format=_float_format(p),
             **common,
         )
-    step = float(p.step) if p.step else (float(p.default) / 10 if p.default else 0.01)
+    step = float(p.step) if p.step else (float(default) / 10 if default else 0.01)
     return c.number_input(
         label,
         min_value=lo,
         max_value=hi,
-        **({} if seeded else {"value": float(p.default)}),
+        **({} if seeded else {"value": float(default)}),
         step=step,
         format=_float_format(p),
         **common,
@@ -133,7 +160,8 @@ def _laid_out(
     for p in params:
         key = param_key(prefix, model_key, p.name)
         if not applies(model_key, p.name, {**known, **values}):
-            values[p.name] = st.session_state.get(key, p.default)
+            auto = p.allows_auto and st.session_state.get(auto_key(key), p.is_auto(p.default))
+            values[p.name] = AUTO if auto else st.session_state.get(key, p.typical())
             continue
         values[p.name] = hyperparam_input(p, key, cols[shown % len(cols)])
         shown += 1
@@ -141,9 +169,17 @@ def _laid_out(
 
 
 def set_params(prefix: str, model_key: str, params: dict[str, Any]) -> None:
-    """Put parameter values into the widgets of `prefix` (e.g. Tune -> Recommend)."""
+    """Put parameter values into the widgets of `prefix` (e.g. Tune -> Recommend); "auto" switches a
+    parameter's auto toggle on, a number switches it off and fills the number in."""
+    spec = REGISTRY[model_key].param_spec()
     for name, value in params.items():
-        st.session_state[param_key(prefix, model_key, name)] = value
+        key = param_key(prefix, model_key, name)
+        p = spec.get(name)
+        if p is not None and p.allows_auto:
+            st.session_state[auto_key(key)] = p.is_auto(value)
+            if p.is_auto(value):
+                continue
+        st.session_state[key] = value
 
 
 def model_picker(label: str, key: str, models: list[str] | None = None, default: str | None = None) -> str | None:
