@@ -184,7 +184,7 @@ def test_the_first_trial_is_the_defaults_so_tuning_never_loses_on_validation(sma
 
 # ----- stored studies ------------------------------------------------------------------------------------------------
 KILLED_RUN = """
-import os, signal, sys
+import os, signal, sqlite3, sys, time
 from recsys.evaluation import studies
 from recsys.evaluation.tuning import open_study, run_study
 from recsys.models import REGISTRY
@@ -193,7 +193,11 @@ cls = REGISTRY["ease"]
 study = open_study("kill-test", studies.storage(sys.argv[1], heartbeat=1, grace=2))
 def objective(trial, params):
     if trial.number == 2:
-        os.kill(os.getpid(), signal.SIGKILL)  # killed in the middle of a trial
+        # killed in the middle of a trial, once its heartbeat is on disk (as any trial running longer than a beat)
+        with sqlite3.connect(sys.argv[1]) as con:
+            while not con.execute("SELECT 1 FROM trial_heartbeats WHERE trial_id = ?", (trial._trial_id,)).fetchone():
+                time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGKILL)
     return 1.0 / params.get("l2", 100.0)  # the defaults trial leaves l2 ("auto") to EASE's data rule
 run_study(study, cls, SS.search_space(cls), objective, 5, "tpe", 0)
 """
@@ -210,7 +214,10 @@ def test_a_study_resumes_after_a_kill(tmp_path):
     before = {t.number: (t.state, t.params) for t in study.get_trials(deepcopy=False)}
     assert before[2][0] == optuna.trial.TrialState.RUNNING  # a consistent study: the killed trial is just unfinished
     assert [before[n][0] for n in (0, 1)] == [optuna.trial.TrialState.COMPLETE] * 2
-    time.sleep(2.5)  # the killed trial's heartbeat is now stale
+    deadline = time.monotonic() + 60
+    while study.trials[2].state == optuna.trial.TrialState.RUNNING and time.monotonic() < deadline:
+        time.sleep(0.2)  # until its last heartbeat is older than the grace period
+        optuna.storages.fail_stale_trials(study)
     cls = REGISTRY["ease"]
     run = run_study(study, cls, SS.search_space(cls), lambda trial, params: 1.0 / params.get("l2", 100.0), 5, "tpe", 0)
     states = {t.number: t.state for t in study.get_trials(deepcopy=False)}
