@@ -71,10 +71,10 @@ def test_an_explicit_number_is_used_exactly(thousand):
 
 
 def test_auto_value_survives_save_and_load(thousand, tmp_path):
-    from recsys.models import load_model
+    from recsys.models.persistence import load_model, save_model
 
     model = make_model("als", iterations=2).fit(thousand)
-    back = load_model(model.save(tmp_path / "als"), thousand)
+    back = load_model(save_model(model, tmp_path / "als"), thousand)
     assert back.regularization == AUTO and back.regularization_ == model.regularization_
     rows = thousand.matrix[:5]
     np.testing.assert_allclose(back.score_histories(rows), model.score_histories(rows))
