@@ -12,8 +12,7 @@ import pytest
 from helpers import learner_history
 from scipy import sparse
 
-from recsys.models import make_model
-from recsys.models.base import Recommender
+from recsys.models import make_model, serving
 
 
 def _ranks(frame, ids) -> np.ndarray:
@@ -51,7 +50,7 @@ def test_dislike_removes_the_course_and_pushes_its_neighbours_down(fitted, tiny_
 def test_a_disliked_course_is_not_an_enrolment(fitted, tiny_dataset):
     key, model = fitted
     history = learner_history(tiny_dataset)
-    scored, disliked_rows = model.with_feedback(model.history_row(history), disliked=[[history[0]]])
+    scored, disliked_rows = serving.with_feedback(model, model.history_row(history), disliked=[[history[0]]])
     assert history[0] not in set(model.item_index_[scored.indices]), key
     # a course already in the history and then disliked leaves the history as well
     recs = model.recommend(history, k=5, disliked=[history[0]])
@@ -81,7 +80,8 @@ def test_batched_feedback_matches_onelearner_history(fitted, tiny_dataset):
     assert batch.shape == (2, tiny_dataset.n_items)
     assert np.isneginf(batch[:, model.item_index_.get_loc(other[1])]).all(), key
     single = model.recommend(history, k=5, liked=[other[0]], disliked=[other[1]])
-    top = [str(model.item_index_[i]) for i in Recommender.rank(model, batch[0], rows[0], 5, exclude=[other[0]])]
+    listed = serving.ranked_frame(model, batch[0], rows[0], 5, exclude=[other[0]])
+    top = listed.COURSE_ID.tolist()
     assert top == single.COURSE_ID.tolist(), key
 
 

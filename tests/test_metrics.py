@@ -67,7 +67,8 @@ def test_top_k_excludes_ties_and_pads():
     assert M.top_k(scores, 7).shape == (2, 7)
 
 
-def test_top_k_matches_recommender_rank(small_dataset):
+def test_evaluation_lists_are_the_recommend_lists(small_dataset):
+    """Evaluation ranks with the serving policy's top-k: its lists are what `recommend_user` shows."""
     from recsys.models import make_model
 
     model = make_model("popularity").fit(small_dataset)
@@ -75,7 +76,8 @@ def test_top_k_matches_recommender_rank(small_dataset):
     scores = model.score_histories(rows)
     top = M.top_k(scores, 10, exclude=rows)
     for i in range(50):
-        np.testing.assert_array_equal(top[i], model.rank(scores[i], rows[i], 10))
+        listed = model.recommend_user(small_dataset.user_ids[i], k=10).COURSE_ID
+        np.testing.assert_array_equal(top[i][top[i] >= 0], model.item_index_.get_indexer(listed))
 
 
 def test_rating_metrics_against_sklearn():

@@ -37,6 +37,8 @@ import re
 import numpy as np
 from scipy import sparse
 
+from recsys.models import serving
+
 RANKING = ("precision", "recall", "ndcg", "map", "hit_rate")
 LIST = ("diversity", "novelty")
 CATALOGUE = ("coverage",)
@@ -73,49 +75,9 @@ def parse_metric(name: str, default_k: int | None = None) -> tuple[str, int | No
 
 
 # ----- ranking ------------------------------------------------------------------------------------
-def top_k(scores: np.ndarray, k: int, exclude: sparse.csr_matrix | None = None) -> np.ndarray:
-    """Top-k course indices per row (ties by catalogue order, like `Recommender.rank`); -1 pads.
-
-    `exclude` (same shape, CSR) marks courses never to list, e.g. the learner's training courses.
-    Non-finite scores are never listed.
-    """
-    scores = np.array(scores, dtype=np.float64, copy=True)
-    if scores.ndim != 2:
-        raise ValueError(f"scores must be a 2-D (learners x courses) array, got shape {scores.shape}")
-    scores[~np.isfinite(scores)] = -np.inf
-    if exclude is not None and exclude.nnz:
-        exclude = sparse.csr_matrix(exclude)
-        rows = np.repeat(np.arange(exclude.shape[0]), np.diff(exclude.indptr))
-        scores[rows, exclude.indices] = -np.inf
-    n, n_items = scores.shape
-    order = _stable_top(scores, k)
-    finite = np.isfinite(np.take_along_axis(scores, order, axis=1))
-    top = np.where(finite, order, -1)
-    if top.shape[1] < k:
-        top = np.hstack([top, np.full((n, k - top.shape[1]), -1, dtype=top.dtype)])
-    return top.astype(np.int64)
-
-
-def _stable_top(scores: np.ndarray, k: int) -> np.ndarray:
-    """The first min(k, courses) columns of a stable descending argsort of each row, without sorting whole rows.
-
-    A partition finds each row's k best courses, which are then sorted by (score desc, catalogue order); rows
-    with a tie at the k-th score (the partition may have picked any of the tied courses) are sorted in full.
-    Same result as `np.argsort(-scores, kind="stable")[:, :k]`, several times faster for K=10 of 300 courses.
-    """
-    n, n_items = scores.shape
-    k = min(int(k), n_items)
-    if k == 0 or n == 0:
-        return np.zeros((n, k), dtype=np.int64)
-    if 4 * k >= n_items:
-        return np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    values = np.take_along_axis(scores, part, axis=1)
-    out = np.take_along_axis(part, np.lexsort((part, -values), axis=1), axis=1)
-    tied = (scores >= values.min(axis=1)[:, None]).sum(axis=1) > k
-    if tied.any():
-        out[tied] = np.argsort(-scores[tied], axis=1, kind="stable")[:, :k]
-    return out.astype(np.int64, copy=False)
+# Evaluation ranks with the serving policy's own top-k (stable tie-break, excluded and -inf courses never
+# listed), so a learner's list in a comparison is the list the Recommend page would show.
+top_k = serving.top_k
 
 
 def hit_matrix(top: np.ndarray, relevant: sparse.csr_matrix) -> np.ndarray:

@@ -2,7 +2,10 @@
 
 A model is fitted once on a `Dataset`; afterwards any learner -- in the training data or brand new -- is
 scored from the fitted state through `score_histories`, a batched (learners x courses) method that the
-evaluation engine also uses. `recommend` adds exclusion, filters, ranking and reasons on top of it.
+evaluation engine also uses. This module is the contract only: declared hyperparameters, `fit`,
+`score_histories`, `explain`, `course_closeness` and what a model can do (`predicts_ratings`, `predict`,
+`diagnostics`). What is done with the scores -- feedback, exclusion, filters, top-k, reasons -- is the serving
+policy in `recsys.models.serving`; `recommend` and `recommend_user` are thin calls into it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import pandas as pd
 from scipy import sparse
 from sklearn.base import BaseEstimator
 
+from recsys.models import serving
 from recsys.models.params import HyperParam
 
 Progress = Callable[[float, str], None]
@@ -191,7 +195,7 @@ class Recommender(BaseEstimator):
                 out[p.name] = {"given": getattr(self, p.name), "used": used, "rule": p.auto}
         return out
 
-    # ----- serving ----------------------------------------------------------------------------
+    # ----- the learner's history in this model's layout ---------------------------------------
     def history_row(self, history: Mapping[str, float] | Iterable[str]) -> sparse.csr_matrix:
         """Turn a mapping id -> rating (or a list of completed ids) into a 1 x n_courses row."""
         from recsys.data.dataset import history_row
@@ -199,71 +203,7 @@ class Recommender(BaseEstimator):
         self._check_fitted()
         return history_row(self.item_index_, history, completed=self.rating_scale_[1])
 
-    def filter_mask(self, filters: Mapping[str, Any] | None) -> np.ndarray:
-        """Boolean mask over the catalogue for filters {genres: [...], levels: [...], max_duration: h}."""
-        mask = np.ones(len(self.catalogue_), dtype=bool)
-        if not filters:
-            return mask
-        unknown = set(filters) - {"genres", "levels", "max_duration"}
-        if unknown:
-            raise ValueError(f"unknown filter(s): {', '.join(sorted(unknown))} (use genres, levels, max_duration)")
-        genres = list(filters.get("genres") or [])
-        if genres:
-            bad = [g for g in genres if g not in self.genres_]
-            if bad:
-                raise ValueError(f"unknown genre(s): {', '.join(bad)} (known: {', '.join(self.genres_)})")
-            mask &= self.catalogue_[genres].to_numpy().sum(axis=1) > 0
-        levels = list(filters.get("levels") or [])
-        if levels:
-            mask &= self.catalogue_[self._known_column("LEVEL", "levels")].isin(levels).to_numpy()
-        max_duration = filters.get("max_duration")
-        if max_duration is not None:
-            hours = self.catalogue_[self._known_column("DURATION_HOURS", "max_duration")]
-            mask &= pd.to_numeric(hours, errors="coerce").fillna(np.inf).to_numpy() <= float(max_duration)
-        return mask
-
-    def _known_column(self, column: str, filter_name: str) -> str:
-        """A metadata column a filter needs; a clear error (not an empty list) when the dataset lacks it."""
-        if column not in self.catalogue_ or self.catalogue_[column].isna().all():
-            raise ValueError(
-                f"filter '{filter_name}' needs course {column} values, but this dataset has none "
-                f"(add course_meta.csv with COURSE_ID, LEVEL, DURATION_HOURS)"
-            )
-        return column
-
-    def rank(
-        self,
-        scores: np.ndarray,
-        history: sparse.csr_matrix,
-        k: int,
-        exclude_seen: bool = True,
-        filters: Mapping[str, Any] | None = None,
-        exclude: Iterable[str] = (),
-    ) -> np.ndarray:
-        """Indices of the top-k courses for one learner (ties broken by catalogue order)."""
-        scores = np.asarray(scores, dtype=np.float64).ravel().copy()
-        broken = np.isnan(scores) | (scores == np.inf)  # -inf is the "never recommend" mark; these are faults
-        if broken.any():
-            raise ValueError(
-                f"model '{self.key}' produced {int(broken.sum())} NaN or infinite scores, so it cannot "
-                f"rank courses; the ratings it was trained on may be outside a numerically safe range"
-            )
-        if exclude_seen:
-            scores[history.indices] = -np.inf
-        exclude = list(exclude or [])
-        if exclude:
-            cols = self.item_index_.get_indexer([str(e) for e in exclude])
-            scores[cols[cols >= 0]] = -np.inf
-        scores[~self.filter_mask(filters)] = -np.inf
-        order = np.argsort(-scores, kind="stable")
-        order = order[np.isfinite(scores[order])]
-        return order[: max(0, int(k))]
-
-    # ----- feedback: liked / disliked courses --------------------------------------------------
-    dislike_strength: ClassVar[float] = 1.0
-    """A disliked course pulls a course of closeness 1 down by this share of the learner's score spread
-    (best score minus median score), so the penalty means the same on every model's score scale."""
-
+    # ----- closeness (the serving policy uses it for dislikes) --------------------------------
     def course_closeness(self, items: np.ndarray) -> np.ndarray:
         """How close each course is to each of `items` by this model's own notion (len(items) x n_courses,
         higher = closer; negative values count as 0). Used to push courses near a disliked one down.
@@ -278,100 +218,7 @@ class Recommender(BaseEstimator):
         )
         return _cosine_rows(G, np.asarray(items, dtype=np.int64))
 
-    def _feedback_columns(self, ids: Iterable[str], what: str) -> np.ndarray:
-        ids = [str(i).strip() for i in (ids or [])]
-        cols = self.item_index_.get_indexer(ids) if ids else np.zeros(0, dtype=np.int64)
-        unknown = [i for i, c in zip(ids, cols) if c < 0]
-        if unknown:
-            raise ValueError(
-                f"unknown {what} course id(s): {', '.join(unknown[:5])}"
-                f"{' ...' if len(unknown) > 5 else ''} -- not in this model's catalogue"
-            )
-        return np.unique(np.asarray(cols, dtype=np.int64))
-
-    def _feedback_matrix(self, votes, n_rows: int, what: str) -> sparse.csr_matrix:
-        """Liked/disliked courses of a batch as a 0/1 (learners x courses) CSR: accepts a sparse/dense matrix of
-        that shape, or one list of course ids per learner."""
-        n_items = len(self.item_index_)
-        if votes is None:
-            return sparse.csr_matrix((n_rows, n_items), dtype=np.float64)
-        if sparse.issparse(votes) or isinstance(votes, np.ndarray):
-            M = sparse.csr_matrix(votes, dtype=np.float64)
-            if M.shape != (n_rows, n_items):
-                raise ValueError(f"{what} must have shape {(n_rows, n_items)}, got {M.shape}")
-        else:
-            votes = list(votes)
-            if len(votes) != n_rows:
-                raise ValueError(f"{what}: one list of course ids per learner expected ({n_rows}), got {len(votes)}")
-            row_parts: list[np.ndarray] = []
-            col_parts: list[np.ndarray] = []
-            for r, ids in enumerate(votes):
-                c = self._feedback_columns(ids, what)
-                row_parts.append(np.full(len(c), r))
-                col_parts.append(c)
-            rows = np.concatenate(row_parts) if row_parts else np.zeros(0, np.int64)
-            cols = np.concatenate(col_parts) if col_parts else np.zeros(0, np.int64)
-            M = sparse.csr_matrix((np.ones(len(cols)), (rows, cols)), shape=(n_rows, n_items))
-        M.eliminate_zeros()
-        M.data[:] = 1.0
-        return M
-
-    def with_feedback(self, histories, liked=None, disliked=None):
-        """(history rows used for scoring, disliked 0/1 rows) for a batch.
-
-        A liked course joins the history at the top of the rating scale (positive evidence, like a
-        completion); a disliked course is taken out of the history: it never counts as an enrolment."""
-        H = self._check_histories(histories)
-        L = self._feedback_matrix(liked, H.shape[0], "liked")
-        D = self._feedback_matrix(disliked, H.shape[0], "disliked")
-        if L.multiply(D).nnz:
-            raise ValueError("a course cannot be both liked and disliked")
-        if L.nnz:
-            top = float(self.rating_scale_[1])
-            H = (H - H.multiply(L) + L * top).tocsr()
-        if D.nnz:
-            H = (H - H.multiply(D)).tocsr()
-        H.eliminate_zeros()
-        H.sort_indices()
-        return H, D
-
-    def dislike_penalty(self, scores: np.ndarray, disliked: sparse.csr_matrix) -> np.ndarray:
-        """Scores with negative evidence applied: each course drops by
-        `dislike_strength` x (best - median finite score of the row) x its closeness to the closest disliked
-        course, rescaled per disliked course from 0 (median closeness or less) to 1 (its closest course);
-        disliked courses themselves get -inf."""
-        scores = np.array(scores, dtype=np.float64, copy=True)
-        D = sparse.csr_matrix(disliked)
-        if D.nnz == 0:
-            return scores
-        wanted = np.unique(D.indices)
-        closeness = np.clip(np.nan_to_num(np.asarray(self.course_closeness(wanted), dtype=np.float64)), 0.0, None)
-        closeness[np.arange(len(wanted)), wanted] = np.nan
-        # relative closeness: 1 for the closest course, 0 at or below the median one (dense similarities
-        # that make every course a bit alike must not just shift the whole list)
-        middle = np.nanmedian(closeness, axis=1, keepdims=True)
-        peak = np.nanmax(closeness, axis=1, keepdims=True)
-        closeness = np.clip((closeness - middle) / np.where(peak > middle, peak - middle, np.inf), 0.0, 1.0)
-        closeness = np.nan_to_num(closeness)
-        where = {c: n for n, c in enumerate(wanted)}
-        for r in np.flatnonzero(np.diff(D.indptr)):
-            cols = D.indices[D.indptr[r] : D.indptr[r + 1]]
-            row = scores[r]
-            finite = row[np.isfinite(row)]
-            spread = float(finite.max() - np.median(finite)) if len(finite) else 0.0
-            if not spread > 0:
-                spread = float(abs(finite.max())) if len(finite) and finite.max() != 0 else 1.0
-            near = closeness[[where[c] for c in cols]].max(axis=0)
-            row -= float(self.dislike_strength) * spread * near
-            row[cols] = -np.inf
-        return scores
-
-    def score_with_feedback(self, histories, liked=None, disliked=None) -> np.ndarray:
-        """Batched scores (learners x courses) with thumbs feedback: `liked` / `disliked` are (learners x courses)
-        0/1 matrices or one list of course ids per learner. Disliked courses score -inf."""
-        H, D = self.with_feedback(histories, liked, disliked)
-        return self.dislike_penalty(self.score_histories(H), D)
-
+    # ----- entry points: thin calls into the serving policy (recsys.models.serving) -------------
     def recommend(
         self,
         history,
@@ -403,16 +250,16 @@ class Recommender(BaseEstimator):
             filters=filters,
             genres=self.genres_,
         )
-        row = self.history_row(history)
-        L = self._feedback_matrix([liked], 1, "liked")
-        D = self._feedback_matrix([disliked], 1, "disliked")
-        if not L.nnz and not D.nnz:
-            scores = self.score_histories(row)[0]
-            return self._to_frame(scores, row, k, exclude_seen, filters, exclude)
-        H, D = self.with_feedback(row, L, D)
-        scores = self.dislike_penalty(self.score_histories(H), D)[0]
-        exclude = list(exclude or []) + [str(self.item_index_[c]) for c in D.indices]
-        return self._to_frame(scores, H, k, exclude_seen, filters, exclude, liked=L.indices)
+        return serving.recommend(
+            self,
+            self.history_row(history),
+            k,
+            liked=liked,
+            disliked=disliked,
+            exclude_seen=exclude_seen,
+            filters=filters,
+            exclude=exclude,
+        )
 
     def recommend_user(
         self,
@@ -428,24 +275,13 @@ class Recommender(BaseEstimator):
         pos = self.user_index_.get_indexer([user_id])[0]
         if pos < 0:
             raise KeyError(f"learner {user_id!r} is not in the training data")
-        row = self.train_matrix_[pos]
-        scores = self.score_users(np.array([pos]))[0]
-        return self._to_frame(scores, row, k, exclude_seen, filters, exclude)
+        return serving.recommend_known(self, pos, k, exclude_seen=exclude_seen, filters=filters, exclude=exclude)
 
-    def _to_frame(self, scores, row, k, exclude_seen, filters, exclude, liked=()) -> pd.DataFrame:
-        # called through the class: a model may declare a hyperparameter named `rank` (e.g. ALS factor rank)
-        top = Recommender.rank(self, scores, row, k, exclude_seen, filters, exclude)
-        reasons = self.explain(row, top) if len(top) else []
-        if len(liked) and len(top):
-            titles = self.catalogue_["TITLE"].astype(str).to_numpy()
-            reasons = liked_reasons(list(reasons), [titles[c] for c in liked])
-        return pd.DataFrame(
-            {
-                "COURSE_ID": self.item_index_[top].astype(str) if len(top) else pd.Series([], dtype=str),
-                "SCORE": np.asarray(scores, dtype=np.float64).ravel()[top],
-                "REASON": list(reasons),
-            }
-        )
+    def score_with_feedback(self, histories, liked=None, disliked=None) -> np.ndarray:
+        """Batched scores (learners x courses) with thumbs feedback: `liked` / `disliked` are (learners x courses)
+        0/1 matrices or one list of course ids per learner. Disliked courses score -inf (see
+        `recsys.models.serving`)."""
+        return serving.score_with_feedback(self, histories, liked, disliked)
 
     # ----- rating prediction ------------------------------------------------------------------
     def predict(self, users, items) -> np.ndarray:
@@ -483,22 +319,6 @@ def _cosine_rows(vectors: np.ndarray, items: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(V, axis=1)
     unit = V / np.where(norms > 0, norms, 1.0)[:, None]
     return unit[np.asarray(items, dtype=np.int64)] @ unit.T
-
-
-def liked_reasons(reasons: list[str], liked_titles: list[str]) -> list[str]:
-    """Reasons that name a liked course say so: "because you took T" -> "because you liked T"; any other
-    reason naming T gets "because you liked T: " in front (the learner liked it, they did not take it)."""
-    out = []
-    for reason in reasons:
-        for title in sorted(set(liked_titles), key=len, reverse=True):
-            if f"you took {title}" in reason:
-                reason = reason.replace(f"you took {title}", f"you liked {title}")
-                break
-            if title and title in reason:
-                reason = f"because you liked {title}: {reason}"
-                break
-        out.append(reason)
-    return out
 
 
 def _positions(index: pd.Index, values: np.ndarray) -> np.ndarray:

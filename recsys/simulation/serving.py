@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recsys.evaluation.metrics import top_k
+from recsys.models.serving import top_k
 from recsys.simulation.simulator import LearnerStates, Simulator
 
 CHUNK = 4096  # learners scored together (memory ~ chunk x courses)
