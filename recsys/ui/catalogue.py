@@ -63,6 +63,14 @@ def _course_table(fingerprint: str, _dataset) -> pd.DataFrame:
     return table
 
 
+def level_options(table: pd.DataFrame) -> list[str]:
+    """The levels present in a `course_table`, in the usual order (unknown levels after, sorted)."""
+    from recsys.data import LEVELS
+
+    present = set(table["LEVEL"].dropna()) if "LEVEL" in table else set()
+    return [lv for lv in LEVELS if lv in present] + sorted(present - set(LEVELS))
+
+
 def filter_courses(
     table: pd.DataFrame, dataset, text: str = "", genres: Iterable[str] = (), levels: Iterable[str] = ()
 ) -> pd.DataFrame:
@@ -93,26 +101,3 @@ def recommendation_table(dataset, recs: pd.DataFrame) -> pd.DataFrame:
     out["SCORE"] = recs["SCORE"].to_numpy(dtype=float)
     out["REASON"] = recs["REASON"].astype(str).to_numpy() if "REASON" in recs else ""
     return out
-
-
-def history_table(dataset, history: dict[str, float]) -> pd.DataFrame:
-    """A learner history (course id -> rating) with titles, in the given order."""
-    info = course_table(dataset).set_index("COURSE_ID")
-    ids = [str(i) for i in history]
-    return pd.DataFrame(
-        {
-            "COURSE_ID": ids,
-            "TITLE": info["TITLE"].reindex(ids).to_numpy(),
-            "GENRES": info["GENRES"].reindex(ids).to_numpy(),
-            "RATING": [float(v) for v in history.values()],
-        }
-    )
-
-
-def score_range(scores: Iterable[float]) -> tuple[float, float]:
-    """Finite min/max of a score column (for a progress-bar column); (0, 1) when empty or constant."""
-    arr = np.asarray(list(scores), dtype=float)
-    arr = arr[np.isfinite(arr)]
-    if not len(arr) or arr.max() <= arr.min():
-        return (0.0, float(arr.max()) if len(arr) and arr.max() > 0 else 1.0)
-    return float(arr.min()), float(arr.max())
