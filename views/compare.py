@@ -52,13 +52,7 @@ def render() -> None:
     if st.button("Run comparison", type="primary", icon=":material/play_arrow:", disabled=not chosen, key="cmp_run"):
         from recsys.evaluation import Experiment
 
-        def compared(result) -> str:
-            title = f"{', '.join(d.label for d in result.details.values())} ({split}, K={k}, seed {seed})"
-            entry, note = session.save_run("compare", title, result)  # one numbering: the run-history id
-            ss["cmp_selected_run"] = entry["id"]
-            return f"Done: {note}"
-
-        long_task.run(
+        long_task.run_recorded(
             f"Comparing {len(chosen)} model(s) ...",
             lambda progress: Experiment(
                 dataset,
@@ -71,9 +65,11 @@ def render() -> None:
                 tune=budget,
                 **options,
             ).run(progress=progress),
+            kind="compare",
+            title=lambda result: f"{', '.join(d.label for d in result.details.values())} ({split}, K={k}, seed {seed})",
+            select="cmp_selected_run",
             what="The comparison",
             hint="Change the split or parameters and run again.",
-            done=compared,
             line_of=evaluation_report.tuning_line if budget is not None else None,
         )
 

@@ -174,12 +174,7 @@ def render() -> None:
         if st.button("Run tuning", type="primary", icon=":material/play_arrow:", disabled=not can_run, key="tune_run"):
             from recsys.evaluation import tune
 
-            def tuned(result) -> str:
-                entry, note = session.save_run("tune", f"{cls.label}: {metric}, {int(folds)} folds", result)
-                ss["tune_selected_run"] = entry["id"]
-                return f"Done: {note}"
-
-            long_task.run(
+            long_task.run_recorded(
                 f"Tuning {cls.label} ...",
                 lambda progress: tune(
                     dataset,
@@ -196,9 +191,11 @@ def render() -> None:
                     storage=session.artifacts_dir() / "tuning.sqlite",
                     progress=progress,
                 ),
+                kind="tune",
+                title=lambda result: f"{cls.label}: {metric}, {int(folds)} folds",
+                select="tune_selected_run",
                 what="Tuning",
                 hint="Search fewer parameters or try fewer trials, and run again.",
-                done=tuned,
             )
 
     # ----- results -----------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ errors shown as one readable message, and a completion label the caller derives 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import streamlit as st
 
@@ -50,3 +50,25 @@ def run(
             return None
         status.update(label=done(result), state="complete", expanded=False)
         return result
+
+
+def run_recorded(
+    label: str,
+    work: Callable[[Progress], T],
+    *,
+    kind: str,
+    title: Callable[[T], str],
+    select: str,
+    what: str,
+    hint: str,
+    line_of: Callable[[str], tuple[str, str] | None] | None = None,
+) -> T | None:
+    """`run` for a comparison or a tuning: the result is recorded in the run history under `title(result)`
+    (`session.save_run`, one numbering with the history) and selected on the page (`st.session_state[select]`)."""
+
+    def recorded(result: Any) -> str:
+        entry, note = session.save_run(kind, title(result), result)
+        st.session_state[select] = entry["id"]
+        return f"Done: {note}"
+
+    return run(label, work, what=what, hint=hint, done=recorded, line_of=line_of)

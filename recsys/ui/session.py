@@ -453,14 +453,3 @@ def save_run(kind: str, title: str, result) -> tuple[dict, str]:
         entry = add_run(kind, f"{title} (not saved)", result)
         return entry, f"not saved in the run history ({describe_error(exc)})"
     return add_run(kind, title, result, run_id=run_id), f"saved as run #{run_id} in the run history"
-
-
-def record(kind: str, result) -> str:
-    """Store a run in the SQLite history; returns a note for the page (a failure only costs the record)."""
-    try:
-        history = run_history()
-        run_id = history.record_experiment(result) if kind == "compare" else history.record_tuning(result)
-        return f"saved as run #{run_id} in the run history"
-    except Exception as exc:
-        log.warning("could not record run", exc_info=exc)
-        return f"not saved in the run history ({describe_error(exc)})"
