@@ -1,10 +1,23 @@
 """Datasets: the in-memory `Dataset`, the IBM-format loader and the built-in dataset generator."""
+
 from recsys.data.dataset import LEVELS, Dataset
 from recsys.data.errors import DatasetError
 
 GENRES = (
-    "Database", "Python", "CloudComputing", "DataAnalysis", "Containers", "MachineLearning",
-    "ComputerVision", "DataScience", "BigData", "Chatbot", "R", "BackendDev", "FrontendDev", "Blockchain",
+    "Database",
+    "Python",
+    "CloudComputing",
+    "DataAnalysis",
+    "Containers",
+    "MachineLearning",
+    "ComputerVision",
+    "DataScience",
+    "BigData",
+    "Chatbot",
+    "R",
+    "BackendDev",
+    "FrontendDev",
+    "Blockchain",
 )
 
 

@@ -3,19 +3,21 @@
 Everything downstream (models, evaluation, UI) reads data only through `Dataset`, so the matrix and
 index maps are computed here once and shared.
 """
+
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping
 from functools import cached_property
-from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
 
-def history_row(item_index: pd.Index, history: Mapping[str, float] | Iterable[str],
-                completed: float) -> sparse.csr_matrix:
+def history_row(
+    item_index: pd.Index, history: Mapping[str, float] | Iterable[str], completed: float
+) -> sparse.csr_matrix:
     """A 1 x len(item_index) CSR row from a learner history: a mapping course id -> rating, or course ids
     meaning completed (rating `completed`, the top of the scale). Unknown course ids raise ValueError naming
     them. The one place a typed history becomes a matrix row (datasets and fitted models both use it)."""
@@ -29,13 +31,16 @@ def history_row(item_index: pd.Index, history: Mapping[str, float] | Iterable[st
     unknown = [i for i, c in zip(ids, cols) if c < 0]
     if unknown:
         shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
-        raise ValueError(f"unknown course id(s) in history: {shown} (not in the catalogue of {len(item_index)} courses)")
+        raise ValueError(
+            f"unknown course id(s) in history: {shown} (not in the catalogue of {len(item_index)} courses)"
+        )
     row = sparse.csr_matrix(
         (np.asarray(values, dtype=np.float32), (np.zeros(len(cols), dtype=np.int64), np.asarray(cols, np.int64))),
         shape=(1, len(item_index)),
     )
     row.sum_duplicates()
     return row
+
 
 LEVELS = ("Beginner", "Intermediate", "Advanced")
 
@@ -60,9 +65,11 @@ class Dataset:
         self.courses = courses.reset_index(drop=True)
         self.ratings = ratings[["user", "item", "rating"]].reset_index(drop=True)
         if rating_scale is None:
-            lo, hi = (float(self.ratings["rating"].min()), float(self.ratings["rating"].max())) if len(
-                self.ratings
-            ) else (0.0, 1.0)
+            lo, hi = (
+                (float(self.ratings["rating"].min()), float(self.ratings["rating"].max()))
+                if len(self.ratings)
+                else (0.0, 1.0)
+            )
             rating_scale = (lo, hi)
         self.rating_scale = (float(rating_scale[0]), float(rating_scale[1]))
         self.bows = bows
@@ -141,11 +148,11 @@ class Dataset:
         return h.hexdigest()[:16]
 
     # ----- derived datasets and histories -----------------------------------------------------
-    def with_ratings(self, ratings: pd.DataFrame, name: str | None = None) -> "Dataset":
+    def with_ratings(self, ratings: pd.DataFrame, name: str | None = None) -> Dataset:
         """Same catalogue and scale, other ratings (used for train/test splits)."""
         return Dataset(ratings, self.courses, self.genres, self.rating_scale, self.bows, name or self.name)
 
-    def sample_learners(self, n: int, seed: int = 0, name: str | None = None) -> "Dataset":
+    def sample_learners(self, n: int, seed: int = 0, name: str | None = None) -> Dataset:
         """The same catalogue with the ratings of `n` learners drawn at random (seeded, without replacement):
         a small dataset with this one's shape, e.g. to check that defaults hold on 1,000 learners."""
         if isinstance(n, bool) or int(n) != n or n < 1:
