@@ -69,6 +69,29 @@ def _relative(diff: float, base: float) -> float:
     return float(diff / abs(base)) if np.isfinite(base) and base != 0 else float("nan")
 
 
+def _paired(
+    per_learner: Mapping[str, pd.DataFrame],
+    comparisons: Sequence[tuple[str, str, str]],
+    seed: int,
+    n_resamples: int,
+) -> pd.DataFrame:
+    """The one pipeline behind both tables: for each (metric, a, b), the paired per-learner difference a - b
+    (bootstrap over the same resampled learners for every comparison), its Wilcoxon p and the Holm-adjusted p
+    within the metric's family. Columns: mean_diff, ci_lo, ci_hi, p_value, p_holm, n (one row per comparison)."""
+    columns = [
+        per_learner[a][metric].to_numpy(dtype=np.float64) - per_learner[b][metric].to_numpy(dtype=np.float64)
+        for metric, a, b in comparisons
+    ]
+    stats = paired_columns(np.column_stack(columns), n_resamples, seed)
+    out = pd.DataFrame({"metric": [metric for metric, _, _ in comparisons]})
+    out["mean_diff"], out["ci_lo"], out["ci_hi"] = stats["mean"], stats["lo"], stats["hi"]
+    out["p_value"], out["n"] = stats["p"], stats["n"]
+    out["p_holm"] = np.nan
+    for _metric, rows_of in out.groupby("metric", sort=False).groups.items():
+        out.loc[rows_of, "p_holm"] = holm(out.loc[rows_of, "p_value"].to_numpy(dtype=np.float64))
+    return out
+
+
 def compare_to_best(
     per_learner: Mapping[str, pd.DataFrame],
     metrics: Sequence[str],
@@ -83,18 +106,17 @@ def compare_to_best(
     """
     _check_aligned(per_learner)
     names = list(per_learner)
-    rows, columns, index = [], [], []
+    rows, comparisons, index = [], [], []
     for metric in metrics:
         means = _means(per_learner, metric)
         ranked = [n for n in names if np.isfinite(means[n])]
         if not ranked:
             continue
         best = max(ranked, key=lambda n: means[n])  # first of equal means wins (model order)
-        best_values = per_learner[best][metric].to_numpy(dtype=np.float64)
         for name in names:
             rows.append({"metric": metric, "name": name, "best": best, "mean": means[name], "best_mean": means[best]})
             if name != best:
-                columns.append(per_learner[name][metric].to_numpy(dtype=np.float64) - best_values)
+                comparisons.append((metric, name, best))
                 index.append(len(rows) - 1)
     frame = pd.DataFrame(rows, columns=VS_BEST_COLUMNS[:5])
     if frame.empty:
@@ -105,16 +127,10 @@ def compare_to_best(
         int(np.sum(~np.isnan(per_learner[n][m].to_numpy(dtype=np.float64))))
         for m, n in zip(frame["metric"], frame["name"])
     ]
-    if columns:
-        stats = paired_columns(np.column_stack(columns), n_resamples, seed)
-        frame.loc[index, "mean_diff"] = stats["mean"]
-        frame.loc[index, "ci_lo"] = stats["lo"]
-        frame.loc[index, "ci_hi"] = stats["hi"]
-        frame.loc[index, "p_value"] = stats["p"]
-        frame.loc[index, "n"] = stats["n"]
-        for metric in frame["metric"].unique():
-            rows_of = [i for i in index if frame.at[i, "metric"] == metric]
-            frame.loc[rows_of, "p_holm"] = holm(frame.loc[rows_of, "p_value"].to_numpy(dtype=np.float64))
+    if comparisons:
+        stats = _paired(per_learner, comparisons, seed, n_resamples)
+        for col in ("mean_diff", "ci_lo", "ci_hi", "p_value", "n", "p_holm"):
+            frame.loc[index, col] = stats[col].to_numpy()
     frame["effect_size"] = [_relative(d, b) for d, b in zip(frame["mean_diff"], frame["best_mean"])]
     frame["tied_with_best"] = (frame["name"] == frame["best"]) | ~(frame["p_holm"] < alpha)
     return frame[VS_BEST_COLUMNS]
@@ -133,23 +149,18 @@ def all_pairs(
     """
     _check_aligned(per_learner)
     names = list(per_learner)
-    rows, columns = [], []
+    rows, comparisons = [], []
     for metric in metrics:
         means = _means(per_learner, metric)
         for a, b in combinations(names, 2):
             rows.append({"metric": metric, "a": a, "b": b, "mean_a": means[a], "mean_b": means[b]})
-            columns.append(
-                per_learner[a][metric].to_numpy(dtype=np.float64) - per_learner[b][metric].to_numpy(dtype=np.float64)
-            )
+            comparisons.append((metric, a, b))
     if not rows:
         return pd.DataFrame(columns=PAIR_COLUMNS)
     frame = pd.DataFrame(rows)
-    stats = paired_columns(np.column_stack(columns), n_resamples, seed)
-    frame["mean_diff"], frame["ci_lo"], frame["ci_hi"] = stats["mean"], stats["lo"], stats["hi"]
-    frame["p_value"], frame["n"] = stats["p"], stats["n"]
-    frame["p_holm"] = np.nan
-    for _metric, rows_of in frame.groupby("metric", sort=False).groups.items():
-        frame.loc[rows_of, "p_holm"] = holm(frame.loc[rows_of, "p_value"].to_numpy(dtype=np.float64))
+    stats = _paired(per_learner, comparisons, seed, n_resamples)
+    for col in ("mean_diff", "ci_lo", "ci_hi", "p_value", "n", "p_holm"):
+        frame[col] = stats[col].to_numpy()
     frame["effect_size"] = [_relative(d, b) for d, b in zip(frame["mean_diff"], frame["mean_b"])]
     frame["significant"] = frame["p_holm"] < alpha
     return frame[PAIR_COLUMNS]
