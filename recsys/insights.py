@@ -17,7 +17,7 @@ the same numbers in the app and the CLI.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recsys._progress import Progress
 from recsys.data.dataset import LEVELS
 
 DEFAULT_LEARNERS = 2000
@@ -32,8 +33,6 @@ DEFAULT_K = 10
 ACTIVITY_BANDS = ((1, 2, "1-2 courses"), (3, 5, "3-5 courses"), (6, 10, "6-10 courses"), (11, None, "11+ courses"))
 RANK_BINS = ((1, 1), (2, 3), (4, 5), (6, 10), (11, 20), (21, 50), (51, 100), (101, None))
 _BATCH = 500
-
-Progress = Callable[[float, str], None]
 
 
 # ----- the learner sample -------------------------------------------------------------------------
@@ -425,11 +424,6 @@ def assumed_enrolments(dataset, spec: str | float | None = "predicted") -> float
     if not np.isfinite(value) or value < 0:
         raise ValueError(f"enrolments must be a number >= 0, got {spec!r}")
     return value
-
-
-def median_enrolments(dataset) -> float:
-    """Enrolments of the median catalogue course: 'a typical course' for the new-course fold-in."""
-    return assumed_enrolments(dataset, "median")
 
 
 def course_report(

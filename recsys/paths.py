@@ -217,14 +217,6 @@ class LearningPath:
         wanted = set(self.goal["genres"])
         return sum(bool(wanted & set(s["genres"])) for s in self.steps) / len(self.steps)
 
-    def to_frame(self):
-        import pandas as pd
-
-        frame = pd.DataFrame(self.steps)
-        if not frame.empty:
-            frame["genres"] = frame["genres"].map(", ".join)
-        return frame
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "goal": self.goal,

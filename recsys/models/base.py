@@ -20,11 +20,9 @@ import pandas as pd
 from scipy import sparse
 from sklearn.base import BaseEstimator
 
+from recsys._progress import Progress
 from recsys.models import serving
 from recsys.models.params import HyperParam
-
-Progress = Callable[[float, str], None]
-"""Progress callback: fraction done in [0, 1] and a short message (e.g. 'epoch 3/10: loss 0.21')."""
 
 
 class NotFittedError(RuntimeError):

@@ -62,11 +62,6 @@ class HyperParam:
         """True when `value` asks for the data-derived value (only for parameters with an auto rule)."""
         return self.allows_auto and isinstance(value, str) and value.strip().lower() == AUTO
 
-    @property
-    def changes_ranking(self) -> bool:
-        """False for parameters that only change predicted ratings (or only the seed)."""
-        return self.role in ("ranking", "both")
-
     def validate(self, value: Any) -> Any:
         """Coerce `value` to this parameter's type or raise ValueError saying what was expected."""
         if self.kind == "mapping":

@@ -8,10 +8,10 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
+from recsys._progress import Progress
 from recsys.ui import session
 
 T = TypeVar("T")
-Progress = Callable[[float, str], None]
 
 
 def run(
