@@ -206,3 +206,30 @@ def test_experiments_page_runs_an_ab_test(app_env, tmp_path):
     at.run()
     assert not at.exception and not at.error
     assert any("No simulator for this dataset" in i.value for i in at.info)
+
+
+def test_welch_difference_is_the_textbook_welch_test():
+    """mean_difference (scipy's ttest_ind, equal_var=False) against Welch's formulas written out."""
+    from scipy import stats
+
+    from recsys.simulation.stats import mean_difference
+
+    rng = np.random.default_rng(11)
+    for _ in range(50):
+        c = rng.poisson(rng.uniform(0.2, 3), rng.integers(2, 300)).astype(float)
+        t = rng.poisson(rng.uniform(0.2, 3), rng.integers(2, 300)).astype(float)
+        vc, vt = c.var(ddof=1) / len(c), t.var(ddof=1) / len(t)
+        if vc + vt == 0:
+            continue
+        se = np.sqrt(vc + vt)
+        df = (vc + vt) ** 2 / (vc**2 / (len(c) - 1) + vt**2 / (len(t) - 1))
+        diff = t.mean() - c.mean()
+        q = stats.t.ppf(0.975, df)
+        got = mean_difference(c, t)
+        assert got.diff == pytest.approx(diff) and got.se == pytest.approx(se)
+        assert (got.lo, got.hi) == pytest.approx((diff - q * se, diff + q * se), rel=1e-12, abs=1e-12)
+        assert got.p_value == pytest.approx(2 * stats.t.sf(abs(diff) / se, df), rel=1e-10, abs=1e-14)
+    same = mean_difference([1.0, 1.0, 1.0], [1.0, 1.0])
+    assert (same.diff, same.p_value, same.lo, same.hi) == (0.0, 1.0, 0.0, 0.0)
+    assert mean_difference([2.0, 2.0], [3.0, 3.0]).p_value == 0.0
+    assert np.isnan(mean_difference([1.0], [1.0, 2.0]).p_value)
