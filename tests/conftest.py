@@ -19,13 +19,26 @@ os.environ.setdefault("RECSYS_ARTIFACTS_DIR", __import__("tempfile").mkdtemp(pre
 
 
 @pytest.fixture(scope="session")
-def small_data_dir(tmp_path_factory) -> Path:
-    """A small generated IBM-format folder (1,500 learners, 60 courses, seed 1)."""
+def generated_data(tmp_path_factory):
+    """`generated_data(seed, n_learners, n_courses)`: a generated IBM-format folder, made once per test session."""
     from recsys.data import generate_dataset
 
-    out = tmp_path_factory.mktemp("small") / "data"
-    generate_dataset(out, seed=1, n_learners=1500, n_courses=60)
-    return out
+    made: dict[tuple[int, int, int], Path] = {}
+
+    def folder(seed: int, n_learners: int, n_courses: int) -> Path:
+        key = (seed, n_learners, n_courses)
+        if key not in made:
+            made[key] = tmp_path_factory.mktemp(f"data_{seed}_{n_learners}_{n_courses}") / "data"
+            generate_dataset(made[key], seed=seed, n_learners=n_learners, n_courses=n_courses)
+        return made[key]
+
+    return folder
+
+
+@pytest.fixture(scope="session")
+def small_data_dir(generated_data) -> Path:
+    """A small generated IBM-format folder (1,500 learners, 60 courses, seed 1)."""
+    return generated_data(1, 1500, 60)
 
 
 @pytest.fixture(scope="session")
@@ -36,13 +49,22 @@ def small_dataset(small_data_dir):
 
 
 @pytest.fixture(scope="session")
-def tiny_dataset(tmp_path_factory):
+def tiny_dataset(generated_data):
     """A very small generated dataset (300 learners, 30 courses) for slow models such as neural."""
-    from recsys.data import generate_dataset, load_dataset
+    from recsys.data import load_dataset
 
-    out = tmp_path_factory.mktemp("tiny") / "data"
-    generate_dataset(out, seed=2, n_learners=300, n_courses=30)
-    return load_dataset(out)
+    return load_dataset(generated_data(2, 300, 30))
+
+
+@pytest.fixture(scope="module")
+def app_env(request, tmp_path_factory):
+    """Point the app (and the CLI's model store) at a small generated dataset and a private artifacts folder,
+    once per test module; a module sets APP_COURSES for another catalogue size (default 30)."""
+    from helpers import app_environment
+
+    n_courses = getattr(request.module, "APP_COURSES", 30)
+    with app_environment(tmp_path_factory.mktemp("app"), n_courses=n_courses) as env:
+        yield env
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import app_environment, assert_page_ok
+from helpers import assert_page_ok
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,13 +31,6 @@ FAST = {
     "clustering": {"n_clusters": 4},
     "clustering_pca": {"n_clusters": 4},
 }
-
-
-@pytest.fixture(scope="module")
-def app_env(tmp_path_factory):
-    """Point the app at a small generated dataset and a private artifacts folder for this module."""
-    with app_environment(tmp_path_factory.mktemp("app"), n_courses=30) as env:
-        yield env
 
 
 _ok = assert_page_ok

@@ -5,18 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-from helpers import app_environment, assert_page_ok
+from helpers import assert_page_ok
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
-
-
-@pytest.fixture(scope="module")
-def app_env(tmp_path_factory):
-    with app_environment(tmp_path_factory.mktemp("stories"), n_courses=40) as env:
-        yield env
+APP_COURSES = 40  # the app_env fixture's catalogue (conftest): enough courses for a learning path
 
 
 _ok = assert_page_ok

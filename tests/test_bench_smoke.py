@@ -19,19 +19,8 @@ MACHINE_KEYS = {"cores", "cpu", "ram_gb", "python", "numpy", "load_average"}
 
 
 @pytest.fixture(scope="module")
-def bench_data(tmp_path_factory) -> Path:
-    from recsys.data import generate_dataset
-
-    out = tmp_path_factory.mktemp("bench") / "data"
-    generate_dataset(out, seed=3, n_learners=400, n_courses=30)
-    return out
-
-
-@pytest.fixture(scope="module")
-def installed() -> set[str]:
-    from recsys.models import MODEL_KEYS
-
-    return set(MODEL_KEYS)
+def bench_data(generated_data) -> Path:
+    return generated_data(3, 400, 30)
 
 
 def run_bench(script: str, *args: str, timeout: float = 300) -> tuple[str, dict]:
@@ -50,8 +39,8 @@ def run_bench(script: str, *args: str, timeout: float = 300) -> tuple[str, dict]
     return proc.stdout, report
 
 
-def test_latency(bench_data, tmp_path, installed):
-    models = [m for m in ("popularity", "knn") if m in installed]
+def test_latency(bench_data, tmp_path):
+    models = ["popularity", "knn"]
     out = tmp_path / "latency.json"
     stdout, report = run_bench(
         "latency.py",
@@ -78,10 +67,8 @@ def test_latency(bench_data, tmp_path, installed):
     assert stdout.strip().splitlines()[-1].startswith("worst p95: ")
 
 
-def test_vs_surprise(bench_data, tmp_path, installed):
-    models = [m for m in ("knn", "knn_user", "nmf") if m.split("_")[0] in installed]
-    if not models:
-        pytest.skip("no Surprise-based model installed yet")
+def test_vs_surprise(bench_data, tmp_path):
+    models = ["knn", "knn_user", "nmf"]
     out = tmp_path / "vs.json"
     _, report = run_bench(
         "vs_surprise.py",
@@ -132,8 +119,8 @@ def test_scale(tmp_path):
     assert "per fit: " in stdout.strip().splitlines()[-1]
 
 
-def test_compare_all(bench_data, tmp_path, installed):
-    models = [m for m in ("popularity", "knn") if m in installed]
+def test_compare_all(bench_data, tmp_path):
+    models = ["popularity", "knn"]
     out = tmp_path / "compare.json"
     # two protocols (one CLI process each) exercise the per-protocol table; four only cost start-up time
     stdout, report = run_bench(
