@@ -92,7 +92,7 @@ class ModelExposure:
     @cached_property
     def ranks(self) -> np.ndarray:
         """1-based rank of every course in every sampled learner's list (ties by catalogue order, as
-        `Recommender.rank`); 0 where the course is taken or never recommended."""
+        `recsys.models.serving.top_k`); 0 where the course is taken or never recommended."""
         order = np.argsort(-self.scores, axis=1, kind="stable")
         ranks = np.empty(self.scores.shape, dtype=np.int32)
         np.put_along_axis(ranks, order, np.arange(1, self.scores.shape[1] + 1, dtype=np.int32)[None, :], axis=1)

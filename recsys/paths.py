@@ -511,7 +511,7 @@ def _steps(
     seen = np.zeros(len(ids), dtype=bool)
     seen[row.indices] = True
     scored = np.where(np.isfinite(model_raw) & ~seen, model_raw, -np.inf)
-    by_score = np.argsort(-scored, kind="stable")  # ties by catalogue order, as Recommender.rank
+    by_score = np.argsort(-scored, kind="stable")  # ties by catalogue order, as serving.top_k
     model_rank = np.empty(len(ids), dtype=np.int64)
     model_rank[by_score] = np.arange(1, len(ids) + 1)
     n_ranked = int(np.isfinite(scored).sum())

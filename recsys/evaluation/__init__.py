@@ -2,13 +2,17 @@
 and the SQLite run history. The CLI and the app call the same functions, so the same seed gives the same
 numbers in both.
 
+    from recsys.data import load_dataset
     from recsys.evaluation import Experiment, RunHistory
-    result = Experiment(dataset, "new_learners", ["popularity", ("knn", {"n_neighbours": 20})], k=10, seed=0).run()
+    dataset = load_dataset(folder)  # an IBM-format folder, e.g. "data/builtin"
+    models = ["popularity", ("knn", {"n_neighbours": 20})]
+    result = Experiment(dataset, "new_learners", models, k=10, seed=0, n_resamples=200).run()
     result.table            # one row per model: metrics, <metric>_lo/_hi, fit_seconds, recommend_ms
     result.vs_best()        # each model vs the best per metric: paired diff, interval, Wilcoxon + Holm p
     result.kpi_table        # product KPIs (niche share, level mix, genres, exposure Gini, ...)
     result.segment_table    # every metric per learner-activity and course-popularity segment
     result.details["knn"]   # per-learner metrics, predictions, learning curve, fitted model
+    RunHistory("runs.sqlite").record_experiment(result)  # the run history the app's Experiments page reads
 
 Names are imported on first use, so `import recsys.evaluation.history` stays cheap.
 """

@@ -1,9 +1,13 @@
 """Online experiments before going online: the generator's behaviour model as a simulator, a simulated A/B
 test and a Thompson-sampling bandit between models, and the offline-vs-online agreement check.
 
-    from recsys.simulation import simulator_for_folder, run_abtest, Arm
-    sim = simulator_for_folder("data/builtin", dataset)        # NoSimulatorError for non-generated data
-    result = run_abtest(sim, [Arm("A", pop), Arm("B", knn)], n_learners=2000, sessions=5, seed=0)
+    from recsys.data import load_dataset
+    from recsys.models import make_model
+    from recsys.simulation import Arm, run_abtest, simulator_for_folder
+    dataset = load_dataset(folder)                 # a folder made by `generate`, e.g. "data/builtin"
+    sim = simulator_for_folder(folder, dataset)    # NoSimulatorError for data without a behaviour model
+    arms = [Arm("A", make_model("popularity").fit(dataset)), Arm("B", make_model("knn").fit(dataset))]
+    result = run_abtest(sim, arms, n_learners=1000, sessions=3, seed=0)
     result.summary, result.comparisons, result.sequential, result.stopping()
 """
 
