@@ -48,7 +48,7 @@ run: data
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy recsys/models/base.py recsys/models/params.py recsys/models/registry.py \
+	$(VENV)/bin/mypy recsys/models/base.py recsys/models/params.py recsys/models/registry.py recsys/models/serving.py \
 		recsys/data/dataset.py recsys/cli/__init__.py recsys/artifacts.py
 
 test: lint data spark
