@@ -55,6 +55,16 @@ def test_learning_path_page_builds_the_library_path(app_env):
     assert [s["course_id"] for s in again.steps] == [s["course_id"] for s in shown["steps"]]
 
 
+def test_learning_path_sample_learner_fills_the_completed_courses(app_env):
+    from recsys.personas import persona_history
+
+    at = _open("views/learning_path.py")
+    at.selectbox(key="lp_persona").set_value("ml_beginner").run()
+    _ok(at)
+    expected = persona_history(app_env["dataset"], "ml_beginner")
+    assert expected and at.multiselect(key="lp_completed").value == expected
+
+
 def test_learning_path_page_free_text_and_bad_text(app_env):
     at = _open("views/learning_path.py")
     at.segmented_control(key="lp_goal_kind").set_value("text")

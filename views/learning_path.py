@@ -12,6 +12,13 @@ from recsys.ui import catalogue, frame, plain, session, stories
 NO_MODEL = "none"
 
 
+def _fill_persona(dataset, titles: dict[str, str]) -> None:
+    """A sample learner picked: their courses fill the completed box (the box is not written while drawn)."""
+    key = st.session_state.get("lp_persona")
+    if key:
+        st.session_state["lp_completed"] = [c for c in persona_history(dataset, key) if c in titles]
+
+
 def render() -> None:
     st.title("Learning path")
     st.caption(
@@ -54,11 +61,6 @@ def render() -> None:
     # ----- the learner ------------------------------------------------------------------------------
     st.subheader("2. What you have done")
 
-    def _fill_persona():
-        key = ss.get("lp_persona")
-        if key:
-            ss["lp_completed"] = [c for c in persona_history(dataset, key) if c in titles]
-
     p1, p2 = st.columns([1, 2])
     p1.selectbox(
         "Start from a sample learner",
@@ -67,6 +69,7 @@ def render() -> None:
         key="lp_persona",
         format_func=lambda k: next(p.name for p in PERSONAS if p.key == k),
         on_change=_fill_persona,
+        args=(dataset, titles),
         placeholder="optional",
     )
     completed = p2.multiselect(
