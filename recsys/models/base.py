@@ -214,7 +214,7 @@ class Recommender(BaseEstimator):
             if self.genres_
             else np.zeros((len(self.item_index_), 0))
         )
-        return _cosine_rows(G, np.asarray(items, dtype=np.int64))
+        return cosine_rows(G, np.asarray(items, dtype=np.int64))
 
     # ----- entry points: thin calls into the serving policy (recsys.models.serving) -------------
     def recommend(
@@ -311,7 +311,7 @@ class Recommender(BaseEstimator):
         """Counterpart of `_save_extra`: the verified bytes of those files, called after the state is restored."""
 
 
-def _cosine_rows(vectors: np.ndarray, items: np.ndarray) -> np.ndarray:
+def cosine_rows(vectors: np.ndarray, items: np.ndarray) -> np.ndarray:
     """Cosine of the rows `items` of `vectors` with every row (len(items) x n); zero rows give 0."""
     V = np.asarray(vectors, dtype=np.float64)
     norms = np.linalg.norm(V, axis=1)

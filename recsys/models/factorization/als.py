@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys.models.base import Recommender, _cosine_rows
+from recsys.models.base import Recommender, cosine_rows
 from recsys.models.factorization._implicit import binary_float32, epoch_callback
 from recsys.models.factorization.fold_in import als_contributions, als_fold_in, taste_reasons
 from recsys.models.params import HyperParam
@@ -161,7 +161,7 @@ class ALSRecommender(Recommender):
 
     def course_closeness(self, items) -> np.ndarray:
         """Dislikes: cosine of the learned course factors."""
-        return _cosine_rows(self.item_factors_, items)
+        return cosine_rows(self.item_factors_, items)
 
     def explain(self, history, items) -> list[str]:
         items = np.asarray(items, dtype=np.int64)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys.models.base import Recommender, _cosine_rows
+from recsys.models.base import Recommender, cosine_rows
 from recsys.models.factorization._implicit import binary_float32, epoch_callback
 from recsys.models.factorization.fold_in import bpr_fold_in
 from recsys.models.params import HyperParam
@@ -156,7 +156,7 @@ class BPRRecommender(Recommender):
 
     def course_closeness(self, items) -> np.ndarray:
         """Dislikes: cosine of the learned course factors."""
-        return _cosine_rows(self.item_factors_, items)
+        return cosine_rows(self.item_factors_, items)
 
     def explain(self, history, items) -> list[str]:
         taken = binary_float32(history).indices

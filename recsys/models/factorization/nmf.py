@@ -25,7 +25,7 @@ import re
 import numpy as np
 from scipy import sparse
 
-from recsys.models.base import Recommender, _cosine_rows
+from recsys.models.base import Recommender, cosine_rows
 from recsys.models.params import HyperParam
 from recsys.models.shared.surprise_data import build_trainset, popularity_scores, rating_arrays
 
@@ -321,7 +321,7 @@ class NMFRecommender(Recommender):
     def course_closeness(self, items) -> np.ndarray:
         """Dislikes: cosine of the course factors the ranking uses (enrolment NMF, or Surprise's q_i)."""
         factors = self.qi_ if self.ranking == "surprise" else self.components_.T
-        return _cosine_rows(factors, items)
+        return cosine_rows(factors, items)
 
     # ----- reasons ----------------------------------------------------------------------------
     def explain(self, history, items) -> list[str]:

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from recsys.models.base import Recommender, _cosine_rows
+from recsys.models.base import Recommender, cosine_rows
 from recsys.models.factorization.fold_in import als_contributions, als_fold_in, taste_reasons
 from recsys.models.params import HyperParam
 from recsys.spark_session import als_blocks, get_spark, run_with_progress, start_in_background, unavailable_reason
@@ -230,7 +230,7 @@ class SparkALSRecommender(Recommender):
 
     def course_closeness(self, items) -> np.ndarray:
         """Dislikes: cosine of the learned course factors."""
-        return _cosine_rows(self.item_factors_, items)
+        return cosine_rows(self.item_factors_, items)
 
     def explain(self, history, items) -> list[str]:
         items = np.asarray(items, dtype=np.int64)
