@@ -217,15 +217,10 @@ def test_cycle_finder_sees_a_cycle_through_a_lazy_import():
     assert _cycles({"a": {"b"}, "b": set()}) == []
 
 
-# The model <-> artifact-format cycle (base.save / load_model forward to persistence, which builds models) is
-# being removed by the persistence rewrite (issue 25, item 5); delete this entry when that lands.
-KNOWN_CYCLES = [["recsys.models.base", "recsys.models.persistence"]]
-
-
 def test_no_import_cycle_in_recsys():
     graph = _module_graph()
     assert "recsys.models.serving" in graph["recsys.models.base"], "the graph follows `from package import module`"
-    assert [c for c in _cycles(graph) if c not in KNOWN_CYCLES] == []
+    assert _cycles(graph) == []
 
 
 def test_every_table_goes_through_the_spreadsheet_safe_wrapper():

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from recsys.ui import session
+from recsys.ui import navigation, session
 from recsys.ui.plain import md
 
 
@@ -20,7 +20,7 @@ def page(title: str, render: Callable[[], None], *, needs_dataset: bool = True) 
     # Pages never call st.stop(): after it nothing else (e.g. the sidebar note) could be drawn in the run.
     if needs_dataset and session.current_dataset() is None:
         st.title(title)
-        session.no_dataset_message()
+        no_dataset_message()
     else:
         with session.guard(f"The {title} page", "Reload the page; if this persists, choose another dataset on Home."):
             render()
@@ -33,3 +33,9 @@ def page(title: str, render: Callable[[], None], *, needs_dataset: bool = True) 
         else "**Dataset:** none loaded"
     )
     session.prewarm_models()
+
+
+def no_dataset_message() -> None:
+    """Why no dataset is in use, and the way to Home to choose one."""
+    st.warning(f"No dataset is loaded: {md(session.dataset_problem())}", icon=":material/database:")
+    st.page_link(navigation.HOME, label="Choose a dataset on the Home page", icon=":material/home:")

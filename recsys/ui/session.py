@@ -24,8 +24,6 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from recsys.ui import navigation
-
 if TYPE_CHECKING:
     from recsys.data import Dataset
 
@@ -342,13 +340,6 @@ def current_dataset():
 
 def dataset_problem() -> str:
     return st.session_state.get("_dataset_problem", "")
-
-
-def no_dataset_message() -> None:
-    from recsys.ui.plain import md
-
-    st.warning(f"No dataset is loaded: {md(dataset_problem())}", icon=":material/database:")
-    st.page_link(navigation.HOME, label="Choose a dataset on the Home page", icon=":material/home:")
 
 
 def require_dataset():

@@ -9,29 +9,12 @@ similarity alone ranks obscure near-duplicates above the courses learners actual
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from recsys.models.content.profiles import BlendParts, ContentRecommender, blend_params, rating_weights
+from recsys.models.content.profiles import BlendParts, ContentRecommender, blend_params, course_texts, rating_weights
 from recsys.models.params import HyperParam
-
-
-def course_texts(dataset) -> list[str]:
-    """TITLE + DESCRIPTION per catalogue course; bag-of-words tokens stand in for a missing DESCRIPTION."""
-    courses = dataset.courses
-    titles = courses["TITLE"].fillna("").astype(str)
-    if "DESCRIPTION" in courses:
-        body = courses["DESCRIPTION"].fillna("").astype(str)
-    elif dataset.bows is not None and len(dataset.bows) and {"doc_id", "token", "bow"} <= set(dataset.bows):
-        bows = dataset.bows
-        words = (bows["token"].astype(str) + " ").str.repeat(bows["bow"].clip(lower=1).astype(int))
-        joined = words.groupby(bows["doc_id"].astype(str).str.strip()).sum()
-        body = courses["COURSE_ID"].astype(str).map(joined).fillna("")
-    else:
-        body = pd.Series([""] * len(courses))
-    return [f"{t} {d}".strip() for t, d in zip(titles, body)]
 
 
 def text_space(texts: list[str], vectorizer: str = "tfidf", min_df: int = 2):

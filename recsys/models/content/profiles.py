@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
+import pandas as pd
 from scipy import sparse
 
 from recsys.models.base import Recommender
@@ -66,6 +67,22 @@ def blend_params(
             help=f"Seed of the random choices in fit ({seed_help})",
         ),
     )
+
+
+def course_texts(dataset) -> list[str]:
+    """TITLE + DESCRIPTION per catalogue course; bag-of-words tokens stand in for a missing DESCRIPTION."""
+    courses = dataset.courses
+    titles = courses["TITLE"].fillna("").astype(str)
+    if "DESCRIPTION" in courses:
+        body = courses["DESCRIPTION"].fillna("").astype(str)
+    elif dataset.bows is not None and len(dataset.bows) and {"doc_id", "token", "bow"} <= set(dataset.bows):
+        bows = dataset.bows
+        words = (bows["token"].astype(str) + " ").str.repeat(bows["bow"].clip(lower=1).astype(int))
+        joined = words.groupby(bows["doc_id"].astype(str).str.strip()).sum()
+        body = courses["COURSE_ID"].astype(str).map(joined).fillna("")
+    else:
+        body = pd.Series([""] * len(courses))
+    return [f"{t} {d}".strip() for t, d in zip(titles, body)]
 
 
 class BlendParts(NamedTuple):
@@ -163,8 +180,6 @@ class ContentRecommender(Recommender):
     def _fit_new_course_prior(self, dataset) -> None:
         """Learn the content prior (`prior.fit_content_prior`) and give every catalogue course without a
         training enrolment its predicted prior instead of 0, so content can carry it into a top-K list."""
-        from recsys.models.content.course_similarity import course_texts
-
         courses, texts = dataset.courses, course_texts(dataset)
         self.content_prior_ = fit_content_prior(
             texts,
