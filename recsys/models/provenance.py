@@ -14,11 +14,13 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
+import threading
 from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1]  # the recsys/ folder
+_PARSE_LOCK = threading.Lock()
 FORMAT_MODULES = ("recsys.models.persistence",)  # how the state is written: part of every model's version
 # import name -> distribution name, for the libraries whose objects or numbers end up in artifacts
 LIBRARIES = {
@@ -102,7 +104,9 @@ def dependencies(module: str, root: Path | None = None) -> tuple[list[Path], lis
             continue
         files[name] = path
         try:
-            tree = ast.parse(path.read_bytes(), filename=str(path))
+            source = path.read_bytes()
+            with _PARSE_LOCK:  # CPython 3.11's parser is not thread-safe ("AST constructor recursion depth mismatch")
+                tree = ast.parse(source, filename=str(path))
         except (OSError, SyntaxError):
             continue  # still hashed below as what it is
         own, other = _imports(tree, name, path.name == "__init__.py", root)
