@@ -103,16 +103,31 @@ def dependencies(module: str, root: Path | None = None) -> tuple[list[Path], lis
         if path is None:
             continue
         files[name] = path
-        try:
-            source = path.read_bytes()
-            with _PARSE_LOCK:  # CPython 3.11's parser is not thread-safe ("AST constructor recursion depth mismatch")
-                tree = ast.parse(source, filename=str(path))
-        except (OSError, SyntaxError):
-            continue  # still hashed below as what it is
-        own, other = _imports(tree, name, path.name == "__init__.py", root)
+        found = _module_imports(name, path, root)
+        if found is None:
+            continue  # unreadable or not Python: still hashed below as what it is
+        own, other = found
         libraries |= other
         stack.extend(sorted(own - files.keys()))
     return [files[name] for name in sorted(files)], sorted(libraries)
+
+
+_IMPORTS: dict[tuple, tuple[set[str], set[str]]] = {}
+
+
+def _module_imports(name: str, path: Path, root: Path) -> tuple[set[str], set[str]] | None:
+    """`_imports` of one file, parsed once per version of the file (the models share most of their modules)."""
+    try:
+        stat = path.stat()
+        key = (name, str(path), str(root), stat.st_mtime_ns, stat.st_size)
+        if key not in _IMPORTS:
+            source = path.read_bytes()
+            with _PARSE_LOCK:  # CPython 3.11's parser is not thread-safe ("AST constructor recursion depth mismatch")
+                tree = ast.parse(source, filename=str(path))
+            _IMPORTS[key] = _imports(tree, name, path.name == "__init__.py", root)
+        return _IMPORTS[key]
+    except (OSError, SyntaxError):
+        return None
 
 
 def library_versions(names: Iterable[str]) -> dict[str, str]:
