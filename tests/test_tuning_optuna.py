@@ -248,6 +248,13 @@ def test_a_pruned_trial_is_recorded_as_pruned(small_dataset):
     assert all(r["state"] == "pruned" for r in result.to_json()["results"] if r["trial"] in set(pruned["trial"]))
 
 
+def test_mid_fit_scores_are_few_and_at_the_same_steps_for_every_trial():
+    from recsys.evaluation.tuning import checkpoint_steps
+
+    scored = [s for s in range(1, 301) if checkpoint_steps(s)]
+    assert scored == [4, 8, 16, 32, 64, 128, 256]
+
+
 def test_iterative_models_report_checkpoints_that_can_stop_the_fit(small_dataset):
     """ALS calls the checkpoint after each sweep with a usable partial model; raising stops the fit."""
     from recsys.models import make_model
