@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from recsys._json import to_jsonable as _jsonable
+from recsys._locations import ARTIFACTS_ENV, artifacts_dir  # noqa: F401  (re-exported: the one helper)
 from recsys.models.persistence import (
     MANIFEST,
     OLD_MARK,

@@ -17,6 +17,8 @@ import threading
 import uuid
 from pathlib import Path
 
+from recsys._logs import verbose
+
 DEFAULT_MASTER = "local[2]"
 INSTALL_HINT = "install with: make spark"
 LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
@@ -77,7 +79,7 @@ def get_spark(master: str | None = None, app_name: str = "recsys"):
             "spark.sql.shuffle.partitions", os.environ.get("RECSYS_SPARK_SHUFFLE_PARTITIONS", "4" if local else "200")
         )
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{LOG_CONFIG} {java_options()}")
+        .config("spark.driver.extraJavaOptions", f"{_log_option()}{java_options()}")
     )
     if local:
         builder = builder.config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
@@ -88,8 +90,13 @@ def get_spark(master: str | None = None, app_name: str = "recsys"):
     except Exception as exc:  # the JVM did not start (wrong Java, no memory): one clear line, not a Py4J dump
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SparkUnavailableError(f"Spark could not start with master '{url}': {first}") from exc
-    spark.sparkContext.setLogLevel(os.environ.get("RECSYS_SPARK_LOG_LEVEL", "ERROR"))
+    spark.sparkContext.setLogLevel(os.environ.get("RECSYS_SPARK_LOG_LEVEL", "WARN" if verbose() else "ERROR"))
     return spark
+
+
+def _log_option() -> str:
+    """The JVM option pointing log4j2 at our errors-only console config; Spark's own defaults when verbose."""
+    return "" if verbose() else f"-Dlog4j2.configurationFile=file:{LOG_CONFIG} "
 
 
 _warming: dict[str, threading.Thread] = {}

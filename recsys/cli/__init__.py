@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
+from recsys import _logs
 from recsys.cli.common import UsageError, check_bounds, harden
 
 COMMAND_MODULES = (
@@ -24,8 +26,16 @@ COMMAND_MODULES = (
 )
 
 
+VERBOSE = "--verbose"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m recsys", description="Course recommender workbench.")
+    parser.add_argument(
+        VERBOSE,
+        action="store_true",
+        help="keep TensorFlow's and Spark's own log output (quiet by default); accepted anywhere on the line",
+    )
     sub = parser.add_subparsers(dest="command", metavar="<command>")
     sub.required = True
     for module in COMMAND_MODULES:
@@ -35,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if VERBOSE in argv:  # anywhere on the line, also after a (sub-)subcommand such as `spark evaluate`
+        argv = [a for a in argv if a != VERBOSE]
+        os.environ[_logs.VERBOSE_ENV] = "1"
+    _logs.quiet_environment()  # before anything imports TensorFlow
     parser = build_parser()
     # argparse prints usage + one error line and exits 2 on bad syntax; we do the same for bad values.
     args = parser.parse_args(argv)

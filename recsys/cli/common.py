@@ -11,8 +11,6 @@ import time
 from pathlib import Path
 
 DEFAULT_DATA = Path("data") / "builtin"
-MODELS_DIR = Path("artifacts") / "models"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter off the terminal
 
 
 class UsageError(ValueError):
@@ -221,7 +219,7 @@ def guard(command):
             raise UsageError(f"cannot access{where}: {exc.strerror or exc}") from None
         except sqlite3.Error as exc:
             raise UsageError(
-                f"run history database {getattr(args, 'db', '')}: {exc} (move the file away, or pass --no-history)"
+                f"run history database {db_path(args)}: {exc} (move the file away, or pass --no-history)"
             ) from None
 
     return run
@@ -235,7 +233,52 @@ def add_data_arg(parser) -> None:
     )
 
 
-def add_db_arg(parser) -> None:
-    from recsys.evaluation.history import DEFAULT_PATH
+def artifacts_dir() -> Path:
+    """The artifacts folder the app uses too ($RECSYS_ARTIFACTS_DIR, else the project's artifacts/)."""
+    from recsys.artifacts import artifacts_dir as shared
 
-    parser.add_argument("--db", default=str(DEFAULT_PATH), help=f"run-history SQLite file (default {DEFAULT_PATH})")
+    return shared()
+
+
+def models_dir() -> Path:
+    """The model store shared with the app: <artifacts>/models/<key>/<fingerprint>/<params>-<code>/."""
+    return artifacts_dir() / "models"
+
+
+def model_store(root=None):
+    """The app's model store (same folder, same size cap: RECSYS_ARTIFACTS_MAX_MB, default 2048), so the CLI
+    reuses what the app trained and the other way round, and neither removes the other's models."""
+    from recsys.artifacts import ModelStore
+
+    try:
+        cap_mb = float(os.environ.get("RECSYS_ARTIFACTS_MAX_MB") or 2048)
+    except ValueError:
+        cap_mb = 2048.0
+    return ModelStore(Path(root) if root else models_dir(), max_bytes=int(cap_mb * 2**20))
+
+
+def check_export_target(path, what: str = "--out") -> None:
+    """A folder a model is exported to is replaced as a whole: refuse one that holds anything but a saved model
+    (e.g. the model store itself, or a folder of the user's files)."""
+    from recsys.models.base import MANIFEST
+
+    target = Path(path)
+    if target.exists() and (not target.is_dir() or (any(target.iterdir()) and not (target / MANIFEST).is_file())):
+        raise UsageError(
+            f"{what} '{path}' exists and is not a saved model; it would be replaced as a whole -- choose a new or "
+            "empty folder"
+        )
+
+
+def add_db_arg(parser) -> None:
+    parser.add_argument(
+        "--db",
+        default=None,
+        help="run-history SQLite file shared with the app (default $RECSYS_ARTIFACTS_DIR/runs.sqlite, else "
+        "artifacts/runs.sqlite in the project folder)",
+    )
+
+
+def db_path(args) -> Path:
+    """--db, else the run history the app uses."""
+    return Path(args.db) if getattr(args, "db", None) else artifacts_dir() / "runs.sqlite"

@@ -13,6 +13,7 @@ from recsys.cli.common import (
     add_data_arg,
     add_db_arg,
     check_writable,
+    db_path,
     finite_float,
     fmt,
     guard,
@@ -59,17 +60,22 @@ def _record(history, method: str, result, json_path) -> int:
 
 
 # ----- compare ------------------------------------------------------------------------------------
-def _model_list(text: str) -> list[str]:
-    from recsys.models import MODEL_KEYS, model_class
+def _model_list(text: str) -> tuple[list[str], list[dict[str, str]]]:
+    """(models to run, models skipped). 'all' = every available model; the others are skipped with their reason
+    and install command. A named model must be known and available (else one error naming the fix)."""
+    from recsys.models import available_models, model_class, require_available
 
     if text.strip() == "all":
-        return list(MODEL_KEYS)
+        infos = available_models()
+        skipped = [{"model": i.key, "reason": i.note} for i in infos if not i.available]
+        return [i.key for i in infos if i.available], skipped
     keys = [k.strip() for k in text.split(",") if k.strip()]
     if not keys:
         raise UsageError("--models needs 'all' or a comma-separated list of model keys")
     for key in keys:
         model_class(key)
-    return keys
+        require_available(key)
+    return keys, []
 
 
 def _split_params(args) -> dict:
@@ -100,7 +106,9 @@ def _number_list(text: str, flag: str, kind=float) -> list:
 def _cmd_compare(args) -> int:
     from recsys.evaluation import Experiment, resolve_models
 
-    keys = _model_list(args.models)
+    keys, skipped = _model_list(args.models)
+    for entry in skipped:
+        print(f"skipped {entry['model']}: {entry['reason']}", file=sys.stderr)
     positive("--k", args.k)
     if args.resamples != 0 and args.resamples < 10:
         raise UsageError(f"--resamples must be 0 (no intervals) or at least 10, got {args.resamples}")
@@ -138,7 +146,7 @@ def _cmd_compare(args) -> int:
     _check_history(args)  # an unusable history fails before the work (nothing created yet)
     dataset = load_data(args.data)
     k_within(args.k, dataset)
-    history = None if args.no_history else _history(args.db)
+    history = None if args.no_history else _history(db_path(args))
     experiment = Experiment(
         dataset,
         args.split,
@@ -196,8 +204,15 @@ def _cmd_compare(args) -> int:
     if budget is not None:
         _print_tuning(result, list(board["name"]))
     _print_reports(result, list(board["name"]), primary)
+    for entry in skipped:
+        print(f"skipped {entry['model']}: {entry['reason']}")
     if args.json:
-        path = result.write_json(args.json)
+        from recsys._json import write_json_atomic
+
+        report = result.to_json()
+        if skipped:
+            report["skipped"] = skipped
+        path = write_json_atomic(args.json, report)
         print(f"wrote {path}")
     return _record(history, "record_experiment", result, args.json)
 
@@ -373,7 +388,7 @@ def _cmd_tune(args) -> int:
     _check_history(args)  # an unusable history fails before the work (nothing created yet)
     dataset = load_data(args.data)
     k_within(args.k, dataset)
-    history = None if args.no_history else _history(args.db)
+    history = None if args.no_history else _history(db_path(args))
     result = tune(
         dataset,
         args.model,
@@ -414,7 +429,7 @@ def _cmd_tune(args) -> int:
 def _cmd_history(args) -> int:
     import json
 
-    history = _history(args.db)
+    history = _history(db_path(args))
     if args.run is not None:
         print(json.dumps(history.load_run(args.run), indent=2))
         return 0
@@ -458,7 +473,12 @@ def register(sub) -> None:
         "--pairs all.",
     )
     add_data_arg(p)
-    p.add_argument("--models", default="all", help=f"'all' (every installed model) or comma-separated keys: {keys}")
+    p.add_argument(
+        "--models",
+        default="all",
+        help=f"'all' (every available model; unavailable ones are listed with the reason) or comma-separated "
+        f"keys: {keys}",
+    )
     p.add_argument("--param", action="append", metavar="MODEL.NAME=VALUE", help="hyperparameter for one model")
     p.add_argument("--k", type=int_in(1, 10_000), default=10, help="list length K for the top-K metrics (default 10)")
     p.add_argument(

@@ -7,18 +7,20 @@ and parameters the CLI prints the path the Learning path page shows.
 from __future__ import annotations
 
 import json
-import os
 import sys
-from pathlib import Path
 
-from recsys.cli.common import Progress, UsageError, add_data_arg, check_writable, guard, load_data, parse_params
+from recsys.cli.common import (
+    Progress,
+    UsageError,
+    add_data_arg,
+    check_writable,
+    guard,
+    load_data,
+    model_store,
+    parse_params,
+)
 
 NO_MODEL = "none"
-
-
-def default_models_dir() -> Path:
-    """The app's model store folder (RECSYS_ARTIFACTS_DIR/models, else artifacts/models)."""
-    return Path(os.environ.get("RECSYS_ARTIFACTS_DIR") or "artifacts") / "models"
 
 
 def add_models_dir_arg(parser) -> None:
@@ -32,11 +34,10 @@ def add_models_dir_arg(parser) -> None:
 
 def store_model(dataset, key: str, params: dict, models_dir):
     """A fitted model from the store (trained and saved on first use), progress on stderr."""
-    from recsys.artifacts import ModelStore
     from recsys.models import model_class
 
     model_class(key)  # unknown key -> one clear line
-    store = ModelStore(Path(models_dir) if models_dir else default_models_dir())
+    store = model_store(models_dir)
     return store.get_or_train(dataset, key, params, progress=Progress(f"fit {key}"))
 
 

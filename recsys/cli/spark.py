@@ -20,7 +20,7 @@ import os
 import time
 from pathlib import Path
 
-from recsys.cli.common import MODELS_DIR, Progress, UsageError, guard, parse_params, positive
+from recsys.cli.common import Progress, UsageError, artifacts_dir, check_export_target, guard, parse_params, positive
 
 KEY = "spark_als"
 RANKING_METRICS = {
@@ -133,6 +133,20 @@ def top_k_unseen(als_model, users, seen, k: int, n_items: int):
     )
 
 
+def _needs_spark(command):
+    """Check that Spark can run here before anything imports pyspark: one line with the fix, not a traceback."""
+
+    def run(args) -> int:
+        from recsys.spark_session import unavailable_reason
+
+        reason = unavailable_reason(getattr(args, "spark_master", None))
+        if reason:
+            raise UsageError(f"Spark {reason}")
+        return command(args)
+
+    return run
+
+
 def _session(args):
     from recsys.spark_session import get_spark
 
@@ -164,7 +178,8 @@ def _cmd_train(args) -> int:
     from recsys.models.factorization.spark_als import SparkALSRecommender, collect_item_factors
 
     params = _model_params(args)
-    out = Path(args.out) if args.out else MODELS_DIR / KEY
+    out = Path(args.out) if args.out else artifacts_dir() / "spark" / KEY
+    check_export_target(out)
     spark = _session(args)
     progress = Progress(f"spark train {KEY}")
     began = time.perf_counter()
@@ -396,16 +411,18 @@ def register(sub) -> None:
 
     q = commands.add_parser("train", help="fit in Spark and save the servable model")
     common(q)
-    q.add_argument("--out", help=f"model folder (default {MODELS_DIR}/{KEY})")
+    q.add_argument(
+        "--out", help=f"model folder (default $RECSYS_ARTIFACTS_DIR/spark/{KEY}, else artifacts/spark/{KEY})"
+    )
     q.add_argument("--spark-model", help="also write Spark's full model + id maps here (any Spark path)")
-    q.set_defaults(func=guard(_cmd_train))
+    q.set_defaults(func=guard(_needs_spark(_cmd_train)))
 
     q = commands.add_parser("recommend", help="top-K unseen courses for every learner to Parquet")
     common(q)
     q.add_argument("--out", required=True, help="output Parquet path (user, rank, course, score)")
     q.add_argument("--k", type=int, default=10, help="courses per learner (default 10)")
     q.add_argument("--spark-model", help="Spark model from `spark train --spark-model` (default: fit now)")
-    q.set_defaults(func=guard(_cmd_recommend))
+    q.set_defaults(func=guard(_needs_spark(_cmd_recommend)))
 
     q = commands.add_parser("evaluate", help="seeded per-learner holdout and ranking metrics in Spark")
     common(q)
@@ -414,4 +431,4 @@ def register(sub) -> None:
     q.add_argument("--min-ratings", type=int, default=2, help="learners with fewer courses stay in train (default 2)")
     q.add_argument("--json", help="write the metrics and split description here")
     q.add_argument("--lists-out", help="write the recommended and held-out lists (Parquet) under this path")
-    q.set_defaults(func=guard(_cmd_evaluate))
+    q.set_defaults(func=guard(_needs_spark(_cmd_evaluate)))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import threading
 import warnings
@@ -22,7 +21,7 @@ from typing import Any
 
 import optuna
 
-from recsys import _sqlite
+from recsys import _locations, _sqlite
 
 SAMPLERS = ("tpe", "random", "grid")
 STUDY_FILE = "tuning.sqlite"
@@ -39,8 +38,8 @@ warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning
 
 
 def artifacts_dir() -> Path:
-    """The artifacts folder: RECSYS_ARTIFACTS_DIR, else ./artifacts (the app and every CLI command agree)."""
-    return Path(os.environ.get("RECSYS_ARTIFACTS_DIR") or "artifacts")
+    """The artifacts folder the app and every CLI command share (one helper: recsys/_locations.py)."""
+    return _locations.artifacts_dir()
 
 
 def default_study_path() -> Path:

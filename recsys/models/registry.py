@@ -8,7 +8,8 @@ model never silently disappears from the app, the CLI or the tests.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from recsys.models.base import Recommender
@@ -31,6 +32,13 @@ LOCATIONS: dict[str, str] = {
     "als": "recsys.models.factorization.als:ALSRecommender",
     "bpr": "recsys.models.factorization.bpr:BPRRecommender",
     "hybrid": "recsys.models.ensemble.hybrid:HybridRecommender",
+}
+
+
+# key -> "module:function" returning why the model cannot run on this machine (None when it can). The check must
+# be cheap: it imports no optional dependency and starts nothing (e.g. no JVM).
+REQUIREMENTS: dict[str, str] = {
+    "spark_als": "recsys.spark_session:unavailable_reason",
 }
 
 
@@ -87,3 +95,61 @@ def make_model(key: str, seed: int | None = None, **params: Any) -> Recommender:
     if seed is not None and seed_name is not None and seed_name not in params:
         params = {**params, seed_name: seed}
     return cls(**cls.validate_params(params))
+
+
+@dataclass(frozen=True)
+class ModelAvailability:
+    """Whether a model can run here; when it cannot, why (`reason`) and the command that fixes it (`install`)."""
+
+    key: str
+    available: bool
+    reason: str = ""
+    install: str = ""
+
+    @property
+    def note(self) -> str:
+        """One line for a list of models: 'pyspark is not installed; install with: make spark'."""
+        return f"{self.reason}; install with: {self.install}" if self.install else self.reason
+
+
+class ModelUnavailableError(RuntimeError, ValueError):
+    """A model whose optional dependency is missing; the message names the model, the reason and the fix."""
+
+
+def _reason_for(key: str) -> str | None:
+    where = REQUIREMENTS.get(key)
+    if where is None:
+        return None
+    module, name = where.split(":")
+    check: Callable[[], str | None] = getattr(importlib.import_module(module), name)
+    return check()
+
+
+def model_availability(key: str) -> ModelAvailability:
+    """Availability of one model (UnknownModelError for an unknown key)."""
+    if key not in LOCATIONS:
+        raise UnknownModelError(key)
+    text = _reason_for(key)
+    if not text:
+        return ModelAvailability(key, True)
+    text = text.removeprefix("unavailable: ")
+    reason, sep, install = text.partition("; install with: ")
+    return ModelAvailability(key, False, reason.strip(), install.strip() if sep else "")
+
+
+def available_models() -> list[ModelAvailability]:
+    """Every registered model with its availability, in registry order. "All models" (the CLI's `--models all`,
+    the Compare page's "Select all") means the available ones; the others are listed with their reason."""
+    return [model_availability(key) for key in LOCATIONS]
+
+
+def available_keys() -> list[str]:
+    """Keys of the models that can run here: what "all models" means."""
+    return [a.key for a in available_models() if a.available]
+
+
+def require_available(key: str) -> None:
+    """Raise ModelUnavailableError (a ValueError) naming the model, the reason and the install command."""
+    info = model_availability(key)
+    if not info.available:
+        raise ModelUnavailableError(f"model '{key}' is unavailable: {info.note}")

@@ -47,7 +47,9 @@ def builtin_dir() -> Path:
 
 
 def artifacts_dir() -> Path:
-    return Path(os.environ.get(ARTIFACTS_ENV) or ROOT / "artifacts")
+    from recsys.artifacts import artifacts_dir as shared  # one helper decides it for the app and the CLI
+
+    return shared()
 
 
 def _env_number(name: str, default: float) -> float:

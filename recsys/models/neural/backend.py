@@ -11,6 +11,8 @@ import tempfile
 import numpy as np
 from scipy import sparse
 
+from recsys._logs import import_tensorflow
+
 _ADAM = (0.9, 0.999, 1e-7)
 _MAX_VALIDATION = 100_000  # held-out ratings for the validation curve at most (enough for a smooth curve)
 _RATING_REG = 100.0  # L2 per rating on the course rating vectors: ratings are nearly all 'completed'
@@ -25,10 +27,7 @@ def tensorflow_seeded(seed: int):
     seed give bit-identical weights on CPU (no thread-count pinning needed: no op here reduces in a
     thread-dependent order once determinism is on).
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import keras
-    import tensorflow as tf
-
+    tf, keras = import_tensorflow()  # TF's import-time chatter filtered at the source (recsys/_logs.py)
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     _one_thread(tf)
