@@ -159,3 +159,23 @@ def test_native_noise_is_filtered_and_everything_else_kept(capfd, monkeypatch):
     with _logs.native_stderr_filtered():
         os.write(2, b"oneDNN custom operations are on\n")
     assert capfd.readouterr().err == "oneDNN custom operations are on\n"
+
+
+def test_compare_page_offers_only_available_models_and_says_why_the_others_are_missing(no_pyspark, tmp_path_factory):
+    from helpers import app_environment, assert_page_ok
+    from streamlit.testing.v1 import AppTest
+
+    from recsys.models import MODEL_KEYS, REGISTRY
+
+    with app_environment(tmp_path_factory.mktemp("cmp"), n_courses=30):
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+        at.run()
+        at.switch_page("views/compare.py")
+        at.run()
+        assert_page_ok(at)
+        (models,) = [m for m in at.multiselect if m.key == "cmp_models"]
+        offered = set(models.options)
+        assert offered == {REGISTRY[k].label or k for k in MODEL_KEYS if k != "spark_als"}, offered
+        notes = " ".join(c.value for c in at.caption)
+        assert "Not available on this server" in notes
+        assert "pyspark is not installed; install with: make spark" in notes

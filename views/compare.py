@@ -11,7 +11,7 @@ def render() -> None:
     st.title("Compare models")
     dataset = session.require_dataset()
     ss = st.session_state
-    models = list(MODEL_KEYS)
+    models = widgets.runnable_models(list(MODEL_KEYS))  # "Select all" = every model that can run here
 
     # ----- set-up ------------------------------------------------------------------------------------
     default = [m for m in ("popularity", "user_profile") if m in models] or models[:2]
@@ -69,7 +69,6 @@ def render() -> None:
             title=lambda result: f"{', '.join(d.label for d in result.details.values())} ({split}, K={k}, seed {seed})",
             select="cmp_selected_run",
             what="The comparison",
-            hint="Change the split or parameters and run again.",
             line_of=evaluation_report.tuning_line if budget is not None else None,
         )
 

@@ -5,7 +5,7 @@ import streamlit as st
 
 from recsys.insights import DEFAULT_K, DEFAULT_LEARNERS, ExposureStudy
 from recsys.models import MODEL_KEYS
-from recsys.ui import catalogue, frame, insights_report, session, stories
+from recsys.ui import catalogue, frame, insights_report, session, stories, widgets
 
 DEFAULT_MODELS = ("popularity", "user_profile", "course_similarity")
 
@@ -21,7 +21,7 @@ def render() -> None:
 
     # ----- the learner sample and models ------------------------------------------------------------
     c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
-    models = list(MODEL_KEYS)
+    models = widgets.runnable_models(list(MODEL_KEYS))
     chosen = c1.multiselect(
         "Models",
         models,

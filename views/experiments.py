@@ -30,7 +30,7 @@ def render() -> None:
         return
 
     # ----- set-up ------------------------------------------------------------------------------------
-    models = list(MODEL_KEYS)
+    models = widgets.runnable_models(list(MODEL_KEYS))
     n_arms = st.segmented_control(
         "Arms", [2, 3, 4], default=2, required=True, key="exp_n_arms", persist_state="session"
     )

@@ -5,7 +5,7 @@ import streamlit as st
 from recsys.models import MODEL_KEYS
 from recsys.paths import DEFAULT_MIN_GOAL_MATCH, career_goals, learning_path
 from recsys.personas import PERSONAS
-from recsys.ui import catalogue, frame, path_report, session, stories
+from recsys.ui import catalogue, frame, path_report, session, stories, widgets
 
 NO_MODEL = "none"
 
@@ -74,7 +74,7 @@ def render() -> None:
     # ----- options ----------------------------------------------------------------------------------
     st.subheader("3. Options")
     o1, o2, o3 = st.columns(3)
-    models = [NO_MODEL] + list(MODEL_KEYS)
+    models = [NO_MODEL] + widgets.runnable_models(list(MODEL_KEYS), note=False)
     model_key = o1.selectbox(
         "Model",
         models,

@@ -19,13 +19,14 @@ def run(
     work: Callable[[Progress], T],
     *,
     what: str,
-    hint: str,
+    hint: str = "",
     done: Callable[[T], str],
     line_of: Callable[[str], tuple[str, str] | None] | None = None,
 ) -> T | None:
     """Run `work(progress)` inside a status box; returns its result, or None after showing the error.
 
-    `what` names the task in the error message ("Training kNN"), `hint` says what to try next, and
+    `what` names the task in the error message ("Training kNN"), `hint` says what to try next (only when there is
+    a useful one), and
     `done(result)` gives the label the collapsed box keeps (it may also record the result). `line_of(message)`
     -> (key, text) keeps one line per key under the bar (e.g. per model: "trial 4/20, best so far 0.61").
     """
@@ -45,7 +46,7 @@ def run(
         try:
             result = work(progress)
         except Exception as exc:
-            status.update(label=f"{what} failed", state="error")
+            status.update(label=f"{what} failed", state="error", expanded=True)  # the reason in sight
             session.show_error(what, exc, hint)
             return None
         status.update(label=done(result), state="complete", expanded=False)

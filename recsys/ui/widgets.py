@@ -182,9 +182,26 @@ def set_params(prefix: str, model_key: str, params: dict[str, Any]) -> None:
         st.session_state[key] = value
 
 
+def runnable_models(models: list[str] | None = None, *, note: bool = True) -> list[str]:
+    """The models (default: the registry) that can run on this server; the others are never offered, and with
+    `note` a caption says which are missing, why, and the command that installs them."""
+    from recsys.models import available_models
+
+    wanted = list(models) if models is not None else list(MODEL_KEYS)
+    infos = {i.key: i for i in available_models()}
+    missing = [infos[m] for m in wanted if m in infos and not infos[m].available]
+    if note and missing:
+        from recsys.ui.plain import md
+
+        st.caption(
+            "Not available on this server: " + "; ".join(f"{md(model_label(i.key))} ({md(i.note)})" for i in missing),
+        )
+    return [m for m in wanted if m not in infos or infos[m].available]
+
+
 def model_picker(label: str, key: str, models: list[str] | None = None, default: str | None = None) -> str | None:
-    """Selectbox over the registry models, labelled by their display names."""
-    models = list(models) if models is not None else list(MODEL_KEYS)
+    """Selectbox over the registry models that can run here, labelled by their display names."""
+    models = runnable_models(models, note=False)
     if not models:
         st.warning("No model can be loaded right now.")
         return None
