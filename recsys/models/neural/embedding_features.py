@@ -245,7 +245,7 @@ class EmbeddingFeatureRecommender(Recommender):
         return self._rank_scores(self.embedder_.fold_in(histories), histories)
 
     def course_closeness(self, items) -> np.ndarray:
-        """Dislikes: cosine of the neural course embeddings the estimator's features are built from."""
+        """Dislikes: the neural model's own ranking closeness (courses whose enrol scores move together)."""
         return self.embedder_.course_closeness(items)
 
     def explain(self, history, items) -> list[str]:

@@ -48,6 +48,19 @@ _MIN_STEPS = 20  # steps per epoch at least: small datasets get smaller batches 
 _MEMO_ROWS = 65_536  # learner vectors kept by the fold-in memo (~8 MB at 32 dimensions)
 
 
+def ranking_geometry(user_vectors: np.ndarray, item_vectors: np.ndarray) -> np.ndarray:
+    """Unit rows w_j = L'v_j with S = LL' the covariance of the learner vectors: w_i . w_j is the correlation of
+    courses i and j's scores u.v across learners (the bias b_j shifts a score column, not its correlation)."""
+    U = np.asarray(user_vectors, np.float64)
+    V = np.asarray(item_vectors, np.float64)
+    d = V.shape[1]
+    cov = np.cov(U.T) if len(U) > 1 else np.eye(d)
+    cov = np.atleast_2d(cov) + 1e-9 * (np.trace(np.atleast_2d(cov)) / d + 1.0) * np.eye(d)
+    W = V @ np.linalg.cholesky(cov)
+    norms = np.linalg.norm(W, axis=1, keepdims=True)
+    return W / np.where(norms > 0, norms, 1.0)
+
+
 class _FoldInMemo:
     """Fold-in results of recent history batches, keyed by a digest of the batch.
 
@@ -326,6 +339,7 @@ class NeuralRecommender(Recommender):
         self.item_norms_ = np.linalg.norm(self.item_embeddings_, axis=1) + 1e-12
         self.fold_in_radius_ = float(max(1.0, 4.0 * np.linalg.norm(self.user_embeddings_, axis=1).mean()))
         self._outer_products = None
+        self._ranking_geometry = None
 
     # ----- learner vectors --------------------------------------------------------------------
     def fold_in(self, histories: sparse.csr_matrix) -> np.ndarray:
@@ -402,9 +416,15 @@ class NeuralRecommender(Recommender):
         return self.scores_from_vectors(self.fold_in(histories))
 
     def course_closeness(self, items) -> np.ndarray:
-        """Dislikes: cosine of the learned course embeddings (the vectors the enrol head scores with)."""
-        unit = self.item_embeddings_ / self.item_norms_[:, None]
-        return (unit[np.asarray(items, np.int64)] @ unit.T).astype(np.float64)
+        """Dislikes: how alike this model *ranks* two courses -- the correlation of their enrol scores across
+        the training learners. A course's score is u.v_j + b_j, so over learners with covariance S the scores
+        of courses i and j covary as v_i' S v_j: courses that rise and fall together in learners' lists are
+        the ones placed next to each other. (The plain cosine of v_i and v_j ignores how learners actually
+        spread, so a course it calls far could still sit next to the disliked one and rise after it.)"""
+        geometry = self.__dict__.get("_ranking_geometry")  # derived from saved weights, never saved itself
+        if geometry is None:
+            geometry = self._ranking_geometry = ranking_geometry(self.user_embeddings_, self.item_embeddings_)
+        return (geometry[np.asarray(items, np.int64)] @ geometry.T).astype(np.float64)
 
     def explain(self, history, items) -> list[str]:
         items = np.asarray(items, np.int64)
@@ -459,6 +479,7 @@ class NeuralRecommender(Recommender):
         state.pop("_keras_bytes", None)
         state.pop("_fold_in_memo", None)
         state.pop("_outer_products", None)
+        state.pop("_ranking_geometry", None)
         return state
 
     def _save_extra(self) -> dict[str, bytes]:
