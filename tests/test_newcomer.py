@@ -179,3 +179,44 @@ def test_compare_page_offers_only_available_models_and_says_why_the_others_are_m
         notes = " ".join(c.value for c in at.caption)
         assert "Not available on this server" in notes
         assert "pyspark is not installed; install with: make spark" in notes
+
+
+def test_a_model_that_fails_is_reported_and_the_others_still_shown(no_pyspark, small_dataset):
+    from recsys.evaluation import Experiment
+
+    # spark_als cannot fit without pyspark: a real failure inside the comparison
+    result = Experiment(small_dataset, "holdout", ["popularity", "spark_als", "ease"], k=5, n_resamples=0).run()
+    assert list(result.details) == ["popularity", "ease"]
+    assert set(result.failures) == {"spark_als"}
+    assert "pyspark is not installed" in result.failures["spark_als"]["error"]
+    report = result.to_json()
+    assert [r["model"] for r in report["results"]] == ["popularity", "ease"]
+    assert report["failed"][0]["name"] == "spark_als" and "make spark" in report["failed"][0]["error"]
+    with pytest.raises(ValueError, match="pyspark is not installed"):  # nothing left to show: the error itself
+        Experiment(small_dataset, "holdout", ["spark_als"], k=5, n_resamples=0).run()
+
+
+def test_cli_compare_shows_the_others_and_names_the_failed_model(no_pyspark, small_data_dir, tmp_path, capsys):
+    # a hybrid whose member is Spark ALS fails to fit without pyspark; popularity is still compared
+    args = [
+        "compare",
+        "--data",
+        str(small_data_dir),
+        "--models",
+        "popularity,hybrid",
+        "--param",
+        "hybrid.member_1=spark_als",
+        "--k",
+        "5",
+        "--resamples",
+        "0",
+        "--no-history",
+        "--json",
+        str(tmp_path / "r.json"),
+    ]
+    assert main(args) == 1
+    out = capsys.readouterr()
+    assert "popularity" in out.out and "failed hybrid:" in out.out and "pyspark is not installed" in out.out
+    assert "error: model hybrid failed: " in out.err and "Traceback" not in out.err
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert [r["model"] for r in report["results"]] == ["popularity"] and report["failed"][0]["model"] == "hybrid"

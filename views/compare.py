@@ -91,6 +91,7 @@ def render() -> None:
             )
             + "."
         )
+        results.failed_models_note(result)
 
         if info.get("tuning"):
             evaluation_report.tuning_caption(result)

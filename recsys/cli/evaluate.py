@@ -206,6 +206,8 @@ def _cmd_compare(args) -> int:
     _print_reports(result, list(board["name"]), primary)
     for entry in skipped:
         print(f"skipped {entry['model']}: {entry['reason']}")
+    for name, failure in result.failures.items():
+        print(f"failed {name}: {failure['error']}")
     if args.json:
         from recsys._json import write_json_atomic
 
@@ -214,7 +216,10 @@ def _cmd_compare(args) -> int:
             report["skipped"] = skipped
         path = write_json_atomic(args.json, report)
         print(f"wrote {path}")
-    return _record(history, "record_experiment", result, args.json)
+    code = _record(history, "record_experiment", result, args.json)
+    for name, failure in result.failures.items():  # the others are shown above; exit code 1 says one failed
+        print(f"error: model {name} failed: {failure['error']}", file=sys.stderr)
+    return 1 if result.failures else code
 
 
 def _print_tuning(result, order: list[str]) -> None:
@@ -470,7 +475,8 @@ def register(sub) -> None:
         "best'), product KPIs and metrics per learner-activity and course-popularity "
         "segment, and records the run. JSON: results[].metrics, ci, kpis, vs_best, "
         "segments (and new_courses under --split new_courses); top-level pairs with "
-        "--pairs all.",
+        '--pairs all. A model that fails is named with its error (exit code 1; JSON "failed") and the others are '
+        "still reported.",
     )
     add_data_arg(p)
     p.add_argument(

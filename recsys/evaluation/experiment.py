@@ -8,7 +8,9 @@ call `Experiment(...).run()`, so the same dataset, split, models and seed give t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,13 +20,15 @@ from recsys._progress import Progress, sub_progress
 from recsys.evaluation import metrics as M
 from recsys.evaluation import segments as S
 from recsys.evaluation.eval_data import EvalData
-from recsys.evaluation.lanes import check_lanes, run_jobs
+from recsys.evaluation.lanes import Cancelled, check_lanes, run_jobs
 from recsys.evaluation.reporting import ExperimentResult, dataset_info
 from recsys.evaluation.scoring import CHUNK, ModelDetails, evaluate_model, fit_model
 from recsys.evaluation.specs import ModelSpec, resolve_models
 from recsys.evaluation.splits import SPLIT_NAMES, Split, make_split
 from recsys.evaluation.tuned import TuneBudget, tune_models
 from recsys.evaluation.uncertainty import N_RESAMPLES
+
+log = logging.getLogger(__name__)
 
 PAIRS = ("best", "all")
 
@@ -151,11 +155,18 @@ class Experiment:
         jobs = [self._model_job(spec, split, data) for spec in specs]
         overall = sub_progress(progress, start, 0.99 - start, "")  # the last 1% is recording; only the end reports 1
         fitted = run_jobs(jobs, self.n_jobs, overall, cost=[type(spec.model).fit_cost for spec in specs])
-        details: dict[str, ModelDetails] = {spec.name: d for spec, d in zip(specs, fitted)}
+        failures = {spec.name: f.describe() for spec, f in zip(specs, fitted) if isinstance(f, ModelFailure)}
+        if len(failures) == len(specs):  # nothing to show: the first model's error is the run's error
+            raise next(f for f in fitted if isinstance(f, ModelFailure)).error
+        details: dict[str, ModelDetails] = {
+            spec.name: d for spec, d in zip(specs, fitted) if not isinstance(d, ModelFailure)
+        }
         for name, report in tuning.items():
             if name in details:
                 details[name].tuning = report
-        result = ExperimentResult(dataset_info(self.dataset), split_info, self.k, self.seed, details, pairs=self.pairs)
+        result = ExperimentResult(
+            dataset_info(self.dataset), split_info, self.k, self.seed, details, pairs=self.pairs, failures=failures
+        )
         if self.history is not None:
             result.run_id = self.history.record_experiment(result)
         if progress:
@@ -163,9 +174,21 @@ class Experiment:
         return result
 
     def _model_job(self, spec: ModelSpec, split: Split, data: EvalData):
-        """Fit a fresh copy of one model and score it: one job of `lanes.run_jobs`."""
+        """Fit a fresh copy of one model and score it: one job of `lanes.run_jobs`. A model that fails becomes a
+        `ModelFailure` (its error is reported next to the other models' results) instead of stopping the run;
+        a stop (Cancelled, Ctrl-C, a Streamlit rerun) still stops everything."""
 
-        def job(report: Progress) -> ModelDetails:
+        def job(report: Progress) -> ModelDetails | ModelFailure:
+            try:
+                return score(report)
+            except Cancelled:
+                raise
+            except Exception as exc:
+                log.warning("model %s failed in the comparison: %s", spec.name, exc)
+                log.debug("model %s failed (traceback)", spec.name, exc_info=exc)
+                return ModelFailure(spec.key, spec.label, exc)
+
+        def score(report: Progress) -> ModelDetails:
             model = clone(spec.model)  # a fresh model per run: results never share fitted state
             fit_seconds = fit_model(model, split.train, sub_progress(report, 0.0, 0.8, f"{spec.name} fit"))
             return evaluate_model(
@@ -185,3 +208,16 @@ class Experiment:
             )
 
         return job
+
+
+@dataclass
+class ModelFailure:
+    """One model of a comparison that could not be fitted or scored."""
+
+    key: str
+    label: str
+    error: Exception
+
+    def describe(self) -> dict[str, str]:
+        message = str(self.error.args[0]) if isinstance(self.error, KeyError) and self.error.args else str(self.error)
+        return {"model": self.key, "label": self.label, "error": message or type(self.error).__name__}

@@ -168,6 +168,8 @@ class RunHistory:
         cannot = [r["name"] for r in payload["results"] if (r.get("new_courses") or {}).get("can_recommend") is False]
         if cannot:
             summary += f"; cannot recommend new courses: {', '.join(cannot)}"
+        if payload.get("failed"):
+            summary += ("; " if summary else "") + f"failed: {', '.join(f['name'] for f in payload['failed'])}"
         run = {
             "created_at": result.created_at,
             "kind": "compare",

@@ -48,6 +48,8 @@ class ExperimentResult:
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     run_id: int | None = None
     pairs: str = "best"  # "all": to_json also holds every pair of models (Holm-adjusted)
+    # models that failed to fit or score: name -> {"model", "label", "error"}; the others are still reported
+    failures: dict[str, dict[str, str]] = field(default_factory=dict)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -175,7 +177,7 @@ class ExperimentResult:
         Each result holds metrics and ci as before, plus "kpis" (product KPIs), "vs_best" (per metric: best,
         mean_diff, ci, p_value, p_holm, effect_size, tied_with_best, n), "segments" ({"activity": [...],
         "popularity": [...]}, each {segment, n_learners, metrics}) and, under new_courses, "new_courses".
-        NaN becomes null.
+        NaN becomes null. Models that failed are listed under "failed" ({name, model, label, error}).
         """
         vs_best = self.vs_best()
         results = []
@@ -201,6 +203,8 @@ class ExperimentResult:
                 entry["tuning"] = to_jsonable(d.tuning)
             results.append(entry)
         out = {"dataset": dict(self.dataset), "split": dict(self.split), "results": results}
+        if self.failures:
+            out["failed"] = [{"name": name, **failure} for name, failure in self.failures.items()]
         if self.pairs == "all":
             out["pairs"] = [
                 {"a": r.a, "b": r.b, "metric": r.metric, **comparison_json(r, best=False)}

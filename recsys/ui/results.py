@@ -270,3 +270,19 @@ def per_new_course_frame(table: pd.DataFrame) -> pd.DataFrame:
             for r, s in zip(rows["reached"], rows["reached_share"])
         ]
     return out
+
+
+def failed_models_note(result) -> None:
+    """Models of a comparison that failed, each with its reason (the others' results are shown as usual)."""
+    failures = getattr(result, "failures", None) or {}
+    if not failures:
+        return
+    import streamlit as st
+
+    from recsys.ui.plain import md
+
+    lines = [f"- **{md(f.get('label') or name)}**: {md(f.get('error', ''))}" for name, f in failures.items()]
+    st.warning(
+        f"{len(failures)} model(s) could not be evaluated and are not in these results:\n" + "\n".join(lines),
+        icon=":material/error:",
+    )
