@@ -129,6 +129,17 @@ def test_offline_order_agrees_with_online_order(setup):
         agreement({"a": 1.0}, {"a": 2.0})
 
 
+def test_two_arms_give_no_tau_but_say_whether_the_orders_agree():
+    from recsys.simulation.agreement import orders_agree
+
+    table, tau, p = agreement({"a": 0.5, "b": 0.4}, {"a": 0.3, "b": 0.2})  # tau would be 1.00 with p = 1
+    assert tau != tau and p != p and orders_agree(table)
+    table, tau, _ = agreement({"a": 0.5, "b": 0.4}, {"a": 0.2, "b": 0.3})
+    assert tau != tau and not orders_agree(table)
+    _, tau, _ = agreement({"a": 0.5, "b": 0.4, "c": 0.1}, {"a": 0.3, "b": 0.2, "c": 0.1})
+    assert tau == 1.0
+
+
 def test_cli_abtest(setup, tmp_path, capsys):
     from recsys.cli import main
 

@@ -171,7 +171,12 @@ def _cmd_abtest(args) -> int:
             progress=Progress("offline"),
         )
         table, tau, p = agreement(offline, dict(zip(summary["arm"], summary["ctr"])))
-        print(f"\nOffline NDCG@{args.k} (holdout) vs online CTR -- Kendall's tau = {_fmt(tau, 3)} (p = {_fmt(p, 3)}):")
+        if len(table) < 3:
+            same = "same order" if (table["offline_rank"] == table["online_rank"]).all() else "different orders"
+            verdict = f"Kendall's tau needs three or more arms; with two: {same}"
+        else:
+            verdict = f"Kendall's tau = {_fmt(tau, 3)} (p = {_fmt(p, 3)})"
+        print(f"\nOffline NDCG@{args.k} (holdout) vs online CTR -- {verdict}:")
         print_table(
             table.assign(offline_ndcg=table["offline_ndcg"].map(_fmt), online_ctr=table["online_ctr"].map(_fmt))
         )

@@ -29,8 +29,19 @@ def offline_ndcg(
     return {name: float(v) for (name, _, _), v in zip(models, table[metric].to_numpy())}
 
 
+MIN_ARMS_FOR_TAU = 3
+
+
+def orders_agree(table: pd.DataFrame) -> bool:
+    """Whether the offline and online rank orders are the same."""
+    return bool((table["offline_rank"].to_numpy() == table["online_rank"].to_numpy()).all())
+
+
 def agreement(offline: Mapping[str, float], online: Mapping[str, float]) -> tuple[pd.DataFrame, float, float]:
-    """Side-by-side ranks (1 = best) and Kendall's tau (with its p-value) between the two orders."""
+    """Side-by-side ranks (1 = best) and Kendall's tau (with its p-value) between the two orders.
+
+    Tau and p are NaN with fewer than three models (two orders of two either agree or not: tau is +-1 with
+    p = 1, which says nothing) or when one order is all ties."""
     names = [n for n in offline if n in online]
     if len(names) < 2:
         raise ValueError("agreement needs at least two models measured both offline and online")
@@ -45,7 +56,7 @@ def agreement(offline: Mapping[str, float], online: Mapping[str, float]) -> tupl
             "online_rank": stats.rankdata(-on, method="min").astype(int),
         }
     )
-    if np.ptp(off) == 0 or np.ptp(on) == 0:
+    if len(names) < MIN_ARMS_FOR_TAU or np.ptp(off) == 0 or np.ptp(on) == 0:
         return table.sort_values("offline_rank", kind="stable").reset_index(drop=True), float("nan"), float("nan")
     res = stats.kendalltau(off, on)
     return (

@@ -149,9 +149,25 @@ def show(result, stopping_rule: str) -> None:
     if agree is not None:
         table, tau, p = agree
         st.subheader("Does offline agree with online?")
-        tau_text = "n/a (a tie in one order)" if tau != tau else f"{tau:.2f} (p = {p:.2g})"
+        from recsys.simulation.agreement import MIN_ARMS_FOR_TAU, orders_agree
+
+        same = "the same order" if orders_agree(table) else "different orders"
+        if len(table) < MIN_ARMS_FOR_TAU:
+            tau_text = f"Kendall's tau needs three or more arms; with two, the orders only agree or not: {same}"
+        elif tau != tau:
+            tau_text = f"Kendall's tau: n/a (a tie in one order); {same}"
+        else:
+            tau_text = f"**Kendall's tau = {tau:.2f}** (p = {p:.2g})"
         st.markdown(
-            f"Offline NDCG@{s['k']} (per-learner holdout) rank order next to the simulated CTR order -- "
-            f"**Kendall's tau = {tau_text}**"
+            f"Offline NDCG@{s['k']} (per-learner holdout) rank order next to the simulated CTR order -- {tau_text}."
         )
-        plain.table(table, hide_index=True, key="exp_agreement")
+        shown = table.rename(
+            columns={
+                "arm": "Arm",
+                "offline_ndcg": f"Offline NDCG@{s['k']}",
+                "online_ctr": "Online CTR",
+                "offline_rank": "Offline rank",
+                "online_rank": "Online rank",
+            }
+        )
+        plain.table(shown, hide_index=True, key="exp_agreement")

@@ -45,6 +45,9 @@ KERAS_FILE = "model.keras"
 _FOLD_IN_STEPS = 6  # max Newton steps for a new learner (from the mean vector: ~1e-4 after 3, ~1e-7 after 5)
 _FOLD_IN_CHUNK = 2048  # learners per batched fold-in block (memory: chunk x d^2 floats)
 _MIN_STEPS = 20  # steps per epoch at least: small datasets get smaller batches instead of 1-2 steps
+# A course is named as the reason only when it is clearly alike (cosine of the course embeddings): two unrelated
+# courses' vectors have a cosine around 0, so "also take this (similarity 0.04)" would cite noise.
+REASON_MIN_SIMILARITY = 0.3
 _MEMO_ROWS = 65_536  # learner vectors kept by the fold-in memo (~8 MB at 32 dimensions)
 
 
@@ -437,7 +440,9 @@ class NeuralRecommender(Recommender):
         titles = self.catalogue_["TITLE"].astype(str).to_numpy()
         return [
             f"learners who took '{titles[b]}' also take this (similarity {s:.2f})"
-            for b, s in zip(best, sims.max(axis=1))
+            if s >= REASON_MIN_SIMILARITY
+            else f"fits the courses you took as a whole; {int(self.enrolments_[i]):,} learners enrolled"
+            for i, b, s in zip(items, best, sims.max(axis=1))
         ]
 
     # ----- ratings ----------------------------------------------------------------------------
