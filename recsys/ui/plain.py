@@ -63,7 +63,8 @@ _TEMPLATES = {"hovertemplate", "texttemplate", "template"}  # ours, with intende
 
 def figure(fig):
     """A copy of a plotly figure whose strings cannot carry HTML: plotly renders <a href>, <b>, <span> etc. in
-    labels, ticks, legends and hover text, and course titles or ids from a user's files end up there."""
+    labels, ticks, legends and hover text, and course titles or ids from a user's files end up there.
+    Every chart passes through here, so it also gives each model its one colour (`recsys.ui.colours`)."""
     import plotly.graph_objects as go
 
     def clean(value, key=None):
@@ -79,4 +80,6 @@ def figure(fig):
             return [clean(v) for v in value.tolist()]
         return value
 
-    return go.Figure(clean(fig.to_dict()))
+    from recsys.ui import colours
+
+    return colours.apply(go.Figure(clean(fig.to_dict())))  # and every model in its one colour
