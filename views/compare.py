@@ -80,9 +80,9 @@ def render() -> None:
         st.divider()
         result = session.pick_run(runs, "cmp_selected_run", "Run")
         info = result.split
-        split_text = ", ".join(f"{k}={v}" for k, v in info["params"].items() if k != "seed")
+        split_text = results.split_words(info["name"], {k: v for k, v in info["params"].items() if k != "seed"})
         st.caption(
-            f"Split: {info['name']} ({split_text}), K = {result.k}, seed {result.seed}: "
+            f"Split: {split_text}; K = {result.k}, seed {result.seed}: "
             f"{info['evaluated_learners']:,} test learners, {info['test_ratings']:,} held-out ratings"
             + (
                 f"; {info['skipped_test_learners']:,} test learners without training history skipped"
@@ -197,7 +197,7 @@ def render() -> None:
                     height=38 + 35 * result.k,
                     column_config={c: st.column_config.TextColumn(c, width=width) for c in side.columns},
                 )
-                st.columns([3, 2])[0].plotly_chart(
+                (st.container() if len(lists) > 6 else st.columns([3, 2])[0]).plotly_chart(
                     plain.figure(charts.overlap_heatmap(charts.jaccard_matrix(lists))), key="cmp_jaccard"
                 )
 

@@ -71,7 +71,7 @@ def render() -> None:
             "Protocol",
             ["any", *PROTOCOLS],
             key="ev_protocol",
-            format_func=lambda p: "any protocol" if p == "any" else p,
+            format_func=lambda p: "any protocol" if p == "any" else PROTOCOLS[p].label,
         )
         only_here = f2.toggle("This dataset only", value=True, key="ev_only_dataset")
         text = f3.text_input("Model name contains", key="ev_text", placeholder="e.g. knn")
@@ -84,11 +84,11 @@ def render() -> None:
             st.caption("No stored runs match these filters.")
         else:
             plain.table(
-                runs_df.drop(columns=["fingerprint", "recsys_version"]),
+                results.runs_frame(runs_df),
                 hide_index=True,
                 column_config={
-                    "id": st.column_config.NumberColumn("Run", width="small"),
-                    "summary": st.column_config.TextColumn(width="large"),
+                    "Run": st.column_config.NumberColumn(width="small"),
+                    "Summary": st.column_config.TextColumn(width="large"),
                 },
             )
             if (kind or "compare") == "compare":
@@ -123,7 +123,8 @@ def kpi_charts(result) -> None:
     st.caption(
         "Niche = outside the head courses holding the top "
         f"{result.split['head_share']:.0%} of enrolments (target >= 25%); about 6 distinct genres per list "
-        "is the product target; the level mix is compared with the target set on Compare."
+        "is the product target; the level mix is compared with the target set on Compare. Lorenz curve: the further "
+        "a model's curve lies from the diagonal, the more its lists concentrate on a few courses (higher Gini)."
     )
 
 

@@ -18,8 +18,10 @@ def render() -> None:
         "data, get recommendations for a learner, compare models with intervals and paired tests, and tune them."
     )
     others = [p for p in navigation.all_pages() if not p.default and not p.admin]
-    for col, spec in zip(st.columns(len(others)), others):
-        col.page_link(spec.path, label=spec.title, icon=spec.icon)
+    per_row = 5  # nine links in one row cut their titles ("Data exp", "Recomm") at 1400 px
+    for start in range(0, len(others), per_row):
+        for col, spec in zip(st.columns(per_row), others[start : start + per_row]):
+            col.page_link(spec.path, label=spec.title, icon=spec.icon)
 
     st.divider()
     st.subheader("Dataset in use")

@@ -139,18 +139,23 @@ def metric_bars(
 
 
 def overlap_heatmap(matrix: pd.DataFrame, title: str = "Overlap of top-N lists (Jaccard)") -> go.Figure:
+    """Jaccard overlap of every pair of lists; cells large enough to read their numbers (one decimal place
+    beyond a few models)."""
+    n = len(matrix)
     fig = px.imshow(
         matrix.to_numpy(),
         x=list(matrix.columns),
         y=list(matrix.index),
         zmin=0,
         zmax=1,
-        text_auto=".2f",
+        text_auto=".2f" if n <= 6 else ".1f",
         color_continuous_scale="Blues",
         title=title,
         aspect="auto",
     )
-    return tidy(fig, 80 + 48 * max(3, len(matrix)))
+    fig.update_traces(textfont_size=13 if n <= 6 else 12)
+    fig.update_xaxes(tickangle=-45)
+    return tidy(fig, 160 + 38 * max(3, n))
 
 
 def jaccard_matrix(lists: dict[str, list[str]]) -> pd.DataFrame:
@@ -166,25 +171,39 @@ def jaccard_matrix(lists: dict[str, list[str]]) -> pd.DataFrame:
 
 
 def timing_bars(table: pd.DataFrame) -> go.Figure:
-    """Fit seconds and recommend milliseconds per learner: two stacked horizontal bar panels."""
+    """Fit seconds and recommend milliseconds per learner: two stacked horizontal bar panels.
+
+    The gap between the panels is fixed in pixels (a share of the height grew into a blank band with many
+    models) and the numbers sit level beside their bars (inside a thin bar plotly turned them 90 degrees)."""
     from plotly.subplots import make_subplots
 
+    n = max(3, len(table))
+    panel, gap, frame = 24 * n, 60, 90
+    height = 2 * panel + gap + frame
     fig = make_subplots(
-        rows=2, cols=1, vertical_spacing=0.3, subplot_titles=("Fit time (s)", "Recommend time (ms per learner)")
+        rows=2,
+        cols=1,
+        vertical_spacing=gap / (height - frame),
+        subplot_titles=("Fit time (s)", "Recommend time (ms per learner)"),
     )
     for row, col in ((1, "fit_seconds"), (2, "recommend_ms")):
+        values = pd.to_numeric(table[col], errors="coerce")
         fig.add_bar(
             y=table["label"],
-            x=table[col],
+            x=values,
             orientation="h",
             row=row,
             col=1,
             showlegend=False,
-            text=table[col].map(lambda v: f"{v:.2g}"),
-            textposition="auto",
+            text=values.map(lambda v: f"{v:.2g}" if v == v else "n/a"),
+            textposition="outside",
+            textangle=0,
+            cliponaxis=False,
         )
+        top = float(values.max()) if values.notna().any() else 1.0
+        fig.update_xaxes(range=[0, 1.15 * top if top > 0 else 1.0], row=row, col=1)
     fig.update_yaxes(autorange="reversed")
-    return tidy(fig, 180 + 60 * max(3, len(table)))
+    return tidy(fig, height)
 
 
 def tune_curve(table: pd.DataFrame, param: str, best: dict, metric: str) -> go.Figure:
@@ -368,7 +387,10 @@ def runs_metric_chart(frame: pd.DataFrame, metric: str) -> go.Figure:
     )
     fig.update_xaxes(type="category", title="run id")
     fig.update_yaxes(title=metric)
-    return tidy(fig, 380)
+    # the legend below the plot, in rows: a side legend of 16 models scrolled
+    n_models = frame["model"].nunique()
+    fig.update_layout(legend=dict(orientation="h", y=-0.2, yanchor="top", title=None))
+    return tidy(fig, 380 + 22 * ((n_models + 2) // 3))
 
 
 # ----- segments and product KPIs (issue 13) -------------------------------------------------------
@@ -431,10 +453,15 @@ def kpi_small_multiples(kpi_table: pd.DataFrame, k: int, targets: dict | None = 
         if name in targets:
             fig.add_hline(y=targets[name], line_dash="dot", line_color="gray", row=row, col=col)
     fig.update_xaxes(showticklabels=False)
+    rows = (len(names) + cols - 1) // cols
+    height = 230 * rows + 120 + 22 * ((len(kpi_table) + 3) // 4)
     fig.update_layout(
-        title="Product KPIs of the top-K lists (dotted: product target)", legend=dict(orientation="h", y=-0.08)
+        title="Product KPIs of the top-K lists (dotted: product target)",
+        legend=dict(orientation="h", yanchor="top", y=-0.04, title=None),
     )
-    return tidy(fig, 230 * ((len(names) + cols - 1) // cols) + 120)
+    tidy(fig, height)
+    fig.update_layout(margin=dict(t=90))  # room between the figure title and the first row's panel titles
+    return fig
 
 
 def level_mix_bars(kpi_table: pd.DataFrame, k: int, target: dict[str, float]) -> go.Figure:
@@ -467,10 +494,13 @@ def exposure_lorenz(exposure: dict[str, np.ndarray]) -> go.Figure:
         fig.add_scatter(
             x=np.linspace(0, 1, len(x) + 1), y=np.concatenate(([0.0], np.cumsum(x) / x.sum())), mode="lines", name=label
         )
-    fig.update_layout(title="Exposure over courses (Lorenz curve; the further from the diagonal, the higher the Gini)")
+    fig.update_layout(
+        title="Exposure over courses (Lorenz curve)",
+        legend=dict(orientation="h", yanchor="top", y=-0.22, title=None),
+    )
     fig.update_xaxes(title="share of courses (least shown first)", tickformat=".0%")
     fig.update_yaxes(title="share of list slots", tickformat=".0%")
-    return tidy(fig, 400)
+    return tidy(fig, 420 + 22 * ((len(exposure) + 1) // 2))
 
 
 def new_course_reach(table: pd.DataFrame) -> go.Figure:

@@ -50,9 +50,11 @@ def sequential(seq: pd.DataFrame, arm: str, alpha: float) -> go.Figure:
         title=f"{arm} minus control: CTR difference as learners arrive",
         xaxis_title="learners so far",
         yaxis_title="CTR difference",
-        legend=dict(orientation="h"),
+        legend=dict(orientation="h", yanchor="top", y=-0.25),  # below the x-axis title, not over it
     )
-    return tidy(fig, 380)
+    tidy(fig, 440)
+    fig.update_layout(margin=dict(b=20))
+    return fig
 
 
 def allocation(table: pd.DataFrame) -> go.Figure:

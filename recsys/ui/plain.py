@@ -20,6 +20,10 @@ _MARKDOWN = re.compile(r"([\\`*_{}\[\]<>$|~&])|(:)(?=[A-Za-z])")
 # Block markup only matters at the start of the text (one line): headings, lists, quotes, rules.
 _BLOCK_START = re.compile(r"^(\s*\d*)([#>+=.)-])")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A number as the app writes it: "-0.0070", "-1.1%", "+12", "-0.0070 [-0.0111, -0.0033]" (estimate and interval).
+# Spreadsheets read these as numbers or as harmless text; they call nothing, so they keep no quote on screen.
+_NUMBER = r"[+-]?(?:\d[\d,]*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?%?"
+_NUMERIC_TEXT = re.compile(rf"^{_NUMBER}(?: \[{_NUMBER}, {_NUMBER}\])?$")
 
 
 def md(text) -> str:
@@ -30,14 +34,13 @@ def md(text) -> str:
 
 def csv_cell(value):
     """A cell that cannot start a spreadsheet formula: text starting with = + - @ tab or CR gets a leading
-    quote, unless it is just a number written as text (e.g. '-0.5')."""
+    quote, unless it is just a number written as text ('-0.5', '-1.1%', '-0.0070 [-0.0111, -0.0033]'): those
+    are shown and exported as they are."""
     if not isinstance(value, str) or not value.startswith(_FORMULA_START):
         return value
-    try:
-        float(value)
+    if _NUMERIC_TEXT.match(value):
         return value
-    except ValueError:
-        return "'" + value
+    return "'" + value
 
 
 def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:

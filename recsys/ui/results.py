@@ -286,3 +286,63 @@ def failed_models_note(result) -> None:
         f"{len(failures)} model(s) could not be evaluated and are not in these results:\n" + "\n".join(lines),
         icon=":material/error:",
     )
+
+
+def split_words(name: str, params: Mapping[str, Any] | None = None) -> str:
+    """A split in words for a page: 'New learners (share of learners held out 10%, ...)', not its repr."""
+    from recsys.evaluation.splits import PROTOCOLS
+
+    protocol = PROTOCOLS.get(str(name))
+    if protocol is None:
+        return str(name)
+    params = dict(params or {})
+    parts = []
+    for p in protocol.params:
+        if p.name not in params:
+            continue
+        value = params[p.name]
+        label = (p.label or p.help.split(" (default")[0]).lower()
+        is_share = isinstance(value, float) and 0 < value < 1 and p.kind in ("share", "count_or_share")
+        parts.append(f"{label} {value:.0%}" if is_share else f"{label} {value:g}")
+    return protocol.label + (f" ({', '.join(parts)})" if parts else "")
+
+
+_SPLIT_REPR = __import__("re").compile(r"^(\w+)\((.*)\)$")
+
+
+def _split_from_repr(text: str) -> str:
+    """'new_learners(test_share=0.1, fold_in=0.8, min_ratings=2, seed=0)' -> words (seed left out)."""
+    match = _SPLIT_REPR.match(str(text or ""))
+    if not match:
+        return str(text or "")
+    params: dict[str, Any] = {}
+    for item in match.group(2).split(","):
+        key, _, value = item.strip().partition("=")
+        try:
+            params[key] = float(value) if "." in value else int(value)
+        except ValueError:
+            params[key] = value
+    params.pop("seed", None)
+    return split_words(match.group(1), params)
+
+
+def runs_frame(runs: pd.DataFrame) -> pd.DataFrame:
+    """The run history as a page shows it: readable headers, times to the minute, splits in words."""
+    from recsys.evaluation.splits import PROTOCOLS
+
+    when = pd.to_datetime(runs["created_at"], errors="coerce", utc=True)
+    shown = pd.DataFrame(
+        {
+            "Run": runs["id"],
+            "When (UTC)": [t.strftime("%Y-%m-%d %H:%M") if t is not pd.NaT and t == t else "" for t in when],
+            "Kind": runs["kind"].str.capitalize(),
+            "Dataset": runs["dataset"],
+            "Protocol": [PROTOCOLS[p].label if p in PROTOCOLS else (p or "") for p in runs["protocol"]],
+            "Split": [_split_from_repr(s) for s in runs["split"]],
+            "K": runs["k"],
+            "Seed": runs["seed"],
+            "Models": runs["models"].fillna(""),
+            "Summary": runs["summary"].fillna(""),
+        }
+    )
+    return shown
