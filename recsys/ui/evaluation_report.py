@@ -208,7 +208,9 @@ def corrected_comparison(result, metric: str) -> None:
 
 def kpis(result) -> None:
     """Product KPI table next to the leaderboard."""
-    plain.table(results.kpi_frame(result.kpi_table, result.k), hide_index=True)
+    frame = results.kpi_frame(result.kpi_table, result.k)
+    narrow = {c: st.column_config.Column(width="small") for c in frame.columns if c != "Model"}
+    plain.table(frame, hide_index=True, column_config=narrow)  # ten columns fit 1400 px without scrolling
     target = "/".join(f"{v:.0%}" for v in result.split["level_target"].values())
     st.caption(
         f"Over every test learner's top-{result.k} list. Targets: niche share >= 25% (niche = outside the "

@@ -37,7 +37,6 @@ def course_section(dataset, study: ExposureStudy) -> None:
             stories.side_by_side_table(report),
             hide_index=True,
             key="ci_side",
-            column_config={"Exposure": st.column_config.NumberColumn(format="percent")},
         )
         st.caption(
             "Exposure = share of sampled learners with the course in their top-K; learners who already "
@@ -141,16 +140,10 @@ def new_course_section(dataset, study: ExposureStudy) -> None:
         + (
             " · enrolments predicted from its content"
             if report["enrolments_assumed"] is None
-            else f" · assuming {report['enrolments_assumed']:g} enrolments "
-            f"({ENROLMENT_PRESETS.get(report.get('enrolments_preset'), 'custom')})"
+            else f" · assuming {_enrolments_text(report)}"
         )
     )
-    plain.table(
-        stories.side_by_side_table(report, previous),
-        hide_index=True,
-        key="ci_new_side",
-        column_config={"Exposure": st.column_config.NumberColumn(format="percent")},
-    )
+    plain.table(stories.side_by_side_table(report, previous), hide_index=True, key="ci_new_side")
     if previous:
         st.caption("Change in shown = learners reached now minus with the previous version of the course.")
     if any(m.get("placeable") for m in report["models"].values()):
@@ -158,3 +151,13 @@ def new_course_section(dataset, study: ExposureStudy) -> None:
         left, right = st.columns(2)
         left.plotly_chart(plain.figure(stories.segment_bars(report, "activity")), key="ci_new_seg_activity")
         right.plotly_chart(plain.figure(stories.segment_bars(report, "main_genre")), key="ci_new_seg_genre")
+
+
+def _enrolments_text(report) -> str:
+    """'launch day (0 enrolments)', 'a typical course (median enrolments): 412 enrolments', or '250 enrolments'
+    (a preset's label already names its number; never 'launch day (0 enrolments)' twice over)."""
+    key = report.get("enrolments_preset")
+    count = f"{report['enrolments_assumed']:,.0f} enrolments"
+    if key == "launch":
+        return ENROLMENT_PRESETS[key]
+    return f"{ENROLMENT_PRESETS[key]}: {count}" if key in ENROLMENT_PRESETS else count

@@ -58,7 +58,6 @@ def show(path: dict) -> None:
             "Total hours": s["cumulative_hours"],
             "Week": s["finish_week"],
             "Goal match": s["goal_match"],
-            "Why": s["why"],
         }
         for s in steps
     ]
@@ -67,10 +66,12 @@ def show(path: dict) -> None:
         hide_index=True,
         key="lp_steps",
         column_config={
-            "Why": st.column_config.TextColumn(width="large"),
             "Goal match": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f"),
         },
     )
+    # The reasons are sentences: as a table column they made the table scroll sideways.
+    with st.expander("Why each course", expanded=True, icon=":material/help:"):
+        st.markdown("\n".join(f"{s['step']}. **{plain.md(s['title'])}**: {plain.md(s['why'])}" for s in steps))
     st.download_button(
         "Download as JSON",
         json.dumps(path, indent=2, default=str),

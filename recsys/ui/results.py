@@ -224,17 +224,18 @@ def kpi_frame(kpi_table: pd.DataFrame, k: int) -> pd.DataFrame:
 
 
 def segment_display(segment_table: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Segments as rows (with learner counts), models as columns: `metric`'s mean per segment."""
+    """Models as rows, segments as columns (headed with their learner counts): `metric`'s mean per segment.
+    Six segments fit a 1400 px page; sixteen model columns scrolled sideways."""
     if segment_table.empty:
         return pd.DataFrame()
-    wide = segment_table.pivot_table(
-        index=["kind", "segment"], columns="label", values=metric, sort=False, dropna=False
-    )
     counts = segment_table.drop_duplicates(["kind", "segment"]).set_index(["kind", "segment"])["n_learners"]
-    wide = wide.reindex(counts.index)[list(dict.fromkeys(segment_table["label"]))]
-    out = pd.DataFrame({"Segment": [f"{kind}: {seg}" for kind, seg in wide.index], "Learners": counts.to_numpy()})
-    for column in wide.columns:
-        out[column] = [_fmt(v, 3) for v in wide[column]]
+    wide = segment_table.pivot_table(
+        index="label", columns=["kind", "segment"], values=metric, sort=False, dropna=False
+    )
+    wide = wide.reindex(index=list(dict.fromkeys(segment_table["label"])), columns=counts.index)
+    out = pd.DataFrame({"Model": wide.index})
+    for (kind, seg), n in counts.items():
+        out[f"{kind}: {seg} (n={int(n):,})"] = [_fmt(v, 3) for v in wide[(kind, seg)]]
     return out
 
 

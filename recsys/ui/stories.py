@@ -147,39 +147,42 @@ def exposure_long_tail(curves: Mapping[str, pd.DataFrame]) -> go.Figure:
 
 def side_by_side_table(report: Mapping[str, Any], previous: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """One row per model: learners shown the course, exposure, median/best rank (and, given an earlier report of
-    the same kind, the change since then)."""
+    the same kind, the change since then). Cells are text as they should read: a model that cannot place the
+    course shows a dash and says why in Note (never a literal "None")."""
+    dash = "–"
     rows = []
     for key, m in report["models"].items():
         row = {"Model": m["label"]}
         if not m.get("placeable", True):
             row.update(
                 {
-                    "Shown in top-K": None,
-                    "Exposure": None,
-                    "Median rank": None,
-                    "Best rank": None,
-                    "Enrolments ranked with": None,
-                    "Note": m["note"],
+                    "Shown in top-K": dash,
+                    "Exposure": dash,
+                    "Median rank": dash,
+                    "Best rank": dash,
+                    "Enrolments ranked with": dash,
                 }
             )
         else:
+            rank = m["rank"]
             row.update(
                 {
-                    "Shown in top-K": m["shown"],
-                    "Exposure": m["exposure"],
-                    "Median rank": m["rank"]["median"],
-                    "Best rank": m["rank"]["best"],
+                    "Shown in top-K": f"{int(m['shown']):,}",
+                    "Exposure": f"{float(m['exposure']):.1%}",
+                    "Median rank": dash if rank["median"] is None else f"{float(rank['median']):g}",
+                    "Best rank": dash if rank["best"] is None else f"{int(rank['best']):,}",
                     "Enrolments ranked with": (
-                        round(m["ranked_with_enrolments"]) if m.get("ranked_with_enrolments") is not None else None
+                        f"{round(m['ranked_with_enrolments']):,}"
+                        if m.get("ranked_with_enrolments") is not None
+                        else dash
                     ),
-                    "Note": m.get("note", ""),
                 }
             )
+        row["Note"] = m.get("note") or ""
+        if previous is not None:
             before = (previous or {}).get("models", {}).get(key)
-            if previous is not None:
-                row["Change in shown"] = (
-                    (m["shown"] - before["shown"]) if before and before.get("placeable", True) else None
-                )
+            both = m.get("placeable", True) and before and before.get("placeable", True)
+            row["Change in shown"] = f"{int(m['shown']) - int(before['shown']):+,}" if both else dash
         rows.append(row)
     return pd.DataFrame(rows)
 
