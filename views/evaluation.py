@@ -71,7 +71,7 @@ def render() -> None:
             "Protocol",
             ["any", *PROTOCOLS],
             key="ev_protocol",
-            format_func=lambda p: "any protocol" if p == "any" else PROTOCOLS[p].label,
+            format_func=lambda p: "any protocol" if p == "any" else results.protocol_label(p),
         )
         only_here = f2.toggle("This dataset only", value=True, key="ev_only_dataset")
         text = f3.text_input("Model name contains", key="ev_text", placeholder="e.g. knn")

@@ -228,11 +228,14 @@ def segments(result, metric: str) -> None:
     if table.empty:
         st.caption("No segments for this run.")
         return
-    plain.table(results.segment_display(table, metric), hide_index=True)
+    shown = results.segment_display(table, metric)
+    narrow = {c: st.column_config.Column(width="small") for c in shown.columns if c != "Model"}
+    plain.table(shown, hide_index=True, column_config=narrow)
     st.plotly_chart(plain.figure(charts.segment_small_multiples(table, metric)), key="cmp_segments")
     st.caption(
-        "Activity: the learner's number of training (fold-in) courses. Popularity: the held-out course is a "
-        "head or a tail (niche) course; each learner is scored against the held-out courses of that segment."
+        "Columns: learners by their number of training (fold-in) courses, then by whether the held-out course is a "
+        "head or a tail (niche) course; (n) = learners. Each learner is scored against the held-out courses of that "
+        "segment."
     )
 
 

@@ -235,7 +235,8 @@ def segment_display(segment_table: pd.DataFrame, metric: str) -> pd.DataFrame:
     wide = wide.reindex(index=list(dict.fromkeys(segment_table["label"])), columns=counts.index)
     out = pd.DataFrame({"Model": wide.index})
     for (kind, seg), n in counts.items():
-        out[f"{kind}: {seg} (n={int(n):,})"] = [_fmt(v, 3) for v in wide[(kind, seg)]]
+        name = f"{seg} course{'' if seg == '1' else 's'}" if kind == "activity" else f"{seg} course"
+        out[f"{name} ({int(n):,})"] = [_fmt(v, 3) for v in wide[(kind, seg)]]
     return out
 
 
@@ -289,6 +290,13 @@ def failed_models_note(result) -> None:
     )
 
 
+def protocol_label(name: str) -> str:
+    """'new_learners' -> 'New learners' (the name itself for a protocol without a label, e.g. 'kfold')."""
+    from recsys.evaluation.splits import PROTOCOLS
+
+    return PROTOCOLS[name].label if name in PROTOCOLS else {"kfold": "K-fold (tuning)"}.get(name, str(name))
+
+
 def split_words(name: str, params: Mapping[str, Any] | None = None) -> str:
     """A split in words for a page: 'New learners (share of learners held out 10%, ...)', not its repr."""
     from recsys.evaluation.splits import PROTOCOLS
@@ -329,7 +337,6 @@ def _split_from_repr(text: str) -> str:
 
 def runs_frame(runs: pd.DataFrame) -> pd.DataFrame:
     """The run history as a page shows it: readable headers, times to the minute, splits in words."""
-    from recsys.evaluation.splits import PROTOCOLS
 
     when = pd.to_datetime(runs["created_at"], errors="coerce", utc=True)
     shown = pd.DataFrame(
@@ -338,7 +345,7 @@ def runs_frame(runs: pd.DataFrame) -> pd.DataFrame:
             "When (UTC)": [t.strftime("%Y-%m-%d %H:%M") if t is not pd.NaT and t == t else "" for t in when],
             "Kind": runs["kind"].str.capitalize(),
             "Dataset": runs["dataset"],
-            "Protocol": [PROTOCOLS[p].label if p in PROTOCOLS else (p or "") for p in runs["protocol"]],
+            "Protocol": [protocol_label(p) if p else "" for p in runs["protocol"]],
             "Split": [_split_from_repr(s) for s in runs["split"]],
             "K": runs["k"],
             "Seed": runs["seed"],

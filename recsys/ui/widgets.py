@@ -194,7 +194,8 @@ def runnable_models(models: list[str] | None = None, *, note: bool = True) -> li
         from recsys.ui.plain import md
 
         st.caption(
-            "Not available on this server: " + "; ".join(f"{md(model_label(i.key))} ({md(i.note)})" for i in missing),
+            "Not available on this server: "
+            + "; ".join(f"{md(model_label(i.key).split(' -- ')[0])} ({md(i.note)})" for i in missing),
         )
     return [m for m in wanted if m not in infos or infos[m].available]
 
