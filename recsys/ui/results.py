@@ -297,7 +297,7 @@ def protocol_label(name: str) -> str:
     return PROTOCOLS[name].label if name in PROTOCOLS else {"kfold": "K-fold (tuning)"}.get(name, str(name))
 
 
-def split_words(name: str, params: Mapping[str, Any] | None = None) -> str:
+def split_words(name: str, params: Mapping[str, Any] | None = None, *, with_protocol: bool = True) -> str:
     """A split in words for a page: 'New learners (share of learners held out 10%, ...)', not its repr."""
     from recsys.evaluation.splits import PROTOCOLS
 
@@ -313,6 +313,8 @@ def split_words(name: str, params: Mapping[str, Any] | None = None) -> str:
         label = (p.label or p.help.split(" (default")[0]).lower()
         is_share = isinstance(value, float) and 0 < value < 1 and p.kind in ("share", "count_or_share")
         parts.append(f"{label} {value:.0%}" if is_share else f"{label} {value:g}")
+    if not with_protocol:
+        return ", ".join(parts)
     return protocol.label + (f" ({', '.join(parts)})" if parts else "")
 
 
@@ -332,7 +334,7 @@ def _split_from_repr(text: str) -> str:
         except ValueError:
             params[key] = value
     params.pop("seed", None)
-    return split_words(match.group(1), params)
+    return split_words(match.group(1), params, with_protocol=False)
 
 
 def runs_frame(runs: pd.DataFrame) -> pd.DataFrame:
@@ -346,7 +348,7 @@ def runs_frame(runs: pd.DataFrame) -> pd.DataFrame:
             "Kind": runs["kind"].str.capitalize(),
             "Dataset": runs["dataset"],
             "Protocol": [protocol_label(p) if p else "" for p in runs["protocol"]],
-            "Split": [_split_from_repr(s) for s in runs["split"]],
+            "Split parameters": [_split_from_repr(s) for s in runs["split"]],
             "K": runs["k"],
             "Seed": runs["seed"],
             "Models": runs["models"].fillna(""),
