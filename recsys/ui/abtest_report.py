@@ -103,6 +103,12 @@ def show(result, stopping_rule: str) -> None:
         hide_index=True,
         key="exp_summary",
         column_config={
+            "arm": st.column_config.TextColumn("Arm"),
+            "model": st.column_config.TextColumn("Model"),
+            "learners": st.column_config.NumberColumn("Learners"),
+            "lists": st.column_config.NumberColumn("Lists shown"),
+            "enrolments": st.column_config.NumberColumn("Enrolments"),
+            "completions": st.column_config.NumberColumn("Completions"),
             "ctr": st.column_config.NumberColumn("CTR", format="%.4f"),
             "ctr_lo": st.column_config.NumberColumn("CTR low", format="%.4f"),
             "ctr_hi": st.column_config.NumberColumn("CTR high", format="%.4f"),
@@ -117,11 +123,17 @@ def show(result, stopping_rule: str) -> None:
         hide_index=True,
         key="exp_comparisons",
         column_config={
-            c: st.column_config.NumberColumn(format="%.4f") for c in ("control", "treatment", "diff", "lo", "hi")
+            c: st.column_config.NumberColumn(c.capitalize(), format="%.4f") for c in ("control", "treatment")
         }
         | {
-            "relative": st.column_config.NumberColumn("relative", format="percent"),
+            "arm": st.column_config.TextColumn("Arm"),
+            "metric": st.column_config.TextColumn("Metric"),
+            "diff": st.column_config.NumberColumn("Difference", format="%.4f"),
+            "lo": st.column_config.NumberColumn("95% low", format="%.4f"),
+            "hi": st.column_config.NumberColumn("95% high", format="%.4f"),
+            "relative": st.column_config.NumberColumn("Relative", format="percent"),
             "p_value": st.column_config.NumberColumn("p-value", format="%.3g"),
+            "significant": st.column_config.CheckboxColumn("Significant"),
         },
     )
 
@@ -130,7 +142,21 @@ def show(result, stopping_rule: str) -> None:
     treatments = ab.arms[1:]
     arm = st.selectbox("Arm vs control", treatments, key="exp_seq_arm") if len(treatments) > 1 else treatments[0]
     st.plotly_chart(plain.figure(experiment_charts.sequential(ab.sequential, arm, ab.alpha)), key="exp_seq_chart")
-    plain.table(ab.stopping(), hide_index=True, key="exp_stopping")
+    stopping = ab.stopping()
+    stopping["stopped_at_learners"] = [  # a dash, not "None", for an arm the mSPRT would keep running
+        "–" if n is None or n != n else f"{int(n):,}" for n in stopping["stopped_at_learners"]
+    ]
+    plain.table(
+        stopping,
+        hide_index=True,
+        key="exp_stopping",
+        column_config={
+            "arm": st.column_config.TextColumn("Arm"),
+            "stopped_at_learners": st.column_config.TextColumn("mSPRT stops after (learners)"),
+            "decision": st.column_config.TextColumn("Decision"),
+            "fixed_horizon_p": st.column_config.NumberColumn("Fixed-horizon p (at the end)", format="%.3g"),
+        },
+    )
 
     bandit = result.get("bandit")
     if bandit is not None:

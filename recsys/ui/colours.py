@@ -10,12 +10,15 @@ second copy -- and leaves other series alone. `plain.figure`, which every chart 
 
 from __future__ import annotations
 
+import re
+
 import plotly.express as px
 
 from recsys.models import MODEL_KEYS, REGISTRY
 
 PALETTE: tuple[str, ...] = tuple(px.colors.qualitative.Dark24)
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+_ARM = re.compile(r"^[A-Z]: ")
 SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "star", "hexagon", "triangle-down", "cross")
 
 
@@ -23,7 +26,7 @@ def model_index(name: object) -> int | None:
     """Registry position of the model a series name refers to, or None for a series that is not a model."""
     if not isinstance(name, str) or not name:
         return None
-    text = name.strip()
+    text = _ARM.sub("", name.strip())  # an experiment arm "B: k-nearest neighbours (Surprise)" is that model
     base = text.split("#", 1)[0]
     if base in MODEL_KEYS:
         return MODEL_KEYS.index(base)
