@@ -9,6 +9,7 @@ import pytest
 from scipy import sparse
 
 from recsys.models import make_model
+from recsys.models.serving import penalise_dislikes
 
 
 def _rank(scores: np.ndarray) -> np.ndarray:
@@ -33,7 +34,9 @@ def test_courses_placed_next_to_a_disliked_one_do_not_rise(key, small_dataset):
         before = model.score_histories(history)[0]
         before[history.indices] = -np.inf
         disliked = int(np.argmax(before))  # "not for me" on the first recommendation
-        after = model.dislike_penalty(before[None, :], sparse.csr_matrix(([1.0], ([0], [disliked])), shape=(1, n)))[0]
+        after = penalise_dislikes(model, before[None, :], sparse.csr_matrix(([1.0], ([0], [disliked])), shape=(1, n)))[
+            0
+        ]
         nearest = [
             i for i in np.argsort(-together[disliked], kind="stable") if i != disliked and np.isfinite(before[i])
         ][:5]

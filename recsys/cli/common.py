@@ -260,7 +260,7 @@ def model_store(root=None):
 def check_export_target(path, what: str = "--out") -> None:
     """A folder a model is exported to is replaced as a whole: refuse one that holds anything but a saved model
     (e.g. the model store itself, or a folder of the user's files)."""
-    from recsys.models.base import MANIFEST
+    from recsys.models.persistence import MANIFEST
 
     target = Path(path)
     if target.exists() and (not target.is_dir() or (any(target.iterdir()) and not (target / MANIFEST).is_file())):

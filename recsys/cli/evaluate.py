@@ -39,7 +39,7 @@ def _check_history(args) -> None:
     from recsys.evaluation.history import check_recordable
 
     if not args.no_history:
-        check_recordable(args.db)
+        check_recordable(db_path(args))
 
 
 def _record(history, method: str, result, json_path) -> int:

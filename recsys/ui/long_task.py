@@ -61,7 +61,7 @@ def run_recorded(
     title: Callable[[T], str],
     select: str,
     what: str,
-    hint: str,
+    hint: str = "",
     line_of: Callable[[str], tuple[str, str] | None] | None = None,
 ) -> T | None:
     """`run` for a comparison or a tuning: the result is recorded in the run history under `title(result)`
