@@ -49,7 +49,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy recsys/models/base.py recsys/models/params.py recsys/models/registry.py recsys/models/serving.py \
-		recsys/data/dataset.py recsys/cli/__init__.py recsys/artifacts.py
+		recsys/data/dataset.py recsys/cli/__init__.py recsys/serving/store.py
 
 test: lint data spark
 	$(PY) -m pytest -q

@@ -461,8 +461,8 @@ def run_artifacts(tmp: Path) -> list[dict]:
     import pickle
     import shutil
 
-    from recsys.artifacts import ModelStore
     from recsys.models import ArtifactError, load_model, make_model, persistence, save_model
+    from recsys.serving.store import ModelStore
 
     os.environ.pop(persistence.KEY_ENV, None)
     os.environ[persistence.KEY_FILE_ENV] = str(tmp / "keys" / "artifact.key")

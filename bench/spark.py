@@ -124,7 +124,7 @@ def make_copies(src: Path, out: Path, copies: int) -> None:
     """Ten (`copies`) copies of the generated learners under new ids, written by Spark to Parquet."""
     from pyspark.sql import functions as F
 
-    from recsys.spark_session import get_spark
+    from recsys.spark.session import get_spark
 
     spark = get_spark()
     ratings = spark.read.option("header", True).option("inferSchema", True).csv(str(src / "ratings.csv"))

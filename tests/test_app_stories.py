@@ -25,13 +25,13 @@ def _open(path: str) -> AppTest:
 
 
 def _fitted(dataset, key, artifacts):
-    from recsys.artifacts import ModelStore
+    from recsys.serving.store import ModelStore
 
     return ModelStore(artifacts / "models").get_or_train(dataset, key, {})
 
 
 def test_learning_path_page_builds_the_library_path(app_env):
-    from recsys.paths import learning_path
+    from recsys.stories.paths import learning_path
 
     ds = app_env["dataset"]
     at = _open("views/learning_path.py")
@@ -56,7 +56,7 @@ def test_learning_path_page_builds_the_library_path(app_env):
 
 
 def test_learning_path_sample_learner_fills_the_completed_courses(app_env):
-    from recsys.personas import persona_history
+    from recsys.stories.personas import persona_history
 
     at = _open("views/learning_path.py")
     at.selectbox(key="lp_persona").set_value("ml_beginner").run()
@@ -87,7 +87,7 @@ def test_learning_path_page_free_text_and_bad_text(app_env):
 
 
 def test_course_insights_page_matches_the_library(app_env):
-    from recsys.insights import ExposureStudy
+    from recsys.stories.insights import ExposureStudy
 
     ds = app_env["dataset"]
     at = _open("views/course_insights.py")

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from recsys.artifacts import ModelStore, canonical_params
-from recsys.personas import PERSONAS, persona_history
+from recsys.serving.store import ModelStore, canonical_params
+from recsys.stories.personas import PERSONAS, persona_history
 from recsys.ui import catalogue, charts, results
 from recsys.ui.learner import LearnerState
 

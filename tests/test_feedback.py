@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from recsys.feedback import FeedbackLog, neutralize, new_session_id
+from recsys.serving.feedback import FeedbackLog, neutralize, new_session_id
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -153,7 +153,7 @@ def test_history_stores_new_fields_and_filters_on_protocol(tmp_path, small_datas
 def test_many_openers_of_a_new_database_never_see_it_locked(tmp_path, store):
     """Opening a brand-new file from several threads at once (two browser sessions, the app and the CLI): the
     switch to WAL mode raced and one opener got 'database is locked' (~1 trial in 15 before the fix)."""
-    from recsys.feedback import FeedbackLog
+    from recsys.serving.feedback import FeedbackLog
 
     for trial in range(60):
         path = tmp_path / f"{trial}.sqlite"

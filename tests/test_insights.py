@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from recsys.insights import ExposureStudy, assumed_enrolments, check_new_course, course_report, sample_learners
 from recsys.models import make_model
+from recsys.stories.insights import ExposureStudy, assumed_enrolments, check_new_course, course_report, sample_learners
 
 CONTENT = ("user_profile", "course_similarity", "clustering", "clustering_pca")
 FAST = {"clustering": {"n_clusters": 5}, "clustering_pca": {"n_clusters": 5}}
@@ -166,7 +166,7 @@ def test_check_new_course_messages(small_dataset):
 
 def test_cli_prints_the_library_numbers(small_data_dir, small_dataset, tmp_path, capsys):
     from recsys import cli
-    from recsys.artifacts import ModelStore
+    from recsys.serving.store import ModelStore
 
     ds = small_dataset
     course = str(ds.item_ids[9])

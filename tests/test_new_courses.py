@@ -272,7 +272,7 @@ def test_hybrid_places_a_new_course_through_its_content_member(new_courses_split
 
 # ----- the new-course story ------------------------------------------------------------------------------
 def test_new_course_story_uses_the_content_prior_and_keeps_the_what_if(small_dataset):
-    from recsys.insights import ExposureStudy, assumed_enrolments
+    from recsys.stories.insights import ExposureStudy, assumed_enrolments
 
     models = [make_model(k, seed=0).fit(small_dataset) for k in ("popularity", "user_profile", "hybrid")]
     study = ExposureStudy(small_dataset, models, n_learners=300, seed=1, k=10)

@@ -103,7 +103,7 @@ def _listing(folder: Path) -> dict[str, bytes]:
 def test_cli_reuses_what_the_app_trained_and_leaves_its_folder_alone(
     small_data_dir, small_dataset, tmp_path, monkeypatch, capsys
 ):
-    from recsys.artifacts import ModelStore, artifacts_dir
+    from recsys.serving.store import ModelStore, artifacts_dir
 
     monkeypatch.setenv("RECSYS_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
     assert artifacts_dir() == tmp_path / "artifacts"  # the helper the app's session uses too

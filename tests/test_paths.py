@@ -11,12 +11,12 @@ import pytest
 
 from recsys.data import LEVELS, Dataset, load_dataset
 from recsys.models import make_model
-from recsys.paths import career_goals, get_goal, learning_path
+from recsys.stories.paths import career_goals, get_goal, learning_path
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 
 
-# ----- independent checks (re-derived from the catalogue, not from recsys.paths) ---------------------
+# ----- independent checks (re-derived from the catalogue, not from recsys.stories.paths) ---------------------
 def _levels(ds) -> dict[str, int]:
     return {str(c): LEVELS.index(lv) for c, lv in zip(ds.item_ids, ds.courses["LEVEL"]) if lv in LEVELS}
 
@@ -196,7 +196,7 @@ def test_real_catalogue(shared_catalogue):
 
 def test_path_cli_prints_the_library_path(small_data_dir, small_dataset, tmp_path, capsys):
     from recsys import cli
-    from recsys.artifacts import ModelStore
+    from recsys.serving.store import ModelStore
 
     completed = _learners(small_dataset)[1]
     argv = [

@@ -12,9 +12,9 @@ import stat
 import numpy as np
 import pytest
 
-from recsys.artifacts import ModelStore, code_version
 from recsys.models import ArtifactError, load_model, make_model, persistence, save_model
 from recsys.models.provenance import PACKAGE, dependencies
+from recsys.serving.store import ModelStore, code_version
 
 
 @pytest.fixture(autouse=True)

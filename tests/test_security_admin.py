@@ -9,7 +9,7 @@ import pytest
 from helpers import app_environment, assert_page_ok
 from streamlit.testing.v1 import AppTest
 
-from recsys.feedback import FeedbackLog
+from recsys.serving.feedback import FeedbackLog
 from recsys.ui import admin
 
 ROOT = Path(__file__).resolve().parents[1]

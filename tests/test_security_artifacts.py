@@ -12,9 +12,9 @@ import warnings
 
 import pytest
 
-from recsys.artifacts import ModelStore
 from recsys.models import ArtifactError, load_model, make_model, persistence, save_model
 from recsys.models.persistence import ESTIMATORS, MANIFEST, SIGNATURE, KeyFileError
+from recsys.serving.store import ModelStore
 
 
 @pytest.fixture(autouse=True)

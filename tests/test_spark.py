@@ -18,7 +18,7 @@ from scipy import sparse
 from recsys.cli import main
 from recsys.evaluation import metrics as M
 from recsys.models import load_model, make_model
-from recsys.spark_session import SparkUnavailableError, unavailable_reason
+from recsys.spark.session import SparkUnavailableError, unavailable_reason
 
 PARAMS = {"rank": 8, "reg_param": 0.05, "alpha": 10.0, "max_iter": 4}
 PARAM_ARGS = [a for name, value in PARAMS.items() for a in ("--param", f"{name}={value}")]
@@ -28,7 +28,7 @@ PARAM_ARGS = [a for name, value in PARAMS.items() for a in ("--param", f"{name}=
 def spark():
     """One local[2] session for the module (few shuffle partitions: tiny data)."""
     os.environ.setdefault("RECSYS_SPARK_SHUFFLE_PARTITIONS", "2")
-    from recsys.spark_session import get_spark
+    from recsys.spark.session import get_spark
 
     return get_spark("local[2]")
 
@@ -223,7 +223,7 @@ def test_without_java_spark_als_is_unavailable_with_the_fix(data, tmp_path, monk
 
 def test_warm_up_starts_the_session_a_fit_then_uses(spark):
     from recsys.models.factorization.spark_als import SparkALSRecommender
-    from recsys.spark_session import get_spark, start_in_background
+    from recsys.spark.session import get_spark, start_in_background
 
     SparkALSRecommender.warm_up()  # a comparison calls it before splitting the data
     thread = start_in_background()

@@ -136,7 +136,7 @@ def test_app_start_and_home_page_do_not_import_tensorflow():
         "at = AppTest.from_file('app.py', default_timeout=120)\n"
         "at.run()\n"
         "assert not at.exception, at.exception\n"
-        "import recsys.models, recsys.artifacts, recsys.evaluation, recsys.ui.session\n"
+        "import recsys.models, recsys.serving.store, recsys.evaluation, recsys.ui.session\n"
         "from recsys.models import MODEL_KEYS, model_class\n"
         "[model_class(k) for k in MODEL_KEYS]\n"
     )

@@ -3,8 +3,8 @@ tail, and who a new course would reach before launch."""
 
 import streamlit as st
 
-from recsys.insights import DEFAULT_K, DEFAULT_LEARNERS, ExposureStudy
 from recsys.models import MODEL_KEYS
+from recsys.stories.insights import DEFAULT_K, DEFAULT_LEARNERS, ExposureStudy
 from recsys.ui import catalogue, frame, insights_report, session, stories, widgets
 
 DEFAULT_MODELS = ("popularity", "user_profile", "course_similarity")

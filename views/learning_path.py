@@ -3,8 +3,8 @@
 import streamlit as st
 
 from recsys.models import MODEL_KEYS
-from recsys.paths import DEFAULT_MIN_GOAL_MATCH, career_goals, learning_path
-from recsys.personas import PERSONAS
+from recsys.stories.paths import DEFAULT_MIN_GOAL_MATCH, career_goals, learning_path
+from recsys.stories.personas import PERSONAS
 from recsys.ui import catalogue, frame, path_report, session, stories, widgets
 
 NO_MODEL = "none"

@@ -235,7 +235,7 @@ def add_data_arg(parser) -> None:
 
 def artifacts_dir() -> Path:
     """The artifacts folder the app uses too ($RECSYS_ARTIFACTS_DIR, else the project's artifacts/)."""
-    from recsys.artifacts import artifacts_dir as shared
+    from recsys.serving.store import artifacts_dir as shared
 
     return shared()
 
@@ -248,7 +248,7 @@ def models_dir() -> Path:
 def model_store(root=None):
     """The app's model store (same folder, same size cap: RECSYS_ARTIFACTS_MAX_MB, default 2048), so the CLI
     reuses what the app trained and the other way round, and neither removes the other's models."""
-    from recsys.artifacts import ModelStore
+    from recsys.serving.store import ModelStore
 
     try:
         cap_mb = float(os.environ.get("RECSYS_ARTIFACTS_MAX_MB") or 2048)

@@ -24,7 +24,7 @@ def _models(dataset, text: str, models_dir) -> list:
 
 
 def _cmd_course_report(args) -> int:
-    from recsys.insights import course_report
+    from recsys.stories.insights import course_report
 
     positive("--learners", args.learners)
     positive("--k", args.k)
@@ -43,7 +43,7 @@ def _cmd_course_report(args) -> int:
 
 
 def _cmd_new_course(args) -> int:
-    from recsys.insights import assumed_enrolments, check_new_course, new_course_report
+    from recsys.stories.insights import assumed_enrolments, check_new_course, new_course_report
 
     positive("--learners", args.learners)
     positive("--k", args.k)
@@ -69,7 +69,7 @@ def _cmd_new_course(args) -> int:
 
 
 def _common(p) -> None:
-    from recsys.insights import DEFAULT_K, DEFAULT_LEARNERS
+    from recsys.stories.insights import DEFAULT_K, DEFAULT_LEARNERS
 
     add_data_arg(p)
     p.add_argument(
@@ -92,7 +92,7 @@ def _common(p) -> None:
 
 
 def register(sub) -> None:
-    from recsys.insights import ENROLMENT_PRESETS
+    from recsys.stories.insights import ENROLMENT_PRESETS
 
     p = sub.add_parser(
         "course-report",

@@ -57,7 +57,7 @@ def _ids(text: str | None) -> list[str]:
 
 
 def _cmd_path(args) -> int:
-    from recsys.paths import career_goals, get_goal, learning_path
+    from recsys.stories.paths import career_goals, get_goal, learning_path
 
     check_writable(args.out, "--out")
     if args.list_goals:
@@ -96,7 +96,7 @@ def _cmd_path(args) -> int:
 
 
 def register(sub) -> None:
-    from recsys.paths import DEFAULT_MIN_GOAL_MATCH
+    from recsys.stories.paths import DEFAULT_MIN_GOAL_MATCH
 
     p = sub.add_parser(
         "path",

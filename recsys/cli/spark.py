@@ -137,7 +137,7 @@ def _needs_spark(command):
     """Check that Spark can run here before anything imports pyspark: one line with the fix, not a traceback."""
 
     def run(args) -> int:
-        from recsys.spark_session import unavailable_reason
+        from recsys.spark.session import unavailable_reason
 
         reason = unavailable_reason(getattr(args, "spark_master", None))
         if reason:
@@ -148,7 +148,7 @@ def _needs_spark(command):
 
 
 def _session(args):
-    from recsys.spark_session import get_spark
+    from recsys.spark.session import get_spark
 
     if args.spark_master:
         os.environ["RECSYS_SPARK_MASTER"] = args.spark_master  # the model's own get_spark() sees it too
@@ -166,7 +166,7 @@ def _model_params(args) -> dict:
 
 def _fit(spark, ratings, params: dict, progress):
     from recsys.models.factorization.spark_als import spark_als
-    from recsys.spark_session import run_with_progress
+    from recsys.spark.session import run_with_progress
 
     estimator = spark_als(spark, **params)
     return run_with_progress(spark, lambda: estimator.fit(ratings), progress, 0.1, 0.8, "Spark ALS fit")
@@ -218,7 +218,7 @@ def _cmd_recommend(args) -> int:
     from pyspark.ml.recommendation import ALSModel
     from pyspark.sql import functions as F
 
-    from recsys.spark_session import run_with_progress
+    from recsys.spark.session import run_with_progress
 
     positive("--k", args.k)
     spark = _session(args)

@@ -38,7 +38,7 @@ LOCATIONS: dict[str, str] = {
 # key -> "module:function" returning why the model cannot run on this machine (None when it can). The check must
 # be cheap: it imports no optional dependency and starts nothing (e.g. no JVM).
 REQUIREMENTS: dict[str, str] = {
-    "spark_als": "recsys.spark_session:unavailable_reason",
+    "spark_als": "recsys.spark.session:unavailable_reason",
 }
 
 

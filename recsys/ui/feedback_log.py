@@ -18,7 +18,7 @@ _LAST_LIST = "feedback_last_list"
 
 def session_id() -> str:
     """This browser session's anonymous feedback id (random, created on first use)."""
-    from recsys.feedback import new_session_id
+    from recsys.serving.feedback import new_session_id
 
     if not st.session_state.get(SESSION_KEY):
         st.session_state[SESSION_KEY] = new_session_id()
@@ -26,14 +26,14 @@ def session_id() -> str:
 
 
 def feedback_log():
-    from recsys.feedback import FeedbackLog
+    from recsys.serving.feedback import FeedbackLog
 
     return FeedbackLog(session.artifacts_dir() / "feedback.sqlite")
 
 
 def _active_model() -> tuple[str, str, str] | None:
     """(model key, parameter hash, dataset fingerprint) of the model the Recommend page is showing."""
-    from recsys.artifacts import canonical_params, params_digest
+    from recsys.serving.store import canonical_params, params_digest
 
     active = st.session_state.get("rec_active")
     if not active:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from recsys.data import LEVELS
-from recsys.insights import ENROLMENT_PRESETS, ExposureStudy, assumed_enrolments
+from recsys.stories.insights import ENROLMENT_PRESETS, ExposureStudy, assumed_enrolments
 from recsys.ui import catalogue, plain, session, stories
 
 

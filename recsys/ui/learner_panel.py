@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from recsys.personas import PERSONAS, persona_history
+from recsys.stories.personas import PERSONAS, persona_history
 from recsys.ui import catalogue, feedback_log, plain, session
 from recsys.ui.learner import LearnerState
 

@@ -7,7 +7,7 @@ import json
 
 import streamlit as st
 
-from recsys.personas import persona_history
+from recsys.stories.personas import persona_history
 from recsys.ui import plain, stories
 
 

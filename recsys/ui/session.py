@@ -47,7 +47,7 @@ def builtin_dir() -> Path:
 
 
 def artifacts_dir() -> Path:
-    from recsys.artifacts import artifacts_dir as shared  # one helper decides it for the app and the CLI
+    from recsys.serving.store import artifacts_dir as shared  # one helper decides it for the app and the CLI
 
     return shared()
 
@@ -358,7 +358,7 @@ def require_dataset():
 # ----- models ----------------------------------------------------------------------------------
 @st.cache_resource
 def _model_store(root: str, max_bytes: int):
-    from recsys.artifacts import ModelStore  # imports scikit-learn: only when a page needs models
+    from recsys.serving.store import ModelStore  # imports scikit-learn: only when a page needs models
 
     return ModelStore(root, max_bytes=max_bytes)
 

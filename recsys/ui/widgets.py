@@ -217,7 +217,7 @@ def learner_picker(dataset, key: str) -> tuple[dict[str, float], str]:
 
     Returns (history course id -> rating, description); an empty history if nothing usable was chosen.
     """
-    from recsys.personas import PERSONAS, persona_history
+    from recsys.stories.personas import PERSONAS, persona_history
 
     learner = st.session_state.get("rec_learner")
     picked = (

@@ -1,7 +1,7 @@
 """Implicit ALS on Apache Spark MLlib (`pyspark.ml.recommendation.ALS`, implicitPrefs=True).
 
 Spark fits the factors -- on `local[2]` or on a cluster (the master comes from RECSYS_SPARK_MASTER or the
-CLI's --spark-master; see recsys/spark_session.py). After the fit only the course factors (a few hundred rows)
+CLI's --spark-master; see recsys/spark/session.py). After the fit only the course factors (a few hundred rows)
 are collected into the model as a numpy array, so serving, saving/loading and the app need no Spark: any
 learner, in the training data or new, is folded in by the closed-form implicit least-squares step against
 the course factors (`fold_in.als_fold_in`). That step is exactly Spark's own last user update:
@@ -27,7 +27,7 @@ from scipy import sparse
 from recsys.models.base import Recommender, cosine_rows
 from recsys.models.factorization.fold_in import als_contributions, als_fold_in, taste_reasons
 from recsys.models.params import HyperParam
-from recsys.spark_session import als_blocks, get_spark, run_with_progress, start_in_background, unavailable_reason
+from recsys.spark.session import als_blocks, get_spark, run_with_progress, start_in_background, unavailable_reason
 
 _REASON = unavailable_reason()
 

@@ -5,7 +5,7 @@ models build a `NeuralRecommender` with their own embedding parameters and the n
 Whichever fits first trains it and registers it here; the others adopt it instead of training a copy. Training
 is deterministic for a seed (seeded initialisers and negatives, op determinism), so an adopted embedding has
 exactly the weights a fresh fit would give: same numbers, one training. The model store
-(`recsys.artifacts.ModelStore`) also registers every neural model it loads from disk, so a saved `neural`
+(`recsys.serving.store.ModelStore`) also registers every neural model it loads from disk, so a saved `neural`
 artifact makes the embedding models cheap in a new process too.
 
 A small LRU (the entries hold the learner table of the training data): a long-running app keeps the last few.

@@ -1,6 +1,6 @@
 """Learning paths: an ordered, time-boxed list of courses towards a career goal.
 
-A goal scores every course in [0, 1]: a built-in career goal (recsys/career_goals.toml) by the cosine between
+A goal scores every course in [0, 1]: a built-in career goal (recsys/stories/career_goals.toml) by the cosine between
 its genre weights and the course's genres, a free-text goal by the TF-IDF cosine between the text and the
 course titles/descriptions (the text space of the course-similarity model). Candidates are ranked by
 

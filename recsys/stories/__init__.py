@@ -1,0 +1,1 @@
+"""Stories told with fitted models: learning paths, course insights and the sample learners (personas)."""
