@@ -592,9 +592,9 @@ def register(sub) -> None:
     p.add_argument(
         "--sampler",
         choices=("tpe", "random", "grid"),
-        default="tpe",
-        help="tpe (default, seeded Bayesian search over the declared ranges), random, or grid (--grid values, else "
-        "the declared grids)",
+        default=None,
+        help="tpe (seeded Bayesian search over the declared ranges; the default without --grid), random, or grid "
+        "(the --grid values, else the declared grids; the default with --grid)",
     )
     p.add_argument("--search", choices=("tpe", "random", "grid"), default=None, help=argparse.SUPPRESS)
     p.add_argument("--n-iter", type=float, default=None, help=argparse.SUPPRESS)
