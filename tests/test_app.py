@@ -561,19 +561,25 @@ def test_tune_page_runs_an_optuna_search_and_draws_its_study(app_env):
     assert {"tune_history", "tune_slice"} <= drawn
 
 
-def test_compare_page_tunes_every_model_first(app_env):
-    """'Tune every model first': the leaderboard says which models were tuned, with trials and chosen parameters."""
+def _tuned_compare(models: list[str], trials: int, seed: int):
+    """Run 'Tune every model first' on the Compare page; (the app, the comparison's result)."""
     at = _open("compare")
-    at.multiselect(key="cmp_models").set_value(["popularity", "ease"])
+    at.multiselect(key="cmp_models").set_value(models)
     at.select_slider(key="cmp_resamples").set_value(0)
+    at.number_input(key="cmp_seed").set_value(seed)
     at.toggle(key="cmp_tune").set_value(True)
     at.run()
-    at.number_input(key="cmp_tune_trials").set_value(3)
+    at.number_input(key="cmp_tune_trials").set_value(trials)
     at.run()
     at.button(key="cmp_run").click()
     at.run(timeout=300)
     _ok(at)
-    result = at.session_state["runs"][-1]["result"]
+    return at, at.session_state["runs"][-1]["result"]
+
+
+def test_compare_page_tunes_every_model_first(app_env):
+    """'Tune every model first': the leaderboard says which models were tuned, with trials and chosen parameters."""
+    at, result = _tuned_compare(["popularity", "ease"], trials=3, seed=0)
     assert result.split["tuning"]["trials_per_model"] == 3
     assert result.details["ease"].tuning["trials"] == 3 and "l2" in result.details["ease"].tuning["params"]
     assert any("was never seen while tuning" in c.value for c in at.caption)
@@ -585,18 +591,8 @@ def test_tuned_comparison_cli_equals_page(app_env, tmp_path):
     import subprocess
     import sys
 
-    at = _open("compare")
-    at.multiselect(key="cmp_models").set_value(["ease", "rp3beta"])
-    at.select_slider(key="cmp_resamples").set_value(0)
-    at.number_input(key="cmp_seed").set_value(4)
-    at.toggle(key="cmp_tune").set_value(True)
-    at.run()
-    at.number_input(key="cmp_tune_trials").set_value(3)
-    at.run()
-    at.button(key="cmp_run").click()
-    at.run(timeout=300)
-    _ok(at)
-    page = at.session_state["runs"][-1]["result"].to_json()
+    at, result = _tuned_compare(["ease", "rp3beta"], trials=3, seed=4)
+    page = result.to_json()
     out = tmp_path / "cli.json"
     env = {**os.environ, "RECSYS_ARTIFACTS_DIR": str(tmp_path / "cli-artifacts")}  # no shared study: tuned afresh
     args = ["compare", "--data", str(app_env["data"]), "--models", "ease,rp3beta", "--tune", "3", "--seed", "4"]

@@ -226,15 +226,10 @@ def _print_tuning(result, order: list[str]) -> None:
     """What each model was compared with: tuned parameters, trials, pruned trials and time (nested validation)."""
     import pandas as pd
 
+    from recsys.evaluation.tuned import budget_text
+
     info = result.split.get("tuning", {})
-    budget = ", ".join(
-        part
-        for part in (
-            f"{info['trials_per_model']} trials" if info.get("trials_per_model") else "",
-            f"{info['minutes_per_model']:g} min" if info.get("minutes_per_model") else "",
-        )
-        if part
-    )
+    budget = budget_text(info)
     print()
     print(
         f"tuned first: every model searched ({info.get('sampler', 'tpe')}, {budget} per model) on {info.get('validation')}; "

@@ -48,6 +48,16 @@ class TuneBudget:
         return {"trials_per_model": self.trials, "minutes_per_model": self.minutes, "sampler": self.sampler}
 
 
+def budget_text(info: Mapping[str, Any]) -> str:
+    """'20 trials and 2 minutes' from a run's split["tuning"] (`TuneBudget.describe`)."""
+    parts = []
+    if info.get("trials_per_model"):
+        parts.append(f"{info['trials_per_model']} trials")
+    if info.get("minutes_per_model"):
+        parts.append(f"{info['minutes_per_model']:g} minutes")
+    return " and ".join(parts)
+
+
 def hybrid_members(spec: ModelSpec) -> list[str]:
     return [key for key, _ in spec.model.chosen_members()] if spec.key == HYBRID else []
 

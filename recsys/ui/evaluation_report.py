@@ -102,15 +102,10 @@ def tuning_line(message: str) -> tuple[str, str] | None:
 
 def tuning_caption(result) -> None:
     """Say how the models were tuned, and list each model's chosen parameters (hybrids: their members')."""
+    from recsys.evaluation.tuned import budget_text
+
     info = result.split["tuning"]
-    budget = " and ".join(
-        part
-        for part in (
-            f"{info['trials_per_model']} trials" if info.get("trials_per_model") else "",
-            f"{info['minutes_per_model']:g} minutes" if info.get("minutes_per_model") else "",
-        )
-        if part
-    )
+    budget = budget_text(info)
     st.caption(
         f"Every model was tuned first with the same budget ({budget} per model, {info['sampler'].upper()} sampler) "
         f"on a {info['validation']}; the test part was never seen while tuning."
