@@ -187,7 +187,7 @@ def test_persistence_imports_the_model_contract_never_the_reverse():
 
     assert not any("persistence" in n for n in imported(PACKAGE / "models" / "base.py"))
     assert "recsys.models.base" in imported(PACKAGE / "models" / "persistence.py")
-    assert "recsys.models.persistence" in imported(PACKAGE / "artifacts.py")
+    assert "recsys.models.persistence" in imported(PACKAGE / "serving" / "store.py")
     from recsys.models.base import Recommender
 
     assert not hasattr(Recommender, "save"), "no save/load forwarders on the contract"

@@ -105,21 +105,22 @@ def test_a_corrupted_history_is_reported_before_the_work(data_dir, workdir, caps
     assert "bad.sqlite" in err and "--no-history" in err and not (workdir / "o.json").exists()
 
 
-def test_recommend_serves_the_parameters_asked_for(data_dir, capsys):
+def test_recommend_serves_the_parameters_asked_for(data_dir, workdir, capsys):
     dataset = load_dataset(data_dir)
     course = str(dataset.item_ids[0])
-    assert cli.main(["train", "--data", str(data_dir), "--model", "knn", "--param", "n_neighbours=1"]) == 0
+    train = ["train", "--data", str(data_dir), "--model", "knn", "--param", "n_neighbours=1", "--out", "knn1"]
+    assert cli.main(train) == 0
     capsys.readouterr()
     argv = ["recommend", "--data", str(data_dir), "--model", "knn", "--courses", course, "--k", "5"]
-    assert cli.main([*argv, "--param", "n_neighbours=20"]) == 0
+    assert cli.main([*argv, "--param", "n_neighbours=20"]) == 0  # the stored n_neighbours=1 model is not it
     out = capsys.readouterr()
-    assert "n_neighbours=1 (asked 20)" in out.err
+    assert "source: trained" in out.err
     expected = make_model("knn", n_neighbours=20, seed=0).fit(dataset).recommend([course], k=5)["COURSE_ID"]
     served = [line.split()[0] for line in out.out.splitlines()[2:]]
     assert served == list(expected)
-    assert cli.main(argv) == 0, "without --param the trained model is served"
-    assert "not using" not in capsys.readouterr().err
-    argv_path = [*argv, "--model-path", "artifacts/models/knn", "--param", "n_neighbours=20"]
+    assert cli.main([*argv, "--param", "n_neighbours=1"]) == 0
+    assert "source: disk" in capsys.readouterr().err, "the model trained with those parameters is served"
+    argv_path = [*argv, "--model-path", "knn1", "--param", "n_neighbours=20"]  # an exported copy: never another model
     assert cli.main(argv_path) == 2
     assert "n_neighbours=1 (asked 20)" in capsys.readouterr().err
 
