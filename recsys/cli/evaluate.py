@@ -232,7 +232,7 @@ def _print_tuning(result, order: list[str]) -> None:
     budget = budget_text(info)
     print()
     print(
-        f"tuned first: every model searched ({info.get('sampler', 'tpe')}, {budget} per model) on {info.get('validation')}; "
+        f"tuned first: every model searched ({info.get('sampler', 'tpe')}, {budget} per model) on a {info.get('validation')}; "
         "the test part above was never seen while tuning"
     )
     rows = []

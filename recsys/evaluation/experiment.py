@@ -150,7 +150,7 @@ class Experiment:
                 self.study_storage,
                 sub_progress(progress, 0.03, 0.6, ""),
             )
-            split_info["tuning"] = {**self.tune.describe(), "validation": f"{split.name} on the training part"}
+            split_info["tuning"] = {**self.tune.describe(), "validation": f"{split.name} split of the training part"}
             start = 0.63
         jobs = [self._model_job(spec, split, data) for spec in specs]
         overall = sub_progress(progress, start, 0.99 - start, "")  # the last 1% is recording; only the end reports 1
