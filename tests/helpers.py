@@ -108,3 +108,25 @@ def real_catalogue_proxy(catalogue, root: Path, n_learners: int = 3000, seed: in
         }
     ).to_csv(root / "ratings.csv", index=False)
     return load_dataset(root)
+
+
+def course_description(ds, j: int) -> dict:
+    """Course `j` of `ds` as `score_new_course` takes a course before launch (title, text, level, genres, hours)."""
+    row = ds.courses.iloc[j]
+    return {
+        "title": row["TITLE"],
+        "description": row["DESCRIPTION"],
+        "level": row["LEVEL"],
+        "genres": [g for g in ds.genres if row[g] > 0],
+        "hours": row["DURATION_HOURS"],
+    }
+
+
+class Payload:
+    """What an attacker would plant: unpickling it creates a file (stands for running a shell command)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))

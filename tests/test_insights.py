@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from helpers import course_description
 
 from recsys.models import make_model
 from recsys.stories.insights import ExposureStudy, assumed_enrolments, check_new_course, course_report, sample_learners
@@ -25,17 +26,6 @@ def models(small_dataset):
 @pytest.fixture(scope="module")
 def study(small_dataset, models):
     return ExposureStudy(small_dataset, list(models.values()), n_learners=300, seed=4, k=10)
-
-
-def _course(ds, j: int) -> dict:
-    row = ds.courses.iloc[j]
-    return {
-        "title": row["TITLE"],
-        "description": row["DESCRIPTION"],
-        "level": row["LEVEL"],
-        "genres": [g for g in ds.genres if row[g] > 0],
-        "hours": row["DURATION_HOURS"],
-    }
 
 
 def test_sample_is_seeded(small_dataset):
@@ -100,7 +90,7 @@ def test_new_course_clone_scores_as_the_course(small_dataset, models, key):
     ds, model = small_dataset, models[key]
     histories = ds.matrix[:400]
     for j in (3, 21):
-        new = model.score_new_course(_course(ds, j), histories, enrolments=model.enrolments_[j])
+        new = model.score_new_course(course_description(ds, j), histories, enrolments=model.enrolments_[j])
         old = model.score_histories(histories)[:, j]
         not_taken = np.asarray(histories[:, j].todense()).ravel() == 0
         np.testing.assert_allclose(new[not_taken], old[not_taken], rtol=1e-9, atol=1e-12)

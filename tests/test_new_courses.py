@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import course_description
 from scipy import sparse
 
 from recsys.evaluation import Experiment, make_split
@@ -93,15 +94,6 @@ def test_per_course_counts_takers_reached_and_shown():
 
 
 # ----- the content prior -----------------------------------------------------------------------------
-def _course(ds, j: int) -> dict:
-    row = ds.courses.iloc[j]
-    return {
-        "title": row["TITLE"],
-        "description": row["DESCRIPTION"],
-        "level": row["LEVEL"],
-        "genres": [g for g in ds.genres if row[g] > 0],
-        "hours": row["DURATION_HOURS"],
-    }
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +109,7 @@ def test_a_copy_of_a_course_gets_that_courses_prior(small_dataset, key):
     counts = model.enrolments_
     spread = np.log1p(counts).std()
     for j in (int(np.argmax(counts)), int(np.argmin(np.where(counts > 0, counts, np.inf))), 7):
-        predicted = model.predicted_new_course_enrolments(_course(small_dataset, j))
+        predicted = model.predicted_new_course_enrolments(course_description(small_dataset, j))
         assert abs(np.log1p(predicted) - np.log1p(counts[j])) < 0.05 * spread, (j, predicted, counts[j])
 
 
@@ -164,7 +156,10 @@ def test_catalogue_course_nobody_took_scores_as_the_same_course_placed_before_la
     j = int(train.item_index.get_indexer(new_courses_split.new_items)[0])
     rows = train.matrix[:300]
     np.testing.assert_allclose(
-        model.score_new_course(_course(train, j), rows), model.score_histories(rows)[:, j], rtol=1e-9, atol=1e-12
+        model.score_new_course(course_description(train, j), rows),
+        model.score_histories(rows)[:, j],
+        rtol=1e-9,
+        atol=1e-12,
     )
 
 
@@ -261,11 +256,11 @@ def test_hybrid_places_a_new_course_through_its_content_member(new_courses_split
     assert pd.Series(model.score_histories(rows)[:, cold].ravel()).nunique() > 1
     # before launch: the course's place among the content member's scores of the learner's untaken courses
     j = int(cold[0])
-    new = content.score_new_course(_course(train, j), rows)
+    new = content.score_new_course(course_description(train, j), rows)
     raw = content.score_histories(rows)
     raw[rows.nonzero()] = -np.inf
     rank = 1 + (raw > new[:, None]).sum(axis=1) + 0.5 * (raw == new[:, None]).sum(axis=1)
-    placed = model.score_new_course(_course(train, j), rows)
+    placed = model.score_new_course(course_description(train, j), rows)
     np.testing.assert_allclose(placed, 1 - np.log(rank) / np.log(rows.shape[1]), atol=1e-12)
     assert (placed <= expected[:, 0] + 1e-12).all()  # the catalogue's own copy ties with it: never above
 

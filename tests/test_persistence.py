@@ -11,6 +11,7 @@ import stat
 
 import numpy as np
 import pytest
+from helpers import Payload
 
 from recsys.models import ArtifactError, load_model, make_model, persistence, save_model
 from recsys.models.provenance import PACKAGE, dependencies
@@ -24,20 +25,10 @@ def own_key(tmp_path, monkeypatch):
     monkeypatch.setenv(persistence.KEY_FILE_ENV, str(tmp_path / "keys" / "artifact.key"))
 
 
-class _Payload:
-    """What an attacker would plant: unpickling it creates a file (stands for running a shell command)."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
 def _forge(path, marker):
     """Replace the artifact's state with a pickle payload and fix up every sha256 an attacker can compute."""
-    (path / "objects.pkl").write_bytes(pickle.dumps([_Payload(marker)]))
-    (path / "model.joblib").write_bytes(pickle.dumps(_Payload(marker)))
+    (path / "objects.pkl").write_bytes(pickle.dumps([Payload(marker)]))
+    (path / "model.joblib").write_bytes(pickle.dumps(Payload(marker)))
     manifest = json.loads((path / persistence.MANIFEST).read_text())
     manifest["files"] = {
         p.name: hashlib.sha256(p.read_bytes()).hexdigest()

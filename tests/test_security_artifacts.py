@@ -11,6 +11,7 @@ import threading
 import warnings
 
 import pytest
+from helpers import Payload
 
 from recsys.models import ArtifactError, load_model, make_model, persistence, save_model
 from recsys.models.persistence import ESTIMATORS, MANIFEST, SIGNATURE, KeyFileError
@@ -21,16 +22,6 @@ from recsys.serving.store import ModelStore
 def own_key(tmp_path, monkeypatch):
     monkeypatch.delenv(persistence.KEY_ENV, raising=False)
     monkeypatch.setenv(persistence.KEY_FILE_ENV, str(tmp_path / "keys" / "artifact.key"))
-
-
-class _Payload:
-    """Stands for an attacker's code: unpickling it creates a marker file."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +46,7 @@ def test_swapping_files_during_loads_never_runs_a_payload(clustering, tiny_datas
     main thread loads 200 times. Every load either returns the genuine model or is refused; nothing runs."""
     path = save_model(clustering, tmp_path / "clu")
     marker = tmp_path / "payload-ran"
-    payload = pickle.dumps([_Payload(marker)])
+    payload = pickle.dumps([Payload(marker)])
     names = [persistence.STATE, persistence.ARRAYS, ESTIMATORS]
     genuine = {name: (path / name).read_bytes() for name in names}
     stop = threading.Event()
