@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys.models.neural.embedding_features import EmbeddingFeatureRecommender, embedding_hyperparams
+from recsys.models.neural.embedding_features import EmbeddingFeatureRecommender, embedding_hyperparams, forest_sample
 
 ESTIMATORS = ("logistic_regression", "random_forest", "gradient_boosting")
 
@@ -63,7 +63,7 @@ class EmbeddingClassifierRecommender(EmbeddingFeatureRecommender):
         self.audit_rating_ = float(below.mean()) if len(below) else float(lo)
         super()._fit(dataset, progress)
 
-    def _make_estimator(self):
+    def _make_estimator(self, n_rows: int):
         if self.estimator == "logistic_regression":
             from sklearn.linear_model import LogisticRegression
 
@@ -76,6 +76,7 @@ class EmbeddingClassifierRecommender(EmbeddingFeatureRecommender):
                 max_depth=int(self.max_depth),
                 max_features="sqrt",
                 min_samples_leaf=5,
+                max_samples=forest_sample(n_rows),
                 random_state=int(self.seed),
             )
         from sklearn.ensemble import HistGradientBoostingClassifier

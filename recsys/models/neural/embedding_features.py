@@ -30,6 +30,14 @@ from recsys.models.params import HyperParam
 
 _PREDICT_CHUNK = 200_000  # feature rows per estimator call (memory: rows x 3d floats)
 _SCORE_CHUNK = 1024  # learners per ranking block (their candidate rows go to the estimator at once)
+TREE_SAMPLE_ROWS = 10_000  # a random forest grows each tree on a bootstrap sample of at most this many rows
+
+
+def forest_sample(n_rows: int) -> int | None:
+    """scikit-learn's `max_samples` for a random forest on `n_rows`: every tree sees a bootstrap sample of at most
+    TREE_SAMPLE_ROWS rows (the forest as a whole still draws from all of them), so a forest of 100 trees on
+    100,000 ratings fits in seconds instead of a minute; None (= all rows) on smaller data."""
+    return TREE_SAMPLE_ROWS if n_rows > TREE_SAMPLE_ROWS else None
 
 
 def pair_features(user_vectors: np.ndarray, item_vectors: np.ndarray) -> np.ndarray:
@@ -72,18 +80,19 @@ def embedding_hyperparams(estimators: tuple[str, ...], target: str) -> tuple[Hyp
             "n_estimators",
             "int",
             50,
-            tune_grid=(50, 100, 200),
+            tune_grid=(20, 50, 100),
             low=10,
             high=1000,
             step=10,
-            help="Trees of the random forest / boosting iterations of gradient boosting",
+            help="Trees of the random forest / boosting iterations of gradient boosting (tuned within 10-200: more "
+            "trees cost fit time and, on a near-constant outcome, add nothing to the ranking)",
             log=True,
         ),
         HyperParam(
             "max_depth",
             "int",
             8,
-            tune_grid=(4, 8, 16),
+            tune_grid=(4, 8, 12),
             low=2,
             high=40,
             step=1,
@@ -142,7 +151,8 @@ class EmbeddingFeatureRecommender(Recommender):
     }
 
     # ----- subclass hooks ---------------------------------------------------------------------
-    def _make_estimator(self):
+    def _make_estimator(self, n_rows: int):
+        """The unfitted scikit-learn estimator for `n_rows` training rows."""
         raise NotImplementedError
 
     def _target(self, ratings: np.ndarray) -> np.ndarray:
@@ -193,7 +203,7 @@ class EmbeddingFeatureRecommender(Recommender):
             self.constant_ = float(y[0])
             self.estimator_ = None
         else:
-            self.estimator_ = self._make_estimator().fit(X, y)
+            self.estimator_ = self._make_estimator(len(y)).fit(X, y)
         self.train_rows_ = int(len(y))
         self.mean_outcome_ = float(np.mean(self._outcome(self._raw_chunked(X))))
 

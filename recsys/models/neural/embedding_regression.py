@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys.models.neural.embedding_features import EmbeddingFeatureRecommender, embedding_hyperparams
+from recsys.models.neural.embedding_features import EmbeddingFeatureRecommender, embedding_hyperparams, forest_sample
 
 ESTIMATORS = ("ridge", "random_forest", "gradient_boosting")
 
@@ -54,7 +54,7 @@ class EmbeddingRegressionRecommender(EmbeddingFeatureRecommender):
         self.regularization = regularization
         self.seed = seed
 
-    def _make_estimator(self):
+    def _make_estimator(self, n_rows: int):
         if self.estimator == "ridge":
             from sklearn.linear_model import Ridge
 
@@ -67,6 +67,7 @@ class EmbeddingRegressionRecommender(EmbeddingFeatureRecommender):
                 max_depth=int(self.max_depth),
                 max_features="sqrt",
                 min_samples_leaf=5,
+                max_samples=forest_sample(n_rows),
                 random_state=int(self.seed),
             )
         from sklearn.ensemble import HistGradientBoostingRegressor
