@@ -12,7 +12,16 @@ from scipy import sparse
 
 from recsys.evaluation import metrics as M
 from recsys.models import Recommender, make_model
-from recsys.models.ensemble.hybrid import blend_hits, descending_average_ranks, rank_normalize, simplex_grid
+from recsys.models.ensemble.hybrid import (
+    MAX_VALIDATION_ROUNDS,
+    blend_hits,
+    blend_or_member,
+    descending_average_ranks,
+    rank_normalize,
+    simplex_grid,
+    validation_rounds,
+    validation_split,
+)
 from recsys.models.factorization.als import confidence_matrix
 from recsys.models.factorization.fold_in import als_fold_in, bpr_auc, bpr_fold_in
 from recsys.models.linear.ease import ease_weights
@@ -251,3 +260,45 @@ def test_hybrid_learns_weights_that_sum_to_one_and_merges_reasons(tiny_dataset):
 def test_hybrid_rejects_a_member_chosen_twice(tiny_dataset):
     with pytest.raises(ValueError, match="ease"):
         make_model("hybrid", member_1="ease", member_2="ease").fit(tiny_dataset)
+
+
+def test_hybrid_validates_on_disjoint_learners_in_several_rounds_on_small_data(tiny_dataset):
+    rounds = validation_rounds(tiny_dataset)
+    assert 1 < rounds <= MAX_VALIDATION_ROUNDS  # a few hundred learners: one round would be ~50 learners' noise
+    validated: set = set()
+    for r in range(rounds):
+        train, histories, hidden = validation_split(tiny_dataset, 0, r)
+        held = set(tiny_dataset.user_ids) - set(train.user_ids)
+        assert histories.shape[0] == hidden.shape[0] == len(held) > 0
+        assert not held & validated  # each round validates other learners
+        validated |= held
+    hybrid = make_model("hybrid", seed=0, member_1="ease", member_2="popularity", member_3="none", member_4="none").fit(
+        tiny_dataset
+    )
+    assert hybrid.validation_ndcg_["validation_rounds"] == rounds
+    assert hybrid.validation_ndcg_["validation_learners"] == len(validated)
+
+
+def test_hybrid_validates_once_when_a_round_has_enough_learners(tiny_dataset, monkeypatch):
+    import recsys.models.ensemble.hybrid as H
+
+    monkeypatch.setattr(H, "VALIDATION_TARGET_LEARNERS", 10)  # the data rule's threshold, not the code under test
+    assert validation_rounds(tiny_dataset) == 1
+    train, histories, _ = validation_split(tiny_dataset, 0)
+    assert histories.shape[0] == tiny_dataset.n_users - train.n_users
+
+
+def test_a_blend_is_used_only_when_it_beats_the_best_member_beyond_the_noise():
+    grid = simplex_grid(2, step=0.5)  # the two members alone and their half-half blend
+    rng = np.random.default_rng(0)
+    member = rng.random(300) * 0.5
+    rows = np.ones(300, dtype=bool)
+
+    def scores(blend):  # grid points x learners: member 1 alone, member 2 alone (worse), the blend
+        return np.stack([member if w[0] == 1 else member - 0.1 if w[1] == 1 else blend for w in grid])
+
+    clearly = scores(member + 0.05)  # the blend gains 0.05 for every learner
+    assert grid[blend_or_member(grid, clearly, rows)].tolist() == [0.5, 0.5]
+    noise = rng.normal(0.0, 0.1, 300)
+    barely = scores(member + 0.001 + (noise - noise.mean()))  # +0.001 on average, standard error ~0.006
+    assert grid[blend_or_member(grid, barely, rows)].tolist() == [1.0, 0.0]  # the member alone

@@ -10,7 +10,13 @@ courses already taken get 0 (they are excluded anyway unless the caller asks to 
 Weights come from the `weight_i` hyperparameters, or -- `learn_weights` (default) -- from a seeded
 validation split of the training data that imitates serving new learners: 20% of the learners with 2+
 courses (at most 10,000) are removed, the members are fitted on the rest, each removed learner is scored from
-80% of their courses, and the weights on a 0.1 simplex grid with the best NDCG@10 on the hidden 20% win. The
+80% of their courses, and the weights on a 0.1 simplex grid with the best NDCG@10 on the hidden 20% win. On
+small data one such round has only a few hundred learners, too few to tell blends apart, so it is repeated on the
+next disjoint 20% (up to five rounds, until 2,000 learners are validated or all learners with 2+ courses are)
+and the weights are chosen on every round's learners together. A blend must earn its place: when the best blend
+beats the best single member by no more than one standard error (paired over the validation learners), that
+member is used alone (`blend_or_member`), so on data too small to tell them apart the hybrid ranks like its best
+member instead of like a blend picked from noise. The
 weights are learned separately for learners with 1, 2-4 and 5+ known courses: with one course, a
 co-enrolment model knows little and content, genre profile or a popularity-damped walk add most; with many,
 co-enrolment alone is hard to beat. The members are then refitted on all the data. So the blend adapts to
@@ -45,6 +51,8 @@ SLOTS = 4
 GRID_STEP = 0.1
 VALIDATION_SHARE = 0.2
 VALIDATION_MAX_LEARNERS = 10_000
+VALIDATION_TARGET_LEARNERS = 2_000  # a round with fewer validation learners is repeated on other learners
+MAX_VALIDATION_ROUNDS = 5
 SEGMENTS = ((1, 1), (2, 4), (5, None))  # known courses per learner: weights are learned per segment
 MIN_SEGMENT_LEARNERS = 200  # a smaller validation segment uses the weights learned on everyone
 HIDDEN_SHARE = 0.2
@@ -262,28 +270,38 @@ class HybridRecommender(Recommender):
 
     def _learn_weights(self, dataset, keys, progress) -> tuple[np.ndarray, dict]:
         """Per segment, the simplex-grid weights with the best NDCG@10 on seeded validation learners folded in
-        as new learners (segments with too few validation learners take the weights best for everyone)."""
+        as new learners (segments with too few validation learners take the weights best for everyone). On small
+        data the validation is repeated on disjoint learners (`validation_rounds`), so the weights are not chosen
+        from a hundred learners' noise."""
         from recsys.evaluation import metrics as M
 
-        train, histories, hidden = validation_split(dataset, int(self.seed))
-        normalized = []
-        for n, model in enumerate(self._new_members(keys)):
-            model.fit(
-                train, progress=_scaled(progress, 0.4 * n / len(keys), 0.4 / len(keys), f"validation {model.key}")
-            )
-            normalized.append(rank_normalize(model.score_histories(histories), seen=histories))
-        if progress:
-            progress(0.45, "searching blend weights")
         grid = simplex_grid(len(keys))
-        n_hidden = np.diff(hidden.indptr)
-        hits = blend_hits(grid, normalized, histories, hidden, 10)
-        per_learner = np.stack([M.ndcg_at_k(grid_hits, n_hidden) for grid_hits in hits])
-        overall = int(np.argmax(per_learner.mean(axis=1)))
-        segment = segment_of(histories)
+        rounds = validation_rounds(dataset)
+        progress = _forward_only(progress)
+        scores, segments = [], []
+        for r in range(rounds):
+            train, histories, hidden = validation_split(dataset, int(self.seed), r)
+            normalized = []
+            for n, model in enumerate(self._new_members(keys)):
+                start = 0.4 * (r * len(keys) + n) / (rounds * len(keys))
+                where = f"validation {model.key}" + (f" (round {r + 1}/{rounds})" if rounds > 1 else "")
+                model.fit(train, progress=_scaled(progress, start, 0.4 / (rounds * len(keys)), where))
+                normalized.append(rank_normalize(model.score_histories(histories), seen=histories))
+            if progress:
+                progress(0.4 * (r + 1) / rounds, "searching blend weights")
+            hits = blend_hits(grid, normalized, histories, hidden, 10)
+            n_hidden = np.diff(hidden.indptr)
+            scores.append(np.stack([M.ndcg_at_k(grid_hits, n_hidden) for grid_hits in hits]))
+            segments.append(segment_of(histories))
+        per_learner = np.hstack(scores)  # grid points x validation learners of every round
+        everyone = np.ones(per_learner.shape[1], dtype=bool)
+        overall = blend_or_member(grid, per_learner, everyone)
+        segment = np.concatenate(segments)
         chosen, report = [], {"overall": float(per_learner[overall].mean())}
+        report.update(validation_learners=int(per_learner.shape[1]), validation_rounds=rounds)
         for n in range(len(SEGMENTS)):
             rows = segment == n
-            best = int(np.argmax(per_learner[:, rows].mean(axis=1))) if rows.sum() >= MIN_SEGMENT_LEARNERS else overall
+            best = blend_or_member(grid, per_learner, rows) if rows.sum() >= MIN_SEGMENT_LEARNERS else overall
             chosen.append(grid[best])
             report[f"segment_{n}_learners"] = int(rows.sum())
             report[f"segment_{n}_blend"] = float(per_learner[best, rows].mean()) if rows.any() else None
@@ -447,6 +465,24 @@ class HybridRecommender(Recommender):
         return out
 
 
+def blend_or_member(grid: np.ndarray, per_learner: np.ndarray, rows: np.ndarray) -> int:
+    """The grid point to use for the learners `rows`: the best blend when it beats the best single member by more
+    than one standard error of their paired per-learner difference, else that member alone. The best of 286
+    blends is picked from noisy means; on a few hundred validation learners a blend whose edge is within the
+    noise would, on new learners, more often lose to its best member than beat it."""
+    means = per_learner[:, rows].mean(axis=1)
+    blend = int(np.argmax(means))
+    singles = np.flatnonzero(grid.max(axis=1) == 1.0)
+    member = int(singles[np.argmax(means[singles])])
+    if blend == member:
+        return blend
+    diff = per_learner[blend, rows] - per_learner[member, rows]
+    if len(diff) < 2:
+        return member
+    se = float(np.std(diff, ddof=1) / np.sqrt(len(diff)))
+    return blend if float(diff.mean()) > se else member
+
+
 def blend_hits(grid, normalized, histories, hidden, k: int, chunk: int = 256) -> np.ndarray:
     """(grid points x learners x k) hit matrices of every weighted blend, as `metrics.hit_matrix` of
     `metrics.top_k(sum(w * part), k, exclude=histories)` would give -- without sorting 286 blends of every row.
@@ -491,19 +527,39 @@ def blend_hits(grid, normalized, histories, hidden, k: int, chunk: int = 256) ->
     return hits
 
 
-def validation_split(dataset, seed: int):
-    """(training Dataset without the validation learners, their 80% histories, their hidden 20%) -- rows of
-    the two matrices are the validation learners, columns the catalogue."""
+def _eligible_learners(dataset) -> tuple[sparse.csr_matrix, np.ndarray, int]:
+    """(rating matrix, rows of learners with 2+ courses, validation learners per round)."""
     X = sparse.csr_matrix(dataset.matrix)
-    counts = np.diff(X.indptr)
-    eligible = np.flatnonzero(counts >= 2)
-    rng = np.random.default_rng(seed)
+    eligible = np.flatnonzero(np.diff(X.indptr) >= 2)
     n_val = min(VALIDATION_MAX_LEARNERS, int(round(VALIDATION_SHARE * len(eligible))))
     if n_val < 1:
         raise ValueError(
             "hybrid: learning weights needs learners with at least 2 courses; set learn_weights to false or add ratings"
         )
+    return X, eligible, n_val
+
+
+def validation_rounds(dataset) -> int:
+    """Validation rounds on disjoint learners: one when a round has VALIDATION_TARGET_LEARNERS, more on small data
+    (up to 1 / VALIDATION_SHARE rounds: every learner with 2+ courses validated once)."""
+    _, eligible, n_val = _eligible_learners(dataset)
+    most = min(MAX_VALIDATION_ROUNDS, len(eligible) // n_val)
+    return int(max(1, min(most, -(-VALIDATION_TARGET_LEARNERS // n_val))))
+
+
+def validation_split(dataset, seed: int, round_: int = 0):
+    """(training Dataset without the validation learners, their 80% histories, their hidden 20%) -- rows of
+    the two matrices are the validation learners, columns the catalogue. Round r > 0 takes the r-th next set of
+    learners, disjoint from the earlier rounds' (seeded)."""
+    X, eligible, n_val = _eligible_learners(dataset)
+    rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(eligible, size=n_val, replace=False))
+    if round_ > 0:
+        rest = np.random.default_rng([seed, 1]).permutation(np.setdiff1d(eligible, rows))
+        rows = np.sort(rest[(round_ - 1) * n_val : round_ * n_val])
+        if len(rows) == 0:
+            raise ValueError(f"hybrid: no learners left for validation round {round_ + 1}")
+        rng = np.random.default_rng([seed, 2, round_])
     V = X[rows].tocsr()
     V.sort_indices()
     lengths = np.diff(V.indptr)
@@ -530,6 +586,19 @@ def places_new_courses(model: Recommender) -> bool:
 def _learned_state(model: Recommender) -> dict:
     """A member's learned attributes (ending in _), minus what the hybrid already holds itself."""
     return {k: v for k, v in vars(model).items() if k.endswith("_") and not k.startswith("_") and k not in _BASE_STATE}
+
+
+def _forward_only(progress):
+    """`progress` that never moves back (sub-ranges computed in floating point may overlap by a rounding error)."""
+    if progress is None:
+        return None
+    furthest = [0.0]
+
+    def report(fraction: float, message: str) -> None:
+        furthest[0] = max(furthest[0], float(fraction))
+        progress(furthest[0], message)
+
+    return report
 
 
 def _scaled(progress, start: float, width: float, prefix: str):
