@@ -17,7 +17,17 @@ import pytest
 from recsys.evaluation import Experiment, make_split, tune
 from recsys.evaluation import search_space as SS
 from recsys.evaluation.tuned import TuneBudget
-from recsys.evaluation.tuning import check_budget, inner_split, open_study, run_study, tune_on_split
+from recsys.evaluation.tuning import (
+    CHOICES,
+    check_budget,
+    choose_trial,
+    decode_scores,
+    encode_scores,
+    inner_split,
+    open_study,
+    run_study,
+    tune_on_split,
+)
 from recsys.models import MODEL_KEYS, REGISTRY
 from tests.conftest import ROOT
 
@@ -180,6 +190,52 @@ def test_the_first_trial_is_the_defaults_so_tuning_never_loses_on_validation(sma
     inner = inner_split(outer.train, "new_learners", {}, seed=0, exclude_users=outer.test["user"].unique())
     summary = tune_on_split(inner, "ease", 4, None, seed=0, k=10, storage="memory")
     assert summary.default_value is not None and summary.best_value >= summary.default_value
+    # what it uses: the best, or a trial within one standard error of it (the defaults first)
+    assert summary.choice in CHOICES and summary.chosen_value <= summary.best_value
+    if summary.choice == "defaults":
+        assert summary.chosen_value == summary.default_value and summary.chosen_trial == 0
+    if summary.choice == "best":
+        assert summary.chosen_value == summary.best_value
+    assert summary.to_json()["choice"] == summary.choice
+
+
+def _numbered(number: int, scores, fit_seconds: float, l2: float) -> optuna.trial.FrozenTrial:
+    """A finished trial as Optuna stores it, with its per-learner validation scores."""
+    trial = optuna.trial.create_trial(
+        params={"l2": l2},
+        distributions={"l2": optuna.distributions.FloatDistribution(1.0, 1000.0, log=True)},
+        value=float(np.nanmean(scores)),
+        user_attrs={"per_learner": encode_scores(np.asarray(scores)), "fit_seconds": fit_seconds},
+    )
+    trial.number = number
+    return trial
+
+
+def test_one_standard_error_rule_keeps_the_defaults_when_the_best_is_not_clearly_better():
+    rng = np.random.default_rng(0)
+    base = rng.random(400)
+    defaults = _numbered(0, base, 1.0, 100.0)
+    noisy_best = _numbered(1, np.clip(base + rng.normal(0.002, 0.05, 400), 0, 1), 1.0, 30.0)
+    best = max([defaults, noisy_best], key=lambda t: t.value)
+    assert best is noisy_best  # the search did find a (slightly) higher mean
+    pick, choice, why = choose_trial([defaults, noisy_best], best, defaults)
+    assert pick is defaults and choice == "defaults" and "400 validation learners" in why
+
+
+def test_one_standard_error_rule_takes_a_clearly_better_trial():
+    rng = np.random.default_rng(1)
+    base = rng.random(400) * 0.5
+    defaults = _numbered(0, base, 1.0, 100.0)
+    better = _numbered(1, base + 0.02 + rng.normal(0.0, 0.05, 400), 9.0, 30.0)  # +0.02, standard error ~0.0025
+    pick, choice, why = choose_trial([defaults, better], better, defaults)
+    assert pick is better and choice == "best" and "over the defaults" in why
+    assert choose_trial([defaults], defaults, defaults)[:2] == (defaults, "best")  # the defaults were the best
+
+
+def test_per_learner_scores_survive_their_compact_encoding():
+    values = np.array([0.0, 1.0, 0.123456, np.nan, 0.5])
+    back = decode_scores(encode_scores(values))
+    assert np.isnan(back[3]) and np.allclose(back[[0, 1, 2, 4]], values[[0, 1, 2, 4]], atol=2e-5)
 
 
 # ----- stored studies ------------------------------------------------------------------------------------------------

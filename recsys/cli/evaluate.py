@@ -248,6 +248,7 @@ def _print_tuning(result, order: list[str]) -> None:
                 "model": name,
                 "tuned": "members" if "members" in t else ("yes" if t.get("tuned") else "no (defaults)"),
                 "parameters": shown,
+                "chosen": t.get("choice") or "",
                 "trials": t.get("trials", 0),
                 "pruned": t.get("pruned", 0),
                 "tuning_s": f"{float(t.get('seconds') or 0):.1f}",

@@ -126,6 +126,7 @@ class ExperimentResult:
                 row.update(
                     tuned=bool(d.tuning.get("tuned")),
                     tuned_params=format_params(d.tuning.get("params") or {}),
+                    tuned_choice=str(d.tuning.get("choice") or ""),
                     trials=int(d.tuning.get("trials") or 0),
                     pruned=int(d.tuning.get("pruned") or 0),
                     tuning_seconds=float(d.tuning.get("seconds") or 0.0),

@@ -149,7 +149,8 @@ def tune_models(
             reports[spec.name] = summary.to_json()
             if network:
                 reports[spec.name]["params"] = {**network, **reports[spec.name]["params"]}
-                reports[spec.name]["note"] = f"network parameters from the tuned {NETWORK_OWNER} model"
+                own = reports[spec.name]["note"]
+                reports[spec.name]["note"] = f"{own}; network parameters from the tuned {NETWORK_OWNER} model"
             tuned_specs.append(_rebuilt(spec, {**network, **spec.given, **summary.params}, seed))
     return tuned_specs, reports
 

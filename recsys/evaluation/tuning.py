@@ -11,6 +11,7 @@ validation data.
 
 from __future__ import annotations
 
+import base64
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -566,6 +567,9 @@ class TuningSummary:
     study: str
     metric: str
     note: str = ""
+    chosen_value: float | None = None
+    chosen_trial: int | None = None
+    choice: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return to_jsonable(
@@ -576,7 +580,14 @@ class TuningSummary:
                 "pruned": self.pruned,
                 "new_trials": self.new_trials,
                 "seconds": round(self.seconds, 3),
-                "validation": {"metric": self.metric, "best": self.best_value, "defaults": self.default_value},
+                "validation": {
+                    "metric": self.metric,
+                    "best": self.best_value,
+                    "defaults": self.default_value,
+                    "chosen": self.chosen_value,
+                    "chosen_trial": self.chosen_trial,
+                },
+                "choice": self.choice,
                 "study": self.study,
                 "note": self.note,
             }
@@ -638,16 +649,21 @@ def tune_on_split(
         began = time.perf_counter()
         model.fit(split.train, checkpoint=_checkpoint(trial, model, data, score))
         trial.set_user_attr("fit_seconds", time.perf_counter() - began)
-        return score(model, data)
+        values = per_learner(model, data, k=int(k))
+        if values is None:
+            return None
+        trial.set_user_attr(PER_LEARNER_ATTR, encode_scores(values))
+        return float(np.nanmean(values))
 
     run = run_study(study, cls, space, objective, n_trials, sampler, seed, minutes, fixed, grid, progress, "")
     best = best_trial(run, lower_is_better=False)
     defaults = next((t for t in run.complete if t.number == 0), None)
+    pick, choice, why = choose_trial(run.complete, best, defaults)
     # the defaults trial leaves an "auto" parameter to the model's data rule: it is reported as "auto"
-    chosen = {} if best is None else {n: v for n, v in _effective(cls, best.params).items() if n in space}
+    chosen = {} if pick is None else {n: v for n, v in _effective(cls, pick.params).items() if n in space}
     return TuningSummary(
         model_key,
-        best is not None,
+        pick is not None,
         chosen,
         len(run.trials),
         run.pruned,
@@ -657,8 +673,80 @@ def tune_on_split(
         None if defaults is None else float(defaults.value),
         name,
         metric,
-        "" if best is not None else "no trial completed; defaults kept",
+        why if pick is not None else "no trial completed; defaults kept",
+        None if pick is None else float(pick.value),
+        None if pick is None else int(pick.number),
+        choice,
     )
+
+
+PER_LEARNER_ATTR = "per_learner"
+BEST, DEFAULTS = "best", "defaults"
+CHOICES = (BEST, DEFAULTS)  # how a tuned comparison picked a model's parameters (`choose_trial`)
+_SCALE = 65534  # per-learner scores in [0, 1] stored as 16-bit integers (resolution 1.5e-5); 65535 = no score
+
+
+def encode_scores(values: np.ndarray) -> str:
+    """Per-learner scores in [0, 1] as a compact string for a trial's user attributes (2 bytes a learner)."""
+    values = np.asarray(values, dtype=np.float64)
+    coded = np.where(np.isfinite(values), np.round(np.clip(values, 0.0, 1.0) * _SCALE), _SCALE + 1)
+    return base64.b64encode(coded.astype("<u2").tobytes()).decode("ascii")
+
+
+def decode_scores(text: str) -> np.ndarray:
+    coded = np.frombuffer(base64.b64decode(text), dtype="<u2").astype(np.float64)
+    return np.where(coded > _SCALE, np.nan, coded / _SCALE)
+
+
+def choose_trial(complete, best, defaults) -> tuple[optuna.trial.FrozenTrial | None, str, str]:
+    """The one-standard-error rule on the validation learners (Hastie, Tibshirani & Friedman, ESL 7.10), with the
+    defaults as the simple model: the best trial is used only when it beats the defaults by more than one standard
+    error of their paired per-learner difference. The highest of 20-30 noisy means is optimistic; the defaults'
+    score was not selected from many, and their rule follows the data. Deterministic: it reads validation scores
+    only (never fit times). Returns (trial, choice, why) with choice one of CHOICES."""
+    if best is None:
+        return None, "", ""
+    if defaults is None or defaults.number == best.number:
+        return best, BEST, "best validation score"
+    best_scores, default_scores = _scores(best), _scores(defaults)
+    if best_scores is None or default_scores is None or len(best_scores) != len(default_scores):
+        return best, BEST, "best validation score"
+    diff = best_scores - default_scores
+    diff = diff[np.isfinite(diff)]
+    if len(diff) < 2:
+        return best, BEST, "best validation score"
+    se = float(np.std(diff, ddof=1) / math.sqrt(len(diff)))
+    gain = float(np.mean(diff))
+    if gain > se:
+        return (
+            best,
+            BEST,
+            (f"best validation score: {gain:+.4f} over the defaults (standard error {se:.4f}, {len(diff):,} learners)"),
+        )
+    return (
+        defaults,
+        DEFAULTS,
+        (
+            f"defaults kept: the best trial's {gain:+.4f} over them is within one standard error ({se:.4f}) on "
+            f"{len(diff):,} validation learners"
+        ),
+    )
+
+
+def _scores(trial) -> np.ndarray | None:
+    text = trial.user_attrs.get(PER_LEARNER_ATTR)
+    return None if text is None else decode_scores(text)
+
+
+def per_learner(model, data: EvalData, metric: str = "ndcg", k: int = 10) -> np.ndarray | None:
+    """`metric`@k of every test learner of `data` (None when nothing could be scored)."""
+    if not len(data.users):
+        return None
+    details = evaluate_model(model, data, k, 0, n_resamples=0, extras=False)
+    column = f"{metric}@{int(k)}"
+    if column not in details.per_learner or not np.isfinite(details.per_learner[column]).any():
+        return None
+    return details.per_learner[column].to_numpy(dtype=np.float64)
 
 
 # ----- what the Tune page needs before a run -------------------------------------------------------

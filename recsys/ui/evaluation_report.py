@@ -13,6 +13,10 @@ from recsys.evaluation.splits import PROTOCOLS
 from recsys.ui import catalogue, charts, plain, results
 
 PROTOCOL_LABELS = {name: protocol.label for name, protocol in PROTOCOLS.items()}
+CHOICE_TEXT = {  # tuning.CHOICES: how a tuned comparison picked a model's parameters
+    "best": "best on validation",
+    "defaults": "defaults: no trial clearly better",
+}
 PROTOCOL_HELP = (
     "New learners (default): 10% of learners are removed from training and folded in from 80% of "
     "their courses, like a learner on the Recommend page. Holdout: hide courses of known learners. "
@@ -126,6 +130,7 @@ def tuning_caption(result) -> None:
                 "Model": d.label,
                 "Tuned": "its members" if "members" in t else ("yes" if t.get("tuned") else "no (defaults)"),
                 "Chosen parameters": chosen or "defaults",
+                "How chosen": CHOICE_TEXT.get(t.get("choice", ""), ""),
                 "Trials": int(t.get("trials") or 0),
                 "Pruned": int(t.get("pruned") or 0),
                 "Tuning time (s)": round(float(t.get("seconds") or 0.0), 1),
@@ -133,6 +138,10 @@ def tuning_caption(result) -> None:
         )
     with st.expander("Tuned parameters per model", icon=":material/tune:"):
         plain.table(pd.DataFrame(rows), hide_index=True)
+        st.caption(
+            "One-standard-error rule: the best trial replaces the defaults only when it beats them by more than one "
+            "standard error (paired over the validation learners); otherwise the defaults are kept."
+        )
 
 
 def report_options() -> dict:
