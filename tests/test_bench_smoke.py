@@ -166,3 +166,32 @@ def test_defaults_small_data(bench_data, tmp_path):
     assert report["summary"]["target_met"] == all(r["above_popularity"] for r in rows.values())
     if "ease" in rows:
         assert set(rows["ease"]["chosen"]) == {"l2"} and rows["ease"]["chosen"]["l2"] > 0
+
+
+def test_tuned_compare(bench_data, tmp_path):
+    models = ["popularity", "ease", "hybrid"]
+    out = tmp_path / "tuned.json"
+    stdout, report = run_bench(
+        "tuned_compare.py",
+        "--data",
+        str(bench_data),
+        "--subsample",
+        "300",
+        "--small-trials",
+        "2",
+        "--models",
+        ",".join(models),
+        "--json",
+        str(out),
+        timeout=600,
+    )
+    (run,) = report["results"]
+    assert run["learners"] == 300 and run["trials_per_model"] == 2
+    assert {r["model"] for r in run["rows"]} == set(models)
+    rows = {r["model"]: r for r in run["rows"]}
+    assert rows["ease"]["trials"] == 2 and "l2=" in rows["ease"]["params"]
+    assert "ease: l2=" in rows["hybrid"]["params"]  # the hybrid blends its tuned members
+    assert run["repeat_same_numbers"] is True  # the stored studies give the same choices in a fresh process
+    assert report["summary"]["target_met"] == (run["tuned_s"] <= run["target_s"])
+    assert run["hybrid_vs_best_member"]["verdict"] in ("below", "not below")
+    assert "subsample target: tuned <= 180 s" in stdout
