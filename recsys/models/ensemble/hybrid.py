@@ -28,8 +28,11 @@ a course nobody has taken yet can surface) and RP3beta (random walk with a popul
 different signals.
 
 A course nobody took in training is ranked only through the members that place such courses by their content
-(`score_new_course`: the content models); the co-enrolment members know nothing of it and abstain, and the
-content members' weights are rescaled to sum to 1 for it (`new_course_weights`). Otherwise rank normalisation
+(`score_new_course`: the content models); the co-enrolment members know nothing of it and abstain. With learned
+weights it takes, per segment, the content member that ranked best alone on the validation learners (a blend
+weight measures what a member adds to the others on enrolled courses, not how well it places a course from its
+content); with hand-set weights the content members' weights are rescaled to sum to 1 (`new_course_weights`).
+Otherwise rank normalisation
 would bury it: a member's empty column ties it at a middling rank with 0.7 of the weight. `score_new_course`
 places a course that is not in the catalogue yet the same way, so the new-course story lists the hybrid.
 """
@@ -267,6 +270,26 @@ class HybridRecommender(Recommender):
         self._members = members
         self.cold_courses_ = np.flatnonzero(np.diff(sparse.csc_matrix(dataset.matrix).indptr) == 0)
         self.new_course_members_ = np.array([places_new_courses(m) for m in members], dtype=bool)
+        self.new_course_fallback_ = self._new_course_fallback(keys)
+
+    def _new_course_fallback(self, keys) -> np.ndarray | None:
+        """(segments x members) weights for courses nobody took, when the blend weights were learned: the member
+        that can place such a course and ranked best alone on the segment's validation learners (on everyone's
+        when the segment was too small to learn its own weights). A blend weight says what a member adds to the
+        others on courses with enrolments, not how well it places a course from its content; ranking alone is
+        the closer measure. None with hand-set weights (those are rescaled, as the user set them)."""
+        able = self.new_course_members_
+        report = self.validation_ndcg_ or {}
+        if not able.any() or not report:
+            return None
+        fallback = np.tile(np.where(able, 1.0 / int(able.sum()), 0.0), (len(SEGMENTS), 1))
+        for n in range(len(SEGMENTS)):
+            own = report.get(f"segment_{n}_learners", 0) >= MIN_SEGMENT_LEARNERS
+            alone = [report.get(f"segment_{n}_{k}" if own else f"overall_{k}") for k in keys]
+            scores = [a if able[m] and a is not None else -np.inf for m, a in enumerate(alone)]
+            if np.isfinite(scores).any():
+                fallback[n] = np.eye(len(keys))[int(np.argmax(scores))]
+        return fallback
 
     def _learn_weights(self, dataset, keys, progress) -> tuple[np.ndarray, dict]:
         """Per segment, the simplex-grid weights with the best NDCG@10 on seeded validation learners folded in
@@ -299,6 +322,8 @@ class HybridRecommender(Recommender):
         segment = np.concatenate(segments)
         chosen, report = [], {"overall": float(per_learner[overall].mean())}
         report.update(validation_learners=int(per_learner.shape[1]), validation_rounds=rounds)
+        for m, key in enumerate(keys):
+            report[f"overall_{key}"] = float(per_learner[int(np.flatnonzero(grid[:, m] == 1.0)[0])].mean())
         for n in range(len(SEGMENTS)):
             rows = segment == n
             best = blend_or_member(grid, per_learner, rows) if rows.sum() >= MIN_SEGMENT_LEARNERS else overall
@@ -356,12 +381,16 @@ class HybridRecommender(Recommender):
         """(learners x members) blend weights: the row of each learner's history-length segment."""
         return self.weights_[segment_of(histories)]
 
-    def new_course_weights(self, weights: np.ndarray) -> np.ndarray:
+    def new_course_weights(self, weights: np.ndarray, segments: np.ndarray) -> np.ndarray:
         """(learners x members) weights for a course nobody took in training: only members that place such a
-        course through its content (`places_new_courses`) count, rescaled to sum to 1 -- the others know
-        nothing about it and abstain instead of voting it to the bottom. A learner whose segment gives those
-        members no weight gets them in equal parts. All zero when no member can place a new course."""
+        course through its content (`places_new_courses`) count -- the others know nothing about it and abstain
+        instead of voting it to the bottom. Learned weights: the segment's `new_course_fallback_` (`segments`:
+        each learner's segment); hand-set weights: those members' weights rescaled to sum to 1 (equal parts
+        when the user gave them none). All zero when no member can place a new course."""
         able = getattr(self, "new_course_members_", np.zeros(weights.shape[1], dtype=bool))
+        learned = getattr(self, "new_course_fallback_", None)
+        if learned is not None:
+            return learned[segments] * able.any()
         kept = np.where(able[None, :], weights, 0.0)
         total = kept.sum(axis=1, keepdims=True)
         equal = np.where(able, 1.0 / max(1, int(able.sum())), 0.0)[None, :]
@@ -371,7 +400,7 @@ class HybridRecommender(Recommender):
         H = self._check_histories(histories)
         weights = self.learner_weights(H)
         cold = getattr(self, "cold_courses_", np.zeros(0, dtype=np.int64))
-        cold_weights = self.new_course_weights(weights) if len(cold) else None
+        cold_weights = self.new_course_weights(weights, segment_of(H)) if len(cold) else None
         needed = (weights > 0).any(axis=0)
         if cold_weights is not None:
             needed |= (cold_weights > 0).any(axis=0)
@@ -409,7 +438,7 @@ class HybridRecommender(Recommender):
         member's scores of the learner's untaken catalogue courses (normalised as `rank_normalize`), and the
         members are blended with `new_course_weights`. -inf for everyone when no member can place it."""
         H = self._check_histories(histories)
-        weights = self.new_course_weights(self.learner_weights(H))
+        weights = self.new_course_weights(self.learner_weights(H), segment_of(H))
         total = np.zeros(H.shape[0])
         scorable = np.zeros(H.shape[0], dtype=bool)
         n = H.shape[1]
