@@ -218,7 +218,7 @@ def test_one_standard_error_rule_keeps_the_defaults_when_the_best_is_not_clearly
     noisy_best = _numbered(1, np.clip(base + rng.normal(0.002, 0.05, 400), 0, 1), 1.0, 30.0)
     best = max([defaults, noisy_best], key=lambda t: t.value)
     assert best is noisy_best  # the search did find a (slightly) higher mean
-    pick, choice, why = choose_trial([defaults, noisy_best], best, defaults)
+    pick, choice, why = choose_trial(best, defaults)
     assert pick is defaults and choice == "defaults" and "400 validation learners" in why
 
 
@@ -227,9 +227,9 @@ def test_one_standard_error_rule_takes_a_clearly_better_trial():
     base = rng.random(400) * 0.5
     defaults = _numbered(0, base, 1.0, 100.0)
     better = _numbered(1, base + 0.02 + rng.normal(0.0, 0.05, 400), 9.0, 30.0)  # +0.02, standard error ~0.0025
-    pick, choice, why = choose_trial([defaults, better], better, defaults)
+    pick, choice, why = choose_trial(better, defaults)
     assert pick is better and choice == "best" and "over the defaults" in why
-    assert choose_trial([defaults], defaults, defaults)[:2] == (defaults, "best")  # the defaults were the best
+    assert choose_trial(defaults, defaults)[:2] == (defaults, "best")  # the defaults were the best
 
 
 def test_per_learner_scores_survive_their_compact_encoding():

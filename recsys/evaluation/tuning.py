@@ -658,7 +658,7 @@ def tune_on_split(
     run = run_study(study, cls, space, objective, n_trials, sampler, seed, minutes, fixed, grid, progress, "")
     best = best_trial(run, lower_is_better=False)
     defaults = next((t for t in run.complete if t.number == 0), None)
-    pick, choice, why = choose_trial(run.complete, best, defaults)
+    pick, choice, why = choose_trial(best, defaults)
     # the defaults trial leaves an "auto" parameter to the model's data rule: it is reported as "auto"
     chosen = {} if pick is None else {n: v for n, v in _effective(cls, pick.params).items() if n in space}
     return TuningSummary(
@@ -698,7 +698,7 @@ def decode_scores(text: str) -> np.ndarray:
     return np.where(coded > _SCALE, np.nan, coded / _SCALE)
 
 
-def choose_trial(complete, best, defaults) -> tuple[optuna.trial.FrozenTrial | None, str, str]:
+def choose_trial(best, defaults) -> tuple[optuna.trial.FrozenTrial | None, str, str]:
     """The one-standard-error rule on the validation learners (Hastie, Tibshirani & Friedman, ESL 7.10), with the
     defaults as the simple model: the best trial is used only when it beats the defaults by more than one standard
     error of their paired per-learner difference. The highest of 20-30 noisy means is optimistic; the defaults'
@@ -717,19 +717,13 @@ def choose_trial(complete, best, defaults) -> tuple[optuna.trial.FrozenTrial | N
         return best, BEST, "best validation score"
     se = float(np.std(diff, ddof=1) / math.sqrt(len(diff)))
     gain = float(np.mean(diff))
+    learners = f"{len(diff):,} validation learners"
     if gain > se:
-        return (
-            best,
-            BEST,
-            (f"best validation score: {gain:+.4f} over the defaults (standard error {se:.4f}, {len(diff):,} learners)"),
-        )
+        return best, BEST, f"best validation score: {gain:+.4f} over the defaults (standard error {se:.4f}, {learners})"
     return (
         defaults,
         DEFAULTS,
-        (
-            f"defaults kept: the best trial's {gain:+.4f} over them is within one standard error ({se:.4f}) on "
-            f"{len(diff):,} validation learners"
-        ),
+        f"defaults kept: the best trial's {gain:+.4f} over them is within one standard error ({se:.4f}) on {learners}",
     )
 
 
