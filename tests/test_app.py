@@ -583,6 +583,12 @@ def test_compare_page_tunes_every_model_first(app_env):
     assert result.split["tuning"]["trials_per_model"] == 3
     assert result.details["ease"].tuning["trials"] == 3 and "l2" in result.details["ease"].tuning["params"]
     assert any("was never seen while tuning" in c.value for c in at.caption)
+    # the leaderboard says whether the search beat the defaults beyond one standard error, or the defaults were kept
+    choices = [d.tuning["choice"] for d in result.details.values()]
+    assert set(choices) <= {"best", "defaults"}
+    board = next(df.value for df in at.dataframe if "Tuned" in df.value.columns)
+    expected = ["defaults kept" if c == "defaults" else "yes" for c in choices]
+    assert sorted(board["Tuned"]) == sorted(expected)
 
 
 def test_tuned_comparison_cli_equals_page(app_env, tmp_path):

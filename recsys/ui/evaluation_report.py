@@ -14,8 +14,8 @@ from recsys.ui import catalogue, charts, plain, results
 
 PROTOCOL_LABELS = {name: protocol.label for name, protocol in PROTOCOLS.items()}
 CHOICE_TEXT = {  # tuning.CHOICES: how a tuned comparison picked a model's parameters
-    "best": "best on validation",
-    "defaults": "defaults: no trial clearly better",
+    "best": "yes",
+    "defaults": "defaults kept",
 }
 PROTOCOL_HELP = (
     "New learners (default): 10% of learners are removed from training and folded in from 80% of "
@@ -128,9 +128,8 @@ def tuning_caption(result) -> None:
         rows.append(
             {
                 "Model": d.label,
-                "Tuned": "its members" if "members" in t else ("yes" if t.get("tuned") else "no (defaults)"),
+                "Tuned": tuned_text(t),
                 "Chosen parameters": chosen or "defaults",
-                "How chosen": CHOICE_TEXT.get(t.get("choice", ""), ""),
                 "Trials": int(t.get("trials") or 0),
                 "Pruned": int(t.get("pruned") or 0),
                 "Tuning time (s)": round(float(t.get("seconds") or 0.0), 1),
@@ -140,8 +139,17 @@ def tuning_caption(result) -> None:
         plain.table(pd.DataFrame(rows), hide_index=True)
         st.caption(
             "One-standard-error rule: the best trial replaces the defaults only when it beats them by more than one "
-            "standard error (paired over the validation learners); otherwise the defaults are kept."
+            'standard error (paired over the validation learners); otherwise the defaults are kept ("defaults kept").'
         )
+
+
+def tuned_text(tuning) -> str:
+    """'yes', 'defaults kept' (the one-standard-error rule), 'its members' (a hybrid) or 'no (defaults)'."""
+    if "members" in tuning:
+        return "its members"
+    if not tuning.get("tuned"):
+        return "no (defaults)"
+    return CHOICE_TEXT.get(tuning.get("choice", ""), "yes")
 
 
 def report_options() -> dict:

@@ -46,7 +46,12 @@ def leaderboard_frame(
     out["Learners"] = ordered["n_learners"].to_numpy()
     out["Parameters"] = ordered["params"].replace("", "defaults").to_numpy()
     if "tuned" in ordered:  # a tuned comparison: what each model was tuned to, from how many trials, how long
-        out.insert(2 if tied is not None else 1, "Tuned", ["yes" if t else "no (defaults)" for t in ordered["tuned"]])
+        choices = ordered["tuned_choice"] if "tuned_choice" in ordered else [""] * len(ordered)
+        tuned = [
+            "defaults kept" if t and c == "defaults" else "yes" if t else "no (defaults)"
+            for t, c in zip(ordered["tuned"], choices)
+        ]
+        out.insert(2 if tied is not None else 1, "Tuned", tuned)
         out["Trials (pruned)"] = [f"{int(t)} ({int(p)})" for t, p in zip(ordered["trials"], ordered["pruned"])]
         out["Tuning (s)"] = ordered["tuning_seconds"].round(1).to_numpy()
     return out
