@@ -31,21 +31,11 @@ def _without_timings(payload: dict) -> list[dict]:
     return [{k: v for k, v in r.items() if k not in ("fit_seconds", "recommend_ms")} for r in payload["results"]]
 
 
-def test_cli_and_compare_page_agree(env):
+def _cli(env, json_name: str, *args: str):
+    """`python -m recsys compare --data <env> ... --json <json_name> --no-history`: (the process, its JSON)."""
     out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "recsys",
-            "compare",
-            "--data",
-            str(env / "data"),
-            "--models",
-            ",".join(MODELS),
-            "--json",
-            str(env / "cli.json"),
-            "--no-history",
-        ],
+        [sys.executable, "-m", "recsys", "compare", "--data", str(env / "data"), *args]
+        + ["--json", str(env / json_name), "--no-history"],
         cwd=env,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
@@ -53,20 +43,30 @@ def test_cli_and_compare_page_agree(env):
         timeout=300,
     )
     assert out.returncode == 0, out.stderr
-    cli = json.loads((env / "cli.json").read_text())
-    assert cli["split"]["name"] == "new_learners"  # the default protocol
+    return out, json.loads((env / json_name).read_text())
 
+
+def _page(choose, default_split: str | None = None):
+    """The Compare page run with the controls `choose` sets: (the app, the run's JSON)."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     at.run()
     at.switch_page("views/compare.py")
     at.run()
-    assert at.segmented_control(key="cmp_split").value == "new_learners"  # the page's default too
-    at.multiselect(key="cmp_models").set_value(MODELS)
+    if default_split is not None:
+        assert at.segmented_control(key="cmp_split").value == default_split  # the page's default too
+    choose(at)
     at.run()
     at.button(key="cmp_run").click()
     at.run(timeout=300)
     assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
-    page = at.session_state["runs"][-1]["result"].to_json()
+    return at, at.session_state["runs"][-1]["result"].to_json()
+
+
+def test_cli_and_compare_page_agree(env):
+    out, cli = _cli(env, "cli.json", "--models", ",".join(MODELS))
+    assert cli["split"]["name"] == "new_learners"  # the default protocol
+
+    at, page = _page(lambda at: at.multiselect(key="cmp_models").set_value(MODELS), default_split="new_learners")
 
     assert page["split"] == cli["split"]
     assert _without_timings(page) == _without_timings(cli)
@@ -82,45 +82,14 @@ def test_cli_and_compare_page_agree(env):
 def test_cli_and_compare_page_agree_on_new_courses(env):
     """Under new_courses the per-course view and the capability verdict are the same numbers in both."""
     models = ["popularity", "user_profile"]
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "recsys",
-            "compare",
-            "--data",
-            str(env / "data"),
-            "--models",
-            ",".join(models),
-            "--split",
-            "new_courses",
-            "--seed",
-            "3",
-            "--json",
-            str(env / "cli_new.json"),
-            "--no-history",
-        ],
-        cwd=env,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr
-    cli = json.loads((env / "cli_new.json").read_text())
+    out, cli = _cli(env, "cli_new.json", "--models", ",".join(models), "--split", "new_courses", "--seed", "3")
 
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
-    at.run()
-    at.switch_page("views/compare.py")
-    at.run()
-    at.segmented_control(key="cmp_split").set_value("new_courses")
-    at.multiselect(key="cmp_models").set_value(models)
-    at.number_input(key="cmp_seed").set_value(3)
-    at.run()
-    at.button(key="cmp_run").click()
-    at.run(timeout=300)
-    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
-    page = at.session_state["runs"][-1]["result"].to_json()
+    def choose(at):
+        at.segmented_control(key="cmp_split").set_value("new_courses")
+        at.multiselect(key="cmp_models").set_value(models)
+        at.number_input(key="cmp_seed").set_value(3)
+
+    at, page = _page(choose)
     assert page["split"] == cli["split"] and page["split"]["name"] == "new_courses"
     assert _without_timings(page) == _without_timings(cli)
     verdicts = {r["name"]: r["new_courses"]["can_recommend"] for r in cli["results"]}
