@@ -1,4 +1,4 @@
-"""Every command the README shows runs verbatim after `make run` (issue 24): each `python -m recsys ...` line of
+"""Every command the README shows runs verbatim after `make run` (issue 24): each `.venv/bin/python -m recsys ...` line of
 its code blocks and its Python snippet, on the built-in data, from a folder laid out like the project (the
 models and the run history go to a temporary artifacts folder, never the project's)."""
 
@@ -16,6 +16,7 @@ from recsys.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 BUILTIN = ROOT / "data" / "builtin"
+VENV_PYTHON = ".venv/bin/python"  # the Makefile's $(VENV)/bin/python: a fresh shell's `python` has no recsys
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 
 
@@ -28,7 +29,8 @@ def cli_lines() -> list[str]:
     for body in blocks("bash"):
         for line in body.splitlines():
             command = line.split("#", 1)[0].strip()
-            if command.startswith("python -m recsys"):
+            if "python -m recsys" in command:
+                assert command.startswith(f"{VENV_PYTHON} -m recsys "), f"not the interpreter `make run` makes: {line}"
                 lines.append(command)
     return lines
 
@@ -39,6 +41,7 @@ def test_the_readme_shows_the_two_commands_first_and_stays_short():
     assert [line.split()[:2] for line in first] == [["make", "run"], ["make", "test"]]
     assert len(text.splitlines()) < 250
     assert len(cli_lines()) >= 5 and len(blocks("python")) == 1
+    assert "VENV := .venv" in (ROOT / "Makefile").read_text() and f"`{VENV_PYTHON}`" in text
     for link in re.findall(r"\]\(((?:docs/|ARCHITECTURE)[^)#]*)\)", text):
         assert (ROOT / link).exists() or link == "docs/security.md", f"README links to a missing file: {link}"
 
@@ -59,7 +62,7 @@ def project_like(tmp_path, monkeypatch):
 def test_every_readme_command_runs_verbatim(project_like, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "pyspark", None)  # `make run` alone does not install Spark
     for line in cli_lines():
-        argv = shlex.split(line)[3:]  # drop "python -m recsys"
+        argv = shlex.split(line)[3:]  # drop ".venv/bin/python -m recsys" (this test runs on that interpreter)
         code = main(argv)
         out = capsys.readouterr()
         assert code == 0, f"{line}\n{out.err}"
