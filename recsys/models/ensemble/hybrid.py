@@ -252,8 +252,9 @@ class HybridRecommender(Recommender):
         keys = [k for k, _ in chosen]
         self._check_member_params(keys)
         if self.learn_weights and len(keys) > 1:
-            weights, self.validation_ndcg_ = self._learn_weights(dataset, keys, progress)
+            weights, alone, self.validation_ndcg_ = self._learn_weights(dataset, keys, progress)
         else:
+            alone = None
             hand = np.array([w for _, w in chosen], dtype=np.float64)
             if hand.sum() <= 0:
                 raise ValueError("hybrid: the member weights are all 0; give at least one a positive weight")
@@ -270,28 +271,9 @@ class HybridRecommender(Recommender):
         self._members = members
         self.cold_courses_ = np.flatnonzero(np.diff(sparse.csc_matrix(dataset.matrix).indptr) == 0)
         self.new_course_members_ = np.array([places_new_courses(m) for m in members], dtype=bool)
-        self.new_course_fallback_ = self._new_course_fallback(keys)
+        self.new_course_fallback_ = None if alone is None else new_course_choice(alone, self.new_course_members_)
 
-    def _new_course_fallback(self, keys) -> np.ndarray | None:
-        """(segments x members) weights for courses nobody took, when the blend weights were learned: the member
-        that can place such a course and ranked best alone on the segment's validation learners (on everyone's
-        when the segment was too small to learn its own weights). A blend weight says what a member adds to the
-        others on courses with enrolments, not how well it places a course from its content; ranking alone is
-        the closer measure. None with hand-set weights (those are rescaled, as the user set them)."""
-        able = self.new_course_members_
-        report = self.validation_ndcg_ or {}
-        if not able.any() or not report:
-            return None
-        fallback = np.tile(np.where(able, 1.0 / int(able.sum()), 0.0), (len(SEGMENTS), 1))
-        for n in range(len(SEGMENTS)):
-            own = report.get(f"segment_{n}_learners", 0) >= MIN_SEGMENT_LEARNERS
-            alone = [report.get(f"segment_{n}_{k}" if own else f"overall_{k}") for k in keys]
-            scores = [a if able[m] and a is not None else -np.inf for m, a in enumerate(alone)]
-            if np.isfinite(scores).any():
-                fallback[n] = np.eye(len(keys))[int(np.argmax(scores))]
-        return fallback
-
-    def _learn_weights(self, dataset, keys, progress) -> tuple[np.ndarray, dict]:
+    def _learn_weights(self, dataset, keys, progress) -> tuple[np.ndarray, np.ndarray, dict]:
         """Per segment, the simplex-grid weights with the best NDCG@10 on seeded validation learners folded in
         as new learners (segments with too few validation learners take the weights best for everyone). On small
         data the validation is repeated on disjoint learners (`validation_rounds`), so the weights are not chosen
@@ -317,23 +299,24 @@ class HybridRecommender(Recommender):
             scores.append(np.stack([M.ndcg_at_k(grid_hits, n_hidden) for grid_hits in hits]))
             segments.append(segment_of(histories))
         per_learner = np.hstack(scores)  # grid points x validation learners of every round
-        everyone = np.ones(per_learner.shape[1], dtype=bool)
-        overall = blend_or_member(grid, per_learner, everyone)
+        vertices = [int(np.flatnonzero(grid[:, m] == 1.0)[0]) for m in range(len(keys))]  # each member alone
+        overall = blend_or_member(grid, per_learner, np.ones(per_learner.shape[1], dtype=bool))
         segment = np.concatenate(segments)
-        chosen, report = [], {"overall": float(per_learner[overall].mean())}
+        chosen, alone = [], np.zeros((len(SEGMENTS), len(keys)))  # alone: each member's NDCG@10 on its own
+        report = {"overall": float(per_learner[overall].mean())}
         report.update(validation_learners=int(per_learner.shape[1]), validation_rounds=rounds)
-        for m, key in enumerate(keys):
-            report[f"overall_{key}"] = float(per_learner[int(np.flatnonzero(grid[:, m] == 1.0)[0])].mean())
+        report.update({f"overall_{key}": float(per_learner[v].mean()) for key, v in zip(keys, vertices)})
         for n in range(len(SEGMENTS)):
             rows = segment == n
-            best = blend_or_member(grid, per_learner, rows) if rows.sum() >= MIN_SEGMENT_LEARNERS else overall
+            own = rows.sum() >= MIN_SEGMENT_LEARNERS
+            best = blend_or_member(grid, per_learner, rows) if own else overall
             chosen.append(grid[best])
+            alone[n] = per_learner[vertices][:, rows if own else slice(None)].mean(axis=1)
             report[f"segment_{n}_learners"] = int(rows.sum())
             report[f"segment_{n}_blend"] = float(per_learner[best, rows].mean()) if rows.any() else None
-            for m, key in enumerate(keys):
-                alone = int(np.flatnonzero(grid[:, m] == 1.0)[0])
-                report[f"segment_{n}_{key}"] = float(per_learner[alone, rows].mean()) if rows.any() else None
-        return np.asarray(chosen, dtype=np.float64), report
+            for key, v in zip(keys, vertices):
+                report[f"segment_{n}_{key}"] = float(per_learner[v, rows].mean()) if rows.any() else None
+        return np.asarray(chosen, dtype=np.float64), alone, report
 
     @property
     def members(self) -> list[Recommender]:
@@ -492,6 +475,16 @@ class HybridRecommender(Recommender):
                     merged.append(text)
             out.append("; ".join(merged[:2]) if merged else "recommended by the blended models")
         return out
+
+
+def new_course_choice(alone: np.ndarray, able: np.ndarray) -> np.ndarray | None:
+    """(segments x members) weights for courses nobody took, given each member's validation NDCG@10 alone per
+    segment (`alone`) and which members can place such a course (`able`): the best of those, alone. A blend
+    weight says what a member adds to the others on courses with enrolments, not how well it places a course from
+    its content; ranking alone is the closer measure. None when no member can place a new course."""
+    if not able.any():
+        return None
+    return np.eye(len(able))[np.argmax(np.where(able[None, :], alone, -np.inf), axis=1)]
 
 
 def blend_or_member(grid: np.ndarray, per_learner: np.ndarray, rows: np.ndarray) -> int:
