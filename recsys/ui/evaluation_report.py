@@ -13,10 +13,6 @@ from recsys.evaluation.splits import PROTOCOLS
 from recsys.ui import catalogue, charts, plain, results
 
 PROTOCOL_LABELS = {name: protocol.label for name, protocol in PROTOCOLS.items()}
-CHOICE_TEXT = {  # tuning.CHOICES: how a tuned comparison picked a model's parameters
-    "best": "yes",
-    "defaults": "defaults kept",
-}
 PROTOCOL_HELP = (
     "New learners (default): 10% of learners are removed from training and folded in from 80% of "
     "their courses, like a learner on the Recommend page. Holdout: hide courses of known learners. "
@@ -128,7 +124,7 @@ def tuning_caption(result) -> None:
         rows.append(
             {
                 "Model": d.label,
-                "Tuned": tuned_text(t),
+                "Tuned": results.tuned_text(t),
                 "Chosen parameters": chosen or "defaults",
                 "Trials": int(t.get("trials") or 0),
                 "Pruned": int(t.get("pruned") or 0),
@@ -141,15 +137,6 @@ def tuning_caption(result) -> None:
             "One-standard-error rule: the best trial replaces the defaults only when it beats them by more than one "
             'standard error (paired over the validation learners); otherwise the defaults are kept ("defaults kept").'
         )
-
-
-def tuned_text(tuning) -> str:
-    """'yes', 'defaults kept' (the one-standard-error rule), 'its members' (a hybrid) or 'no (defaults)'."""
-    if "members" in tuning:
-        return "its members"
-    if not tuning.get("tuned"):
-        return "no (defaults)"
-    return CHOICE_TEXT.get(tuning.get("choice", ""), "yes")
 
 
 def report_options() -> dict:

@@ -17,6 +17,16 @@ def _fmt(value, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
+def tuned_text(tuning) -> str:
+    """A model's `tuning` record in words: 'yes', 'defaults kept' (the search did not beat the defaults beyond one
+    standard error), 'its members' (a hybrid) or 'no (defaults)'."""
+    if "members" in tuning:
+        return "its members"
+    if not tuning.get("tuned"):
+        return "no (defaults)"
+    return "defaults kept" if tuning.get("choice") == "defaults" else "yes"
+
+
 def leaderboard_frame(
     table: pd.DataFrame, metrics: list[str], sort_by: str, tied: Mapping[str, str] | None = None
 ) -> pd.DataFrame:
@@ -47,10 +57,7 @@ def leaderboard_frame(
     out["Parameters"] = ordered["params"].replace("", "defaults").to_numpy()
     if "tuned" in ordered:  # a tuned comparison: what each model was tuned to, from how many trials, how long
         choices = ordered["tuned_choice"] if "tuned_choice" in ordered else [""] * len(ordered)
-        tuned = [
-            "defaults kept" if t and c == "defaults" else "yes" if t else "no (defaults)"
-            for t, c in zip(ordered["tuned"], choices)
-        ]
+        tuned = [tuned_text({"tuned": t, "choice": c}) for t, c in zip(ordered["tuned"], choices)]
         out.insert(2 if tied is not None else 1, "Tuned", tuned)
         out["Trials (pruned)"] = [f"{int(t)} ({int(p)})" for t, p in zip(ordered["trials"], ordered["pruned"])]
         out["Tuning (s)"] = ordered["tuning_seconds"].round(1).to_numpy()
